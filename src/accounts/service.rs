@@ -1,0 +1,140 @@
+//! Registration and password authentication.
+
+use std::{net::IpAddr, sync::Arc};
+
+use uuid::Uuid;
+
+use super::{Email, Password, PasswordHasher, Username};
+use crate::{
+    clock::Clock,
+    error::Error,
+    store::{
+        AuthLogEntry, AuthLogStore, AuthOutcome, StoreError, UniqueField, UserRecord, UserStore,
+    },
+};
+
+/// The outcome of a registration: the new user's id, and the password if authd generated it
+/// (the only time it is ever available).
+#[derive(Debug)]
+pub struct Registered {
+    pub user_id: Uuid,
+    pub generated_password: Option<Password>,
+}
+
+/// One login attempt, with what the audit log records about where it came from.
+#[derive(Debug)]
+pub struct AuthAttempt {
+    pub username: String,
+    pub password: Password,
+    pub client_ip: IpAddr,
+    pub user_agent: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Accounts {
+    users: Arc<dyn UserStore>,
+    auth_logs: Arc<dyn AuthLogStore>,
+    hasher: PasswordHasher,
+    clock: Arc<dyn Clock>,
+}
+
+impl Accounts {
+    pub fn new(
+        users: Arc<dyn UserStore>,
+        auth_logs: Arc<dyn AuthLogStore>,
+        hasher: PasswordHasher,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            users,
+            auth_logs,
+            hasher,
+            clock,
+        }
+    }
+
+    /// Creates a user. Without a chosen password, authd generates one and returns it once.
+    /// A taken username or email is refused atomically by the store, so of concurrent duplicate
+    /// registrations exactly one succeeds.
+    pub async fn register(
+        &self,
+        username: Username,
+        email: Email,
+        password: Option<Password>,
+    ) -> Result<Registered, Error> {
+        let (password, generated) = match password {
+            Some(chosen) => (chosen, false),
+            None => (Password::generate(), true),
+        };
+        let user = UserRecord {
+            id: Uuid::now_v7(),
+            username: username.as_str().to_owned(),
+            email: email.as_str().to_owned(),
+            password_hash: self.hasher.hash(&password).await?,
+            created_at: self.clock.now(),
+            last_login_at: None,
+        };
+        self.users
+            .insert_user(&user)
+            .await
+            .map_err(|err| match err {
+                StoreError::Conflict(UniqueField::Username) => Error::UsernameTaken,
+                StoreError::Conflict(UniqueField::Email) => Error::EmailTaken,
+                other => other.into(),
+            })?;
+        tracing::info!(user_id = %user.id, "registered user");
+        Ok(Registered {
+            user_id: user.id,
+            generated_password: generated.then_some(password),
+        })
+    }
+
+    /// Checks a username and password. Unknown users are checked against a dummy hash, and both
+    /// failures are one error, so neither the answer nor its timing says which users exist.
+    /// Every attempt is appended to the audit log without holding up the response.
+    pub async fn authenticate(&self, attempt: AuthAttempt) -> Result<UserRecord, Error> {
+        let user = self.users.find_by_username(&attempt.username).await?;
+        let matches = self
+            .hasher
+            .verify(
+                &attempt.password,
+                user.as_ref().map(|u| u.password_hash.as_str()),
+            )
+            .await?;
+        let now = self.clock.now();
+        let (outcome, result) = match user {
+            Some(user) if matches => (AuthOutcome::Success, Ok(user)),
+            Some(_) => (AuthOutcome::WrongPassword, Err(Error::InvalidCredentials)),
+            None => (AuthOutcome::UnknownUser, Err(Error::InvalidCredentials)),
+        };
+        let entry = AuthLogEntry {
+            request_ip: attempt.client_ip,
+            request_timestamp: now,
+            user_id: result.as_ref().ok().map(|user| user.id),
+            outcome,
+            user_agent: attempt.user_agent,
+        };
+        self.record_attempt(entry);
+        result
+    }
+
+    /// Writes the audit row (and `last_login_at` on success) in the background: a slow disk must
+    /// not slow logins. A failed write is logged; it never turns a good login into an error.
+    fn record_attempt(&self, entry: AuthLogEntry) {
+        let users = self.users.clone();
+        let auth_logs = self.auth_logs.clone();
+        tokio::spawn(async move {
+            if let Err(err) = auth_logs.append(&entry).await {
+                tracing::error!(error = %err, outcome = entry.outcome.as_str(), "could not write auth log");
+            }
+            if let (AuthOutcome::Success, Some(user_id)) = (entry.outcome, entry.user_id)
+                && let Err(err) = users.record_login(user_id, entry.request_timestamp).await
+            {
+                tracing::error!(error = %err, %user_id, "could not record last login");
+            }
+            if entry.outcome != AuthOutcome::Success {
+                tracing::info!(ip = %entry.request_ip, outcome = entry.outcome.as_str(), "login failed");
+            }
+        });
+    }
+}

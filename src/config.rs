@@ -1,0 +1,255 @@
+//! Command line and environment: every flag is also an `AUTHD_*` (or conventional) variable.
+//!
+//! Parsing happens once, here; the rest of authd receives a validated [`Config`].
+
+use std::{net::SocketAddr, num::NonZeroU32, time::Duration};
+
+use base64::{Engine, engine::general_purpose::STANDARD};
+use clap::{Args, Parser, Subcommand};
+use ipnet::IpNet;
+use zeroize::Zeroizing;
+
+use crate::keys::MasterKey;
+
+#[derive(Parser)]
+#[command(
+    name = "authd",
+    version,
+    about = "A token authority: issues and verifies JWTs for an application's users",
+    long_about = "A token authority: issues and verifies JWTs for an application's users.\n\n\
+        Start with `authd dev` (no services needed, nothing persists); run `authd serve` \
+        against Postgres and Redis in production."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Serve the API against Postgres and Redis (production, tests, clusters).
+    Serve(ServeArgs),
+    /// Serve the same API from in-memory stores with an ephemeral master key. Nothing persists.
+    Dev(DevArgs),
+    /// Apply pending database migrations and exit.
+    Migrate(DatabaseArgs),
+}
+
+#[derive(Args)]
+pub struct DatabaseArgs {
+    /// Postgres connection URL.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/authd",
+        hide_env_values = true
+    )]
+    pub database_url: String,
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "AUTHD_LISTEN", default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    /// Redis connection URL.
+    #[arg(
+        long,
+        env = "REDIS_URL",
+        default_value = "redis://127.0.0.1:6379",
+        hide_env_values = true
+    )]
+    pub redis_url: String,
+
+    /// Prefix of every Redis key authd writes (lets several deployments share one Redis).
+    #[arg(long, env = "AUTHD_REDIS_PREFIX", default_value = "authd:")]
+    pub redis_prefix: String,
+
+    /// Master key encrypting signing keys at rest: base64 of 32 random bytes
+    /// (e.g. `openssl rand -base64 32`). Required.
+    #[arg(long, env = "AUTHD_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
+
+    /// Skip running migrations at start (when a separate `authd migrate` job runs them).
+    #[arg(long, env = "AUTHD_NO_MIGRATE")]
+    pub no_migrate: bool,
+
+    /// Test mode: allow `POST /auth?expired=true` to issue already-expired tokens. Never in production.
+    #[arg(long, env = "AUTHD_EXPIRED_TOKENS")]
+    pub expired_tokens: bool,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Args)]
+pub struct DevArgs {
+    /// Address to listen on.
+    #[arg(long, env = "AUTHD_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Settings shared by `serve` and `dev`.
+#[derive(Args)]
+pub struct CommonArgs {
+    /// `iss` of issued tokens: the public base URL of this authority.
+    #[arg(long, env = "AUTHD_ISSUER", default_value = "http://localhost:8080")]
+    pub issuer: String,
+
+    /// `aud` of issued tokens: the resource servers that accept them.
+    #[arg(long, env = "AUTHD_AUDIENCE", default_value = "authd")]
+    pub audience: String,
+
+    /// Lifetime of access tokens (e.g. `15m`, `900s`, `1h`).
+    #[arg(long, env = "AUTHD_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub access_token_ttl: Duration,
+
+    /// How long a signing key signs before the next one takes over.
+    #[arg(long, env = "AUTHD_SIGNING_KEY_LIFETIME", default_value = "30days", value_parser = humantime::parse_duration)]
+    pub signing_key_lifetime: Duration,
+
+    /// Requests per second per client IP on `/auth` and `/register` (sliding one-second window).
+    #[arg(long, env = "AUTHD_RATE_LIMIT", default_value = "10")]
+    pub rate_limit: NonZeroU32,
+
+    /// Comma-separated CIDRs of proxies whose `X-Forwarded-For` is believed (default: none).
+    #[arg(long, env = "AUTHD_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<IpNet>,
+
+    /// Argon2id memory cost in KiB (OWASP: 19456).
+    #[arg(long, env = "AUTHD_ARGON2_MEMORY_KIB", default_value = "19456")]
+    pub argon2_memory_kib: u32,
+
+    /// Argon2id iterations (OWASP: 2).
+    #[arg(long, env = "AUTHD_ARGON2_ITERATIONS", default_value = "2")]
+    pub argon2_iterations: u32,
+
+    /// Argon2id lanes (OWASP: 1).
+    #[arg(long, env = "AUTHD_ARGON2_PARALLELISM", default_value = "1")]
+    pub argon2_parallelism: u32,
+}
+
+/// A setting that failed validation; the message names the variable, never its secret value.
+#[derive(Debug, thiserror::Error)]
+#[error("{setting}: {message}")]
+pub struct ConfigError {
+    pub setting: &'static str,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(setting: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            setting,
+            message: message.into(),
+        }
+    }
+}
+
+/// Argon2id cost parameters.
+#[derive(Debug, Clone, Copy)]
+pub struct Argon2Settings {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+/// The validated settings of a running authd, shared by every replica of a deployment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub issuer: String,
+    pub audience: String,
+    pub access_token_ttl: time::Duration,
+    pub signing_key_lifetime: time::Duration,
+    pub rate_limit_per_second: NonZeroU32,
+    pub trusted_proxies: Vec<IpNet>,
+    pub argon2: Argon2Settings,
+    pub expired_tokens: bool,
+}
+
+impl Config {
+    /// Validates the settings shared by `serve` and `dev`.
+    pub fn from_common(args: &CommonArgs, expired_tokens: bool) -> Result<Self, ConfigError> {
+        let issuer = args.issuer.trim_end_matches('/').to_owned();
+        if !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
+            return Err(ConfigError::new(
+                "AUTHD_ISSUER",
+                "must be an http(s) URL, e.g. https://auth.example.com",
+            ));
+        }
+        if args.audience.trim().is_empty() {
+            return Err(ConfigError::new("AUTHD_AUDIENCE", "must not be empty"));
+        }
+        let access_token_ttl = to_time(args.access_token_ttl);
+        if access_token_ttl < time::Duration::seconds(10) || access_token_ttl > time::Duration::DAY
+        {
+            return Err(ConfigError::new(
+                "AUTHD_ACCESS_TOKEN_TTL",
+                "must be between 10s and 24h",
+            ));
+        }
+        let signing_key_lifetime = to_time(args.signing_key_lifetime);
+        if signing_key_lifetime < time::Duration::HOUR {
+            return Err(ConfigError::new(
+                "AUTHD_SIGNING_KEY_LIFETIME",
+                "must be at least 1h",
+            ));
+        }
+        // The argon2 crate enforces its own bounds; check here so the error names the variable.
+        argon2::Params::new(
+            args.argon2_memory_kib,
+            args.argon2_iterations,
+            args.argon2_parallelism,
+            None,
+        )
+        .map_err(|err| ConfigError::new("AUTHD_ARGON2_*", err.to_string()))?;
+
+        Ok(Self {
+            issuer,
+            audience: args.audience.clone(),
+            access_token_ttl,
+            signing_key_lifetime,
+            rate_limit_per_second: args.rate_limit,
+            trusted_proxies: args.trusted_proxies.clone(),
+            argon2: Argon2Settings {
+                memory_kib: args.argon2_memory_kib,
+                iterations: args.argon2_iterations,
+                parallelism: args.argon2_parallelism,
+            },
+            expired_tokens,
+        })
+    }
+}
+
+/// Decodes `AUTHD_MASTER_KEY`. The value never appears in an error message.
+pub fn parse_master_key(value: Option<&str>) -> Result<MasterKey, ConfigError> {
+    const SETTING: &str = "AUTHD_MASTER_KEY";
+    let value = value.ok_or_else(|| {
+        ConfigError::new(
+            SETTING,
+            "is required for `authd serve`: base64 of 32 random bytes (generate one with `openssl rand -base64 32`)",
+        )
+    })?;
+    let bytes = Zeroizing::new(
+        STANDARD
+            .decode(value.trim())
+            .map_err(|_| ConfigError::new(SETTING, "is not valid base64"))?,
+    );
+    MasterKey::from_slice(&bytes).ok_or_else(|| {
+        ConfigError::new(
+            SETTING,
+            format!("must decode to exactly 32 bytes, got {}", bytes.len()),
+        )
+    })
+}
+
+fn to_time(duration: Duration) -> time::Duration {
+    time::Duration::try_from(duration).unwrap_or(time::Duration::MAX)
+}

@@ -1,0 +1,52 @@
+//! The domain's failure kinds. `http::error` is the one place that turns them into responses.
+
+use std::time::Duration;
+
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A request field failed validation; `field` names it for the client.
+    #[error("{field}: {message}")]
+    InvalidField {
+        field: &'static str,
+        message: String,
+    },
+    #[error("the request is missing credentials: send a JSON body or HTTP Basic")]
+    MissingCredentials,
+    #[error("username is already taken")]
+    UsernameTaken,
+    #[error("email is already registered")]
+    EmailTaken,
+    /// Wrong password or unknown user: deliberately one variant so no caller can tell them apart.
+    #[error("invalid username or password")]
+    InvalidCredentials,
+    #[error("too many requests")]
+    RateLimited { retry_after: Duration },
+    #[error("expired-token test mode is disabled on this server")]
+    ExpiredTokensDisabled,
+    /// A backing service (Postgres, Redis) could not answer.
+    #[error("{service} is unavailable")]
+    Unavailable {
+        service: &'static str,
+        #[source]
+        source: StoreError,
+    },
+    /// A bug or a broken invariant; logged with its cause, answered without details.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for Error {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable { service, .. } => Error::Unavailable {
+                service,
+                source: err,
+            },
+            other => Error::Internal(other.to_string()),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

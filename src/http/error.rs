@@ -1,0 +1,102 @@
+//! The one place where domain errors become HTTP statuses and JSON bodies.
+
+use poem_openapi::{ApiResponse, Object, payload::Json};
+
+use crate::error::Error;
+
+/// Every error body: a stable machine-readable `error` code and a human `message`.
+#[derive(Debug, Object)]
+pub struct ErrorBody {
+    /// Stable code, e.g. `invalid_request`, `invalid_credentials`, `username_taken`.
+    pub error: String,
+    pub message: String,
+    /// The request field at fault, when there is one.
+    #[oai(skip_serializing_if_is_none)]
+    pub field: Option<String>,
+}
+
+impl ErrorBody {
+    fn new(error: &str, message: impl Into<String>) -> Json<Self> {
+        Json(Self {
+            error: error.to_owned(),
+            message: message.into(),
+            field: None,
+        })
+    }
+}
+
+#[derive(Debug, ApiResponse)]
+#[oai(bad_request_handler = "from_unparseable_request")]
+pub enum ApiError {
+    /// Malformed request: bad JSON, a missing field, a bad query parameter.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// Credentials or token refused.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    /// The username or email is taken.
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
+    /// Well-formed, but a field's value is not acceptable.
+    #[oai(status = 422)]
+    Unprocessable(Json<ErrorBody>),
+    /// Over the rate limit; retry after the given number of seconds.
+    #[oai(status = 429)]
+    TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    /// A backing service is down; retrying later may succeed.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+/// poem-openapi calls this when a request cannot be parsed (bad JSON, missing field, wrong type);
+/// its message names the field at fault.
+fn from_unparseable_request(err: poem::Error) -> ApiError {
+    ApiError::BadRequest(ErrorBody::new("invalid_request", err.to_string()))
+}
+
+/// Retry-After is whole seconds (RFC 9110 §10.2.3): round up, and never say 0.
+fn whole_seconds_rounded_up(duration: std::time::Duration) -> u64 {
+    (duration.as_secs() + u64::from(duration.subsec_nanos() > 0)).max(1)
+}
+
+impl From<Error> for ApiError {
+    fn from(err: Error) -> Self {
+        match err {
+            Error::InvalidField { field, message } => ApiError::Unprocessable(Json(ErrorBody {
+                error: "invalid_field".to_owned(),
+                message: format!("{field} {message}"),
+                field: Some(field.to_owned()),
+            })),
+            Error::MissingCredentials => {
+                ApiError::BadRequest(ErrorBody::new("invalid_request", err.to_string()))
+            }
+            Error::ExpiredTokensDisabled => {
+                ApiError::BadRequest(ErrorBody::new("expired_tokens_disabled", err.to_string()))
+            }
+            Error::UsernameTaken => {
+                ApiError::Conflict(ErrorBody::new("username_taken", err.to_string()))
+            }
+            Error::EmailTaken => ApiError::Conflict(ErrorBody::new("email_taken", err.to_string())),
+            Error::InvalidCredentials => {
+                ApiError::Unauthorized(ErrorBody::new("invalid_credentials", err.to_string()))
+            }
+            Error::RateLimited { retry_after } => ApiError::TooManyRequests(
+                ErrorBody::new("rate_limited", "too many requests; retry later"),
+                whole_seconds_rounded_up(retry_after),
+            ),
+            Error::Unavailable { service, source } => {
+                tracing::error!(%service, error = %source, "backing service unavailable");
+                ApiError::Unavailable(ErrorBody::new(
+                    "service_unavailable",
+                    format!("{service} is unavailable; try again shortly"),
+                ))
+            }
+            Error::Internal(cause) => {
+                tracing::error!(%cause, "internal error");
+                ApiError::Internal(ErrorBody::new("internal_error", "internal error"))
+            }
+        }
+    }
+}

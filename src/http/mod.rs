@@ -1,0 +1,91 @@
+//! The HTTP edge: one file per resource, poem-openapi types, and the one error mapping.
+
+mod auth;
+mod client_ip;
+pub mod error;
+mod health;
+mod jwks;
+mod optional_json;
+mod ping;
+mod register;
+
+use poem::{
+    Endpoint, EndpointExt, IntoResponse, Response, Route, http::StatusCode, web::Json as PoemJson,
+};
+use poem_openapi::{OpenApiService, Tags};
+
+use crate::startup::AppState;
+
+pub use client_ip::client_ip;
+
+#[derive(Tags)]
+enum ApiTags {
+    /// Users: registration and password login.
+    Accounts,
+    /// Signing keys, as published for verifiers.
+    Keys,
+    /// Liveness and readiness, for load balancers and orchestrators.
+    Operations,
+}
+
+/// The OpenAPI service: every route authd serves, as the spec describes them.
+pub fn api_service(state: &AppState) -> OpenApiService<impl poem_openapi::OpenApi, ()> {
+    OpenApiService::new(
+        (
+            ping::PingApi,
+            health::HealthApi(state.clone()),
+            jwks::JwksApi(state.clone()),
+            register::RegisterApi(state.clone()),
+            auth::AuthApi(state.clone()),
+        ),
+        "authd",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "A token authority: registers users, issues RS256 JWTs, and publishes the keys that \
+         verify them. Errors are JSON: a stable `error` code and a human `message`.",
+    )
+}
+
+/// The whole HTTP application: the API, its spec at `/openapi.json`, Swagger UI at `/docs`.
+pub fn routes(state: &AppState) -> impl Endpoint + 'static {
+    let api = api_service(state);
+    let spec = api.spec_endpoint();
+    let docs = api.swagger_ui();
+    Route::new()
+        .nest("/", api)
+        .nest("/docs", docs)
+        .at("/openapi.json", spec)
+        .catch_all_error(json_error)
+}
+
+/// Errors raised by the framework rather than by a handler (unparseable body, unknown route,
+/// wrong method) get the same JSON shape as authd's own.
+async fn json_error(err: poem::Error) -> Response {
+    if err.is_from_response() {
+        return err.into_response(); // a handler's own ApiError: already in shape
+    }
+    let status = err.status();
+    let code = match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        status if status.is_client_error() => "invalid_request",
+        _ => "internal_error",
+    };
+    let message = if status.is_server_error() {
+        tracing::error!(error = %err, "unhandled error");
+        "internal error".to_owned()
+    } else {
+        err.to_string()
+    };
+    let status = if code == "invalid_request" {
+        StatusCode::BAD_REQUEST
+    } else {
+        status
+    };
+    PoemJson(serde_json::json!({ "error": code, "message": message }))
+        .with_status(status)
+        .into_response()
+}

@@ -1,0 +1,151 @@
+//! The in-memory key ring every replica rebuilds from Postgres: decrypted keys and the JWKS.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+};
+
+use serde::Serialize;
+use time::{Duration, OffsetDateTime};
+
+use super::{
+    MasterKey, PublicJwk, SigningKey,
+    signing_key::{KeyError, KeyWindow, generate_rs256},
+};
+use crate::store::{SigningKeyRecord, SigningKeyStore, StoreError};
+
+/// The JWKS document (RFC 7517 §5).
+#[derive(Debug, Clone, Serialize)]
+pub struct JsonWebKeySet {
+    pub keys: Vec<PublicJwk>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyRingError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("key generation task failed: {0}")]
+    Join(String),
+}
+
+/// Decrypted signing keys by kid, plus an optional throwaway key for the expired-token test mode.
+#[derive(Debug)]
+pub struct KeyRing {
+    keys: RwLock<Arc<HashMap<String, Arc<SigningKey>>>>,
+    expired_test_key: Option<Arc<SigningKey>>,
+}
+
+impl KeyRing {
+    /// Loads every stored key that can still verify, first creating a signing key if none can sign
+    /// now. Replicas starting together create one key between them (see `insert_key_if`).
+    pub async fn load(
+        store: &dyn SigningKeyStore,
+        master: &MasterKey,
+        now: OffsetDateTime,
+        key_lifetime: Duration,
+        max_token_lifetime: Duration,
+    ) -> Result<Self, KeyRingError> {
+        let mut records = store.list_keys().await?;
+        if !records.iter().any(|record| signs_at(record, now)) {
+            let window = KeyWindow {
+                not_before: now,
+                expires_at: now + key_lifetime,
+                retire_at: now + key_lifetime + max_token_lifetime,
+            };
+            let (record, _) = generate_off_runtime(master.clone(), window, now).await?;
+            let needed =
+                move |stored: &[SigningKeyRecord]| !stored.iter().any(|r| signs_at(r, now));
+            if store.insert_key_if(&record, &needed).await? {
+                tracing::info!(kid = %record.kid, alg = ?record.algorithm, "created signing key");
+            }
+            records = store.list_keys().await?;
+        }
+
+        let mut keys = HashMap::new();
+        for record in records.iter().filter(|record| now < record.retire_at) {
+            let key = SigningKey::open(record, master)?;
+            keys.insert(key.kid.clone(), Arc::new(key));
+        }
+        Ok(Self {
+            keys: RwLock::new(Arc::new(keys)),
+            expired_test_key: None,
+        })
+    }
+
+    /// Adds a key that expired a day ago and is never stored or published, for the
+    /// `?expired=true` test mode: its tokens fail verification everywhere, as expired tokens should.
+    pub async fn with_expired_test_key(
+        mut self,
+        master: &MasterKey,
+        now: OffsetDateTime,
+    ) -> Result<Self, KeyRingError> {
+        let window = KeyWindow {
+            not_before: now - Duration::days(2),
+            expires_at: now - Duration::days(1),
+            retire_at: now - Duration::days(1),
+        };
+        let (_, key) = generate_off_runtime(master.clone(), window, now).await?;
+        self.expired_test_key = Some(Arc::new(key));
+        Ok(self)
+    }
+
+    /// The key to sign with now: of those in their signing window, the one that started last.
+    pub fn signing_key(&self, now: OffsetDateTime) -> Option<Arc<SigningKey>> {
+        self.snapshot()
+            .values()
+            .filter(|key| key.signs_at(now))
+            .max_by_key(|key| key.not_before)
+            .cloned()
+    }
+
+    pub fn expired_test_key(&self) -> Option<Arc<SigningKey>> {
+        self.expired_test_key.clone()
+    }
+
+    /// The key named by a token's `kid`, if it may still verify.
+    pub fn verification_key(&self, kid: &str, now: OffsetDateTime) -> Option<Arc<SigningKey>> {
+        self.snapshot()
+            .get(kid)
+            .filter(|key| key.verifies_at(now))
+            .cloned()
+    }
+
+    /// Every key that can still verify a token; never a retired key, never the test key.
+    pub fn jwks(&self, now: OffsetDateTime) -> JsonWebKeySet {
+        let snapshot = self.snapshot();
+        let mut keys: Vec<&Arc<SigningKey>> = snapshot
+            .values()
+            .filter(|key| key.verifies_at(now))
+            .collect();
+        keys.sort_by_key(|key| std::cmp::Reverse(key.not_before));
+        JsonWebKeySet {
+            keys: keys.into_iter().map(|key| key.public_jwk.clone()).collect(),
+        }
+    }
+
+    fn snapshot(&self) -> Arc<HashMap<String, Arc<SigningKey>>> {
+        // A poisoned lock only means a writer panicked between whole-map swaps: the map is intact.
+        self.keys
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+}
+
+fn signs_at(record: &SigningKeyRecord, now: OffsetDateTime) -> bool {
+    record.not_before <= now && now < record.expires_at
+}
+
+/// RSA key generation takes long enough to stall the async runtime: run it on a blocking thread.
+async fn generate_off_runtime(
+    master: MasterKey,
+    window: KeyWindow,
+    now: OffsetDateTime,
+) -> Result<(SigningKeyRecord, SigningKey), KeyRingError> {
+    tokio::task::spawn_blocking(move || generate_rs256(&master, window, now))
+        .await
+        .map_err(|err| KeyRingError::Join(err.to_string()))?
+        .map_err(KeyRingError::from)
+}

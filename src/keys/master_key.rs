@@ -1,0 +1,126 @@
+//! The master key: AES-256-GCM over signing keys at rest.
+
+use std::fmt;
+
+use aes_gcm::{
+    Aes256Gcm, Nonce,
+    aead::{Aead, Generate, KeyInit, Payload},
+};
+use sha2::{Digest, Sha256};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+/// 32 secret bytes. `Debug` never shows them, and they are wiped when dropped.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct MasterKey([u8; 32]);
+
+impl fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MasterKey({})", self.id())
+    }
+}
+
+/// Ciphertext plus the nonce it was sealed with. The GCM tag is at the end of `ciphertext`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedBox {
+    pub nonce: Vec<u8>,
+    pub ciphertext: Vec<u8>,
+}
+
+/// AES-GCM refuses only inputs over 64 GiB; kept as an error rather than a panic all the same.
+#[derive(Debug, thiserror::Error)]
+#[error("encryption failed")]
+pub struct SealError;
+
+#[derive(Debug, thiserror::Error)]
+#[error("decryption failed: wrong master key, or the ciphertext or its associated data changed")]
+pub struct OpenError;
+
+impl MasterKey {
+    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
+        <[u8; 32]>::try_from(bytes).ok().map(Self)
+    }
+
+    /// A fresh random key, for `authd dev` where nothing outlives the process.
+    pub fn generate_ephemeral() -> Self {
+        let mut bytes = [0u8; 32];
+        rand::fill(&mut bytes);
+        Self(bytes)
+    }
+
+    /// A public, stable name for this key, stored beside each ciphertext so that a keyring of
+    /// several master keys knows which one opens a row. One-way: it reveals nothing of the key.
+    pub fn id(&self) -> String {
+        let digest = Sha256::new()
+            .chain_update(b"authd master key id\0")
+            .chain_update(self.0)
+            .finalize();
+        digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Encrypts with a fresh random 96-bit nonce. `aad` is authenticated, not encrypted: binding it
+    /// to the row's identity means a ciphertext copied into another row fails to open.
+    pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<SealedBox, SealError> {
+        let nonce = Nonce::generate();
+        let ciphertext = self
+            .cipher()
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad,
+                },
+            )
+            .map_err(|_| SealError)?;
+        Ok(SealedBox {
+            nonce: nonce.to_vec(),
+            ciphertext,
+        })
+    }
+
+    pub fn open(&self, sealed: &SealedBox, aad: &[u8]) -> Result<Zeroizing<Vec<u8>>, OpenError> {
+        let nonce = Nonce::try_from(sealed.nonce.as_slice()).map_err(|_| OpenError)?;
+        self.cipher()
+            .decrypt(
+                &nonce,
+                Payload {
+                    msg: &sealed.ciphertext,
+                    aad,
+                },
+            )
+            .map(Zeroizing::new)
+            .map_err(|_| OpenError)
+    }
+
+    fn cipher(&self) -> Aes256Gcm {
+        Aes256Gcm::new(&self.0.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_binds_the_associated_data() {
+        let key = MasterKey::generate_ephemeral();
+        let sealed = key.seal(b"private key", b"kid-1|RS256").unwrap();
+        assert_ne!(sealed.ciphertext, b"private key");
+        assert_eq!(
+            key.open(&sealed, b"kid-1|RS256").unwrap().as_slice(),
+            b"private key"
+        );
+        assert!(key.open(&sealed, b"kid-2|RS256").is_err());
+        assert!(
+            MasterKey::generate_ephemeral()
+                .open(&sealed, b"kid-1|RS256")
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn debug_shows_the_id_not_the_key() {
+        let key = MasterKey::from_slice(&[7u8; 32]).unwrap();
+        let shown = format!("{key:?}");
+        assert!(shown.starts_with("MasterKey(") && !shown.contains("7, 7"));
+    }
+}

@@ -1,0 +1,10 @@
+//! Signing keys: generation, encryption at rest under the master key, and the in-memory key ring.
+
+mod key_ring;
+mod master_key;
+mod signing_key;
+
+pub use key_ring::KeyRingError;
+pub use key_ring::{JsonWebKeySet, KeyRing};
+pub use master_key::{MasterKey, OpenError, SealError, SealedBox};
+pub use signing_key::{KeyError, KeyWindow, PublicJwk, SigningKey, generate_rs256};

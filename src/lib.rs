@@ -1,0 +1,25 @@
+//! authd: a token authority. It registers users, issues JWTs, publishes the keys that verify
+//! them, and runs as identical stateless replicas over Postgres (durable) and Redis (shared,
+//! short-lived). See README.md for running it and docs/ for the design.
+//!
+//! Layers: `http` (the edge) calls the domain (`accounts`, `tokens`, `keys`, `rate_limit`),
+//! which reaches storage only through the traits in `store`.
+
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod accounts;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod keys;
+pub mod rate_limit;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod tokens;
+
+pub use startup::{AppState, Application, build_app};

@@ -1,0 +1,125 @@
+//! The `authd` command: parse the command line, start what it names, exit with one clear line.
+
+use std::{process::ExitCode, sync::Arc};
+
+use authd::{
+    AppState, Application,
+    clock::SystemClock,
+    config::{Cli, Command, Config, DevArgs, ServeArgs, parse_master_key},
+    keys::MasterKey,
+    startup::{StartupError, connect_stores},
+    store::{memory, postgres::run_migrations},
+    telemetry::{LogFormat, init_logging},
+};
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("authd: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("authd: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<(), StartupError> {
+    match command {
+        Command::Serve(args) => serve(args).await,
+        Command::Dev(args) => dev(args).await,
+        Command::Migrate(args) => {
+            init_logging(LogFormat::Json);
+            let applied = run_migrations(&args.database_url)
+                .await
+                .map_err(StartupError::Migrate)?;
+            eprintln!("authd: {applied} migration(s) applied; the schema is up to date");
+            Ok(())
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), StartupError> {
+    // Validate everything before touching the network, so a typo fails in milliseconds.
+    let master_key = parse_master_key(args.master_key.as_deref())?;
+    let config = Config::from_common(&args.common, args.expired_tokens)?;
+    init_logging(LogFormat::Json);
+    if !args.no_migrate {
+        run_migrations(&args.database.database_url)
+            .await
+            .map_err(StartupError::Migrate)?;
+    }
+    let stores = connect_stores(
+        &args.database.database_url,
+        &args.redis_url,
+        &args.redis_prefix,
+    )
+    .await?;
+    let state = AppState::build(config, stores, &master_key, Arc::new(SystemClock)).await?;
+    drop(master_key); // every key is decrypted: the master key need not stay in memory
+    let app = Application::bind(args.listen, state).await?;
+    tracing::info!(addr = ?app.local_addr(), "authd listening");
+    app.run_until(shutdown_signal())
+        .await
+        .map_err(|source| StartupError::Bind {
+            addr: args.listen,
+            source,
+        })
+}
+
+async fn dev(args: DevArgs) -> Result<(), StartupError> {
+    let config = Config::from_common(&args.common, true)?;
+    init_logging(LogFormat::Pretty);
+    let state = AppState::build(
+        config,
+        memory::stores(),
+        &MasterKey::generate_ephemeral(),
+        Arc::new(SystemClock),
+    )
+    .await?;
+    let app = Application::bind(args.listen, state).await?;
+    let addr = app.local_addr().unwrap_or(args.listen);
+    eprintln!(
+        "\n  authd dev — in-memory stores, an ephemeral master key, expired-token test mode ON.\n  \
+         NOTHING PERSISTS: every user and key is gone when this process stops.\n  \
+         For production run `authd serve` against Postgres and Redis.\n\n  \
+         Swagger UI: http://{addr}/docs\n"
+    );
+    println!("authd listening on http://{addr}");
+    app.run_until(shutdown_signal())
+        .await
+        .map_err(|source| StartupError::Bind {
+            addr: args.listen,
+            source,
+        })
+}
+
+/// Resolves on SIGTERM (orchestrators) or Ctrl-C (people).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received: draining in-flight requests");
+}

@@ -1,0 +1,167 @@
+//! Building authd: its state from config and stores, and the HTTP server around it.
+//! `main` and the integration tests both start authd through here.
+
+use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
+
+use poem::{
+    Endpoint, EndpointExt, Server,
+    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
+};
+
+use crate::{
+    accounts::{Accounts, PasswordHasher},
+    clock::Clock,
+    config::{Config, ConfigError},
+    error::Error,
+    keys::{KeyRing, KeyRingError, MasterKey},
+    rate_limit::RateLimiter,
+    store::{self, Probe, StoreError, Stores},
+    tokens::TokenIssuer,
+};
+
+/// Why authd could not start. Each message names the setting or service to look at.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{setting}: {source}")]
+    Connect {
+        setting: &'static str,
+        source: StoreError,
+    },
+    #[error("migrations: {0}")]
+    Migrate(StoreError),
+    #[error("signing keys: {0} (is AUTHD_MASTER_KEY the key they were sealed with?)")]
+    Keys(#[from] KeyRingError),
+    #[error(transparent)]
+    Domain(#[from] Error),
+    #[error("listen address {addr}: {source}")]
+    Bind { addr: SocketAddr, source: io::Error },
+}
+
+/// Everything a request handler needs; cheap to clone (all shared).
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub clock: Arc<dyn Clock>,
+    pub accounts: Accounts,
+    pub tokens: Arc<TokenIssuer>,
+    pub key_ring: Arc<KeyRing>,
+    pub rate_limiter: Arc<RateLimiter>,
+    pub probes: Arc<[Arc<dyn Probe>]>,
+}
+
+impl AppState {
+    /// Loads (or creates) the signing keys and assembles the domain services over `stores`.
+    pub async fn build(
+        config: Config,
+        stores: Stores,
+        master_key: &MasterKey,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartupError> {
+        let now = clock.now();
+        let mut key_ring = KeyRing::load(
+            stores.signing_keys.as_ref(),
+            master_key,
+            now,
+            config.signing_key_lifetime,
+            config.access_token_ttl,
+        )
+        .await?;
+        if config.expired_tokens {
+            tracing::warn!(
+                "expired-token test mode is ON: POST /auth?expired=true issues expired tokens"
+            );
+            key_ring = key_ring.with_expired_test_key(master_key, now).await?;
+        }
+        let key_ring = Arc::new(key_ring);
+        let hasher = PasswordHasher::new(config.argon2).await?;
+        Ok(Self {
+            accounts: Accounts::new(stores.users, stores.auth_logs, hasher, clock.clone()),
+            tokens: Arc::new(TokenIssuer::new(
+                key_ring.clone(),
+                config.issuer.clone(),
+                config.audience.clone(),
+                config.access_token_ttl,
+            )),
+            key_ring,
+            rate_limiter: Arc::new(RateLimiter::per_second(
+                stores.rate_limits,
+                config.rate_limit_per_second,
+                clock.clone(),
+            )),
+            probes: stores.probes.into(),
+            config: Arc::new(config),
+            clock,
+        })
+    }
+}
+
+/// Connects to Postgres and Redis (failing fast, naming the setting) and wires their stores.
+pub async fn connect_stores(
+    database_url: &str,
+    redis_url: &str,
+    redis_prefix: &str,
+) -> Result<Stores, StartupError> {
+    let pg_pool = store::postgres::connect(database_url)
+        .await
+        .map_err(|source| StartupError::Connect {
+            setting: "DATABASE_URL",
+            source,
+        })?;
+    let redis_pool =
+        store::redis::connect(redis_url)
+            .await
+            .map_err(|source| StartupError::Connect {
+                setting: "REDIS_URL",
+                source,
+            })?;
+    let postgres = store::postgres::Postgres::new(pg_pool);
+    let redis = store::redis::Redis::new(redis_pool, redis_prefix.to_owned());
+    Ok(Stores {
+        users: postgres.users(),
+        signing_keys: postgres.signing_keys(),
+        auth_logs: postgres.auth_logs(),
+        rate_limits: Arc::new(store::redis::RedisRateLimits(redis.clone())),
+        probes: vec![Arc::new(postgres), Arc::new(redis)],
+    })
+}
+
+/// The HTTP application for `state`: used by `main` and by the tests alike.
+pub fn build_app(state: &AppState) -> impl Endpoint + 'static {
+    crate::http::routes(state).map_to_response()
+}
+
+/// A bound, not yet running server. Binding first lets callers learn the port (tests bind 0).
+pub struct Application {
+    acceptor: TcpAcceptor,
+    state: AppState,
+}
+
+/// How long in-flight requests may take to finish after a shutdown signal.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Application {
+    pub async fn bind(addr: SocketAddr, state: AppState) -> Result<Self, StartupError> {
+        let acceptor = TcpListener::bind(addr)
+            .into_acceptor()
+            .await
+            .map_err(|source| StartupError::Bind { addr, source })?;
+        Ok(Self { acceptor, state })
+    }
+
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.acceptor
+            .local_addr()
+            .into_iter()
+            .find_map(|addr| addr.as_socket_addr().copied())
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> io::Result<()> {
+        let app = build_app(&self.state);
+        Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(app, shutdown, Some(DRAIN_TIMEOUT))
+            .await
+    }
+}

@@ -1,0 +1,117 @@
+//! In-memory stores for `authd dev` and tests: the same contracts, nothing persists.
+
+mod rate_limits;
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, MutexGuard},
+};
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+pub use rate_limits::MemoryRateLimits;
+
+use super::{
+    AuthLogEntry, AuthLogStore, KeyNeed, SigningKeyRecord, SigningKeyStore, StoreError, Stores,
+    UniqueField, UserRecord, UserStore,
+};
+
+/// Wires a full set of in-memory stores.
+pub fn stores() -> Stores {
+    Stores {
+        users: Arc::new(MemoryUsers::default()),
+        signing_keys: Arc::new(MemorySigningKeys::default()),
+        auth_logs: Arc::new(MemoryAuthLogs::default()),
+        rate_limits: Arc::new(MemoryRateLimits::default()),
+        probes: Vec::new(),
+    }
+}
+
+/// Locks ignoring poison: every critical section here leaves the data consistent.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[derive(Default)]
+pub struct MemoryUsers {
+    by_id: Mutex<HashMap<Uuid, UserRecord>>,
+}
+
+#[async_trait]
+impl UserStore for MemoryUsers {
+    async fn insert_user(&self, user: &UserRecord) -> Result<(), StoreError> {
+        let mut users = lock(&self.by_id);
+        for existing in users.values() {
+            if existing.username.eq_ignore_ascii_case(&user.username) {
+                return Err(StoreError::Conflict(UniqueField::Username));
+            }
+            if existing.email.eq_ignore_ascii_case(&user.email) {
+                return Err(StoreError::Conflict(UniqueField::Email));
+            }
+        }
+        users.insert(user.id, user.clone());
+        Ok(())
+    }
+
+    async fn find_by_username(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
+        Ok(lock(&self.by_id)
+            .values()
+            .find(|user| user.username.eq_ignore_ascii_case(username))
+            .cloned())
+    }
+
+    async fn record_login(&self, user_id: Uuid, at: OffsetDateTime) -> Result<(), StoreError> {
+        if let Some(user) = lock(&self.by_id).get_mut(&user_id) {
+            user.last_login_at = Some(at);
+        }
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+pub struct MemorySigningKeys {
+    keys: Mutex<Vec<SigningKeyRecord>>,
+}
+
+#[async_trait]
+impl SigningKeyStore for MemorySigningKeys {
+    async fn list_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        Ok(lock(&self.keys).clone())
+    }
+
+    async fn insert_key_if(
+        &self,
+        key: &SigningKeyRecord,
+        needed: &KeyNeed,
+    ) -> Result<bool, StoreError> {
+        let mut keys = lock(&self.keys);
+        if !needed(&keys) {
+            return Ok(false);
+        }
+        keys.push(key.clone());
+        Ok(true)
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryAuthLogs {
+    entries: Mutex<Vec<AuthLogEntry>>,
+}
+
+impl MemoryAuthLogs {
+    pub fn entries(&self) -> Vec<AuthLogEntry> {
+        lock(&self.entries).clone()
+    }
+}
+
+#[async_trait]
+impl AuthLogStore for MemoryAuthLogs {
+    async fn append(&self, entry: &AuthLogEntry) -> Result<(), StoreError> {
+        lock(&self.entries).push(entry.clone());
+        Ok(())
+    }
+}

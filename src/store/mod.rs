@@ -1,0 +1,166 @@
+//! What the domain needs from storage, as traits, with Postgres/Redis and in-memory implementations.
+//!
+//! `serve` wires `postgres` + `redis`; `dev` wires `memory`. Both pass the same contract tests.
+
+pub mod memory;
+pub mod postgres;
+pub mod redis;
+
+use std::{net::IpAddr, sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use jsonwebtoken::Algorithm;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::keys::{PublicJwk, SealedBox};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness constraint refused the write; nothing was written.
+    #[error("{0} already exists")]
+    Conflict(UniqueField),
+    /// The backing service did not answer (connection refused, pool timeout, server error).
+    #[error("{service}: {message}")]
+    Unavailable {
+        service: &'static str,
+        message: String,
+    },
+    /// Stored data that cannot be read back as written: a bug or tampering.
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UniqueField {
+    Username,
+    Email,
+}
+
+impl std::fmt::Display for UniqueField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            UniqueField::Username => "username",
+            UniqueField::Email => "email",
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub id: Uuid,
+    pub username: String,
+    pub email: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    pub created_at: OffsetDateTime,
+    pub last_login_at: Option<OffsetDateTime>,
+}
+
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Inserts atomically; a taken username or email (case-insensitive) is `Conflict`.
+    async fn insert_user(&self, user: &UserRecord) -> Result<(), StoreError>;
+    /// Looks a user up by username, case-insensitively.
+    async fn find_by_username(&self, username: &str) -> Result<Option<UserRecord>, StoreError>;
+    async fn record_login(&self, user_id: Uuid, at: OffsetDateTime) -> Result<(), StoreError>;
+}
+
+/// A signing key as stored: the private half only as ciphertext.
+#[derive(Debug, Clone)]
+pub struct SigningKeyRecord {
+    pub kid: String,
+    pub algorithm: Algorithm,
+    pub public_jwk: PublicJwk,
+    pub sealed: SealedBox,
+    pub master_key_id: String,
+    pub created_at: OffsetDateTime,
+    pub not_before: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub retire_at: OffsetDateTime,
+}
+
+/// Decides, from the keys stored when the lock is held, whether a new key is still needed.
+pub type KeyNeed = dyn Fn(&[SigningKeyRecord]) -> bool + Send + Sync;
+
+#[async_trait]
+pub trait SigningKeyStore: Send + Sync {
+    async fn list_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
+    /// Inserts `key` only if `needed` still holds, deciding under a lock shared by every replica,
+    /// so replicas starting together add one key between them. Returns whether it was inserted.
+    async fn insert_key_if(
+        &self,
+        key: &SigningKeyRecord,
+        needed: &KeyNeed,
+    ) -> Result<bool, StoreError>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthOutcome {
+    Success,
+    UnknownUser,
+    WrongPassword,
+}
+
+impl AuthOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthOutcome::Success => "success",
+            AuthOutcome::UnknownUser => "unknown_user",
+            AuthOutcome::WrongPassword => "wrong_password",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthLogEntry {
+    pub request_ip: IpAddr,
+    pub request_timestamp: OffsetDateTime,
+    pub user_id: Option<Uuid>,
+    pub outcome: AuthOutcome,
+    pub user_agent: Option<String>,
+}
+
+#[async_trait]
+pub trait AuthLogStore: Send + Sync {
+    async fn append(&self, entry: &AuthLogEntry) -> Result<(), StoreError>;
+}
+
+/// The verdict of one sliding-window check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateDecision {
+    Allowed,
+    /// Over the limit; the oldest counted request leaves the window after `retry_after`.
+    Limited {
+        retry_after: Duration,
+    },
+}
+
+#[async_trait]
+pub trait RateLimitStore: Send + Sync {
+    /// Counts one request for `key` if fewer than `limit` fall within `window` before `now`.
+    async fn hit(
+        &self,
+        key: &str,
+        limit: u32,
+        window: Duration,
+        now: OffsetDateTime,
+    ) -> Result<RateDecision, StoreError>;
+}
+
+/// A dependency whose reachability decides readiness.
+#[async_trait]
+pub trait Probe: Send + Sync {
+    fn name(&self) -> &'static str;
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Everything authd stores, behind traits.
+#[derive(Clone)]
+pub struct Stores {
+    pub users: Arc<dyn UserStore>,
+    pub signing_keys: Arc<dyn SigningKeyStore>,
+    pub auth_logs: Arc<dyn AuthLogStore>,
+    pub rate_limits: Arc<dyn RateLimitStore>,
+    pub probes: Vec<Arc<dyn Probe>>,
+}

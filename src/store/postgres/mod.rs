@@ -1,0 +1,99 @@
+//! Postgres: users, signing keys and auth logs — what must outlive any replica.
+
+mod auth_logs;
+mod migrate;
+mod signing_keys;
+mod users;
+
+use std::{sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::NoTls;
+
+pub use migrate::run_migrations;
+
+use super::{Probe, StoreError};
+
+const SERVICE: &str = "postgres";
+
+/// A pool of connections to `database_url`, checked by opening one connection now, so a wrong
+/// URL or an unreachable server is reported at start rather than at the first request.
+pub async fn connect(database_url: &str) -> Result<Pool, StoreError> {
+    let mut config: tokio_postgres::Config =
+        database_url
+            .parse()
+            .map_err(|err| StoreError::Unavailable {
+                service: SERVICE,
+                message: format!("not a valid connection URL: {err}"),
+            })?;
+    config.connect_timeout(Duration::from_secs(5));
+    config.application_name("authd");
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    let pool = Pool::builder(manager)
+        .max_size(16)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(Duration::from_secs(5)))
+        .create_timeout(Some(Duration::from_secs(5)))
+        .build()
+        .map_err(|err| unavailable(&err))?;
+    drop(pool.get().await.map_err(|err| unavailable(&err))?); // one connection proves the URL
+    Ok(pool)
+}
+
+/// The Postgres-backed stores, sharing one pool.
+#[derive(Clone)]
+pub struct Postgres {
+    pool: Pool,
+}
+
+impl Postgres {
+    pub fn new(pool: Pool) -> Self {
+        Self { pool }
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.pool.get().await.map_err(|err| unavailable(&err))
+    }
+
+    pub fn users(&self) -> Arc<users::PostgresUsers> {
+        Arc::new(users::PostgresUsers(self.clone()))
+    }
+
+    pub fn signing_keys(&self) -> Arc<signing_keys::PostgresSigningKeys> {
+        Arc::new(signing_keys::PostgresSigningKeys(self.clone()))
+    }
+
+    pub fn auth_logs(&self) -> Arc<auth_logs::PostgresAuthLogs> {
+        Arc::new(auth_logs::PostgresAuthLogs(self.clone()))
+    }
+}
+
+#[async_trait]
+impl Probe for Postgres {
+    fn name(&self) -> &'static str {
+        SERVICE
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.client()
+            .await?
+            .simple_query("SELECT 1")
+            .await
+            .map(drop)
+            .map_err(|err| unavailable(&err))
+    }
+}
+
+fn unavailable(err: &dyn std::fmt::Display) -> StoreError {
+    StoreError::Unavailable {
+        service: SERVICE,
+        message: err.to_string(),
+    }
+}

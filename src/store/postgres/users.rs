@@ -1,0 +1,90 @@
+//! `users` table.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use tokio_postgres::{Row, error::SqlState};
+use uuid::Uuid;
+
+use super::{Postgres, unavailable};
+use crate::store::{StoreError, UniqueField, UserRecord, UserStore};
+
+pub struct PostgresUsers(pub(super) Postgres);
+
+#[async_trait]
+impl UserStore for PostgresUsers {
+    async fn insert_user(&self, user: &UserRecord) -> Result<(), StoreError> {
+        let client = self.0.client().await?;
+        let statement = client
+            .prepare_cached(
+                "INSERT INTO users (id, username, email, password_hash, created_at)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .await
+            .map_err(|err| unavailable(&err))?;
+        client
+            .execute(
+                &statement,
+                &[
+                    &user.id,
+                    &user.username,
+                    &user.email,
+                    &user.password_hash,
+                    &user.created_at,
+                ],
+            )
+            .await
+            .map(drop)
+            .map_err(|err| {
+                // The unique indexes decide races between concurrent registrations.
+                match err.as_db_error() {
+                    Some(db) if db.code() == &SqlState::UNIQUE_VIOLATION => {
+                        StoreError::Conflict(match db.constraint() {
+                            Some("users_email_key") => UniqueField::Email,
+                            _ => UniqueField::Username,
+                        })
+                    }
+                    _ => unavailable(&err),
+                }
+            })
+    }
+
+    async fn find_by_username(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
+        let client = self.0.client().await?;
+        let statement = client
+            .prepare_cached(
+                "SELECT id, username, email, password_hash, created_at, last_login_at
+                 FROM users WHERE lower(username) = lower($1)",
+            )
+            .await
+            .map_err(|err| unavailable(&err))?;
+        let row = client
+            .query_opt(&statement, &[&username])
+            .await
+            .map_err(|err| unavailable(&err))?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn record_login(&self, user_id: Uuid, at: OffsetDateTime) -> Result<(), StoreError> {
+        let client = self.0.client().await?;
+        client
+            .execute(
+                "UPDATE users SET last_login_at = $2 WHERE id = $1",
+                &[&user_id, &at],
+            )
+            .await
+            .map(drop)
+            .map_err(|err| unavailable(&err))
+    }
+}
+
+fn user_from_row(row: &Row) -> Result<UserRecord, StoreError> {
+    let corrupt = |err: tokio_postgres::Error| StoreError::Corrupt(format!("users row: {err}"));
+    Ok(UserRecord {
+        id: row.try_get("id").map_err(corrupt)?,
+        username: row.try_get("username").map_err(corrupt)?,
+        email: row.try_get("email").map_err(corrupt)?,
+        password_hash: row.try_get("password_hash").map_err(corrupt)?,
+        created_at: row.try_get("created_at").map_err(corrupt)?,
+        last_login_at: row.try_get("last_login_at").map_err(corrupt)?,
+    })
+}

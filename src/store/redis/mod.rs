@@ -1,0 +1,78 @@
+//! Redis: shared, short-lived state. Every key carries the configured prefix and a TTL.
+
+mod rate_limits;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_redis::{Config, Pool, PoolConfig, Runtime, Timeouts};
+
+pub use rate_limits::RedisRateLimits;
+
+use super::{Probe, StoreError};
+
+const SERVICE: &str = "redis";
+
+/// A pool of connections to `redis_url`; like Postgres, checked with one connection now.
+pub async fn connect(redis_url: &str) -> Result<Pool, StoreError> {
+    let mut config = Config::from_url(redis_url);
+    config.pool = Some(PoolConfig {
+        max_size: 32,
+        timeouts: Timeouts {
+            wait: Some(Duration::from_secs(2)),
+            create: Some(Duration::from_secs(2)),
+            recycle: Some(Duration::from_secs(2)),
+        },
+        ..PoolConfig::default()
+    });
+    let pool = config
+        .create_pool(Some(Runtime::Tokio1))
+        .map_err(|err| unavailable(&err))?;
+    Redis::new(pool.clone(), String::new()).ping().await?;
+    Ok(pool)
+}
+
+/// The Redis-backed stores, sharing one pool and one key prefix.
+#[derive(Clone)]
+pub struct Redis {
+    pool: Pool,
+    prefix: String,
+}
+
+impl Redis {
+    pub fn new(pool: Pool, prefix: String) -> Self {
+        Self { pool, prefix }
+    }
+
+    async fn connection(&self) -> Result<deadpool_redis::Connection, StoreError> {
+        self.pool.get().await.map_err(|err| unavailable(&err))
+    }
+
+    /// `suffix` under this deployment's prefix.
+    fn key(&self, suffix: &str) -> String {
+        format!("{}{suffix}", self.prefix)
+    }
+}
+
+#[async_trait]
+impl Probe for Redis {
+    fn name(&self) -> &'static str {
+        SERVICE
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let mut connection = self.connection().await?;
+        redis::cmd("PING")
+            .query_async::<String>(&mut connection)
+            .await
+            .map(drop)
+            .map_err(|err| unavailable(&err))
+    }
+}
+
+fn unavailable(err: &dyn std::fmt::Display) -> StoreError {
+    StoreError::Unavailable {
+        service: SERVICE,
+        message: err.to_string(),
+    }
+}

@@ -1,0 +1,25 @@
+//! The claims of an authd access token.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// RFC 9068 §2.2 claims, plus `username` for the seed clients that read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    /// The user's id.
+    pub sub: String,
+    pub aud: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub nbf: i64,
+    /// Unique per token; what revocation names.
+    pub jti: String,
+    pub username: String,
+}
+
+impl AccessClaims {
+    pub fn new_jti() -> String {
+        Uuid::new_v4().to_string()
+    }
+}

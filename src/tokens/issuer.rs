@@ -1,0 +1,98 @@
+//! Signs access tokens with the key ring's current key.
+
+use std::sync::Arc;
+
+use jsonwebtoken::{Header, encode};
+use time::{Duration, OffsetDateTime};
+
+use super::{ACCESS_TOKEN_TYP, AccessClaims};
+use crate::{
+    error::Error,
+    keys::{KeyRing, SigningKey},
+    store::UserRecord,
+};
+
+#[derive(Debug)]
+pub struct IssuedToken {
+    pub token: String,
+    pub claims: AccessClaims,
+    /// Seconds until `exp` (negative for the test mode's expired tokens).
+    pub expires_in: i64,
+}
+
+#[derive(Debug)]
+pub struct TokenIssuer {
+    key_ring: Arc<KeyRing>,
+    issuer: String,
+    audience: String,
+    ttl: Duration,
+}
+
+impl TokenIssuer {
+    pub fn new(key_ring: Arc<KeyRing>, issuer: String, audience: String, ttl: Duration) -> Self {
+        Self {
+            key_ring,
+            issuer,
+            audience,
+            ttl,
+        }
+    }
+
+    pub fn access_token_ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// A token for `user`, valid from `now` for the configured lifetime.
+    pub fn issue(&self, user: &UserRecord, now: OffsetDateTime) -> Result<IssuedToken, Error> {
+        let key = self
+            .key_ring
+            .signing_key(now)
+            .ok_or_else(|| Error::Internal("no signing key is active".to_owned()))?;
+        self.sign(&key, user, now, now, now + self.ttl)
+    }
+
+    /// The test mode's token: its lifetime ended an hour ago, and it is signed by a key that
+    /// expired and is absent from the JWKS, so every verifier must refuse it.
+    pub fn issue_expired(
+        &self,
+        user: &UserRecord,
+        now: OffsetDateTime,
+    ) -> Result<IssuedToken, Error> {
+        let key = self
+            .key_ring
+            .expired_test_key()
+            .ok_or(Error::ExpiredTokensDisabled)?;
+        let issued_at = now - Duration::HOUR - self.ttl;
+        self.sign(&key, user, now, issued_at, now - Duration::HOUR)
+    }
+
+    fn sign(
+        &self,
+        key: &SigningKey,
+        user: &UserRecord,
+        now: OffsetDateTime,
+        issued_at: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<IssuedToken, Error> {
+        let claims = AccessClaims {
+            iss: self.issuer.clone(),
+            sub: user.id.to_string(),
+            aud: self.audience.clone(),
+            exp: expires_at.unix_timestamp(),
+            iat: issued_at.unix_timestamp(),
+            nbf: issued_at.unix_timestamp(),
+            jti: AccessClaims::new_jti(),
+            username: user.username.clone(),
+        };
+        let mut header = Header::new(key.algorithm);
+        header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
+        header.kid = Some(key.kid.clone());
+        let token = encode(&header, &claims, key.encoding_key())
+            .map_err(|err| Error::Internal(format!("signing with {}: {err}", key.kid)))?;
+        Ok(IssuedToken {
+            token,
+            expires_in: (expires_at - now).whole_seconds(),
+            claims,
+        })
+    }
+}
