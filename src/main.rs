@@ -51,17 +51,18 @@ async fn serve(args: ServeArgs) -> Result<(), StartupError> {
     let master_key = parse_master_key(args.master_key.as_deref())?;
     let config = Config::from_common(&args.common, args.expired_tokens)?;
     init_logging(LogFormat::Json);
-    if !args.no_migrate {
-        run_migrations(&args.database.database_url)
-            .await
-            .map_err(StartupError::Migrate)?;
-    }
+    // Connect first: an unreachable service is then reported under the setting that names it.
     let stores = connect_stores(
         &args.database.database_url,
         &args.redis_url,
         &args.redis_prefix,
     )
     .await?;
+    if !args.no_migrate {
+        run_migrations(&args.database.database_url)
+            .await
+            .map_err(StartupError::Migrate)?;
+    }
     let state = AppState::build(config, stores, &master_key, Arc::new(SystemClock)).await?;
     drop(master_key); // every key is decrypted: the master key need not stay in memory
     let app = Application::bind(args.listen, state).await?;

@@ -6,7 +6,7 @@ use poem::{
 };
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Query, payload::Json};
 
-use super::{ApiTags, client_ip, error::ApiError, optional_json::OptionalJson};
+use super::{ApiTags, client_ip, error::ApiError, fields, optional_json::OptionalJson};
 use crate::{
     accounts::{AuthAttempt, Password},
     error::Error,
@@ -18,8 +18,9 @@ pub struct AuthApi(pub AppState);
 /// No `Debug`: the body holds a password.
 #[derive(Object)]
 struct Credentials {
+    #[oai(deserialize_with = "fields::username")]
     username: String,
-    #[oai(write_only)]
+    #[oai(write_only, deserialize_with = "fields::password")]
     password: String,
 }
 

@@ -3,6 +3,7 @@
 mod auth;
 mod client_ip;
 pub mod error;
+mod fields;
 mod health;
 mod jwks;
 mod optional_json;

@@ -4,7 +4,7 @@ use poem::Request;
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 use uuid::Uuid;
 
-use super::{ApiTags, client_ip, error::ApiError};
+use super::{ApiTags, client_ip, error::ApiError, fields};
 use crate::{
     accounts::{Email, Password, Username},
     startup::AppState,
@@ -16,8 +16,10 @@ pub struct RegisterApi(pub AppState);
 #[derive(Object)]
 struct RegisterRequest {
     /// 3–64 letters, digits, `.`, `_` or `-`; unique regardless of case.
+    #[oai(deserialize_with = "fields::username")]
     username: String,
     /// Unique regardless of case.
+    #[oai(deserialize_with = "fields::email")]
     email: String,
     /// Optional, at least 12 characters. Omit it and authd generates one and returns it once.
     #[oai(write_only)]

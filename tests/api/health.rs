@@ -1,0 +1,77 @@
+//! `/ping`, `/healthz`, `/readyz`, and behaviour with Redis unreachable.
+
+use std::sync::Arc;
+
+use authd::{AppState, store};
+use serde_json::{Value, json};
+
+use crate::helpers::{AppOptions, TestResources, spawn_app, start_state, test_config};
+
+#[tokio::test]
+async fn ping_healthz_and_readyz_answer_when_all_is_well() {
+    let app = spawn_app().await;
+    let ping: Value = app.get("/ping").await.json().await.unwrap();
+    assert!(ping["message"].is_string());
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), 200);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({"status": "ready", "checks": {"postgres": "ok", "redis": "ok"}})
+    );
+}
+
+/// An app whose Redis is a closed port: started from stores built by hand, since `serve`
+/// itself refuses to start without Redis.
+async fn app_without_redis() -> crate::helpers::TestApp {
+    let live = spawn_app().await;
+    let mut stores = crate::helpers::stores_for(&live.options, &live.resources).await;
+    let pool = deadpool_redis::Config::from_url("redis://127.0.0.1:1")
+        .create_pool(Some(deadpool_redis::Runtime::Tokio1))
+        .unwrap();
+    let dead_redis = store::redis::Redis::new(pool, "unused:".to_owned());
+    stores.rate_limits = Arc::new(store::redis::RedisRateLimits(dead_redis.clone()));
+    stores.probes.retain(|probe| probe.name() != "redis");
+    stores.probes.push(Arc::new(dead_redis));
+    let options = AppOptions {
+        rate_limit: 10,
+        ..live.options.clone()
+    };
+    let state = AppState::build(
+        test_config(&options),
+        stores,
+        &live.master_key,
+        options.clock.clone(),
+    )
+    .await
+    .unwrap();
+    let resources: Arc<TestResources> = live.resources.clone();
+    start_state(state, options, resources, live.master_key.clone()).await
+}
+
+#[tokio::test]
+async fn readiness_fails_naming_redis_when_it_is_unreachable() {
+    let app = app_without_redis().await;
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), 503);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["status"], "unavailable");
+    assert_eq!(body["checks"]["redis"], "unreachable");
+    assert_eq!(body["checks"]["postgres"], "ok");
+}
+
+#[tokio::test]
+async fn with_redis_down_logins_work_and_are_limited_per_replica() {
+    let app = app_without_redis().await;
+    let password = app.register("alice").await;
+    app.login("alice", &password).await;
+    let attempts =
+        (0..12).map(|_| app.post_json("/auth", json!({"username": "alice", "password": "x"})));
+    let responses = futures_util::future::join_all(attempts).await;
+    assert!(
+        responses.iter().any(|r| r.status() == 429),
+        "the fallback limiter still limits"
+    );
+}

@@ -1,0 +1,385 @@
+//! Spawning authd for a test: its own Postgres database (cloned from a migrated template) and
+//! its own Redis key prefix, on a random port, torn down when the test ends, even by panic.
+
+use std::{
+    num::NonZeroU32,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use authd::{
+    AppState, Application,
+    clock::{Clock, SystemClock},
+    config::{Argon2Settings, Config},
+    keys::MasterKey,
+    startup::connect_stores,
+    store::{self, Stores},
+};
+use sha2::{Digest, Sha256};
+use tokio::sync::oneshot;
+use tokio_postgres::NoTls;
+use uuid::Uuid;
+
+pub const ISSUER: &str = "http://authd.test";
+pub const AUDIENCE: &str = "authd-tests";
+
+pub fn admin_database_url() -> String {
+    std::env::var("AUTHD_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("AUTHD_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+fn database_url(name: &str) -> String {
+    let admin = admin_database_url();
+    let base = admin
+        .rsplit_once('/')
+        .map_or(admin.as_str(), |(base, _)| base);
+    format!("{base}/{name}")
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Backend {
+    /// `authd serve`'s stores: Postgres and Redis.
+    Durable,
+    /// `authd dev`'s stores: in memory.
+    Memory,
+}
+
+/// How to start an app. Defaults suit most tests: a generous rate limit (tests register many
+/// users from 127.0.0.1) and cheap Argon2 (the tests check behaviour, not hashing cost).
+#[derive(Clone)]
+pub struct AppOptions {
+    pub backend: Backend,
+    pub rate_limit: u32,
+    pub expired_tokens: bool,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        Self {
+            backend: Backend::Durable,
+            rate_limit: 10_000,
+            expired_tokens: false,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+pub fn test_config(options: &AppOptions) -> Config {
+    Config {
+        issuer: ISSUER.to_owned(),
+        audience: AUDIENCE.to_owned(),
+        access_token_ttl: time::Duration::minutes(15),
+        signing_key_lifetime: time::Duration::days(30),
+        rate_limit_per_second: NonZeroU32::new(options.rate_limit).unwrap(),
+        trusted_proxies: Vec::new(),
+        argon2: Argon2Settings {
+            memory_kib: 8 * 1024,
+            iterations: 1,
+            parallelism: 1,
+        },
+        expired_tokens: options.expired_tokens,
+    }
+}
+
+/// A running authd and what it runs on.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub master_key: MasterKey,
+    pub options: AppOptions,
+    /// Shared with sibling apps; dropped (database and Redis keys removed) with the last one.
+    pub resources: Arc<TestResources>,
+    _shutdown: oneshot::Sender<()>,
+}
+
+/// The per-test database and Redis prefix.
+pub struct TestResources {
+    pub database: Option<String>,
+    pub redis_prefix: String,
+}
+
+impl TestResources {
+    pub fn database_url(&self) -> String {
+        database_url(self.database.as_deref().unwrap_or("postgres"))
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(AppOptions::default()).await
+}
+
+pub async fn spawn_app_with(options: AppOptions) -> TestApp {
+    let resources = match options.backend {
+        Backend::Durable => Arc::new(TestResources {
+            database: Some(create_test_database().await),
+            redis_prefix: format!("authd-test:{}:", Uuid::new_v4().simple()),
+        }),
+        Backend::Memory => Arc::new(TestResources {
+            database: None,
+            redis_prefix: String::new(),
+        }),
+    };
+    start(options, resources, MasterKey::generate_ephemeral()).await
+}
+
+impl TestApp {
+    /// A second replica on the same database, Redis prefix and master key.
+    pub async fn spawn_sibling(&self) -> TestApp {
+        start(
+            self.options.clone(),
+            self.resources.clone(),
+            self.master_key.clone(),
+        )
+        .await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn db(&self) -> tokio_postgres::Client {
+        connect_db(&self.resources.database_url()).await
+    }
+
+    pub async fn post_json(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// Registers `username` with a generated password and returns that password.
+    pub async fn register(&self, username: &str) -> String {
+        let response = self
+            .post_json(
+                "/register",
+                serde_json::json!({"username": username, "email": format!("{username}@example.com")}),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "registering {username}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        body["password"].as_str().unwrap().to_owned()
+    }
+
+    /// Logs in and returns the access token.
+    pub async fn login(&self, username: &str, password: &str) -> String {
+        let response = self
+            .post_json(
+                "/auth",
+                serde_json::json!({"username": username, "password": password}),
+            )
+            .await;
+        assert_eq!(response.status(), 200, "logging in {username}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn jwks(&self) -> serde_json::Value {
+        self.get("/.well-known/jwks.json")
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+/// Builds the stores for `options.backend` on `resources`.
+pub async fn stores_for(options: &AppOptions, resources: &TestResources) -> Stores {
+    match options.backend {
+        Backend::Durable => connect_stores(
+            &resources.database_url(),
+            &redis_url(),
+            &resources.redis_prefix,
+        )
+        .await
+        .unwrap(),
+        Backend::Memory => store::memory::stores(),
+    }
+}
+
+async fn start(
+    options: AppOptions,
+    resources: Arc<TestResources>,
+    master_key: MasterKey,
+) -> TestApp {
+    let stores = stores_for(&options, &resources).await;
+    let state = AppState::build(
+        test_config(&options),
+        stores,
+        &master_key,
+        options.clock.clone(),
+    )
+    .await
+    .unwrap();
+    start_state(state, options, resources, master_key).await
+}
+
+pub async fn start_state(
+    state: AppState,
+    options: AppOptions,
+    resources: Arc<TestResources>,
+    master_key: MasterKey,
+) -> TestApp {
+    let app = Application::bind("127.0.0.1:0".parse().unwrap(), state)
+        .await
+        .unwrap();
+    let address = format!("http://{}", app.local_addr().unwrap());
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        address,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        master_key,
+        options,
+        resources,
+        _shutdown: shutdown,
+    }
+}
+
+pub async fn connect_db(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client
+}
+
+/// Migrating once per test would dominate the suite; instead the first test process to need it
+/// builds a template database (named by a hash of the migrations, so a changed migration gets a
+/// fresh one) and every test clones it, which takes milliseconds.
+async fn create_test_database() -> String {
+    let admin = connect_db(&admin_database_url()).await;
+    let template = template_name();
+    admin
+        .execute("SELECT pg_advisory_lock(728213)", &[])
+        .await
+        .unwrap();
+    let exists = admin
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&template])
+        .await
+        .unwrap()
+        .is_some();
+    if !exists {
+        let building = format!("{template}_building");
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {building}"))
+            .await
+            .unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {building}"))
+            .await
+            .unwrap();
+        store::postgres::run_migrations(&database_url(&building))
+            .await
+            .unwrap();
+        admin
+            .batch_execute(&format!("ALTER DATABASE {building} RENAME TO {template}"))
+            .await
+            .unwrap();
+    }
+    admin
+        .execute("SELECT pg_advisory_unlock(728213)", &[])
+        .await
+        .unwrap();
+    let name = format!("authd_test_{}", Uuid::new_v4().simple());
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
+        .await
+        .unwrap();
+    name
+}
+
+fn template_name() -> String {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    files.sort();
+    let mut hash = Sha256::new();
+    for file in files {
+        hash.update(file.file_name().unwrap().as_encoded_bytes());
+        hash.update(std::fs::read(&file).unwrap());
+    }
+    let digest = hash.finalize();
+    let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+    format!("authd_test_template_{hex}")
+}
+
+impl Drop for TestResources {
+    fn drop(&mut self) {
+        let database = self.database.take();
+        let prefix = std::mem::take(&mut self.redis_prefix);
+        if database.is_none() && prefix.is_empty() {
+            return;
+        }
+        // Drop cannot await, and may run inside the test's runtime: clean up on a thread of
+        // its own, with a runtime of its own.
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                if let Some(name) = database {
+                    let admin = connect_db(&admin_database_url()).await;
+                    let _ = admin
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                }
+                if !prefix.is_empty() {
+                    delete_redis_keys(&prefix).await;
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+async fn delete_redis_keys(prefix: &str) {
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut connection)
+        .await
+        .unwrap_or_default();
+    if !keys.is_empty() {
+        let _: Result<(), _> = redis::cmd("DEL")
+            .arg(keys)
+            .query_async(&mut connection)
+            .await;
+    }
+}
+
+/// Polls `check` until it holds or `timeout` passes (for effects written in the background).
+pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if check().await {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

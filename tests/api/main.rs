@@ -1,0 +1,15 @@
+//! authd's integration tests: one binary (each extra one costs a full link), a module per
+//! capability. Every test drives the real HTTP surface against real Postgres and Redis (or the
+//! in-memory stores of `authd dev`), in a database and Redis prefix of its own.
+
+mod auth;
+mod auth_logs;
+mod cli;
+mod dev_contract;
+mod health;
+mod helpers;
+mod jwks;
+mod openapi;
+mod rate_limit;
+mod register;
+mod signing_keys;
