@@ -253,3 +253,43 @@ pub fn parse_master_key(value: Option<&str>) -> Result<MasterKey, ConfigError> {
 fn to_time(duration: Duration) -> time::Duration {
     time::Duration::try_from(duration).unwrap_or(time::Duration::MAX)
 }
+
+/// Clap reports a bad value over several lines, naming only the flag (`--rate-limit`); most
+/// deployments set the environment variable. This says it in one line naming both, e.g.
+/// `AUTHD_RATE_LIMIT (--rate-limit): invalid value '0': number would be zero for non-zero type`.
+/// `None` for errors that are not about one value (help, unknown subcommand, …).
+pub fn explain_parse_error(err: &clap::Error) -> Option<String> {
+    use clap::{
+        CommandFactory,
+        error::{ContextKind, ContextValue, ErrorKind},
+    };
+    if !matches!(
+        err.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    ) {
+        return None;
+    }
+    let Some(ContextValue::String(flag)) = err.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let long = flag.split_whitespace().next()?.trim_start_matches("--");
+    let command = Cli::command();
+    let env = command
+        .get_subcommands()
+        .flat_map(|sub| sub.get_arguments())
+        .find(|arg| arg.get_long() == Some(long))
+        .and_then(|arg| arg.get_env())
+        .map(|env| env.to_string_lossy().into_owned());
+    let setting = match env {
+        Some(env) => format!("{env} (--{long})"),
+        None => format!("--{long}"),
+    };
+    let value = match err.get(ContextKind::InvalidValue) {
+        Some(ContextValue::String(value)) => format!(" '{value}'"),
+        _ => String::new(),
+    };
+    let reason = std::error::Error::source(err)
+        .map(|source| format!(": {source}"))
+        .unwrap_or_default();
+    Some(format!("{setting}: invalid value{value}{reason}"))
+}

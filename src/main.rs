@@ -5,7 +5,7 @@ use std::{process::ExitCode, sync::Arc};
 use authd::{
     AppState, Application,
     clock::SystemClock,
-    config::{Cli, Command, Config, DevArgs, ServeArgs, parse_master_key},
+    config::{Cli, Command, Config, DevArgs, ServeArgs, explain_parse_error, parse_master_key},
     keys::MasterKey,
     startup::{StartupError, connect_stores},
     store::{memory, postgres::run_migrations},
@@ -14,7 +14,16 @@ use authd::{
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => match explain_parse_error(&err) {
+            Some(line) => {
+                eprintln!("authd: {line}");
+                return ExitCode::from(2);
+            }
+            None => err.exit(), // help, version, usage errors: clap says those best
+        },
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -66,7 +75,9 @@ async fn serve(args: ServeArgs) -> Result<(), StartupError> {
     let state = AppState::build(config, stores, &master_key, Arc::new(SystemClock)).await?;
     drop(master_key); // every key is decrypted: the master key need not stay in memory
     let app = Application::bind(args.listen, state).await?;
-    tracing::info!(addr = ?app.local_addr(), "authd listening");
+    let addr = app.local_addr().unwrap_or(args.listen);
+    tracing::info!(%addr, "authd listening");
+    println!("authd listening on http://{addr}");
     app.run_until(shutdown_signal())
         .await
         .map_err(|source| StartupError::Bind {

@@ -1,9 +1,6 @@
 //! The in-memory key ring every replica rebuilds from Postgres: decrypted keys and the JWKS.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, RwLock},
-};
+use std::{collections::HashMap, sync::Arc};
 
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
@@ -13,6 +10,9 @@ use super::{
     signing_key::{KeyError, KeyWindow, generate_rs256},
 };
 use crate::store::{SigningKeyRecord, SigningKeyStore, StoreError};
+
+/// How far apart replicas' clocks may be while still agreeing on which key signs.
+const CLOCK_SKEW_ALLOWANCE: Duration = Duration::minutes(1);
 
 /// The JWKS document (RFC 7517 §5).
 #[derive(Debug, Clone, Serialize)]
@@ -33,7 +33,7 @@ pub enum KeyRingError {
 /// Decrypted signing keys by kid, plus an optional throwaway key for the expired-token test mode.
 #[derive(Debug)]
 pub struct KeyRing {
-    keys: RwLock<Arc<HashMap<String, Arc<SigningKey>>>>,
+    keys: HashMap<String, Arc<SigningKey>>,
     expired_test_key: Option<Arc<SigningKey>>,
 }
 
@@ -50,7 +50,9 @@ impl KeyRing {
         let mut records = store.list_keys().await?;
         if !records.iter().any(|record| signs_at(record, now)) {
             let window = KeyWindow {
-                not_before: now,
+                // Backdated so that every replica whose clock is within the allowance of ours
+                // sees this key as signing already, and does not add one of its own.
+                not_before: now - CLOCK_SKEW_ALLOWANCE,
                 expires_at: now + key_lifetime,
                 retire_at: now + key_lifetime + max_token_lifetime,
             };
@@ -69,7 +71,7 @@ impl KeyRing {
             keys.insert(key.kid.clone(), Arc::new(key));
         }
         Ok(Self {
-            keys: RwLock::new(Arc::new(keys)),
+            keys,
             expired_test_key: None,
         })
     }
@@ -93,7 +95,7 @@ impl KeyRing {
 
     /// The key to sign with now: of those in their signing window, the one that started last.
     pub fn signing_key(&self, now: OffsetDateTime) -> Option<Arc<SigningKey>> {
-        self.snapshot()
+        self.keys
             .values()
             .filter(|key| key.signs_at(now))
             .max_by_key(|key| key.not_before)
@@ -106,7 +108,7 @@ impl KeyRing {
 
     /// The key named by a token's `kid`, if it may still verify.
     pub fn verification_key(&self, kid: &str, now: OffsetDateTime) -> Option<Arc<SigningKey>> {
-        self.snapshot()
+        self.keys
             .get(kid)
             .filter(|key| key.verifies_at(now))
             .cloned()
@@ -114,8 +116,8 @@ impl KeyRing {
 
     /// Every key that can still verify a token; never a retired key, never the test key.
     pub fn jwks(&self, now: OffsetDateTime) -> JsonWebKeySet {
-        let snapshot = self.snapshot();
-        let mut keys: Vec<&Arc<SigningKey>> = snapshot
+        let mut keys: Vec<&Arc<SigningKey>> = self
+            .keys
             .values()
             .filter(|key| key.verifies_at(now))
             .collect();
@@ -123,14 +125,6 @@ impl KeyRing {
         JsonWebKeySet {
             keys: keys.into_iter().map(|key| key.public_jwk.clone()).collect(),
         }
-    }
-
-    fn snapshot(&self) -> Arc<HashMap<String, Arc<SigningKey>>> {
-        // A poisoned lock only means a writer panicked between whole-map swaps: the map is intact.
-        self.keys
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
     }
 }
 

@@ -6,7 +6,7 @@ use std::{
     time::Duration,
 };
 
-use crate::helpers::{admin_database_url, redis_url};
+use crate::helpers::{admin_database_url, connect_db, empty_database, redis_url};
 
 fn authd() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_authd"));
@@ -24,6 +24,23 @@ impl Drop for Running {
     }
 }
 
+/// Waits for the "authd listening on <url>" line both modes print, and returns the URL.
+async fn listening_url(stdout: std::process::ChildStdout) -> String {
+    let first_line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        line
+    });
+    let line = tokio::time::timeout(Duration::from_secs(60), first_line)
+        .await
+        .unwrap()
+        .unwrap();
+    line.trim()
+        .strip_prefix("authd listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .to_owned()
+}
+
 #[tokio::test]
 async fn dev_serves_with_no_services_and_says_nothing_persists() {
     let mut child = authd()
@@ -35,20 +52,7 @@ async fn dev_serves_with_no_services_and_says_nothing_persists() {
     let stdout = child.stdout.take().unwrap();
     let stderr = child.stderr.take().unwrap();
     let _running = Running(child);
-    let first_line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        line
-    });
-    let line = tokio::time::timeout(Duration::from_secs(60), first_line)
-        .await
-        .unwrap()
-        .unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("authd listening on ")
-        .expect(&line)
-        .to_owned();
+    let base = listening_url(stdout).await;
 
     let client = reqwest::Client::new();
     let ping = client.get(format!("{base}/ping")).send().await.unwrap();
@@ -153,6 +157,19 @@ fn a_bad_setting_is_named() {
 }
 
 #[test]
+fn an_unparseable_value_is_one_line_naming_the_variable() {
+    let stderr = serve_error(&[("AUTHD_RATE_LIMIT", "0")], &[]);
+    assert!(stderr.contains("AUTHD_RATE_LIMIT"), "{stderr}");
+    let stderr = serve_error(&[("AUTHD_TRUSTED_PROXIES", "10.0.0.0/8,not-a-cidr")], &[]);
+    assert!(
+        stderr.contains("AUTHD_TRUSTED_PROXIES") && stderr.contains("not-a-cidr"),
+        "{stderr}"
+    );
+    let stderr = serve_error(&[("AUTHD_ACCESS_TOKEN_TTL", "soon")], &[]);
+    assert!(stderr.contains("AUTHD_ACCESS_TOKEN_TTL"), "{stderr}");
+}
+
+#[test]
 fn help_documents_every_setting() {
     let output = authd().args(["serve", "--help"]).output().unwrap();
     let help = String::from_utf8(output.stdout).unwrap();
@@ -172,4 +189,106 @@ fn help_documents_every_setting() {
     ] {
         assert!(help.contains(variable), "{variable} missing from --help");
     }
+}
+
+#[tokio::test]
+async fn serve_migrates_a_fresh_database_serves_and_drains_on_sigterm() {
+    let resources = empty_database().await;
+    let mut child = authd()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("AUTHD_MASTER_KEY", VALID_KEY)
+        .env("DATABASE_URL", resources.database_url())
+        .env("REDIS_URL", redis_url())
+        .env("AUTHD_REDIS_PREFIX", &resources.redis_prefix)
+        .env("AUTHD_ARGON2_MEMORY_KIB", "8192")
+        .env("AUTHD_ARGON2_ITERATIONS", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut running = Running(child);
+    let base = listening_url(stdout).await;
+
+    let client = reqwest::Client::new();
+    assert_eq!(
+        client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let registered: serde_json::Value = client
+        .post(format!("{base}/register"))
+        .json(&serde_json::json!({"username": "alice", "email": "alice@example.com"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let password = registered["password"].as_str().unwrap();
+    let login = client
+        .post(format!("{base}/auth"))
+        .basic_auth("alice", Some(password))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+
+    let pid = running.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut status = None;
+    for _ in 0..100 {
+        status = running.0.try_wait().unwrap();
+        if status.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(status.expect("exits after SIGTERM").success());
+}
+
+#[tokio::test]
+async fn migrate_applies_the_schema_once() {
+    let resources = empty_database().await;
+    let migrate = || {
+        authd()
+            .arg("migrate")
+            .env("DATABASE_URL", resources.database_url())
+            .output()
+            .unwrap()
+    };
+    let first = migrate();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(String::from_utf8_lossy(&first.stderr).contains("1 migration(s) applied"));
+    let second = migrate();
+    assert!(second.status.success());
+    assert!(String::from_utf8_lossy(&second.stderr).contains("0 migration(s) applied"));
+
+    let db = connect_db(&resources.database_url()).await;
+    let tables: Vec<String> = db
+        .query(
+            "SELECT table_name::text FROM information_schema.tables
+             WHERE table_schema = 'public' AND table_name NOT LIKE 'refinery%' ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(tables, ["auth_logs", "signing_keys", "users"]);
 }

@@ -258,6 +258,20 @@ pub async fn connect_db(url: &str) -> tokio_postgres::Client {
     client
 }
 
+/// A database with nothing in it, not even the schema: for testing that authd migrates.
+pub async fn empty_database() -> TestResources {
+    let name = format!("authd_test_{}", Uuid::new_v4().simple());
+    connect_db(&admin_database_url())
+        .await
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    TestResources {
+        database: Some(name),
+        redis_prefix: format!("authd-test:{}:", Uuid::new_v4().simple()),
+    }
+}
+
 /// Migrating once per test would dominate the suite; instead the first test process to need it
 /// builds a template database (named by a hash of the migrations, so a changed migration gets a
 /// fresh one) and every test clones it, which takes milliseconds.

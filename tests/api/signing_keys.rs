@@ -2,7 +2,11 @@
 
 use std::sync::Arc;
 
-use authd::{AppState, startup::StartupError};
+use authd::{
+    AppState,
+    clock::{Clock, ManualClock, SystemClock},
+    startup::StartupError,
+};
 
 use crate::helpers::{spawn_app, stores_for, test_config};
 
@@ -40,14 +44,15 @@ async fn private_keys_are_stored_only_as_ciphertext() {
 }
 
 async fn restart(app: &crate::helpers::TestApp) -> Result<AppState, StartupError> {
+    restart_with_clock(app, Arc::new(SystemClock)).await
+}
+
+async fn restart_with_clock(
+    app: &crate::helpers::TestApp,
+    clock: Arc<dyn Clock>,
+) -> Result<AppState, StartupError> {
     let stores = stores_for(&app.options, &app.resources).await;
-    AppState::build(
-        test_config(&app.options),
-        stores,
-        &app.master_key,
-        Arc::new(authd::clock::SystemClock),
-    )
-    .await
+    AppState::build(test_config(&app.options), stores, &app.master_key, clock).await
 }
 
 #[tokio::test]
@@ -121,4 +126,33 @@ async fn replicas_starting_together_create_one_key_between_them() {
         .unwrap()
         .get(0);
     assert_eq!(count, 1);
+}
+
+#[tokio::test]
+async fn a_replica_whose_clock_lags_adopts_the_key_another_just_created() {
+    let app = spawn_app().await;
+    let db = app.db().await;
+    db.execute("DELETE FROM signing_keys", &[]).await.unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    restart_with_clock(&app, Arc::new(ManualClock::new(now)))
+        .await
+        .unwrap();
+    let lagging = restart_with_clock(
+        &app,
+        Arc::new(ManualClock::new(now - time::Duration::seconds(2))),
+    )
+    .await
+    .unwrap();
+    let count: i64 = db
+        .query_one("SELECT count(*) FROM signing_keys", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 1);
+    assert!(
+        lagging
+            .key_ring
+            .signing_key(now - time::Duration::seconds(2))
+            .is_some()
+    );
 }

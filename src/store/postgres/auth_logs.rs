@@ -10,14 +10,13 @@ pub struct PostgresAuthLogs(pub(super) Postgres);
 #[async_trait]
 impl AuthLogStore for PostgresAuthLogs {
     async fn append(&self, entry: &AuthLogEntry) -> Result<(), StoreError> {
-        let client = self.0.client().await?;
-        let statement = client
-            .prepare_cached(
+        let (client, statement) = self
+            .0
+            .prepared(
                 "INSERT INTO auth_logs (request_ip, request_timestamp, user_id, outcome, user_agent)
                  VALUES ($1, $2, $3, $4, $5)",
             )
-            .await
-            .map_err(|err| unavailable(&err))?;
+            .await?;
         client
             .execute(
                 &statement,

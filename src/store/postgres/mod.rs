@@ -62,6 +62,19 @@ impl Postgres {
         self.pool.get().await.map_err(|err| unavailable(&err))
     }
 
+    /// A pooled connection with `sql` prepared on it (cached per connection after the first use).
+    async fn prepared(
+        &self,
+        sql: &str,
+    ) -> Result<(deadpool_postgres::Object, tokio_postgres::Statement), StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(sql)
+            .await
+            .map_err(|err| unavailable(&err))?;
+        Ok((client, statement))
+    }
+
     pub fn users(&self) -> Arc<users::PostgresUsers> {
         Arc::new(users::PostgresUsers(self.clone()))
     }

@@ -13,14 +13,13 @@ pub struct PostgresUsers(pub(super) Postgres);
 #[async_trait]
 impl UserStore for PostgresUsers {
     async fn insert_user(&self, user: &UserRecord) -> Result<(), StoreError> {
-        let client = self.0.client().await?;
-        let statement = client
-            .prepare_cached(
+        let (client, statement) = self
+            .0
+            .prepared(
                 "INSERT INTO users (id, username, email, password_hash, created_at)
                  VALUES ($1, $2, $3, $4, $5)",
             )
-            .await
-            .map_err(|err| unavailable(&err))?;
+            .await?;
         client
             .execute(
                 &statement,
@@ -49,14 +48,13 @@ impl UserStore for PostgresUsers {
     }
 
     async fn find_by_username(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
-        let client = self.0.client().await?;
-        let statement = client
-            .prepare_cached(
+        let (client, statement) = self
+            .0
+            .prepared(
                 "SELECT id, username, email, password_hash, created_at, last_login_at
                  FROM users WHERE lower(username) = lower($1)",
             )
-            .await
-            .map_err(|err| unavailable(&err))?;
+            .await?;
         let row = client
             .query_opt(&statement, &[&username])
             .await
