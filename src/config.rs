@@ -111,6 +111,10 @@ pub struct CommonArgs {
     #[arg(long, env = "AUTHD_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = humantime::parse_duration)]
     pub access_token_ttl: Duration,
 
+    /// Tolerance for clock differences when checking a token's `exp` and `nbf`.
+    #[arg(long, env = "AUTHD_CLOCK_LEEWAY", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub clock_leeway: Duration,
+
     /// How long a signing key signs before the next one takes over.
     #[arg(long, env = "AUTHD_SIGNING_KEY_LIFETIME", default_value = "30days", value_parser = humantime::parse_duration)]
     pub signing_key_lifetime: Duration,
@@ -168,6 +172,7 @@ pub struct Config {
     pub audience: String,
     pub access_token_ttl: time::Duration,
     pub signing_key_lifetime: time::Duration,
+    pub clock_leeway: time::Duration,
     pub rate_limit_per_second: NonZeroU32,
     pub trusted_proxies: Vec<IpNet>,
     pub argon2: Argon2Settings,
@@ -202,6 +207,10 @@ impl Config {
                 "must be at least 1h",
             ));
         }
+        let clock_leeway = to_time(args.clock_leeway);
+        if clock_leeway > time::Duration::minutes(5) {
+            return Err(ConfigError::new("AUTHD_CLOCK_LEEWAY", "must be at most 5m"));
+        }
         // The argon2 crate enforces its own bounds; check here so the error names the variable.
         argon2::Params::new(
             args.argon2_memory_kib,
@@ -216,6 +225,7 @@ impl Config {
             audience: args.audience.clone(),
             access_token_ttl,
             signing_key_lifetime,
+            clock_leeway,
             rate_limit_per_second: args.rate_limit,
             trusted_proxies: args.trusted_proxies.clone(),
             argon2: Argon2Settings {

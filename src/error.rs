@@ -21,6 +21,11 @@ pub enum Error {
     /// Wrong password or unknown user: deliberately one variant so no caller can tell them apart.
     #[error("invalid username or password")]
     InvalidCredentials,
+    /// No access token was presented (RFC 6750 §3.1: answered without an error code).
+    #[error("an access token is required")]
+    MissingToken,
+    #[error(transparent)]
+    InvalidToken(#[from] crate::tokens::InvalidToken),
     #[error("too many requests")]
     RateLimited { retry_after: Duration },
     #[error("expired-token test mode is disabled on this server")]

@@ -16,7 +16,7 @@ use crate::{
     keys::{KeyRing, KeyRingError, MasterKey},
     rate_limit::RateLimiter,
     store::{self, Probe, StoreError, Stores},
-    tokens::TokenIssuer,
+    tokens::{Revocations, TokenIssuer, TokenVerifier},
 };
 
 /// Why authd could not start. Each message names the setting or service to look at.
@@ -46,6 +46,9 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub accounts: Accounts,
     pub tokens: Arc<TokenIssuer>,
+    pub verifier: Arc<TokenVerifier>,
+    pub revocations: Arc<Revocations>,
+    pub users: Arc<dyn store::UserStore>,
     pub key_ring: Arc<KeyRing>,
     pub rate_limiter: Arc<RateLimiter>,
     pub probes: Arc<[Arc<dyn Probe>]>,
@@ -76,7 +79,18 @@ impl AppState {
         }
         let key_ring = Arc::new(key_ring);
         let hasher = PasswordHasher::new(config.argon2).await?;
+        let revocations = Arc::new(Revocations::new(stores.revocations, stores.token_cache));
         Ok(Self {
+            verifier: Arc::new(TokenVerifier::new(
+                key_ring.clone(),
+                revocations.clone(),
+                clock.clone(),
+                config.issuer.clone(),
+                config.audience.clone(),
+                config.clock_leeway,
+            )),
+            revocations,
+            users: stores.users.clone(),
             accounts: Accounts::new(stores.users, stores.auth_logs, hasher, clock.clone()),
             tokens: Arc::new(TokenIssuer::new(
                 key_ring.clone(),
@@ -123,6 +137,8 @@ pub async fn connect_stores(
         signing_keys: postgres.signing_keys(),
         auth_logs: postgres.auth_logs(),
         rate_limits: Arc::new(store::redis::RedisRateLimits(redis.clone())),
+        revocations: postgres.revocations(),
+        token_cache: Arc::new(store::redis::RedisTokenState(redis.clone())),
         probes: vec![Arc::new(postgres), Arc::new(redis)],
     })
 }

@@ -31,9 +31,12 @@ pub enum ApiError {
     /// Malformed request: bad JSON, a missing field, a bad query parameter.
     #[oai(status = 400)]
     BadRequest(Json<ErrorBody>),
-    /// Credentials or token refused.
+    /// Credentials or token refused. For tokens, `WWW-Authenticate` says why (RFC 6750 §3).
     #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
+    Unauthorized(
+        Json<ErrorBody>,
+        #[oai(header = "WWW-Authenticate")] Option<String>,
+    ),
     /// The username or email is taken.
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
@@ -55,6 +58,9 @@ pub enum ApiError {
 fn from_unparseable_request(err: poem::Error) -> ApiError {
     ApiError::BadRequest(ErrorBody::new("invalid_request", err.to_string()))
 }
+
+/// The challenge of RFC 6750 §3 for a request that brought no token.
+pub const BEARER_CHALLENGE: &str = r#"Bearer realm="authd""#;
 
 /// Retry-After is whole seconds (RFC 9110 §10.2.3): round up, and never say 0.
 fn whole_seconds_rounded_up(duration: std::time::Duration) -> u64 {
@@ -79,9 +85,20 @@ impl From<Error> for ApiError {
                 ApiError::Conflict(ErrorBody::new("username_taken", err.to_string()))
             }
             Error::EmailTaken => ApiError::Conflict(ErrorBody::new("email_taken", err.to_string())),
+            // No challenge header here: browsers would answer it with a Basic-auth prompt.
             Error::InvalidCredentials => {
-                ApiError::Unauthorized(ErrorBody::new("invalid_credentials", err.to_string()))
+                ApiError::Unauthorized(ErrorBody::new("invalid_credentials", err.to_string()), None)
             }
+            Error::MissingToken => ApiError::Unauthorized(
+                ErrorBody::new("unauthorized", err.to_string()),
+                Some(BEARER_CHALLENGE.to_owned()),
+            ),
+            Error::InvalidToken(reason) => ApiError::Unauthorized(
+                ErrorBody::new("invalid_token", reason.to_string()),
+                Some(format!(
+                    r#"{BEARER_CHALLENGE}, error="invalid_token", error_description="{reason}""#
+                )),
+            ),
             Error::RateLimited { retry_after } => ApiError::TooManyRequests(
                 ErrorBody::new("rate_limited", "too many requests; retry later"),
                 whole_seconds_rounded_up(retry_after),

@@ -1,17 +1,22 @@
 //! The HTTP edge: one file per resource, poem-openapi types, and the one error mapping.
 
 mod auth;
+mod bearer;
 mod client_ip;
 pub mod error;
 mod fields;
 mod health;
 mod jwks;
+mod logout;
+mod me;
 mod optional_json;
 mod ping;
 mod register;
 
 use poem::{
-    Endpoint, EndpointExt, IntoResponse, Response, Route, http::StatusCode, web::Json as PoemJson,
+    Endpoint, EndpointExt, IntoResponse, Response, Route,
+    http::{HeaderValue, StatusCode, header::WWW_AUTHENTICATE},
+    web::Json as PoemJson,
 };
 use poem_openapi::{OpenApiService, Tags};
 
@@ -25,6 +30,8 @@ enum ApiTags {
     Accounts,
     /// Signing keys, as published for verifiers.
     Keys,
+    /// Using and ending access tokens.
+    Tokens,
     /// Liveness and readiness, for load balancers and orchestrators.
     Operations,
 }
@@ -38,6 +45,8 @@ pub fn api_service(state: &AppState) -> OpenApiService<impl poem_openapi::OpenAp
             jwks::JwksApi(state.clone()),
             register::RegisterApi(state.clone()),
             auth::AuthApi(state.clone()),
+            me::MeApi(state.clone()),
+            logout::LogoutApi(state.clone()),
         ),
         "authd",
         env!("CARGO_PKG_VERSION"),
@@ -68,6 +77,7 @@ async fn json_error(err: poem::Error) -> Response {
     }
     let status = err.status();
     let code = match status {
+        StatusCode::UNAUTHORIZED => "unauthorized",
         StatusCode::NOT_FOUND => "not_found",
         StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
@@ -81,12 +91,15 @@ async fn json_error(err: poem::Error) -> Response {
     } else {
         err.to_string()
     };
-    let status = if code == "invalid_request" {
-        StatusCode::BAD_REQUEST
-    } else {
-        status
-    };
-    PoemJson(serde_json::json!({ "error": code, "message": message }))
+    let mut response = PoemJson(serde_json::json!({ "error": code, "message": message }))
         .with_status(status)
-        .into_response()
+        .into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        // A protected route called without a bearer token (RFC 6750 §3.1: no error code).
+        response.headers_mut().insert(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static(error::BEARER_CHALLENGE),
+        );
+    }
+    response
 }

@@ -63,6 +63,7 @@ pub trait UserStore: Send + Sync {
     async fn insert_user(&self, user: &UserRecord) -> Result<(), StoreError>;
     /// Looks a user up by username, case-insensitively.
     async fn find_by_username(&self, username: &str) -> Result<Option<UserRecord>, StoreError>;
+    async fn find_by_id(&self, id: Uuid) -> Result<Option<UserRecord>, StoreError>;
     async fn record_login(&self, user_id: Uuid, at: OffsetDateTime) -> Result<(), StoreError>;
 }
 
@@ -148,6 +149,85 @@ pub trait RateLimitStore: Send + Sync {
     ) -> Result<RateDecision, StoreError>;
 }
 
+/// What a revocation names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RevocationKind {
+    /// One access token, by its `jti`.
+    Token,
+    /// A session (refresh-token family), by the `sid` its access tokens carry.
+    Session,
+}
+
+impl RevocationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevocationKind::Token => "jti",
+            RevocationKind::Session => "sid",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocation {
+    pub kind: RevocationKind,
+    pub id: String,
+    /// After this the revoked thing is dead anyway, and the revocation can be forgotten.
+    pub expires_at: OffsetDateTime,
+}
+
+/// The durable revocation list (Postgres): the truth, consulted when the shared cache cannot be.
+#[async_trait]
+pub trait RevocationStore: Send + Sync {
+    async fn revoke(&self, revocation: &Revocation, now: OffsetDateTime) -> Result<(), StoreError>;
+    /// Whether the token `jti`, or the session `sid` it belongs to, is revoked.
+    async fn is_revoked(&self, jti: &str, sid: Option<&str>) -> Result<bool, StoreError>;
+    /// Every revocation that has not expired by `now`, to repopulate the shared cache.
+    async fn unexpired(&self, now: OffsetDateTime) -> Result<Vec<Revocation>, StoreError>;
+}
+
+/// What one round trip to the shared cache says about a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenStatus {
+    pub revoked: bool,
+    /// Claims cached by an earlier successful verification of this exact token.
+    pub verified_claims: Option<String>,
+    /// False when the cache lost its data (restart, flush) and must not be trusted for
+    /// revocations until it is reloaded from the durable list.
+    pub revocations_loaded: bool,
+}
+
+/// The shared, short-lived token state (Redis): revoked ids and the verified-token cache.
+#[async_trait]
+pub trait TokenStateCache: Send + Sync {
+    /// One round trip: revocation of `jti` and `sid`, the cached claims for `token_hash`, and
+    /// whether the revocation list is loaded.
+    async fn status(
+        &self,
+        jti: &str,
+        sid: Option<&str>,
+        token_hash: &str,
+    ) -> Result<TokenStatus, StoreError>;
+    async fn remember_verified(
+        &self,
+        token_hash: &str,
+        claims_json: &str,
+        ttl: Duration,
+    ) -> Result<(), StoreError>;
+    /// Records a revocation, and forgets the verified token it names, if known.
+    async fn revoke(
+        &self,
+        revocation: &Revocation,
+        ttl: Duration,
+        token_hash: Option<&str>,
+    ) -> Result<(), StoreError>;
+    /// Replaces the revocation list with `revocations` and marks it loaded.
+    async fn load_revocations(
+        &self,
+        revocations: &[Revocation],
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+}
+
 /// A dependency whose reachability decides readiness.
 #[async_trait]
 pub trait Probe: Send + Sync {
@@ -162,5 +242,7 @@ pub struct Stores {
     pub signing_keys: Arc<dyn SigningKeyStore>,
     pub auth_logs: Arc<dyn AuthLogStore>,
     pub rate_limits: Arc<dyn RateLimitStore>,
+    pub revocations: Arc<dyn RevocationStore>,
+    pub token_cache: Arc<dyn TokenStateCache>,
     pub probes: Vec<Arc<dyn Probe>>,
 }

@@ -16,6 +16,10 @@ pub struct AccessClaims {
     /// Unique per token; what revocation names.
     pub jti: String,
     pub username: String,
+    /// The session (refresh-token family) the token was issued in, if any: revoking the session
+    /// revokes every access token that carries its id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 impl AccessClaims {

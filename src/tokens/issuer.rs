@@ -83,6 +83,7 @@ impl TokenIssuer {
             nbf: issued_at.unix_timestamp(),
             jti: AccessClaims::new_jti(),
             username: user.username.clone(),
+            sid: None,
         };
         let mut header = Header::new(key.algorithm);
         header.typ = Some(ACCESS_TOKEN_TYP.to_owned());

@@ -1,10 +1,14 @@
-//! Access tokens: their claims (RFC 9068) and how authd signs them.
+//! Access tokens: their claims (RFC 9068), signing, the one verification path, and revocation.
 
 mod claims;
 mod issuer;
+mod revocations;
+mod verifier;
 
 pub use claims::AccessClaims;
 pub use issuer::{IssuedToken, TokenIssuer};
+pub use revocations::{Revocations, remaining};
+pub use verifier::{InvalidToken, MAX_TOKEN_LEN, TokenVerifier, VerifiedToken, hash_token};
 
 /// `typ` header of every access token (RFC 9068 §2.1), so one cannot pass for another kind of JWT.
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";

@@ -32,6 +32,7 @@ async fn app_without_redis() -> crate::helpers::TestApp {
         .unwrap();
     let dead_redis = store::redis::Redis::new(pool, "unused:".to_owned());
     stores.rate_limits = Arc::new(store::redis::RedisRateLimits(dead_redis.clone()));
+    stores.token_cache = Arc::new(store::redis::RedisTokenState(dead_redis.clone()));
     stores.probes.retain(|probe| probe.name() != "redis");
     stores.probes.push(Arc::new(dead_redis));
     let options = AppOptions {
@@ -74,4 +75,29 @@ async fn with_redis_down_logins_work_and_are_limited_per_replica() {
         responses.iter().any(|r| r.status() == 429),
         "the fallback limiter still limits"
     );
+}
+
+#[tokio::test]
+async fn with_redis_down_verification_falls_back_to_postgres_and_fails_closed() {
+    let app = app_without_redis().await;
+    let password = app.register("alice").await;
+    let token = app.login("alice", &password).await;
+    let me = || app.client.get(app.url("/me")).bearer_auth(&token).send();
+    assert_eq!(
+        me().await.unwrap().status(),
+        200,
+        "Postgres answers for revocations"
+    );
+
+    // The revocation cannot reach every replica's hot path, so the client is told to retry...
+    let logout = app
+        .client
+        .post(app.url("/logout"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 503);
+    // ...but it is durable, and checked while Redis is down.
+    assert_eq!(me().await.unwrap().status(), 401);
 }

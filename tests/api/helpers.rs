@@ -75,6 +75,7 @@ pub fn test_config(options: &AppOptions) -> Config {
         audience: AUDIENCE.to_owned(),
         access_token_ttl: time::Duration::minutes(15),
         signing_key_lifetime: time::Duration::days(30),
+        clock_leeway: time::Duration::seconds(30),
         rate_limit_per_second: NonZeroU32::new(options.rate_limit).unwrap(),
         trusted_proxies: Vec::new(),
         argon2: Argon2Settings {
@@ -364,7 +365,7 @@ impl Drop for TestResources {
     }
 }
 
-async fn delete_redis_keys(prefix: &str) {
+pub async fn delete_redis_keys(prefix: &str) {
     let client = redis::Client::open(redis_url()).unwrap();
     let mut connection = client.get_multiplexed_async_connection().await.unwrap();
     let keys: Vec<String> = redis::cmd("KEYS")

@@ -13,3 +13,4 @@ mod openapi;
 mod rate_limit;
 mod register;
 mod signing_keys;
+mod tokens;

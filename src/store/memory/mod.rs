@@ -1,6 +1,7 @@
 //! In-memory stores for `authd dev` and tests: the same contracts, nothing persists.
 
 mod rate_limits;
+mod tokens;
 
 use std::{
     collections::HashMap,
@@ -12,6 +13,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 pub use rate_limits::MemoryRateLimits;
+pub use tokens::MemoryTokenState;
 
 use super::{
     AuthLogEntry, AuthLogStore, KeyNeed, SigningKeyRecord, SigningKeyStore, StoreError, Stores,
@@ -20,7 +22,10 @@ use super::{
 
 /// Wires a full set of in-memory stores.
 pub fn stores() -> Stores {
+    let tokens = Arc::new(MemoryTokenState::default());
     Stores {
+        revocations: tokens.clone(),
+        token_cache: tokens,
         users: Arc::new(MemoryUsers::default()),
         signing_keys: Arc::new(MemorySigningKeys::default()),
         auth_logs: Arc::new(MemoryAuthLogs::default()),
@@ -62,6 +67,10 @@ impl UserStore for MemoryUsers {
             .values()
             .find(|user| user.username.eq_ignore_ascii_case(username))
             .cloned())
+    }
+
+    async fn find_by_id(&self, id: Uuid) -> Result<Option<UserRecord>, StoreError> {
+        Ok(lock(&self.by_id).get(&id).cloned())
     }
 
     async fn record_login(&self, user_id: Uuid, at: OffsetDateTime) -> Result<(), StoreError> {

@@ -2,6 +2,7 @@
 
 mod auth_logs;
 mod migrate;
+mod revocations;
 mod signing_keys;
 mod users;
 
@@ -81,6 +82,10 @@ impl Postgres {
 
     pub fn signing_keys(&self) -> Arc<signing_keys::PostgresSigningKeys> {
         Arc::new(signing_keys::PostgresSigningKeys(self.clone()))
+    }
+
+    pub fn revocations(&self) -> Arc<revocations::PostgresRevocations> {
+        Arc::new(revocations::PostgresRevocations(self.clone()))
     }
 
     pub fn auth_logs(&self) -> Arc<auth_logs::PostgresAuthLogs> {

@@ -62,6 +62,21 @@ impl UserStore for PostgresUsers {
         row.as_ref().map(user_from_row).transpose()
     }
 
+    async fn find_by_id(&self, id: Uuid) -> Result<Option<UserRecord>, StoreError> {
+        let (client, statement) = self
+            .0
+            .prepared(
+                "SELECT id, username, email, password_hash, created_at, last_login_at
+                 FROM users WHERE id = $1",
+            )
+            .await?;
+        let row = client
+            .query_opt(&statement, &[&id])
+            .await
+            .map_err(|err| unavailable(&err))?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
     async fn record_login(&self, user_id: Uuid, at: OffsetDateTime) -> Result<(), StoreError> {
         let client = self.0.client().await?;
         client

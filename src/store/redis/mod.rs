@@ -1,6 +1,7 @@
 //! Redis: shared, short-lived state. Every key carries the configured prefix and a TTL.
 
 mod rate_limits;
+mod token_state;
 
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use async_trait::async_trait;
 use deadpool_redis::{Config, Pool, PoolConfig, Runtime, Timeouts};
 
 pub use rate_limits::RedisRateLimits;
+pub use token_state::RedisTokenState;
 
 use super::{Probe, StoreError};
 

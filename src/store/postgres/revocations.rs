@@ -1,0 +1,77 @@
+//! `revocations` table: the durable revocation list.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use super::{Postgres, unavailable};
+use crate::store::{Revocation, RevocationKind, RevocationStore, StoreError};
+
+pub struct PostgresRevocations(pub(super) Postgres);
+
+#[async_trait]
+impl RevocationStore for PostgresRevocations {
+    async fn revoke(&self, revocation: &Revocation, now: OffsetDateTime) -> Result<(), StoreError> {
+        let (client, statement) = self
+            .0
+            .prepared(
+                "INSERT INTO revocations (kind, id, expires_at, revoked_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (kind, id) DO NOTHING",
+            )
+            .await?;
+        client
+            .execute(
+                &statement,
+                &[
+                    &revocation.kind.as_str(),
+                    &revocation.id,
+                    &revocation.expires_at,
+                    &now,
+                ],
+            )
+            .await
+            .map(drop)
+            .map_err(|err| unavailable(&err))
+    }
+
+    async fn is_revoked(&self, jti: &str, sid: Option<&str>) -> Result<bool, StoreError> {
+        let (client, statement) = self
+            .0
+            .prepared(
+                "SELECT EXISTS (SELECT 1 FROM revocations
+                 WHERE (kind = 'jti' AND id = $1) OR (kind = 'sid' AND id = $2))",
+            )
+            .await?;
+        client
+            .query_one(&statement, &[&jti, &sid])
+            .await
+            .map(|row| row.get(0))
+            .map_err(|err| unavailable(&err))
+    }
+
+    async fn unexpired(&self, now: OffsetDateTime) -> Result<Vec<Revocation>, StoreError> {
+        let client = self.0.client().await?;
+        let rows = client
+            .query(
+                "SELECT kind, id, expires_at FROM revocations WHERE expires_at > $1",
+                &[&now],
+            )
+            .await
+            .map_err(|err| unavailable(&err))?;
+        rows.iter()
+            .map(|row| {
+                let kind: String = row.get(0);
+                Ok(Revocation {
+                    kind: match kind.as_str() {
+                        "jti" => RevocationKind::Token,
+                        "sid" => RevocationKind::Session,
+                        other => {
+                            return Err(StoreError::Corrupt(format!("revocation kind {other}")));
+                        }
+                    },
+                    id: row.get(1),
+                    expires_at: row.get(2),
+                })
+            })
+            .collect()
+    }
+}

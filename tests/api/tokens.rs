@@ -1,0 +1,320 @@
+//! Verification (`GET /me`), logout and revocation, as clients and attackers see them.
+
+use std::sync::Arc;
+
+use authd::{clock::ManualClock, keys::SigningKey};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use serde_json::{Value, json};
+
+use crate::helpers::{AppOptions, TestApp, spawn_app, spawn_app_with, stores_for};
+
+async fn me(app: &TestApp, token: &str) -> reqwest::Response {
+    app.client
+        .get(app.url("/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn logged_in(app: &TestApp, username: &str) -> String {
+    let password = app.register(username).await;
+    app.login(username, &password).await
+}
+
+/// Asserts a 401 whose `WWW-Authenticate` names `invalid_token` and `description`.
+async fn assert_invalid_token(response: reqwest::Response, description: &str) {
+    assert_eq!(response.status(), 401);
+    let challenge = response.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.starts_with(r#"Bearer realm="authd", error="invalid_token""#),
+        "{challenge}"
+    );
+    assert!(
+        challenge.contains(description),
+        "{challenge} should mention {description:?}"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_token");
+}
+
+/// authd's own signing key, opened from the test database with the test's master key, to sign
+/// tokens that are valid in every way but the one under test.
+async fn signing_key(app: &TestApp) -> SigningKey {
+    let stores = stores_for(&app.options, &app.resources).await;
+    let record = stores.signing_keys.list_keys().await.unwrap().remove(0);
+    SigningKey::open(&record, &app.master_key).unwrap()
+}
+
+fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+async fn forge(
+    app: &TestApp,
+    token: &str,
+    edit_header: impl FnOnce(&mut Header),
+    edit_claims: impl FnOnce(&mut Value),
+) -> String {
+    let key = signing_key(app).await;
+    let mut header = Header::new(Algorithm::RS256);
+    header.typ = Some("at+jwt".to_owned());
+    header.kid = Some(key.kid.clone());
+    edit_header(&mut header);
+    let mut claims = claims_of(token);
+    claims["jti"] = uuid::Uuid::new_v4().to_string().into();
+    edit_claims(&mut claims);
+    encode(&header, &claims, key.encoding_key()).unwrap()
+}
+
+#[tokio::test]
+async fn me_answers_with_the_bearers_user_and_claims() {
+    let app = spawn_app().await;
+    let token = logged_in(&app, "alice").await;
+    for _ in 0..2 {
+        // The second call is answered from the verified-token cache: same answer.
+        let response = me(&app, &token).await;
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["username"], "alice");
+        assert_eq!(body["email"], "alice@example.com");
+        assert_eq!(body["claims"]["sub"], body["id"]);
+        assert_eq!(body["claims"]["jti"], claims_of(&token)["jti"]);
+    }
+}
+
+#[tokio::test]
+async fn a_missing_token_gets_a_bare_bearer_challenge() {
+    let app = spawn_app().await;
+    let response = app.get("/me").await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        r#"Bearer realm="authd""#
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "unauthorized");
+}
+
+#[tokio::test]
+async fn malformed_and_tampered_tokens_are_refused() {
+    let app = spawn_app().await;
+    let token = logged_in(&app, "alice").await;
+    assert_invalid_token(me(&app, "not.a.jwt").await, "malformed").await;
+    assert_invalid_token(me(&app, &"x".repeat(10_000)).await, "malformed").await;
+
+    let parts: Vec<&str> = token.split('.').collect();
+    let mut claims = claims_of(&token);
+    claims["username"] = "mallory".into();
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(claims.to_string()),
+        parts[2]
+    );
+    assert_invalid_token(me(&app, &tampered).await, "signature").await;
+    let stripped = format!("{}.{}.", parts[0], parts[1]);
+    assert_invalid_token(me(&app, &stripped).await, "").await;
+}
+
+#[tokio::test]
+async fn alg_none_and_hmac_with_the_public_key_are_refused() {
+    let app = spawn_app().await;
+    let token = logged_in(&app, "alice").await;
+    let kid = jsonwebtoken::decode_header(&token).unwrap().kid.unwrap();
+    let payload = token.split('.').nth(1).unwrap();
+    for alg in ["none", "None", "NONE"] {
+        let header =
+            URL_SAFE_NO_PAD.encode(json!({"alg": alg, "typ": "at+jwt", "kid": kid}).to_string());
+        assert_invalid_token(me(&app, &format!("{header}.{payload}.")).await, "").await;
+    }
+
+    // Algorithm confusion: HS256 keyed with the RSA public key as published.
+    let jwks = app.jwks().await;
+    let mut header = Header::new(Algorithm::HS256);
+    header.typ = Some("at+jwt".to_owned());
+    header.kid = Some(kid);
+    for secret in [
+        jwks["keys"][0]["n"].to_string(),
+        jwks["keys"][0].to_string(),
+    ] {
+        let forged = encode(
+            &header,
+            &claims_of(&token),
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap();
+        assert_invalid_token(me(&app, &forged).await, "signature").await;
+    }
+}
+
+#[tokio::test]
+async fn validly_signed_tokens_with_wrong_claims_or_headers_are_refused() {
+    let app = spawn_app().await;
+    let token = logged_in(&app, "alice").await;
+    let cases: Vec<(String, &str)> = vec![
+        (
+            forge(
+                &app,
+                &token,
+                |_| {},
+                |c| c["iss"] = "https://evil.example".into(),
+            )
+            .await,
+            "another authority",
+        ),
+        (
+            forge(&app, &token, |_| {}, |c| c["aud"] = "someone-else".into()).await,
+            "another audience",
+        ),
+        (
+            forge(&app, &token, |h| h.typ = Some("JWT".into()), |_| {}).await,
+            "typ",
+        ),
+        (forge(&app, &token, |h| h.typ = None, |_| {}).await, "typ"),
+        (
+            forge(
+                &app,
+                &token,
+                |h| h.kid = Some("../../etc/passwd".into()),
+                |_| {},
+            )
+            .await,
+            "not signed by a key",
+        ),
+        (
+            forge(&app, &token, |h| h.crit = Some(vec!["exp".into()]), |_| {}).await,
+            "critical",
+        ),
+        (
+            forge(
+                &app,
+                &token,
+                |_| {},
+                |c| {
+                    c["nbf"] = (c["iat"].as_i64().unwrap() + 3600).into();
+                },
+            )
+            .await,
+            "not valid yet",
+        ),
+        (
+            forge(
+                &app,
+                &token,
+                |_| {},
+                |c| {
+                    c.as_object_mut().unwrap().remove("jti");
+                },
+            )
+            .await,
+            "malformed",
+        ),
+    ];
+    for (forged, description) in cases {
+        assert_invalid_token(me(&app, &forged).await, description).await;
+    }
+    // The control: the same forge with nothing changed is accepted.
+    let control = forge(&app, &token, |_| {}, |_| {}).await;
+    assert_eq!(me(&app, &control).await.status(), 200);
+}
+
+#[tokio::test]
+async fn tokens_expire_by_the_injected_clock_even_when_cached() {
+    let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
+    let app = spawn_app_with(AppOptions {
+        clock: clock.clone(),
+        ..AppOptions::default()
+    })
+    .await;
+    let token = logged_in(&app, "alice").await;
+    assert_eq!(me(&app, &token).await.status(), 200); // now cached
+
+    clock.advance(time::Duration::minutes(15) + time::Duration::seconds(20));
+    assert_eq!(
+        me(&app, &token).await.status(),
+        200,
+        "inside the 30s leeway"
+    );
+    clock.advance(time::Duration::seconds(15));
+    assert_invalid_token(me(&app, &token).await, "expired").await;
+}
+
+#[tokio::test]
+async fn logout_revokes_the_token_on_every_replica() {
+    let app = spawn_app().await;
+    let other = app.spawn_sibling().await;
+    let password = app.register("alice").await;
+    let token = app.login("alice", &password).await;
+    assert_eq!(me(&other, &token).await.status(), 200);
+
+    let response = app
+        .client
+        .post(app.url("/logout"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    assert_invalid_token(me(&app, &token).await, "revoked").await;
+    assert_invalid_token(me(&other, &token).await, "revoked").await;
+
+    let again = app
+        .client
+        .post(app.url("/logout"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 401);
+    // Only that token: a new login works.
+    let fresh = app.login("alice", &password).await;
+    assert_eq!(me(&other, &fresh).await.status(), 200);
+}
+
+#[tokio::test]
+async fn revocations_survive_redis_losing_its_data() {
+    let app = spawn_app().await;
+    let revoked = logged_in(&app, "alice").await;
+    let live = logged_in(&app, "bob").await;
+    let response = app
+        .client
+        .post(app.url("/logout"))
+        .bearer_auth(&revoked)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+
+    // What FLUSHALL does to this app (other tests share the Redis server, so only our keys go).
+    crate::helpers::delete_redis_keys(&app.resources.redis_prefix).await;
+
+    assert_invalid_token(me(&app, &revoked).await, "revoked").await;
+    assert_eq!(me(&app, &live).await.status(), 200);
+    // And the list is back in Redis: the revocation key exists again.
+    let client = redis::Client::open(crate::helpers::redis_url()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}revoked:*", app.resources.redis_prefix))
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+}
+
+#[tokio::test]
+async fn a_token_of_a_deleted_user_is_refused() {
+    let app = spawn_app().await;
+    let token = logged_in(&app, "alice").await;
+    app.db()
+        .await
+        .execute("DELETE FROM users WHERE username = 'alice'", &[])
+        .await
+        .unwrap();
+    assert_invalid_token(me(&app, &token).await, "no longer exists").await;
+}
