@@ -111,6 +111,10 @@ pub struct CommonArgs {
     #[arg(long, env = "AUTHD_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = humantime::parse_duration)]
     pub access_token_ttl: Duration,
 
+    /// Lifetime of each refresh token; every use replaces it with a fresh one.
+    #[arg(long, env = "AUTHD_REFRESH_TOKEN_TTL", default_value = "14days", value_parser = humantime::parse_duration)]
+    pub refresh_token_ttl: Duration,
+
     /// Tolerance for clock differences when checking a token's `exp` and `nbf`.
     #[arg(long, env = "AUTHD_CLOCK_LEEWAY", default_value = "30s", value_parser = humantime::parse_duration)]
     pub clock_leeway: Duration,
@@ -173,6 +177,7 @@ pub struct Config {
     pub access_token_ttl: time::Duration,
     pub signing_key_lifetime: time::Duration,
     pub clock_leeway: time::Duration,
+    pub refresh_token_ttl: time::Duration,
     pub rate_limit_per_second: NonZeroU32,
     pub trusted_proxies: Vec<IpNet>,
     pub argon2: Argon2Settings,
@@ -207,6 +212,13 @@ impl Config {
                 "must be at least 1h",
             ));
         }
+        let refresh_token_ttl = to_time(args.refresh_token_ttl);
+        if refresh_token_ttl < access_token_ttl {
+            return Err(ConfigError::new(
+                "AUTHD_REFRESH_TOKEN_TTL",
+                "must be at least AUTHD_ACCESS_TOKEN_TTL",
+            ));
+        }
         let clock_leeway = to_time(args.clock_leeway);
         if clock_leeway > time::Duration::minutes(5) {
             return Err(ConfigError::new("AUTHD_CLOCK_LEEWAY", "must be at most 5m"));
@@ -226,6 +238,7 @@ impl Config {
             access_token_ttl,
             signing_key_lifetime,
             clock_leeway,
+            refresh_token_ttl,
             rate_limit_per_second: args.rate_limit,
             trusted_proxies: args.trusted_proxies.clone(),
             argon2: Argon2Settings {

@@ -26,6 +26,11 @@ pub enum Error {
     MissingToken,
     #[error(transparent)]
     InvalidToken(#[from] crate::tokens::InvalidToken),
+    /// RFC 6749 §5.2 `invalid_grant`: bad password-grant credentials or refresh token.
+    #[error("{0}")]
+    InvalidGrant(&'static str),
+    #[error("unsupported grant_type: {0}")]
+    UnsupportedGrantType(String),
     #[error("too many requests")]
     RateLimited { retry_after: Duration },
     #[error("expired-token test mode is disabled on this server")]

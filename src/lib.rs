@@ -17,6 +17,7 @@ pub mod error;
 pub mod http;
 pub mod keys;
 pub mod rate_limit;
+pub mod sessions;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

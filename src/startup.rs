@@ -15,6 +15,7 @@ use crate::{
     error::Error,
     keys::{KeyRing, KeyRingError, MasterKey},
     rate_limit::RateLimiter,
+    sessions::Sessions,
     store::{self, Probe, StoreError, Stores},
     tokens::{Revocations, TokenIssuer, TokenVerifier},
 };
@@ -48,6 +49,7 @@ pub struct AppState {
     pub tokens: Arc<TokenIssuer>,
     pub verifier: Arc<TokenVerifier>,
     pub revocations: Arc<Revocations>,
+    pub sessions: Arc<Sessions>,
     pub users: Arc<dyn store::UserStore>,
     pub key_ring: Arc<KeyRing>,
     pub rate_limiter: Arc<RateLimiter>,
@@ -88,6 +90,13 @@ impl AppState {
                 config.issuer.clone(),
                 config.audience.clone(),
                 config.clock_leeway,
+            )),
+            sessions: Arc::new(Sessions::new(
+                stores.sessions,
+                revocations.clone(),
+                clock.clone(),
+                config.refresh_token_ttl,
+                config.access_token_ttl + config.clock_leeway,
             )),
             revocations,
             users: stores.users.clone(),
@@ -138,6 +147,7 @@ pub async fn connect_stores(
         auth_logs: postgres.auth_logs(),
         rate_limits: Arc::new(store::redis::RedisRateLimits(redis.clone())),
         revocations: postgres.revocations(),
+        sessions: postgres.sessions(),
         token_cache: Arc::new(store::redis::RedisTokenState(redis.clone())),
         probes: vec![Arc::new(postgres), Arc::new(redis)],
     })

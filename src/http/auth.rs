@@ -6,7 +6,7 @@ use poem::{
 };
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Query, payload::Json};
 
-use super::{ApiTags, client_ip, error::ApiError, fields, optional_json::OptionalJson};
+use super::{ApiTags, client_ip, error::ApiError, fields, optional_json::OptionalJson, user_agent};
 use crate::{
     accounts::{AuthAttempt, Password},
     error::Error,
@@ -79,18 +79,13 @@ impl AuthApi {
                 (basic.username().to_owned(), basic.password().to_owned())
             }
         };
-        let user_agent = req
-            .headers()
-            .get(poem::http::header::USER_AGENT)
-            .and_then(|value| value.to_str().ok())
-            .map(|value| value.chars().take(512).collect());
         let user = state
             .accounts
             .authenticate(AuthAttempt {
                 username,
                 password: Password::presented(password),
                 client_ip,
-                user_agent,
+                user_agent: user_agent(req),
             })
             .await?;
 

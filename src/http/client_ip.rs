@@ -16,6 +16,14 @@ pub fn client_ip(req: &Request, trusted_proxies: &[IpNet]) -> IpAddr {
     )
 }
 
+/// The `User-Agent`, bounded, for the audit log.
+pub fn user_agent(req: &Request) -> Option<String> {
+    req.headers()
+        .get(poem::http::header::USER_AGENT)
+        .and_then(|value| value.to_str().ok())
+        .map(|value| value.chars().take(512).collect())
+}
+
 /// `X-Forwarded-For` is read only when the peer is a trusted proxy, and then from the right: each
 /// trusted hop is skipped, and the first untrusted address is the client. Anything left of it
 /// was written by the client itself and proves nothing.

@@ -59,6 +59,73 @@ fn from_unparseable_request(err: poem::Error) -> ApiError {
     ApiError::BadRequest(ErrorBody::new("invalid_request", err.to_string()))
 }
 
+/// An OAuth 2.0 error body (RFC 6749 §5.2).
+#[derive(Debug, Object)]
+pub struct OAuthErrorBody {
+    /// `invalid_request`, `invalid_grant`, `unsupported_grant_type`, `invalid_scope`, …
+    pub error: String,
+    pub error_description: String,
+}
+
+/// Errors of the OAuth endpoints, in the shape RFC 6749 §5.2 prescribes.
+#[derive(Debug, ApiResponse)]
+pub enum OAuthError {
+    #[oai(status = 400)]
+    BadRequest(Json<OAuthErrorBody>),
+    #[oai(status = 429)]
+    TooManyRequests(Json<OAuthErrorBody>, #[oai(header = "Retry-After")] u64),
+    #[oai(status = 500)]
+    Internal(Json<OAuthErrorBody>),
+    #[oai(status = 503)]
+    Unavailable(Json<OAuthErrorBody>),
+}
+
+fn oauth_body(error: &str, description: impl Into<String>) -> Json<OAuthErrorBody> {
+    Json(OAuthErrorBody {
+        error: error.to_owned(),
+        error_description: description.into(),
+    })
+}
+
+impl From<Error> for OAuthError {
+    fn from(err: Error) -> Self {
+        let description = err.to_string();
+        match err {
+            // RFC 6749 §5.2: bad resource-owner credentials are an invalid grant.
+            Error::InvalidCredentials | Error::InvalidGrant(_) => {
+                OAuthError::BadRequest(oauth_body("invalid_grant", description))
+            }
+            Error::UnsupportedGrantType(_) => {
+                OAuthError::BadRequest(oauth_body("unsupported_grant_type", description))
+            }
+            Error::InvalidField { field: "scope", .. } => {
+                OAuthError::BadRequest(oauth_body("invalid_scope", description))
+            }
+            Error::InvalidField { .. }
+            | Error::MissingCredentials
+            | Error::MissingToken
+            | Error::InvalidToken(_)
+            | Error::ExpiredTokensDisabled => {
+                OAuthError::BadRequest(oauth_body("invalid_request", description))
+            }
+            // Never reached from the OAuth endpoints; mapped for completeness.
+            Error::UsernameTaken | Error::EmailTaken => {
+                OAuthError::BadRequest(oauth_body("invalid_request", description))
+            }
+            Error::RateLimited { retry_after } => OAuthError::TooManyRequests(
+                oauth_body("slow_down", "too many requests; retry later"),
+                whole_seconds_rounded_up(retry_after),
+            ),
+            other => match ApiError::from(other) {
+                ApiError::Unavailable(Json(body)) => {
+                    OAuthError::Unavailable(oauth_body("temporarily_unavailable", body.message))
+                }
+                _ => OAuthError::Internal(oauth_body("server_error", "internal error")),
+            },
+        }
+    }
+}
+
 /// The challenge of RFC 6750 §3 for a request that brought no token.
 pub const BEARER_CHALLENGE: &str = r#"Bearer realm="authd""#;
 
@@ -80,6 +147,12 @@ impl From<Error> for ApiError {
             }
             Error::ExpiredTokensDisabled => {
                 ApiError::BadRequest(ErrorBody::new("expired_tokens_disabled", err.to_string()))
+            }
+            Error::InvalidGrant(_) => {
+                ApiError::BadRequest(ErrorBody::new("invalid_grant", err.to_string()))
+            }
+            Error::UnsupportedGrantType(_) => {
+                ApiError::BadRequest(ErrorBody::new("unsupported_grant_type", err.to_string()))
             }
             Error::UsernameTaken => {
                 ApiError::Conflict(ErrorBody::new("username_taken", err.to_string()))

@@ -1,19 +1,30 @@
-//! `POST /logout`: revoke the presented access token.
+//! `POST /logout`: revoke the presented access token and, if given, its session.
 
-use poem_openapi::{ApiResponse, OpenApi};
+use poem_openapi::{ApiResponse, Object, OpenApi};
 use time::OffsetDateTime;
 
-use super::{ApiTags, bearer::BearerAuth, error::ApiError};
+use super::{ApiTags, bearer::BearerAuth, error::ApiError, optional_json::OptionalJson};
 use crate::{
+    error::Error,
+    sessions::RefreshToken,
     startup::AppState,
     store::{Revocation, RevocationKind},
+    tokens::VerifiedToken,
 };
 
 pub struct LogoutApi(pub AppState);
 
+/// No `Debug`: holds a refresh token.
+#[derive(Object)]
+struct LogoutRequest {
+    /// Also end this refresh token's session (and every access token issued in it).
+    #[oai(write_only)]
+    refresh_token: Option<String>,
+}
+
 #[derive(ApiResponse)]
 enum LogoutResult {
-    /// The token is revoked on every replica.
+    /// Revoked on every replica.
     #[oai(status = 204)]
     LoggedOut,
 }
@@ -22,22 +33,37 @@ enum LogoutResult {
 impl LogoutApi {
     /// Log out
     ///
-    /// Revokes the presented access token: from now on every replica refuses it.
+    /// Revokes the presented access token; with a `refresh_token` in the body, ends that session.
     #[oai(path = "/logout", method = "post")]
-    async fn logout(&self, auth: BearerAuth) -> Result<LogoutResult, ApiError> {
+    async fn logout(
+        &self,
+        auth: BearerAuth,
+        body: OptionalJson<LogoutRequest>,
+    ) -> Result<LogoutResult, ApiError> {
         let state = &self.0;
         let verified = state.verifier.verify(auth.token()).await?;
-        let now = state.clock.now();
-        let revocation = Revocation {
-            kind: RevocationKind::Token,
-            id: verified.claims.jti.clone(),
-            expires_at: OffsetDateTime::from_unix_timestamp(verified.claims.exp).unwrap_or(now),
-        };
-        state
-            .revocations
-            .revoke(&revocation, now, Some(&verified.token_hash))
-            .await?;
+        revoke_access_token(state, &verified).await?;
+        if let Some(refresh_token) = body.0.and_then(|body| body.refresh_token) {
+            state
+                .sessions
+                .revoke(&RefreshToken::presented(refresh_token))
+                .await?;
+        }
         tracing::info!(user_id = %verified.claims.sub, "logged out");
         Ok(LogoutResult::LoggedOut)
     }
+}
+
+/// Revokes one verified access token by its `jti`, until it would have expired anyway.
+pub async fn revoke_access_token(state: &AppState, verified: &VerifiedToken) -> Result<(), Error> {
+    let now = state.clock.now();
+    let revocation = Revocation {
+        kind: RevocationKind::Token,
+        id: verified.claims.jti.clone(),
+        expires_at: OffsetDateTime::from_unix_timestamp(verified.claims.exp).unwrap_or(now),
+    };
+    state
+        .revocations
+        .revoke(&revocation, now, Some(&verified.token_hash))
+        .await
 }

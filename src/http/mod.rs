@@ -9,6 +9,7 @@ mod health;
 mod jwks;
 mod logout;
 mod me;
+mod oauth;
 mod optional_json;
 mod ping;
 mod register;
@@ -22,7 +23,7 @@ use poem_openapi::{OpenApiService, Tags};
 
 use crate::startup::AppState;
 
-pub use client_ip::client_ip;
+pub use client_ip::{client_ip, user_agent};
 
 #[derive(Tags)]
 enum ApiTags {
@@ -30,6 +31,9 @@ enum ApiTags {
     Accounts,
     /// Signing keys, as published for verifiers.
     Keys,
+    /// OAuth 2.0: tokens by grant, and their revocation.
+    #[oai(rename = "OAuth 2.0")]
+    OAuth,
     /// Using and ending access tokens.
     Tokens,
     /// Liveness and readiness, for load balancers and orchestrators.
@@ -47,6 +51,7 @@ pub fn api_service(state: &AppState) -> OpenApiService<impl poem_openapi::OpenAp
             auth::AuthApi(state.clone()),
             me::MeApi(state.clone()),
             logout::LogoutApi(state.clone()),
+            oauth::OAuthApi(state.clone()),
         ),
         "authd",
         env!("CARGO_PKG_VERSION"),

@@ -228,6 +228,59 @@ pub trait TokenStateCache: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
+/// A session: the family of refresh tokens descended from one login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub scope: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// One refresh token as stored: only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshTokenRecord {
+    pub id: Uuid,
+    pub token_hash: [u8; 32],
+    pub issued_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+/// What presenting a refresh token did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// It was live: it is now used, and `next` replaces it in the same session.
+    Rotated(SessionRecord),
+    /// It had been used before: the whole session is now revoked.
+    Reused(SessionRecord),
+    /// Unknown, expired, or already revoked.
+    Invalid,
+}
+
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    async fn start_session(
+        &self,
+        session: &SessionRecord,
+        first: &RefreshTokenRecord,
+    ) -> Result<(), StoreError>;
+    /// Atomically: if `presented` is live, mark it used and add `next` to its session; if it was
+    /// used already, revoke the session and all its tokens. Of concurrent calls with one token,
+    /// exactly one rotates.
+    async fn rotate(
+        &self,
+        presented: &[u8; 32],
+        next: &RefreshTokenRecord,
+        now: OffsetDateTime,
+    ) -> Result<Rotation, StoreError>;
+    /// Revokes the session `presented` belongs to, returning it if there was one to revoke.
+    async fn revoke_session(
+        &self,
+        presented: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<Option<SessionRecord>, StoreError>;
+}
+
 /// A dependency whose reachability decides readiness.
 #[async_trait]
 pub trait Probe: Send + Sync {
@@ -244,5 +297,6 @@ pub struct Stores {
     pub rate_limits: Arc<dyn RateLimitStore>,
     pub revocations: Arc<dyn RevocationStore>,
     pub token_cache: Arc<dyn TokenStateCache>,
+    pub sessions: Arc<dyn SessionStore>,
     pub probes: Vec<Arc<dyn Probe>>,
 }

@@ -20,6 +20,9 @@ pub struct AccessClaims {
     /// revokes every access token that carries its id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    /// Space-separated scopes granted (RFC 9068 §2.2.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 impl AccessClaims {

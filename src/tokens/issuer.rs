@@ -9,7 +9,7 @@ use super::{ACCESS_TOKEN_TYP, AccessClaims};
 use crate::{
     error::Error,
     keys::{KeyRing, SigningKey},
-    store::UserRecord,
+    store::{SessionRecord, UserRecord},
 };
 
 #[derive(Debug)]
@@ -44,11 +44,22 @@ impl TokenIssuer {
 
     /// A token for `user`, valid from `now` for the configured lifetime.
     pub fn issue(&self, user: &UserRecord, now: OffsetDateTime) -> Result<IssuedToken, Error> {
+        self.issue_in_session(user, None, now)
+    }
+
+    /// A token for `user` within `session`: it carries the session's id (`sid`) and scope, so
+    /// revoking the session revokes it.
+    pub fn issue_in_session(
+        &self,
+        user: &UserRecord,
+        session: Option<&SessionRecord>,
+        now: OffsetDateTime,
+    ) -> Result<IssuedToken, Error> {
         let key = self
             .key_ring
             .signing_key(now)
             .ok_or_else(|| Error::Internal("no signing key is active".to_owned()))?;
-        self.sign(&key, user, now, now, now + self.ttl)
+        self.sign(&key, user, session, now, now, now + self.ttl)
     }
 
     /// The test mode's token: its lifetime ended an hour ago, and it is signed by a key that
@@ -63,13 +74,14 @@ impl TokenIssuer {
             .expired_test_key()
             .ok_or(Error::ExpiredTokensDisabled)?;
         let issued_at = now - Duration::HOUR - self.ttl;
-        self.sign(&key, user, now, issued_at, now - Duration::HOUR)
+        self.sign(&key, user, None, now, issued_at, now - Duration::HOUR)
     }
 
     fn sign(
         &self,
         key: &SigningKey,
         user: &UserRecord,
+        session: Option<&SessionRecord>,
         now: OffsetDateTime,
         issued_at: OffsetDateTime,
         expires_at: OffsetDateTime,
@@ -83,7 +95,10 @@ impl TokenIssuer {
             nbf: issued_at.unix_timestamp(),
             jti: AccessClaims::new_jti(),
             username: user.username.clone(),
-            sid: None,
+            sid: session.map(|session| session.id.to_string()),
+            scope: session
+                .map(|session| session.scope.clone())
+                .filter(|scope| !scope.is_empty()),
         };
         let mut header = Header::new(key.algorithm);
         header.typ = Some(ACCESS_TOKEN_TYP.to_owned());

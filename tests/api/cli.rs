@@ -296,6 +296,13 @@ async fn migrate_applies_the_schema_once() {
         .collect();
     assert_eq!(
         tables,
-        ["auth_logs", "revocations", "signing_keys", "users"]
+        [
+            "auth_logs",
+            "refresh_families",
+            "refresh_tokens",
+            "revocations",
+            "signing_keys",
+            "users"
+        ]
     );
 }

@@ -76,6 +76,7 @@ pub fn test_config(options: &AppOptions) -> Config {
         access_token_ttl: time::Duration::minutes(15),
         signing_key_lifetime: time::Duration::days(30),
         clock_leeway: time::Duration::seconds(30),
+        refresh_token_ttl: time::Duration::days(14),
         rate_limit_per_second: NonZeroU32::new(options.rate_limit).unwrap(),
         trusted_proxies: Vec::new(),
         argon2: Argon2Settings {

@@ -9,6 +9,7 @@ mod dev_contract;
 mod health;
 mod helpers;
 mod jwks;
+mod oauth;
 mod openapi;
 mod rate_limit;
 mod register;

@@ -19,6 +19,10 @@ async fn the_spec_lists_every_route() {
         ("/.well-known/jwks.json", "get"),
         ("/register", "post"),
         ("/auth", "post"),
+        ("/me", "get"),
+        ("/logout", "post"),
+        ("/oauth/token", "post"),
+        ("/oauth/revoke", "post"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),

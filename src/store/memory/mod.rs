@@ -1,6 +1,7 @@
 //! In-memory stores for `authd dev` and tests: the same contracts, nothing persists.
 
 mod rate_limits;
+mod sessions;
 mod tokens;
 
 use std::{
@@ -13,6 +14,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 pub use rate_limits::MemoryRateLimits;
+pub use sessions::MemorySessions;
 pub use tokens::MemoryTokenState;
 
 use super::{
@@ -26,6 +28,7 @@ pub fn stores() -> Stores {
     Stores {
         revocations: tokens.clone(),
         token_cache: tokens,
+        sessions: Arc::new(MemorySessions::default()),
         users: Arc::new(MemoryUsers::default()),
         signing_keys: Arc::new(MemorySigningKeys::default()),
         auth_logs: Arc::new(MemoryAuthLogs::default()),

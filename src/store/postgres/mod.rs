@@ -3,6 +3,7 @@
 mod auth_logs;
 mod migrate;
 mod revocations;
+mod sessions;
 mod signing_keys;
 mod users;
 
@@ -86,6 +87,10 @@ impl Postgres {
 
     pub fn revocations(&self) -> Arc<revocations::PostgresRevocations> {
         Arc::new(revocations::PostgresRevocations(self.clone()))
+    }
+
+    pub fn sessions(&self) -> Arc<sessions::PostgresSessions> {
+        Arc::new(sessions::PostgresSessions(self.clone()))
     }
 
     pub fn auth_logs(&self) -> Arc<auth_logs::PostgresAuthLogs> {

@@ -1,0 +1,136 @@
+//! Sessions: the refresh-token family a login starts, its rotation, reuse detection and
+//! revocation. Access tokens issued in a session carry its id as `sid`, so revoking the session
+//! revokes them too.
+
+mod refresh_token;
+
+use std::sync::Arc;
+
+use time::Duration;
+use uuid::Uuid;
+
+pub use refresh_token::RefreshToken;
+
+use crate::{
+    clock::Clock,
+    error::Error,
+    store::{
+        RefreshTokenRecord, Revocation, RevocationKind, Rotation, SessionRecord, SessionStore,
+    },
+    tokens::Revocations,
+};
+
+/// A live session and the refresh token that continues it (shown to the client once).
+#[derive(Debug)]
+pub struct Continuation {
+    pub session: SessionRecord,
+    pub refresh_token: RefreshToken,
+}
+
+pub struct Sessions {
+    store: Arc<dyn SessionStore>,
+    revocations: Arc<Revocations>,
+    clock: Arc<dyn Clock>,
+    refresh_token_ttl: Duration,
+    /// How long a session's access tokens can outlive its revocation: the access-token lifetime
+    /// plus the verifier's leeway.
+    access_token_reach: Duration,
+}
+
+impl Sessions {
+    pub fn new(
+        store: Arc<dyn SessionStore>,
+        revocations: Arc<Revocations>,
+        clock: Arc<dyn Clock>,
+        refresh_token_ttl: Duration,
+        access_token_reach: Duration,
+    ) -> Self {
+        Self {
+            store,
+            revocations,
+            clock,
+            refresh_token_ttl,
+            access_token_reach,
+        }
+    }
+
+    pub async fn start(&self, user_id: Uuid, scope: String) -> Result<Continuation, Error> {
+        let now = self.clock.now();
+        let session = SessionRecord {
+            id: Uuid::now_v7(),
+            user_id,
+            scope,
+            created_at: now,
+        };
+        let refresh_token = RefreshToken::generate();
+        self.store
+            .start_session(&session, &self.record(&refresh_token))
+            .await?;
+        Ok(Continuation {
+            session,
+            refresh_token,
+        })
+    }
+
+    /// Trades a refresh token for its successor. A token presented twice is a stolen one (or a
+    /// client racing itself): either way the session ends here (RFC 9700 §4.14).
+    pub async fn refresh(&self, presented: &RefreshToken) -> Result<Continuation, Error> {
+        let next = RefreshToken::generate();
+        let now = self.clock.now();
+        match self
+            .store
+            .rotate(&presented.hash(), &self.record(&next), now)
+            .await?
+        {
+            Rotation::Rotated(session) => Ok(Continuation {
+                session,
+                refresh_token: next,
+            }),
+            Rotation::Reused(session) => {
+                tracing::warn!(
+                    user_id = %session.user_id,
+                    session = %session.id,
+                    "refresh token reused: session revoked"
+                );
+                self.revoke_access_tokens(&session).await?;
+                Err(Error::InvalidGrant(
+                    "refresh token was already used; the session is revoked",
+                ))
+            }
+            Rotation::Invalid => Err(Error::InvalidGrant(
+                "refresh token is invalid, expired or revoked",
+            )),
+        }
+    }
+
+    /// Ends the session `presented` belongs to, if any (unknown tokens are not an error:
+    /// RFC 7009 §2.2).
+    pub async fn revoke(&self, presented: &RefreshToken) -> Result<(), Error> {
+        let now = self.clock.now();
+        if let Some(session) = self.store.revoke_session(&presented.hash(), now).await? {
+            self.revoke_access_tokens(&session).await?;
+            tracing::info!(user_id = %session.user_id, session = %session.id, "session revoked");
+        }
+        Ok(())
+    }
+
+    async fn revoke_access_tokens(&self, session: &SessionRecord) -> Result<(), Error> {
+        let now = self.clock.now();
+        let revocation = Revocation {
+            kind: RevocationKind::Session,
+            id: session.id.to_string(),
+            expires_at: now + self.access_token_reach,
+        };
+        self.revocations.revoke(&revocation, now, None).await
+    }
+
+    fn record(&self, token: &RefreshToken) -> RefreshTokenRecord {
+        let now = self.clock.now();
+        RefreshTokenRecord {
+            id: Uuid::now_v7(),
+            token_hash: token.hash(),
+            issued_at: now,
+            expires_at: now + self.refresh_token_ttl,
+        }
+    }
+}

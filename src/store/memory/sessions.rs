@@ -1,0 +1,120 @@
+//! In-memory sessions for `authd dev`: the same rotation rules under one lock.
+
+use std::{collections::HashMap, sync::Mutex};
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::lock;
+use crate::store::{RefreshTokenRecord, Rotation, SessionRecord, SessionStore, StoreError};
+
+struct StoredToken {
+    family_id: Uuid,
+    expires_at: OffsetDateTime,
+    used: bool,
+    revoked: bool,
+}
+
+#[derive(Default)]
+struct Sessions {
+    families: HashMap<Uuid, (SessionRecord, bool)>,
+    tokens: HashMap<[u8; 32], StoredToken>,
+}
+
+impl Sessions {
+    fn revoke_family(&mut self, family_id: Uuid) {
+        if let Some((_, revoked)) = self.families.get_mut(&family_id) {
+            *revoked = true;
+        }
+        for token in self
+            .tokens
+            .values_mut()
+            .filter(|t| t.family_id == family_id)
+        {
+            token.revoked = true;
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct MemorySessions(Mutex<Sessions>);
+
+#[async_trait]
+impl SessionStore for MemorySessions {
+    async fn start_session(
+        &self,
+        session: &SessionRecord,
+        first: &RefreshTokenRecord,
+    ) -> Result<(), StoreError> {
+        let mut sessions = lock(&self.0);
+        sessions
+            .families
+            .insert(session.id, (session.clone(), false));
+        sessions.tokens.insert(
+            first.token_hash,
+            StoredToken {
+                family_id: session.id,
+                expires_at: first.expires_at,
+                used: false,
+                revoked: false,
+            },
+        );
+        Ok(())
+    }
+
+    async fn rotate(
+        &self,
+        presented: &[u8; 32],
+        next: &RefreshTokenRecord,
+        now: OffsetDateTime,
+    ) -> Result<Rotation, StoreError> {
+        let mut sessions = lock(&self.0);
+        let Some(token) = sessions.tokens.get(presented) else {
+            return Ok(Rotation::Invalid);
+        };
+        let family_id = token.family_id;
+        let Some((session, family_revoked)) = sessions.families.get(&family_id).cloned() else {
+            return Ok(Rotation::Invalid);
+        };
+        if token.revoked || family_revoked || token.expires_at <= now {
+            return Ok(Rotation::Invalid);
+        }
+        if token.used {
+            sessions.revoke_family(family_id);
+            return Ok(Rotation::Reused(session));
+        }
+        if let Some(token) = sessions.tokens.get_mut(presented) {
+            token.used = true;
+        }
+        sessions.tokens.insert(
+            next.token_hash,
+            StoredToken {
+                family_id,
+                expires_at: next.expires_at,
+                used: false,
+                revoked: false,
+            },
+        );
+        Ok(Rotation::Rotated(session))
+    }
+
+    async fn revoke_session(
+        &self,
+        presented: &[u8; 32],
+        _now: OffsetDateTime,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let mut sessions = lock(&self.0);
+        let Some(family_id) = sessions.tokens.get(presented).map(|t| t.family_id) else {
+            return Ok(None);
+        };
+        let Some((session, revoked)) = sessions.families.get(&family_id).cloned() else {
+            return Ok(None);
+        };
+        if revoked {
+            return Ok(None);
+        }
+        sessions.revoke_family(family_id);
+        Ok(Some(session))
+    }
+}

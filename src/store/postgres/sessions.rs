@@ -1,0 +1,170 @@
+//! `refresh_families` and `refresh_tokens`: sessions and their rotating refresh tokens.
+
+use async_trait::async_trait;
+use deadpool_postgres::GenericClient;
+use time::OffsetDateTime;
+use tokio_postgres::Row;
+
+use super::{Postgres, unavailable};
+use crate::store::{RefreshTokenRecord, Rotation, SessionRecord, SessionStore, StoreError};
+
+pub struct PostgresSessions(pub(super) Postgres);
+
+fn session_from_row(row: &Row) -> SessionRecord {
+    SessionRecord {
+        id: row.get("family_id"),
+        user_id: row.get("user_id"),
+        scope: row.get("scope"),
+        created_at: row.get("created_at"),
+    }
+}
+
+async fn insert_token(
+    client: &impl GenericClient,
+    session: &SessionRecord,
+    token: &RefreshTokenRecord,
+) -> Result<(), StoreError> {
+    client
+        .execute(
+            "INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, issued_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &token.id,
+                &session.id,
+                &session.user_id,
+                &token.token_hash.as_slice(),
+                &token.issued_at,
+                &token.expires_at,
+            ],
+        )
+        .await
+        .map(drop)
+        .map_err(|err| unavailable(&err))
+}
+
+async fn revoke_family(
+    client: &impl GenericClient,
+    family_id: uuid::Uuid,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    client
+        .execute(
+            "UPDATE refresh_families SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+            &[&family_id, &now],
+        )
+        .await
+        .map_err(|err| unavailable(&err))?;
+    client
+        .execute(
+            "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
+            &[&family_id, &now],
+        )
+        .await
+        .map(drop)
+        .map_err(|err| unavailable(&err))
+}
+
+/// The presented token and its session, locked until the transaction ends.
+const LOCK_PRESENTED: &str = "SELECT t.family_id, t.used_at, t.revoked_at AS token_revoked_at,
+        t.expires_at, f.user_id, f.scope, f.created_at, f.revoked_at AS family_revoked_at
+     FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
+     WHERE t.token_hash = $1
+     FOR UPDATE OF t, f";
+
+#[async_trait]
+impl SessionStore for PostgresSessions {
+    async fn start_session(
+        &self,
+        session: &SessionRecord,
+        first: &RefreshTokenRecord,
+    ) -> Result<(), StoreError> {
+        let mut client = self.0.client().await?;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(|err| unavailable(&err))?;
+        tx.execute(
+            "INSERT INTO refresh_families (id, user_id, scope, created_at) VALUES ($1, $2, $3, $4)",
+            &[
+                &session.id,
+                &session.user_id,
+                &session.scope,
+                &session.created_at,
+            ],
+        )
+        .await
+        .map_err(|err| unavailable(&err))?;
+        insert_token(&tx, session, first).await?;
+        tx.commit().await.map_err(|err| unavailable(&err))
+    }
+
+    async fn rotate(
+        &self,
+        presented: &[u8; 32],
+        next: &RefreshTokenRecord,
+        now: OffsetDateTime,
+    ) -> Result<Rotation, StoreError> {
+        let mut client = self.0.client().await?;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(|err| unavailable(&err))?;
+        // A concurrent rotation of the same token waits here, then sees it used.
+        let Some(row) = tx
+            .query_opt(LOCK_PRESENTED, &[&presented.as_slice()])
+            .await
+            .map_err(|err| unavailable(&err))?
+        else {
+            return Ok(Rotation::Invalid);
+        };
+        let session = session_from_row(&row);
+        let used_at: Option<OffsetDateTime> = row.get("used_at");
+        let token_revoked: Option<OffsetDateTime> = row.get("token_revoked_at");
+        let family_revoked: Option<OffsetDateTime> = row.get("family_revoked_at");
+        let expires_at: OffsetDateTime = row.get("expires_at");
+
+        let outcome = if token_revoked.is_some() || family_revoked.is_some() || expires_at <= now {
+            Rotation::Invalid
+        } else if used_at.is_some() {
+            revoke_family(&tx, session.id, now).await?;
+            Rotation::Reused(session)
+        } else {
+            tx.execute(
+                "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1",
+                &[&presented.as_slice(), &now],
+            )
+            .await
+            .map_err(|err| unavailable(&err))?;
+            insert_token(&tx, &session, next).await?;
+            Rotation::Rotated(session)
+        };
+        tx.commit().await.map_err(|err| unavailable(&err))?;
+        Ok(outcome)
+    }
+
+    async fn revoke_session(
+        &self,
+        presented: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let mut client = self.0.client().await?;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(|err| unavailable(&err))?;
+        let Some(row) = tx
+            .query_opt(LOCK_PRESENTED, &[&presented.as_slice()])
+            .await
+            .map_err(|err| unavailable(&err))?
+        else {
+            return Ok(None);
+        };
+        let family_revoked: Option<OffsetDateTime> = row.get("family_revoked_at");
+        let session = session_from_row(&row);
+        if family_revoked.is_none() {
+            revoke_family(&tx, session.id, now).await?;
+        }
+        tx.commit().await.map_err(|err| unavailable(&err))?;
+        Ok(family_revoked.is_none().then_some(session))
+    }
+}
