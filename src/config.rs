@@ -33,6 +33,29 @@ pub enum Command {
     Dev(DevArgs),
     /// Apply pending database migrations and exit.
     Migrate(DatabaseArgs),
+    /// Manage confidential OAuth clients.
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+}
+
+#[derive(Subcommand)]
+pub enum ClientsCommand {
+    /// Register a client; prints its client_id and client_secret (shown this once) as JSON.
+    Create(CreateClientArgs),
+}
+
+#[derive(Args)]
+pub struct CreateClientArgs {
+    /// A name people recognise the client by.
+    #[arg(long)]
+    pub name: String,
+
+    /// Space-separated scopes the client may be granted.
+    #[arg(long, default_value = "")]
+    pub scope: String,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 #[derive(Args)]

@@ -29,6 +29,9 @@ pub enum Error {
     /// RFC 6749 §5.2 `invalid_grant`: bad password-grant credentials or refresh token.
     #[error("{0}")]
     InvalidGrant(&'static str),
+    /// RFC 6749 §5.2 `invalid_client`: unknown client or wrong secret (one answer for both).
+    #[error("client authentication failed")]
+    InvalidClient,
     #[error("unsupported grant_type: {0}")]
     UnsupportedGrantType(String),
     #[error("too many requests")]

@@ -11,12 +11,14 @@
 )]
 
 pub mod accounts;
+pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod error;
 pub mod http;
 pub mod keys;
 pub mod rate_limit;
+pub mod scope;
 pub mod sessions;
 pub mod startup;
 pub mod store;

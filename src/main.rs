@@ -4,11 +4,16 @@ use std::{process::ExitCode, sync::Arc};
 
 use authd::{
     AppState, Application,
+    clients::Clients,
     clock::SystemClock,
-    config::{Cli, Command, Config, DevArgs, ServeArgs, explain_parse_error, parse_master_key},
+    config::{
+        Cli, ClientsCommand, Command, Config, CreateClientArgs, DevArgs, ServeArgs,
+        explain_parse_error, parse_master_key,
+    },
     keys::MasterKey,
+    scope::normalize_scope,
     startup::{StartupError, connect_stores},
-    store::{memory, postgres::run_migrations},
+    store::{self, memory, postgres::run_migrations},
     telemetry::{LogFormat, init_logging},
 };
 use clap::Parser;
@@ -44,6 +49,7 @@ async fn run(command: Command) -> Result<(), StartupError> {
     match command {
         Command::Serve(args) => serve(args).await,
         Command::Dev(args) => dev(args).await,
+        Command::Clients(ClientsCommand::Create(args)) => create_client(args).await,
         Command::Migrate(args) => {
             init_logging(LogFormat::Json);
             let applied = run_migrations(&args.database_url)
@@ -111,6 +117,33 @@ async fn dev(args: DevArgs) -> Result<(), StartupError> {
             addr: args.listen,
             source,
         })
+}
+
+/// Registers a client and prints its credentials once, as JSON, for scripts to capture.
+async fn create_client(args: CreateClientArgs) -> Result<(), StartupError> {
+    let scope = normalize_scope(Some(&args.scope))?;
+    let pool = store::postgres::connect(&args.database.database_url)
+        .await
+        .map_err(|source| StartupError::Connect {
+            setting: "DATABASE_URL",
+            source,
+        })?;
+    let clients = Clients::new(
+        store::postgres::Postgres::new(pool).clients(),
+        Arc::new(SystemClock),
+    );
+    let (client, secret) = clients.create(&args.name, scope).await?;
+    println!(
+        "{}",
+        serde_json::json!({
+            "client_id": client.client_id,
+            "client_secret": secret.expose(),
+            "name": client.name,
+            "scope": client.scope,
+        })
+    );
+    eprintln!("authd: client created; store the secret now, it cannot be shown again");
+    Ok(())
 }
 
 /// Resolves on SIGTERM (orchestrators) or Ctrl-C (people).

@@ -10,6 +10,7 @@ use poem::{
 
 use crate::{
     accounts::{Accounts, PasswordHasher},
+    clients::Clients,
     clock::Clock,
     config::{Config, ConfigError},
     error::Error,
@@ -50,6 +51,7 @@ pub struct AppState {
     pub verifier: Arc<TokenVerifier>,
     pub revocations: Arc<Revocations>,
     pub sessions: Arc<Sessions>,
+    pub clients: Arc<Clients>,
     pub users: Arc<dyn store::UserStore>,
     pub key_ring: Arc<KeyRing>,
     pub rate_limiter: Arc<RateLimiter>,
@@ -98,6 +100,7 @@ impl AppState {
                 config.refresh_token_ttl,
                 config.access_token_ttl + config.clock_leeway,
             )),
+            clients: Arc::new(Clients::new(stores.clients, clock.clone())),
             revocations,
             users: stores.users.clone(),
             accounts: Accounts::new(stores.users, stores.auth_logs, hasher, clock.clone()),
@@ -148,6 +151,7 @@ pub async fn connect_stores(
         rate_limits: Arc::new(store::redis::RedisRateLimits(redis.clone())),
         revocations: postgres.revocations(),
         sessions: postgres.sessions(),
+        clients: postgres.clients(),
         token_cache: Arc::new(store::redis::RedisTokenState(redis.clone())),
         probes: vec![Arc::new(postgres), Arc::new(redis)],
     })

@@ -72,6 +72,12 @@ pub struct OAuthErrorBody {
 pub enum OAuthError {
     #[oai(status = 400)]
     BadRequest(Json<OAuthErrorBody>),
+    /// Client authentication failed (RFC 6749 §5.2 `invalid_client`).
+    #[oai(status = 401)]
+    InvalidClient(
+        Json<OAuthErrorBody>,
+        #[oai(header = "WWW-Authenticate")] String,
+    ),
     #[oai(status = 429)]
     TooManyRequests(Json<OAuthErrorBody>, #[oai(header = "Retry-After")] u64),
     #[oai(status = 500)]
@@ -98,6 +104,10 @@ impl From<Error> for OAuthError {
             Error::UnsupportedGrantType(_) => {
                 OAuthError::BadRequest(oauth_body("unsupported_grant_type", description))
             }
+            Error::InvalidClient => OAuthError::InvalidClient(
+                oauth_body("invalid_client", description),
+                r#"Basic realm="authd""#.to_owned(),
+            ),
             Error::InvalidField { field: "scope", .. } => {
                 OAuthError::BadRequest(oauth_body("invalid_scope", description))
             }
@@ -153,6 +163,9 @@ impl From<Error> for ApiError {
             }
             Error::UnsupportedGrantType(_) => {
                 ApiError::BadRequest(ErrorBody::new("unsupported_grant_type", err.to_string()))
+            }
+            Error::InvalidClient => {
+                ApiError::Unauthorized(ErrorBody::new("invalid_client", err.to_string()), None)
             }
             Error::UsernameTaken => {
                 ApiError::Conflict(ErrorBody::new("username_taken", err.to_string()))

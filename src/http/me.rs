@@ -34,9 +34,14 @@ struct Claims {
     iat: i64,
     nbf: i64,
     jti: String,
-    username: String,
+    #[oai(skip_serializing_if_is_none)]
+    username: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    client_id: Option<String>,
     #[oai(skip_serializing_if_is_none)]
     sid: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    scope: Option<String>,
 }
 
 impl From<AccessClaims> for Claims {
@@ -50,7 +55,9 @@ impl From<AccessClaims> for Claims {
             nbf: claims.nbf,
             jti: claims.jti,
             username: claims.username,
+            client_id: claims.client_id,
             sid: claims.sid,
+            scope: claims.scope,
         }
     }
 }
@@ -64,8 +71,9 @@ impl MeApi {
     #[oai(path = "/me", method = "get")]
     async fn me(&self, auth: BearerAuth) -> Result<Json<Me>, ApiError> {
         let verified = self.0.verifier.verify(auth.token()).await?;
+        // A client's own token (client credentials) has no user behind it.
         let user_id = Uuid::parse_str(&verified.claims.sub)
-            .map_err(|_| Error::from(InvalidToken::Malformed))?;
+            .map_err(|_| Error::from(InvalidToken::UnknownSubject))?;
         let user = self
             .0
             .users

@@ -2,6 +2,7 @@
 
 mod auth;
 mod bearer;
+mod client_auth;
 mod client_ip;
 pub mod error;
 mod fields;
@@ -9,6 +10,7 @@ mod health;
 mod jwks;
 mod logout;
 mod me;
+mod metadata;
 mod oauth;
 mod optional_json;
 mod ping;
@@ -52,6 +54,7 @@ pub fn api_service(state: &AppState) -> OpenApiService<impl poem_openapi::OpenAp
             me::MeApi(state.clone()),
             logout::LogoutApi(state.clone()),
             oauth::OAuthApi(state.clone()),
+            metadata::MetadataApi(state.clone()),
         ),
         "authd",
         env!("CARGO_PKG_VERSION"),

@@ -1,14 +1,22 @@
-//! OAuth 2.0: the token endpoint (RFC 6749 §3.2) and token revocation (RFC 7009).
+//! OAuth 2.0: the token endpoint (RFC 6749 §3.2), revocation (RFC 7009) and introspection
+//! (RFC 7662).
 //! Requests are form-encoded; errors follow RFC 6749 §5.2.
 
 use poem::Request;
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Form, payload::Json};
 use serde::Deserialize;
 
-use super::{ApiTags, client_ip, error::OAuthError, user_agent};
+use super::{
+    ApiTags,
+    client_auth::{PresentedClient, presented_client},
+    client_ip,
+    error::OAuthError,
+    user_agent,
+};
 use crate::{
     accounts::{AuthAttempt, Password},
     error::Error,
+    scope::normalize_scope,
     sessions::{Continuation, RefreshToken},
     startup::AppState,
 };
@@ -18,7 +26,7 @@ pub struct OAuthApi(pub AppState);
 /// No `Debug`: the form may hold a password or a refresh token.
 #[derive(Object, Deserialize)]
 struct OAuthTokenRequest {
-    /// `password` or `refresh_token`.
+    /// `password`, `refresh_token` or `client_credentials`.
     grant_type: Option<String>,
     /// For `password`.
     username: Option<String>,
@@ -28,8 +36,12 @@ struct OAuthTokenRequest {
     /// For `refresh_token`.
     #[oai(write_only)]
     refresh_token: Option<String>,
-    /// Space-separated scopes to grant (`password` only; a refresh keeps the session's scope).
+    /// Space-separated scopes to grant (a refresh keeps the session's scope).
     scope: Option<String>,
+    /// `client_secret_post` client authentication (or use HTTP Basic).
+    client_id: Option<String>,
+    #[oai(write_only)]
+    client_secret: Option<String>,
 }
 
 /// RFC 6749 §5.1.
@@ -40,7 +52,9 @@ struct OAuthTokenResponse {
     token_type: String,
     expires_in: i64,
     /// Opaque; use it once with `grant_type=refresh_token` for the next pair. Shown only here.
-    refresh_token: String,
+    /// Not issued to a client acting for itself (RFC 6749 §4.4.3).
+    #[oai(skip_serializing_if_is_none)]
+    refresh_token: Option<String>,
     scope: String,
 }
 
@@ -62,6 +76,44 @@ struct RevokeRequest {
     token: Option<String>,
     /// `access_token` or `refresh_token`; a hint only (RFC 7009 §2.1): authd tells them apart.
     token_type_hint: Option<String>,
+    client_id: Option<String>,
+    #[oai(write_only)]
+    client_secret: Option<String>,
+}
+
+/// RFC 7662 §2.2. For an inactive token, only `active: false`.
+#[derive(Object, Default)]
+struct Introspection {
+    active: bool,
+    #[oai(skip_serializing_if_is_none)]
+    scope: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    client_id: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    username: Option<String>,
+    /// `Bearer` for access tokens, `refresh_token` for refresh tokens.
+    #[oai(skip_serializing_if_is_none)]
+    token_type: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    exp: Option<i64>,
+    #[oai(skip_serializing_if_is_none)]
+    iat: Option<i64>,
+    #[oai(skip_serializing_if_is_none)]
+    nbf: Option<i64>,
+    #[oai(skip_serializing_if_is_none)]
+    sub: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    aud: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    iss: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    jti: Option<String>,
+}
+
+#[derive(ApiResponse)]
+enum IntrospectionResult {
+    #[oai(status = 200)]
+    Ok(Json<Introspection>, #[oai(header = "Cache-Control")] String),
 }
 
 #[derive(ApiResponse)]
@@ -109,6 +161,27 @@ impl OAuthApi {
                     RefreshToken::presented(required(form.refresh_token, "refresh_token")?);
                 state.sessions.refresh(&presented).await?
             }
+            Some("client_credentials") => {
+                let client = presented_client(req, form.client_id, form.client_secret)?
+                    .ok_or(Error::InvalidClient)?;
+                let client = self.authenticate(client).await?;
+                let scope =
+                    crate::clients::grant_scope(&client, &normalize_scope(form.scope.as_deref())?)?;
+                let issued =
+                    state
+                        .tokens
+                        .issue_for_client(&client, scope.clone(), state.clock.now())?;
+                return Ok(OAuthTokenResult::Ok(
+                    Json(OAuthTokenResponse {
+                        access_token: issued.token,
+                        token_type: "Bearer".to_owned(),
+                        expires_in: issued.expires_in,
+                        refresh_token: None,
+                        scope,
+                    }),
+                    "no-store".to_owned(),
+                ));
+            }
             Some(other) => return Err(Error::UnsupportedGrantType(other.to_owned()).into()),
             None => return Err(missing("grant_type").into()),
         };
@@ -120,8 +193,17 @@ impl OAuthApi {
     /// An access token is revoked by its `jti`; a refresh token ends its whole session, including
     /// the access tokens issued in it. 200 whether or not the token was known.
     #[oai(path = "/oauth/revoke", method = "post")]
-    async fn revoke(&self, form: Form<RevokeRequest>) -> Result<RevokeResult, OAuthError> {
-        let token = required(form.0.token, "token")?;
+    async fn revoke(
+        &self,
+        req: &Request,
+        form: Form<RevokeRequest>,
+    ) -> Result<RevokeResult, OAuthError> {
+        let form = form.0;
+        // Public clients may revoke what they hold; a client that authenticates must do it right.
+        if let Some(client) = presented_client(req, form.client_id, form.client_secret)? {
+            self.authenticate(client).await?;
+        }
+        let token = required(form.token, "token")?;
         if looks_like_jwt(&token) {
             match self.0.verifier.verify(&token).await {
                 Ok(verified) => {
@@ -139,9 +221,81 @@ impl OAuthApi {
         }
         Ok(RevokeResult::Ok)
     }
+
+    /// Introspect a token (RFC 7662)
+    ///
+    /// Requires client authentication. A live access or refresh token is described; anything
+    /// else is `{"active": false}`.
+    #[oai(path = "/oauth/introspect", method = "post")]
+    async fn introspect(
+        &self,
+        req: &Request,
+        form: Form<RevokeRequest>,
+    ) -> Result<IntrospectionResult, OAuthError> {
+        let form = form.0;
+        let client = presented_client(req, form.client_id, form.client_secret)?
+            .ok_or(Error::InvalidClient)?;
+        self.authenticate(client).await?;
+        let token = required(form.token, "token")?;
+        let introspection = self.introspect_token(&token).await?;
+        Ok(IntrospectionResult::Ok(
+            Json(introspection),
+            "no-store".to_owned(),
+        ))
+    }
 }
 
 impl OAuthApi {
+    async fn authenticate(
+        &self,
+        client: PresentedClient,
+    ) -> Result<crate::store::ClientRecord, Error> {
+        self.0
+            .clients
+            .authenticate(&client.client_id, &client.secret)
+            .await
+    }
+
+    async fn introspect_token(&self, token: &str) -> Result<Introspection, Error> {
+        let state = &self.0;
+        if looks_like_jwt(token) {
+            return match state.verifier.verify(token).await {
+                Ok(verified) => {
+                    let claims = verified.claims;
+                    Ok(Introspection {
+                        active: true,
+                        scope: claims.scope,
+                        client_id: claims.client_id,
+                        username: claims.username,
+                        token_type: Some("Bearer".to_owned()),
+                        exp: Some(claims.exp),
+                        iat: Some(claims.iat),
+                        nbf: Some(claims.nbf),
+                        sub: Some(claims.sub),
+                        aud: Some(claims.aud),
+                        iss: Some(claims.iss),
+                        jti: Some(claims.jti),
+                    })
+                }
+                Err(Error::InvalidToken(_)) => Ok(Introspection::default()),
+                Err(other) => Err(other),
+            };
+        }
+        let presented = RefreshToken::presented(token.to_owned());
+        Ok(match state.sessions.find_live(&presented).await? {
+            Some((session, expires_at)) => Introspection {
+                active: true,
+                scope: Some(session.scope).filter(|scope| !scope.is_empty()),
+                token_type: Some("refresh_token".to_owned()),
+                exp: Some(expires_at.unix_timestamp()),
+                sub: Some(session.user_id.to_string()),
+                iss: Some(state.config.issuer.clone()),
+                ..Introspection::default()
+            },
+            None => Introspection::default(),
+        })
+    }
+
     async fn respond(&self, continuation: Continuation) -> Result<OAuthTokenResult, OAuthError> {
         let state = &self.0;
         let Continuation {
@@ -162,7 +316,7 @@ impl OAuthApi {
                 access_token: issued.token,
                 token_type: "Bearer".to_owned(),
                 expires_in: issued.expires_in,
-                refresh_token: refresh_token.expose().to_owned(),
+                refresh_token: Some(refresh_token.expose().to_owned()),
                 scope: session.scope,
             }),
             "no-store".to_owned(),
@@ -183,31 +337,6 @@ fn required(value: Option<String>, field: &'static str) -> Result<String, Error>
         .ok_or_else(|| missing(field))
 }
 
-/// RFC 6749 §3.3: space-separated scope tokens of printable ASCII except `"` and `\`.
-/// Duplicates are dropped and the order kept.
-fn normalize_scope(scope: Option<&str>) -> Result<String, Error> {
-    let mut tokens: Vec<&str> = Vec::new();
-    for token in scope
-        .unwrap_or_default()
-        .split(' ')
-        .filter(|t| !t.is_empty())
-    {
-        let valid = token
-            .bytes()
-            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b));
-        if !valid {
-            return Err(Error::InvalidField {
-                field: "scope",
-                message: format!("`{token}` is not a valid scope token"),
-            });
-        }
-        if !tokens.contains(&token) {
-            tokens.push(token);
-        }
-    }
-    Ok(tokens.join(" "))
-}
-
 /// Refresh tokens are base64url without dots; every JWT has exactly two.
 fn looks_like_jwt(token: &str) -> bool {
     token.bytes().filter(|b| *b == b'.').count() == 2
@@ -216,17 +345,6 @@ fn looks_like_jwt(token: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn scopes_are_normalized_and_validated() {
-        assert_eq!(normalize_scope(None).unwrap(), "");
-        assert_eq!(
-            normalize_scope(Some(" read  write read ")).unwrap(),
-            "read write"
-        );
-        assert!(normalize_scope(Some("bad\"quote")).is_err());
-        assert!(normalize_scope(Some("back\\slash")).is_err());
-    }
 
     #[test]
     fn jwts_and_refresh_tokens_are_told_apart() {

@@ -103,6 +103,17 @@ impl Sessions {
         }
     }
 
+    /// The session of a live refresh token, and when that token expires.
+    pub async fn find_live(
+        &self,
+        presented: &RefreshToken,
+    ) -> Result<Option<(SessionRecord, time::OffsetDateTime)>, Error> {
+        Ok(self
+            .store
+            .find_live(&presented.hash(), self.clock.now())
+            .await?)
+    }
+
     /// Ends the session `presented` belongs to, if any (unknown tokens are not an error:
     /// RFC 7009 §2.2).
     pub async fn revoke(&self, presented: &RefreshToken) -> Result<(), Error> {

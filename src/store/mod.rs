@@ -273,12 +273,34 @@ pub trait SessionStore: Send + Sync {
         next: &RefreshTokenRecord,
         now: OffsetDateTime,
     ) -> Result<Rotation, StoreError>;
+    /// The session of a live (unused, unexpired, unrevoked) refresh token, and when it expires.
+    async fn find_live(
+        &self,
+        presented: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<Option<(SessionRecord, OffsetDateTime)>, StoreError>;
     /// Revokes the session `presented` belongs to, returning it if there was one to revoke.
     async fn revoke_session(
         &self,
         presented: &[u8; 32],
         now: OffsetDateTime,
     ) -> Result<Option<SessionRecord>, StoreError>;
+}
+
+/// A registered confidential client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientRecord {
+    pub client_id: String,
+    pub name: String,
+    pub secret_hash: [u8; 32],
+    pub scope: String,
+    pub created_at: OffsetDateTime,
+}
+
+#[async_trait]
+pub trait ClientStore: Send + Sync {
+    async fn insert_client(&self, client: &ClientRecord) -> Result<(), StoreError>;
+    async fn find_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError>;
 }
 
 /// A dependency whose reachability decides readiness.
@@ -298,5 +320,6 @@ pub struct Stores {
     pub revocations: Arc<dyn RevocationStore>,
     pub token_cache: Arc<dyn TokenStateCache>,
     pub sessions: Arc<dyn SessionStore>,
+    pub clients: Arc<dyn ClientStore>,
     pub probes: Vec<Arc<dyn Probe>>,
 }

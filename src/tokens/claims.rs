@@ -15,7 +15,12 @@ pub struct AccessClaims {
     pub nbf: i64,
     /// Unique per token; what revocation names.
     pub jti: String,
-    pub username: String,
+    /// The user's name, for the seed clients that read it; absent on a client's own token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// The client the token was issued to (RFC 9068 §2.2), when one authenticated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
     /// The session (refresh-token family) the token was issued in, if any: revoking the session
     /// revokes every access token that carries its id.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -9,7 +9,7 @@ use super::{ACCESS_TOKEN_TYP, AccessClaims};
 use crate::{
     error::Error,
     keys::{KeyRing, SigningKey},
-    store::{SessionRecord, UserRecord},
+    store::{ClientRecord, SessionRecord, UserRecord},
 };
 
 #[derive(Debug)]
@@ -18,6 +18,29 @@ pub struct IssuedToken {
     pub claims: AccessClaims,
     /// Seconds until `exp` (negative for the test mode's expired tokens).
     pub expires_in: i64,
+}
+
+/// Whom a token is about and what it grants, before the times and the id are added.
+struct Subject {
+    sub: String,
+    username: Option<String>,
+    client_id: Option<String>,
+    sid: Option<String>,
+    scope: Option<String>,
+}
+
+impl Subject {
+    fn user(user: &UserRecord, session: Option<&SessionRecord>) -> Self {
+        Self {
+            sub: user.id.to_string(),
+            username: Some(user.username.clone()),
+            client_id: None,
+            sid: session.map(|session| session.id.to_string()),
+            scope: session
+                .map(|session| session.scope.clone())
+                .filter(|scope| !scope.is_empty()),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -38,10 +61,6 @@ impl TokenIssuer {
         }
     }
 
-    pub fn access_token_ttl(&self) -> Duration {
-        self.ttl
-    }
-
     /// A token for `user`, valid from `now` for the configured lifetime.
     pub fn issue(&self, user: &UserRecord, now: OffsetDateTime) -> Result<IssuedToken, Error> {
         self.issue_in_session(user, None, now)
@@ -55,11 +74,25 @@ impl TokenIssuer {
         session: Option<&SessionRecord>,
         now: OffsetDateTime,
     ) -> Result<IssuedToken, Error> {
-        let key = self
-            .key_ring
-            .signing_key(now)
-            .ok_or_else(|| Error::Internal("no signing key is active".to_owned()))?;
-        self.sign(&key, user, session, now, now, now + self.ttl)
+        self.sign_current(Subject::user(user, session), now)
+    }
+
+    /// A token for a client acting on its own behalf (client credentials grant): the client is
+    /// the subject (RFC 9068 §2.2).
+    pub fn issue_for_client(
+        &self,
+        client: &ClientRecord,
+        scope: String,
+        now: OffsetDateTime,
+    ) -> Result<IssuedToken, Error> {
+        let subject = Subject {
+            sub: client.client_id.clone(),
+            username: None,
+            client_id: Some(client.client_id.clone()),
+            sid: None,
+            scope: Some(scope).filter(|scope| !scope.is_empty()),
+        };
+        self.sign_current(subject, now)
     }
 
     /// The test mode's token: its lifetime ended an hour ago, and it is signed by a key that
@@ -74,31 +107,43 @@ impl TokenIssuer {
             .expired_test_key()
             .ok_or(Error::ExpiredTokensDisabled)?;
         let issued_at = now - Duration::HOUR - self.ttl;
-        self.sign(&key, user, None, now, issued_at, now - Duration::HOUR)
+        self.sign(
+            &key,
+            Subject::user(user, None),
+            now,
+            issued_at,
+            now - Duration::HOUR,
+        )
+    }
+
+    fn sign_current(&self, subject: Subject, now: OffsetDateTime) -> Result<IssuedToken, Error> {
+        let key = self
+            .key_ring
+            .signing_key(now)
+            .ok_or_else(|| Error::Internal("no signing key is active".to_owned()))?;
+        self.sign(&key, subject, now, now, now + self.ttl)
     }
 
     fn sign(
         &self,
         key: &SigningKey,
-        user: &UserRecord,
-        session: Option<&SessionRecord>,
+        subject: Subject,
         now: OffsetDateTime,
         issued_at: OffsetDateTime,
         expires_at: OffsetDateTime,
     ) -> Result<IssuedToken, Error> {
         let claims = AccessClaims {
             iss: self.issuer.clone(),
-            sub: user.id.to_string(),
+            sub: subject.sub,
             aud: self.audience.clone(),
             exp: expires_at.unix_timestamp(),
             iat: issued_at.unix_timestamp(),
             nbf: issued_at.unix_timestamp(),
             jti: AccessClaims::new_jti(),
-            username: user.username.clone(),
-            sid: session.map(|session| session.id.to_string()),
-            scope: session
-                .map(|session| session.scope.clone())
-                .filter(|scope| !scope.is_empty()),
+            username: subject.username,
+            client_id: subject.client_id,
+            sid: subject.sid,
+            scope: subject.scope,
         };
         let mut header = Header::new(key.algorithm);
         header.typ = Some(ACCESS_TOKEN_TYP.to_owned());

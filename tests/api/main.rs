@@ -5,6 +5,7 @@
 mod auth;
 mod auth_logs;
 mod cli;
+mod clients;
 mod dev_contract;
 mod health;
 mod helpers;

@@ -23,6 +23,8 @@ async fn the_spec_lists_every_route() {
         ("/logout", "post"),
         ("/oauth/token", "post"),
         ("/oauth/revoke", "post"),
+        ("/oauth/introspect", "post"),
+        ("/.well-known/oauth-authorization-server", "get"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),

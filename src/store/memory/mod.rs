@@ -18,8 +18,8 @@ pub use sessions::MemorySessions;
 pub use tokens::MemoryTokenState;
 
 use super::{
-    AuthLogEntry, AuthLogStore, KeyNeed, SigningKeyRecord, SigningKeyStore, StoreError, Stores,
-    UniqueField, UserRecord, UserStore,
+    AuthLogEntry, AuthLogStore, ClientRecord, ClientStore, KeyNeed, SigningKeyRecord,
+    SigningKeyStore, StoreError, Stores, UniqueField, UserRecord, UserStore,
 };
 
 /// Wires a full set of in-memory stores.
@@ -29,6 +29,7 @@ pub fn stores() -> Stores {
         revocations: tokens.clone(),
         token_cache: tokens,
         sessions: Arc::new(MemorySessions::default()),
+        clients: Arc::new(MemoryClients::default()),
         users: Arc::new(MemoryUsers::default()),
         signing_keys: Arc::new(MemorySigningKeys::default()),
         auth_logs: Arc::new(MemoryAuthLogs::default()),
@@ -106,6 +107,23 @@ impl SigningKeyStore for MemorySigningKeys {
         }
         keys.push(key.clone());
         Ok(true)
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryClients {
+    by_id: Mutex<HashMap<String, ClientRecord>>,
+}
+
+#[async_trait]
+impl ClientStore for MemoryClients {
+    async fn insert_client(&self, client: &ClientRecord) -> Result<(), StoreError> {
+        lock(&self.by_id).insert(client.client_id.clone(), client.clone());
+        Ok(())
+    }
+
+    async fn find_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+        Ok(lock(&self.by_id).get(client_id).cloned())
     }
 }
 

@@ -99,6 +99,22 @@ impl SessionStore for MemorySessions {
         Ok(Rotation::Rotated(session))
     }
 
+    async fn find_live(
+        &self,
+        presented: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<Option<(SessionRecord, OffsetDateTime)>, StoreError> {
+        let sessions = lock(&self.0);
+        let Some(token) = sessions.tokens.get(presented) else {
+            return Ok(None);
+        };
+        let Some((session, family_revoked)) = sessions.families.get(&token.family_id) else {
+            return Ok(None);
+        };
+        let live = !token.used && !token.revoked && !family_revoked && token.expires_at > now;
+        Ok(live.then(|| (session.clone(), token.expires_at)))
+    }
+
     async fn revoke_session(
         &self,
         presented: &[u8; 32],

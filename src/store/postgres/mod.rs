@@ -1,6 +1,7 @@
 //! Postgres: users, signing keys and auth logs — what must outlive any replica.
 
 mod auth_logs;
+mod clients;
 mod migrate;
 mod revocations;
 mod sessions;
@@ -91,6 +92,10 @@ impl Postgres {
 
     pub fn sessions(&self) -> Arc<sessions::PostgresSessions> {
         Arc::new(sessions::PostgresSessions(self.clone()))
+    }
+
+    pub fn clients(&self) -> Arc<clients::PostgresClients> {
+        Arc::new(clients::PostgresClients(self.clone()))
     }
 
     pub fn auth_logs(&self) -> Arc<auth_logs::PostgresAuthLogs> {

@@ -142,6 +142,25 @@ impl SessionStore for PostgresSessions {
         Ok(outcome)
     }
 
+    async fn find_live(
+        &self,
+        presented: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<Option<(SessionRecord, OffsetDateTime)>, StoreError> {
+        let client = self.0.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT t.family_id, t.expires_at, f.user_id, f.scope, f.created_at
+                 FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
+                 WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.revoked_at IS NULL
+                   AND f.revoked_at IS NULL AND t.expires_at > $2",
+                &[&presented.as_slice(), &now],
+            )
+            .await
+            .map_err(|err| unavailable(&err))?;
+        Ok(row.map(|row| (session_from_row(&row), row.get("expires_at"))))
+    }
+
     async fn revoke_session(
         &self,
         presented: &[u8; 32],
