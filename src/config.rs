@@ -36,6 +36,33 @@ pub enum Command {
     /// Manage confidential OAuth clients.
     #[command(subcommand)]
     Clients(ClientsCommand),
+    /// Rotate and list signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Publish a new signing key now; it signs after one JWKS cache lifetime, and the current
+    /// key verifies for one more token lifetime. Every replica follows within a second.
+    // Boxed: parsed once, and much larger than the other variant.
+    Rotate(Box<RotateKeysArgs>),
+    /// Print every stored key: kid, alg, state and dates.
+    List(DatabaseArgs),
+}
+
+#[derive(Args)]
+pub struct RotateKeysArgs {
+    /// For a key thought compromised: sign with the new key at once and retire every other key
+    /// at once (tokens they signed stop verifying). Revokes nothing else.
+    #[arg(long)]
+    pub now: bool,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 #[derive(Subcommand)]
@@ -77,6 +104,24 @@ pub struct ServeArgs {
     pub listen: SocketAddr,
 
     #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    /// Skip running migrations at start (when a separate `authd migrate` job runs them).
+    #[arg(long, env = "AUTHD_NO_MIGRATE")]
+    pub no_migrate: bool,
+
+    /// Test mode: allow `POST /auth?expired=true` to issue already-expired tokens. Never in production.
+    #[arg(long, env = "AUTHD_EXPIRED_TOKENS")]
+    pub expired_tokens: bool,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Where the durable and shared state live, and the key that opens the signing keys.
+#[derive(Args)]
+pub struct ConnectionArgs {
+    #[command(flatten)]
     pub database: DatabaseArgs,
 
     /// Redis connection URL.
@@ -96,17 +141,6 @@ pub struct ServeArgs {
     /// (e.g. `openssl rand -base64 32`). Required.
     #[arg(long, env = "AUTHD_MASTER_KEY", hide_env_values = true)]
     pub master_key: Option<String>,
-
-    /// Skip running migrations at start (when a separate `authd migrate` job runs them).
-    #[arg(long, env = "AUTHD_NO_MIGRATE")]
-    pub no_migrate: bool,
-
-    /// Test mode: allow `POST /auth?expired=true` to issue already-expired tokens. Never in production.
-    #[arg(long, env = "AUTHD_EXPIRED_TOKENS")]
-    pub expired_tokens: bool,
-
-    #[command(flatten)]
-    pub common: CommonArgs,
 }
 
 #[derive(Args)]
@@ -142,7 +176,16 @@ pub struct CommonArgs {
     #[arg(long, env = "AUTHD_CLOCK_LEEWAY", default_value = "30s", value_parser = humantime::parse_duration)]
     pub clock_leeway: Duration,
 
-    /// How long a signing key signs before the next one takes over.
+    /// How often the signing key is rotated (one replica rotates; the others follow).
+    #[arg(long, env = "AUTHD_KEY_ROTATION", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub key_rotation: Duration,
+
+    /// How often each replica re-reads the signing keys from Postgres, in case it missed a
+    /// rotation announced on Redis.
+    #[arg(long, env = "AUTHD_KEY_RELOAD_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub key_reload_interval: Duration,
+
+    /// The longest a signing key may sign if rotation stops happening (a backstop).
     #[arg(long, env = "AUTHD_SIGNING_KEY_LIFETIME", default_value = "30days", value_parser = humantime::parse_duration)]
     pub signing_key_lifetime: Duration,
 
@@ -199,6 +242,8 @@ pub struct Config {
     pub audience: String,
     pub access_token_ttl: time::Duration,
     pub signing_key_lifetime: time::Duration,
+    pub key_rotation: time::Duration,
+    pub key_reload_interval: Duration,
     pub clock_leeway: time::Duration,
     pub refresh_token_ttl: time::Duration,
     pub rate_limit_per_second: NonZeroU32,
@@ -235,6 +280,19 @@ impl Config {
                 "must be at least 1h",
             ));
         }
+        let key_rotation = to_time(args.key_rotation);
+        if key_rotation < time::Duration::minutes(10) || key_rotation >= signing_key_lifetime {
+            return Err(ConfigError::new(
+                "AUTHD_KEY_ROTATION",
+                "must be at least 10m and shorter than AUTHD_SIGNING_KEY_LIFETIME",
+            ));
+        }
+        if args.key_reload_interval < Duration::from_secs(1) {
+            return Err(ConfigError::new(
+                "AUTHD_KEY_RELOAD_INTERVAL",
+                "must be at least 1s",
+            ));
+        }
         let refresh_token_ttl = to_time(args.refresh_token_ttl);
         if refresh_token_ttl < access_token_ttl {
             return Err(ConfigError::new(
@@ -260,6 +318,8 @@ impl Config {
             audience: args.audience.clone(),
             access_token_ttl,
             signing_key_lifetime,
+            key_rotation,
+            key_reload_interval: args.key_reload_interval,
             clock_leeway,
             refresh_token_ttl,
             rate_limit_per_second: args.rate_limit,

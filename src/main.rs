@@ -7,12 +7,15 @@ use authd::{
     clients::Clients,
     clock::SystemClock,
     config::{
-        Cli, ClientsCommand, Command, Config, CreateClientArgs, DevArgs, ServeArgs,
-        explain_parse_error, parse_master_key,
+        Cli, ClientsCommand, Command, Config, CreateClientArgs, DatabaseArgs, DevArgs, KeysCommand,
+        RotateKeysArgs, ServeArgs, explain_parse_error, parse_master_key,
     },
+    error::Error,
     keys::MasterKey,
+    keys::RotationMode,
     scope::normalize_scope,
     startup::{StartupError, connect_stores},
+    store::SigningKeyStore,
     store::{self, memory, postgres::run_migrations},
     telemetry::{LogFormat, init_logging},
 };
@@ -50,6 +53,8 @@ async fn run(command: Command) -> Result<(), StartupError> {
         Command::Serve(args) => serve(args).await,
         Command::Dev(args) => dev(args).await,
         Command::Clients(ClientsCommand::Create(args)) => create_client(args).await,
+        Command::Keys(KeysCommand::Rotate(args)) => rotate_keys(*args).await,
+        Command::Keys(KeysCommand::List(args)) => list_keys(args).await,
         Command::Migrate(args) => {
             init_logging(LogFormat::Json);
             let applied = run_migrations(&args.database_url)
@@ -63,23 +68,22 @@ async fn run(command: Command) -> Result<(), StartupError> {
 
 async fn serve(args: ServeArgs) -> Result<(), StartupError> {
     // Validate everything before touching the network, so a typo fails in milliseconds.
-    let master_key = parse_master_key(args.master_key.as_deref())?;
+    let master_key = parse_master_key(args.connection.master_key.as_deref())?;
     let config = Config::from_common(&args.common, args.expired_tokens)?;
     init_logging(LogFormat::Json);
     // Connect first: an unreachable service is then reported under the setting that names it.
     let stores = connect_stores(
-        &args.database.database_url,
-        &args.redis_url,
-        &args.redis_prefix,
+        &args.connection.database.database_url,
+        &args.connection.redis_url,
+        &args.connection.redis_prefix,
     )
     .await?;
     if !args.no_migrate {
-        run_migrations(&args.database.database_url)
+        run_migrations(&args.connection.database.database_url)
             .await
             .map_err(StartupError::Migrate)?;
     }
     let state = AppState::build(config, stores, &master_key, Arc::new(SystemClock)).await?;
-    drop(master_key); // every key is decrypted: the master key need not stay in memory
     let app = Application::bind(args.listen, state).await?;
     let addr = app.local_addr().unwrap_or(args.listen);
     tracing::info!(%addr, "authd listening");
@@ -117,6 +121,76 @@ async fn dev(args: DevArgs) -> Result<(), StartupError> {
             addr: args.listen,
             source,
         })
+}
+
+/// Rotates the signing key as every replica would, and announces it to them.
+async fn rotate_keys(args: RotateKeysArgs) -> Result<(), StartupError> {
+    let master_key = parse_master_key(args.connection.master_key.as_deref())?;
+    let config = Config::from_common(&args.common, false)?;
+    let connection = &args.connection;
+    let stores = connect_stores(
+        &connection.database.database_url,
+        &connection.redis_url,
+        &connection.redis_prefix,
+    )
+    .await?;
+    let state = AppState::build(config, stores, &master_key, Arc::new(SystemClock)).await?;
+    let mode = if args.now {
+        RotationMode::Immediate
+    } else {
+        RotationMode::Planned
+    };
+    match state.keys.rotate(mode).await? {
+        Some(kid) => println!("{kid}"),
+        None => eprintln!("authd: no rotation was needed"),
+    }
+    Ok(())
+}
+
+/// Prints every stored key with its state now.
+async fn list_keys(args: DatabaseArgs) -> Result<(), StartupError> {
+    let pool = store::postgres::connect(&args.database_url)
+        .await
+        .map_err(|source| StartupError::Connect {
+            setting: "DATABASE_URL",
+            source,
+        })?;
+    let keys = store::postgres::Postgres::new(pool)
+        .signing_keys()
+        .list_keys()
+        .await
+        .map_err(Error::from)?;
+    let now = time::OffsetDateTime::now_utc();
+    println!(
+        "{:<44}  {:<5}  {:<9}  {:<20}  {:<20}  {:<20}",
+        "KID", "ALG", "STATE", "NOT BEFORE", "SIGNS UNTIL", "VERIFIES UNTIL"
+    );
+    for key in keys {
+        let state = if now >= key.retire_at {
+            "retired"
+        } else if now >= key.expires_at {
+            "verifying"
+        } else if now >= key.not_before {
+            "signing"
+        } else {
+            "published"
+        };
+        println!(
+            "{:<44}  {:<5}  {:<9}  {:<20}  {:<20}  {:<20}",
+            key.kid,
+            format!("{:?}", key.algorithm),
+            state,
+            short_date(key.not_before),
+            short_date(key.expires_at),
+            short_date(key.retire_at),
+        );
+    }
+    Ok(())
+}
+
+fn short_date(at: time::OffsetDateTime) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    at.format(&format).unwrap_or_else(|_| at.to_string())
 }
 
 /// Registers a client and prints its credentials once, as JSON, for scripts to capture.

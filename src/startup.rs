@@ -14,10 +14,10 @@ use crate::{
     clock::Clock,
     config::{Config, ConfigError},
     error::Error,
-    keys::{KeyRing, KeyRingError, MasterKey},
+    keys::{KeyManager, KeyPolicy, KeyRing, KeyRingError, MasterKey, RotationMode},
     rate_limit::RateLimiter,
     sessions::Sessions,
-    store::{self, Probe, StoreError, Stores},
+    store::{self, KeyEvents, Probe, StoreError, Stores},
     tokens::{Revocations, TokenIssuer, TokenVerifier},
 };
 
@@ -54,8 +54,10 @@ pub struct AppState {
     pub clients: Arc<Clients>,
     pub users: Arc<dyn store::UserStore>,
     pub key_ring: Arc<KeyRing>,
+    pub keys: Arc<KeyManager>,
     pub rate_limiter: Arc<RateLimiter>,
     pub probes: Arc<[Arc<dyn Probe>]>,
+    key_events: Arc<dyn KeyEvents>,
 }
 
 impl AppState {
@@ -82,6 +84,20 @@ impl AppState {
             key_ring = key_ring.with_expired_test_key(master_key, now).await?;
         }
         let key_ring = Arc::new(key_ring);
+        let max_token_lifetime = config.access_token_ttl + config.clock_leeway;
+        let keys = Arc::new(KeyManager::new(
+            stores.signing_keys.clone(),
+            stores.key_events.clone(),
+            key_ring.clone(),
+            master_key.clone(),
+            clock.clone(),
+            KeyPolicy {
+                key_lifetime: config.signing_key_lifetime,
+                rotation_interval: config.key_rotation,
+                max_token_lifetime,
+            },
+        ));
+        let key_events = stores.key_events.clone();
         let hasher = PasswordHasher::new(config.argon2).await?;
         let revocations = Arc::new(Revocations::new(stores.revocations, stores.token_cache));
         Ok(Self {
@@ -111,6 +127,8 @@ impl AppState {
                 config.access_token_ttl,
             )),
             key_ring,
+            keys,
+            key_events,
             rate_limiter: Arc::new(RateLimiter::per_second(
                 stores.rate_limits,
                 config.rate_limit_per_second,
@@ -144,7 +162,15 @@ pub async fn connect_stores(
             })?;
     let postgres = store::postgres::Postgres::new(pg_pool);
     let redis = store::redis::Redis::new(redis_pool, redis_prefix.to_owned());
+    let key_events =
+        store::redis::RedisKeyEvents::new(redis.clone(), redis_url).map_err(|source| {
+            StartupError::Connect {
+                setting: "REDIS_URL",
+                source,
+            }
+        })?;
     Ok(Stores {
+        key_events: Arc::new(key_events),
         users: postgres.users(),
         signing_keys: postgres.signing_keys(),
         auth_logs: postgres.auth_logs(),
@@ -188,10 +214,56 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish.
+    /// Meanwhile keeps the key ring current and rotates keys when due.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> io::Result<()> {
         let app = build_app(&self.state);
-        Server::new_with_acceptor(self.acceptor)
+        let background = [
+            tokio::spawn(follow_key_changes(self.state.clone())),
+            tokio::spawn(poll_keys(self.state.clone())),
+        ];
+        let served = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(app, shutdown, Some(DRAIN_TIMEOUT))
-            .await
+            .await;
+        for task in background {
+            task.abort();
+        }
+        served
+    }
+}
+
+/// Reloads the key ring whenever any replica announces a key change. Reconnects after a pause
+/// if the subscription drops; the poll below covers what is missed meanwhile.
+async fn follow_key_changes(state: AppState) {
+    use futures_util::StreamExt;
+    loop {
+        match state.key_events.subscribe().await {
+            Ok(mut changes) => {
+                while changes.next().await.is_some() {
+                    if let Err(err) = state.keys.reload().await {
+                        tracing::error!(error = %err, "could not reload signing keys");
+                    }
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot follow key changes; relying on polling")
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+}
+
+/// Every reload interval: rotate if the schedule says so (one replica wins the lock), and
+/// re-read the keys, so a missed announcement only delays.
+async fn poll_keys(state: AppState) {
+    let mut ticks = tokio::time::interval(state.config.key_reload_interval);
+    ticks.tick().await; // the first tick is immediate; the ring was just loaded
+    loop {
+        ticks.tick().await;
+        if let Err(err) = state.keys.rotate(RotationMode::Scheduled).await {
+            tracing::error!(error = %err, "scheduled key rotation failed");
+        }
+        if let Err(err) = state.keys.reload().await {
+            tracing::error!(error = %err, "could not reload signing keys");
+        }
     }
 }

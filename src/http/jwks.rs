@@ -4,11 +4,10 @@ use jsonwebtoken::jwk::AlgorithmParameters;
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
 use super::ApiTags;
-use crate::{keys::PublicJwk, startup::AppState};
-
-/// How long verifiers may cache the JWKS. Key rotation publishes a new key at least this long
-/// before it signs, so a cached JWKS never lacks the kid of a fresh token.
-pub const JWKS_MAX_AGE_SECS: u64 = 300;
+use crate::{
+    keys::{JWKS_MAX_AGE, PublicJwk},
+    startup::AppState,
+};
 
 pub struct JwksApi(pub AppState);
 
@@ -50,7 +49,8 @@ impl JwksApi {
         let keys = set.keys.iter().filter_map(to_object).collect();
         JwksResponse::Ok(
             Json(JwkSet { keys }),
-            format!("public, max-age={JWKS_MAX_AGE_SECS}"),
+            // Rotation publishes a key this long before it signs (keys::rotation).
+            format!("public, max-age={}", JWKS_MAX_AGE.whole_seconds()),
         )
     }
 }

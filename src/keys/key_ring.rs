@@ -1,6 +1,9 @@
 //! The in-memory key ring every replica rebuilds from Postgres: decrypted keys and the JWKS.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+};
 
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
@@ -31,9 +34,12 @@ pub enum KeyRingError {
 }
 
 /// Decrypted signing keys by kid, plus an optional throwaway key for the expired-token test mode.
+type Keys = Arc<HashMap<String, Arc<SigningKey>>>;
+
 #[derive(Debug)]
 pub struct KeyRing {
-    keys: HashMap<String, Arc<SigningKey>>,
+    /// Swapped whole on reload, so a reader never sees half a key set.
+    keys: RwLock<Keys>,
     expired_test_key: Option<Arc<SigningKey>>,
 }
 
@@ -59,21 +65,31 @@ impl KeyRing {
             let (record, _) = generate_off_runtime(master.clone(), window, now).await?;
             let needed =
                 move |stored: &[SigningKeyRecord]| !stored.iter().any(|r| signs_at(r, now));
-            if store.insert_key_if(&record, &needed).await? {
+            if store.insert_key_if(&record, &needed, None).await? {
                 tracing::info!(kid = %record.kid, alg = ?record.algorithm, "created signing key");
             }
             records = store.list_keys().await?;
         }
 
-        let mut keys = HashMap::new();
-        for record in records.iter().filter(|record| now < record.retire_at) {
-            let key = SigningKey::open(record, master)?;
-            keys.insert(key.kid.clone(), Arc::new(key));
-        }
         Ok(Self {
-            keys,
+            keys: RwLock::new(open_all(&records, master, now)?),
             expired_test_key: None,
         })
+    }
+
+    /// Rebuilds the ring from the store: after a rotation here or on another replica.
+    pub async fn reload(
+        &self,
+        store: &dyn SigningKeyStore,
+        master: &MasterKey,
+        now: OffsetDateTime,
+    ) -> Result<(), KeyRingError> {
+        let keys = open_all(&store.list_keys().await?, master, now)?;
+        *self
+            .keys
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = keys;
+        Ok(())
     }
 
     /// Adds a key that expired a day ago and is never stored or published, for the
@@ -95,7 +111,7 @@ impl KeyRing {
 
     /// The key to sign with now: of those in their signing window, the one that started last.
     pub fn signing_key(&self, now: OffsetDateTime) -> Option<Arc<SigningKey>> {
-        self.keys
+        self.snapshot()
             .values()
             .filter(|key| key.signs_at(now))
             .max_by_key(|key| key.not_before)
@@ -108,7 +124,7 @@ impl KeyRing {
 
     /// The key named by a token's `kid`, if it may still verify.
     pub fn verification_key(&self, kid: &str, now: OffsetDateTime) -> Option<Arc<SigningKey>> {
-        self.keys
+        self.snapshot()
             .get(kid)
             .filter(|key| key.verifies_at(now))
             .cloned()
@@ -116,8 +132,8 @@ impl KeyRing {
 
     /// Every key that can still verify a token; never a retired key, never the test key.
     pub fn jwks(&self, now: OffsetDateTime) -> JsonWebKeySet {
-        let mut keys: Vec<&Arc<SigningKey>> = self
-            .keys
+        let snapshot = self.snapshot();
+        let mut keys: Vec<&Arc<SigningKey>> = snapshot
             .values()
             .filter(|key| key.verifies_at(now))
             .collect();
@@ -128,12 +144,36 @@ impl KeyRing {
     }
 }
 
-fn signs_at(record: &SigningKeyRecord, now: OffsetDateTime) -> bool {
+impl KeyRing {
+    fn snapshot(&self) -> Keys {
+        // A poisoned lock only means a writer panicked between whole-map swaps: the map is whole.
+        self.keys
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+}
+
+/// Opens every stored key that can still verify at `now`.
+fn open_all(
+    records: &[SigningKeyRecord],
+    master: &MasterKey,
+    now: OffsetDateTime,
+) -> Result<Keys, KeyRingError> {
+    let mut keys = HashMap::new();
+    for record in records.iter().filter(|record| now < record.retire_at) {
+        let key = SigningKey::open(record, master)?;
+        keys.insert(key.kid.clone(), Arc::new(key));
+    }
+    Ok(Arc::new(keys))
+}
+
+pub(super) fn signs_at(record: &SigningKeyRecord, now: OffsetDateTime) -> bool {
     record.not_before <= now && now < record.expires_at
 }
 
 /// RSA key generation takes long enough to stall the async runtime: run it on a blocking thread.
-async fn generate_off_runtime(
+pub(super) async fn generate_off_runtime(
     master: MasterKey,
     window: KeyWindow,
     now: OffsetDateTime,

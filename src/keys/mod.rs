@@ -2,9 +2,11 @@
 
 mod key_ring;
 mod master_key;
+mod rotation;
 mod signing_key;
 
 pub use key_ring::KeyRingError;
 pub use key_ring::{JsonWebKeySet, KeyRing};
 pub use master_key::{MasterKey, OpenError, SealError, SealedBox};
+pub use rotation::{JWKS_MAX_AGE, KeyManager, KeyPolicy, RotationMode};
 pub use signing_key::{KeyError, KeyWindow, PublicJwk, SigningKey, generate_rs256};

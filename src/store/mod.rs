@@ -84,6 +84,15 @@ pub struct SigningKeyRecord {
 /// Decides, from the keys stored when the lock is held, whether a new key is still needed.
 pub type KeyNeed = dyn Fn(&[SigningKeyRecord]) -> bool + Send + Sync;
 
+/// How a new key ends the others: they sign no later than `signing_ends` and verify no later
+/// than `retire_at`. A key that would only have started signing after `signing_ends` never
+/// signed anything, and is deleted.
+#[derive(Debug, Clone, Copy)]
+pub struct Supersede {
+    pub signing_ends: OffsetDateTime,
+    pub retire_at: OffsetDateTime,
+}
+
 #[async_trait]
 pub trait SigningKeyStore: Send + Sync {
     async fn list_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
@@ -93,7 +102,16 @@ pub trait SigningKeyStore: Send + Sync {
         &self,
         key: &SigningKeyRecord,
         needed: &KeyNeed,
+        supersede: Option<Supersede>,
     ) -> Result<bool, StoreError>;
+}
+
+/// Tells every replica that the signing keys changed, so it reloads its key ring.
+#[async_trait]
+pub trait KeyEvents: Send + Sync {
+    async fn publish_key_change(&self) -> Result<(), StoreError>;
+    /// Yields once per change published by any replica, until the connection drops.
+    async fn subscribe(&self) -> Result<futures_util::stream::BoxStream<'static, ()>, StoreError>;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -321,5 +339,6 @@ pub struct Stores {
     pub token_cache: Arc<dyn TokenStateCache>,
     pub sessions: Arc<dyn SessionStore>,
     pub clients: Arc<dyn ClientStore>,
+    pub key_events: Arc<dyn KeyEvents>,
     pub probes: Vec<Arc<dyn Probe>>,
 }

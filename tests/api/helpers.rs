@@ -75,6 +75,8 @@ pub fn test_config(options: &AppOptions) -> Config {
         audience: AUDIENCE.to_owned(),
         access_token_ttl: time::Duration::minutes(15),
         signing_key_lifetime: time::Duration::days(30),
+        key_rotation: time::Duration::days(1),
+        key_reload_interval: Duration::from_secs(30),
         clock_leeway: time::Duration::seconds(30),
         refresh_token_ttl: time::Duration::days(14),
         rate_limit_per_second: NonZeroU32::new(options.rate_limit).unwrap(),
@@ -103,6 +105,16 @@ pub struct TestApp {
 pub struct TestResources {
     pub database: Option<String>,
     pub redis_prefix: String,
+    /// `AUTHD_MASTER_KEY` for running the `authd` binary on this app's data.
+    pub master_key_base64: String,
+}
+
+/// A fresh master key, and its `AUTHD_MASTER_KEY` form.
+fn new_master_key() -> (MasterKey, String) {
+    let mut bytes = [0u8; 32];
+    rand::fill(&mut bytes);
+    let encoded = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes);
+    (MasterKey::from_slice(&bytes).unwrap(), encoded)
 }
 
 impl TestResources {
@@ -116,17 +128,20 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(options: AppOptions) -> TestApp {
+    let (master_key, master_key_base64) = new_master_key();
     let resources = match options.backend {
         Backend::Durable => Arc::new(TestResources {
             database: Some(create_test_database().await),
             redis_prefix: format!("authd-test:{}:", Uuid::new_v4().simple()),
+            master_key_base64,
         }),
         Backend::Memory => Arc::new(TestResources {
             database: None,
             redis_prefix: String::new(),
+            master_key_base64,
         }),
     };
-    start(options, resources, MasterKey::generate_ephemeral()).await
+    start(options, resources, master_key).await
 }
 
 impl TestApp {
@@ -271,6 +286,7 @@ pub async fn empty_database() -> TestResources {
     TestResources {
         database: Some(name),
         redis_prefix: format!("authd-test:{}:", Uuid::new_v4().simple()),
+        master_key_base64: new_master_key().1,
     }
 }
 

@@ -14,5 +14,6 @@ mod oauth;
 mod openapi;
 mod rate_limit;
 mod register;
+mod rotation;
 mod signing_keys;
 mod tokens;

@@ -18,8 +18,8 @@ pub use sessions::MemorySessions;
 pub use tokens::MemoryTokenState;
 
 use super::{
-    AuthLogEntry, AuthLogStore, ClientRecord, ClientStore, KeyNeed, SigningKeyRecord,
-    SigningKeyStore, StoreError, Stores, UniqueField, UserRecord, UserStore,
+    AuthLogEntry, AuthLogStore, ClientRecord, ClientStore, KeyEvents, KeyNeed, SigningKeyRecord,
+    SigningKeyStore, StoreError, Stores, Supersede, UniqueField, UserRecord, UserStore,
 };
 
 /// Wires a full set of in-memory stores.
@@ -30,6 +30,7 @@ pub fn stores() -> Stores {
         token_cache: tokens,
         sessions: Arc::new(MemorySessions::default()),
         clients: Arc::new(MemoryClients::default()),
+        key_events: Arc::new(MemoryKeyEvents::default()),
         users: Arc::new(MemoryUsers::default()),
         signing_keys: Arc::new(MemorySigningKeys::default()),
         auth_logs: Arc::new(MemoryAuthLogs::default()),
@@ -100,13 +101,58 @@ impl SigningKeyStore for MemorySigningKeys {
         &self,
         key: &SigningKeyRecord,
         needed: &KeyNeed,
+        supersede: Option<Supersede>,
     ) -> Result<bool, StoreError> {
         let mut keys = lock(&self.keys);
         if !needed(&keys) {
             return Ok(false);
         }
+        if let Some(Supersede {
+            signing_ends,
+            retire_at,
+        }) = supersede
+        {
+            keys.retain(|old| old.not_before < signing_ends);
+            for old in keys.iter_mut() {
+                old.expires_at = old.expires_at.min(signing_ends);
+                old.retire_at = old.retire_at.min(retire_at).max(old.expires_at);
+            }
+        }
         keys.push(key.clone());
         Ok(true)
+    }
+}
+
+/// One process: key changes need no broadcast beyond it, but the contract is kept.
+pub struct MemoryKeyEvents(tokio::sync::broadcast::Sender<()>);
+
+impl Default for MemoryKeyEvents {
+    fn default() -> Self {
+        Self(tokio::sync::broadcast::channel(16).0)
+    }
+}
+
+#[async_trait]
+impl KeyEvents for MemoryKeyEvents {
+    async fn publish_key_change(&self) -> Result<(), StoreError> {
+        let _ = self.0.send(()); // no subscriber yet is fine
+        Ok(())
+    }
+
+    async fn subscribe(&self) -> Result<futures_util::stream::BoxStream<'static, ()>, StoreError> {
+        use futures_util::StreamExt;
+        use tokio::sync::broadcast::error::RecvError;
+        let receiver = self.0.subscribe();
+        Ok(
+            futures_util::stream::unfold(receiver, |mut receiver| async move {
+                match receiver.recv().await {
+                    // Lagged: some were missed, and one reload covers them all.
+                    Ok(()) | Err(RecvError::Lagged(_)) => Some(((), receiver)),
+                    Err(RecvError::Closed) => None,
+                }
+            })
+            .boxed(),
+        )
     }
 }
 

@@ -9,7 +9,7 @@ use tokio_postgres::Row;
 use super::{Postgres, unavailable};
 use crate::{
     keys::SealedBox,
-    store::{KeyNeed, SigningKeyRecord, SigningKeyStore, StoreError},
+    store::{KeyNeed, SigningKeyRecord, SigningKeyStore, StoreError, Supersede},
 };
 
 /// Serialises key creation across replicas (transaction-scoped advisory lock).
@@ -36,6 +36,7 @@ impl SigningKeyStore for PostgresSigningKeys {
         &self,
         key: &SigningKeyRecord,
         needed: &KeyNeed,
+        supersede: Option<Supersede>,
     ) -> Result<bool, StoreError> {
         let mut client = self.0.client().await?;
         let tx = client
@@ -76,6 +77,27 @@ impl SigningKeyStore for PostgresSigningKeys {
         )
         .await
         .map_err(|err| unavailable(&err))?;
+        if let Some(Supersede {
+            signing_ends,
+            retire_at,
+        }) = supersede
+        {
+            tx.execute(
+                "DELETE FROM signing_keys WHERE kid <> $1 AND not_before >= $2",
+                &[&key.kid, &signing_ends],
+            )
+            .await
+            .map_err(|err| unavailable(&err))?;
+            tx.execute(
+                "UPDATE signing_keys
+                 SET expires_at = LEAST(expires_at, $2),
+                     retire_at = GREATEST(LEAST(retire_at, $3), LEAST(expires_at, $2))
+                 WHERE kid <> $1",
+                &[&key.kid, &signing_ends, &retire_at],
+            )
+            .await
+            .map_err(|err| unavailable(&err))?;
+        }
         tx.commit().await.map_err(|err| unavailable(&err))?;
         Ok(true)
     }

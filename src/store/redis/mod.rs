@@ -1,5 +1,6 @@
 //! Redis: shared, short-lived state. Every key carries the configured prefix and a TTL.
 
+mod key_events;
 mod rate_limits;
 mod token_state;
 
@@ -8,6 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_redis::{Config, Pool, PoolConfig, Runtime, Timeouts};
 
+pub use key_events::RedisKeyEvents;
 pub use rate_limits::RedisRateLimits;
 pub use token_state::RedisTokenState;
 

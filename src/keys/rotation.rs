@@ -1,0 +1,149 @@
+//! Signing-key rotation: scheduled, planned, or immediate (a key thought compromised).
+//!
+//! A planned rotation publishes the next key one JWKS cache lifetime before it signs, so a
+//! verifier caching the JWKS never meets an unknown kid; the keys it supersedes stop signing
+//! then, and keep verifying for one more token lifetime (the grace period) before they retire.
+//! An immediate rotation signs with the new key at once and retires the others at once.
+//! A Postgres advisory lock makes one replica rotate; the others hear of it on the Redis
+//! channel, or at their next poll.
+
+use std::sync::Arc;
+
+use time::{Duration, OffsetDateTime};
+
+use super::{
+    KeyRing, KeyRingError, MasterKey, key_ring::generate_off_runtime, signing_key::KeyWindow,
+};
+use crate::{
+    clock::Clock,
+    store::{KeyEvents, SigningKeyRecord, SigningKeyStore, Supersede},
+};
+
+/// How long verifiers may cache the JWKS (its `Cache-Control: max-age`), and so how far ahead a
+/// planned rotation publishes the next key.
+pub const JWKS_MAX_AGE: Duration = Duration::minutes(5);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotationMode {
+    /// By the schedule: only if no key was created within the rotation interval.
+    Scheduled,
+    /// On demand: publish the next key now, sign with it after one JWKS cache lifetime.
+    Planned,
+    /// Compromise: sign with the new key at once and retire every other key at once.
+    Immediate,
+}
+
+pub struct KeyManager {
+    store: Arc<dyn SigningKeyStore>,
+    events: Arc<dyn KeyEvents>,
+    ring: Arc<KeyRing>,
+    master: MasterKey,
+    clock: Arc<dyn Clock>,
+    key_lifetime: Duration,
+    rotation_interval: Duration,
+    /// The longest an access token lives, leeway included: how long a superseded key verifies.
+    max_token_lifetime: Duration,
+}
+
+/// The settings a [`KeyManager`] works by.
+pub struct KeyPolicy {
+    pub key_lifetime: Duration,
+    pub rotation_interval: Duration,
+    pub max_token_lifetime: Duration,
+}
+
+impl KeyManager {
+    pub fn new(
+        store: Arc<dyn SigningKeyStore>,
+        events: Arc<dyn KeyEvents>,
+        ring: Arc<KeyRing>,
+        master: MasterKey,
+        clock: Arc<dyn Clock>,
+        policy: KeyPolicy,
+    ) -> Self {
+        Self {
+            store,
+            events,
+            ring,
+            master,
+            clock,
+            key_lifetime: policy.key_lifetime,
+            rotation_interval: policy.rotation_interval,
+            max_token_lifetime: policy.max_token_lifetime,
+        }
+    }
+
+    /// Rotates as `mode` says. Returns the new key's kid, or `None` when a scheduled rotation
+    /// was not due (or another replica did it first).
+    pub async fn rotate(&self, mode: RotationMode) -> Result<Option<String>, KeyRingError> {
+        let now = self.clock.now();
+        if mode == RotationMode::Scheduled
+            && !self.rotation_due(&self.store.list_keys().await?, now)
+        {
+            return Ok(None);
+        }
+        let (not_before, supersede) = match mode {
+            RotationMode::Immediate => (
+                now,
+                Supersede {
+                    signing_ends: now,
+                    retire_at: now,
+                },
+            ),
+            RotationMode::Planned | RotationMode::Scheduled => {
+                let starts = now + JWKS_MAX_AGE;
+                (
+                    starts,
+                    Supersede {
+                        signing_ends: starts,
+                        retire_at: starts + self.max_token_lifetime,
+                    },
+                )
+            }
+        };
+        let window = KeyWindow {
+            not_before,
+            expires_at: not_before + self.key_lifetime,
+            retire_at: not_before + self.key_lifetime + self.max_token_lifetime,
+        };
+        let (record, _) = generate_off_runtime(self.master.clone(), window, now).await?;
+        let interval = self.rotation_interval;
+        let still_needed = move |stored: &[SigningKeyRecord]| {
+            mode != RotationMode::Scheduled || is_due(stored, now, interval)
+        };
+        if !self
+            .store
+            .insert_key_if(&record, &still_needed, Some(supersede))
+            .await?
+        {
+            return Ok(None);
+        }
+        tracing::info!(kid = %record.kid, ?mode, not_before = %record.not_before, "rotated signing key");
+        self.reload().await?;
+        if let Err(err) = self.events.publish_key_change().await {
+            // The others will find the key at their next poll.
+            tracing::warn!(error = %err, "could not announce the key rotation");
+        }
+        Ok(Some(record.kid))
+    }
+
+    /// Rebuilds this replica's key ring from Postgres.
+    pub async fn reload(&self) -> Result<(), KeyRingError> {
+        self.ring
+            .reload(self.store.as_ref(), &self.master, self.clock.now())
+            .await
+    }
+
+    fn rotation_due(&self, stored: &[SigningKeyRecord], now: OffsetDateTime) -> bool {
+        is_due(stored, now, self.rotation_interval)
+    }
+}
+
+/// Due when the newest key was created a whole interval ago.
+fn is_due(stored: &[SigningKeyRecord], now: OffsetDateTime, interval: Duration) -> bool {
+    stored
+        .iter()
+        .map(|record| record.created_at)
+        .max()
+        .is_none_or(|newest| newest + interval <= now)
+}

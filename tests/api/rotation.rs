@@ -1,0 +1,144 @@
+//! Signing-key rotation across replicas: `authd keys rotate [--now]`, the grace period in which
+//! the previous key still verifies, retirement, and `authd keys list`.
+
+use std::{sync::Arc, time::Duration};
+
+use authd::clock::ManualClock;
+use serde_json::Value;
+
+use crate::helpers::{AppOptions, TestApp, eventually, redis_url, spawn_app_with};
+
+fn authd_keys(app: &TestApp, args: &[&str]) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_authd"))
+        .env_clear()
+        .arg("keys")
+        .args(args)
+        .env("DATABASE_URL", app.resources.database_url())
+        .env("REDIS_URL", redis_url())
+        .env("AUTHD_REDIS_PREFIX", &app.resources.redis_prefix)
+        .env("AUTHD_MASTER_KEY", &app.resources.master_key_base64)
+        .env("AUTHD_ARGON2_MEMORY_KIB", "8192")
+        .env("AUTHD_ARGON2_ITERATIONS", "1")
+        .env("AUTHD_ACCESS_TOKEN_TTL", "15m")
+        .env("AUTHD_CLOCK_LEEWAY", "30s")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+async fn published_kids(app: &TestApp) -> Vec<String> {
+    app.jwks().await["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|key| key["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn kid_of(token: &str) -> String {
+    jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
+}
+
+async fn me_status(app: &TestApp, token: &str) -> u16 {
+    app.client
+        .get(app.url("/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn an_immediate_rotation_reaches_every_replica_and_retires_the_old_key() {
+    let first = spawn_app_with(AppOptions::default()).await;
+    let second = first.spawn_sibling().await;
+    let password = first.register("alice").await;
+    let old_token = first.login("alice", &password).await;
+    let old_kid = kid_of(&old_token);
+
+    let new_kid = authd_keys(&first, &["rotate", "--now"]).trim().to_owned();
+    assert_ne!(new_kid, old_kid);
+    for replica in [&first, &second] {
+        let followed = eventually(Duration::from_secs(3), || async {
+            published_kids(replica).await == [new_kid.clone()]
+        })
+        .await;
+        assert!(followed, "a replica did not reload within 3s");
+    }
+
+    let new_token = first.login("alice", &password).await;
+    assert_eq!(kid_of(&new_token), new_kid);
+    assert_eq!(
+        me_status(&second, &new_token).await,
+        200,
+        "signed on one, verified on the other"
+    );
+    assert_eq!(
+        me_status(&second, &old_token).await,
+        401,
+        "the compromised key verifies nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_planned_rotation_publishes_ahead_then_hands_over_with_a_grace_period() {
+    let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
+    let first = spawn_app_with(AppOptions {
+        clock: clock.clone(),
+        ..AppOptions::default()
+    })
+    .await;
+    let second = first.spawn_sibling().await; // shares the clock
+    let password = first.register("alice").await;
+    let old_kid = kid_of(&first.login("alice", &password).await);
+
+    let new_kid = authd_keys(&first, &["rotate"]).trim().to_owned();
+    for replica in [&first, &second] {
+        let both = eventually(Duration::from_secs(3), || async {
+            let kids = published_kids(replica).await;
+            kids.contains(&new_kid) && kids.contains(&old_kid)
+        })
+        .await;
+        assert!(
+            both,
+            "the next key is published before it signs, next to the current one"
+        );
+    }
+    let listed = authd_keys(&first, &["list"]);
+    let state_of = |kid: &str| {
+        listed
+            .lines()
+            .find(|line| line.starts_with(kid))
+            .unwrap_or_else(|| panic!("{kid} not listed:\n{listed}"))
+            .to_owned()
+    };
+    assert!(state_of(&new_kid).contains("published"), "{listed}");
+    assert!(state_of(&old_kid).contains("signing"), "{listed}");
+
+    // Until one JWKS cache lifetime has passed, the old key still signs.
+    clock.advance(time::Duration::minutes(4));
+    let late_old = first.login("alice", &password).await;
+    assert_eq!(kid_of(&late_old), old_kid);
+    clock.advance(time::Duration::minutes(2));
+    let fresh = first.login("alice", &password).await;
+    assert_eq!(kid_of(&fresh), new_kid);
+    assert_eq!(me_status(&second, &fresh).await, 200);
+
+    // Grace: the old key no longer signs but still verifies the tokens it signed.
+    clock.advance(time::Duration::minutes(13) + time::Duration::seconds(10)); // t = 19m10s
+    assert_eq!(me_status(&second, &late_old).await, 200);
+
+    // Retired: gone from the JWKS, and its tokens refused.
+    clock.advance(time::Duration::minutes(2)); // t = 21m10s
+    assert_eq!(published_kids(&second).await, vec![new_kid.clone()]);
+    assert_eq!(me_status(&second, &late_old).await, 401);
+    let body: Value = first.jwks().await;
+    assert_eq!(body["keys"].as_array().unwrap().len(), 1);
+}
