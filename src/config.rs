@@ -176,6 +176,11 @@ pub struct CommonArgs {
     #[arg(long, env = "AUTHD_CLOCK_LEEWAY", default_value = "30s", value_parser = humantime::parse_duration)]
     pub clock_leeway: Duration,
 
+    /// Algorithm of new signing keys: RS256, ES256 or EdDSA. A change takes effect at the next
+    /// rotation; existing keys keep verifying with their own algorithm.
+    #[arg(long, env = "AUTHD_SIGNING_ALG", default_value = "RS256", value_parser = parse_signing_alg)]
+    pub signing_alg: jsonwebtoken::Algorithm,
+
     /// How often the signing key is rotated (one replica rotates; the others follow).
     #[arg(long, env = "AUTHD_KEY_ROTATION", default_value = "24h", value_parser = humantime::parse_duration)]
     pub key_rotation: Duration,
@@ -241,6 +246,7 @@ pub struct Config {
     pub issuer: String,
     pub audience: String,
     pub access_token_ttl: time::Duration,
+    pub signing_algorithm: jsonwebtoken::Algorithm,
     pub signing_key_lifetime: time::Duration,
     pub key_rotation: time::Duration,
     pub key_reload_interval: Duration,
@@ -317,6 +323,7 @@ impl Config {
             issuer,
             audience: args.audience.clone(),
             access_token_ttl,
+            signing_algorithm: args.signing_alg,
             signing_key_lifetime,
             key_rotation,
             key_reload_interval: args.key_reload_interval,
@@ -354,6 +361,13 @@ pub fn parse_master_key(value: Option<&str>) -> Result<MasterKey, ConfigError> {
             format!("must decode to exactly 32 bytes, got {}", bytes.len()),
         )
     })
+}
+
+fn parse_signing_alg(value: &str) -> Result<jsonwebtoken::Algorithm, String> {
+    crate::keys::SUPPORTED_ALGORITHMS
+        .into_iter()
+        .find(|alg| format!("{alg:?}").eq_ignore_ascii_case(value))
+        .ok_or_else(|| "must be RS256, ES256 or EdDSA".to_owned())
 }
 
 fn to_time(duration: Duration) -> time::Duration {

@@ -72,6 +72,7 @@ impl AppState {
         let mut key_ring = KeyRing::load(
             stores.signing_keys.as_ref(),
             master_key,
+            config.signing_algorithm,
             now,
             config.signing_key_lifetime,
             config.access_token_ttl,
@@ -92,6 +93,7 @@ impl AppState {
             master_key.clone(),
             clock.clone(),
             KeyPolicy {
+                algorithm: config.signing_algorithm,
                 key_lifetime: config.signing_key_lifetime,
                 rotation_interval: config.key_rotation,
                 max_token_lifetime,

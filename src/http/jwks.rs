@@ -1,6 +1,6 @@
 //! `GET /.well-known/jwks.json`: the public keys that verify authd's tokens (RFC 7517).
 
-use jsonwebtoken::jwk::AlgorithmParameters;
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve};
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
 use super::ApiTags;
@@ -11,20 +11,32 @@ use crate::{
 
 pub struct JwksApi(pub AppState);
 
-/// One public key (RFC 7517 §4, RFC 7518 §6.3.1).
+/// One public key (RFC 7517 §4): RSA (RFC 7518 §6.3), EC (§6.2) or OKP (RFC 8037).
 #[derive(Object)]
 struct Jwk {
-    /// Key type, `RSA`.
+    /// Key type: `RSA`, `EC` or `OKP`.
     kty: String,
     /// Always `sig`.
     #[oai(rename = "use")]
     use_: String,
+    /// `RS256`, `ES256` or `EdDSA`.
     alg: String,
     kid: String,
     /// RSA modulus, base64url.
-    n: String,
+    #[oai(skip_serializing_if_is_none)]
+    n: Option<String>,
     /// RSA public exponent, base64url.
-    e: String,
+    #[oai(skip_serializing_if_is_none)]
+    e: Option<String>,
+    /// Curve: `P-256` (EC) or `Ed25519` (OKP).
+    #[oai(skip_serializing_if_is_none)]
+    crv: Option<String>,
+    /// EC x coordinate, or the OKP public key, base64url.
+    #[oai(skip_serializing_if_is_none)]
+    x: Option<String>,
+    /// EC y coordinate, base64url.
+    #[oai(skip_serializing_if_is_none)]
+    y: Option<String>,
 }
 
 #[derive(Object)]
@@ -56,15 +68,43 @@ impl JwksApi {
 }
 
 fn to_object(jwk: &PublicJwk) -> Option<Jwk> {
-    let AlgorithmParameters::RSA(rsa) = &jwk.algorithm else {
-        return None; // only RSA keys exist so far
-    };
-    Some(Jwk {
-        kty: "RSA".to_owned(),
+    let mut object = Jwk {
+        kty: String::new(),
         use_: "sig".to_owned(),
         alg: jwk.common.key_algorithm.map(|alg| alg.to_string())?,
         kid: jwk.common.key_id.clone()?,
-        n: rsa.n.clone(),
-        e: rsa.e.clone(),
-    })
+        n: None,
+        e: None,
+        crv: None,
+        x: None,
+        y: None,
+    };
+    match &jwk.algorithm {
+        AlgorithmParameters::RSA(rsa) => {
+            object.kty = "RSA".to_owned();
+            object.n = Some(rsa.n.clone());
+            object.e = Some(rsa.e.clone());
+        }
+        AlgorithmParameters::EllipticCurve(ec) => {
+            object.kty = "EC".to_owned();
+            object.crv = curve_name(&ec.curve);
+            object.x = Some(ec.x.clone());
+            object.y = Some(ec.y.clone());
+        }
+        AlgorithmParameters::OctetKeyPair(okp) => {
+            object.kty = "OKP".to_owned();
+            object.crv = curve_name(&okp.curve);
+            object.x = Some(okp.x.clone());
+        }
+        // A shared secret (OctetKey) is never published; nothing else exists.
+        _ => return None,
+    }
+    Some(object)
+}
+
+/// The curve's JOSE name (`P-256`, `Ed25519`), as the JWK serialisation spells it.
+fn curve_name(curve: &EllipticCurve) -> Option<String> {
+    serde_json::to_value(curve)
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_owned))
 }

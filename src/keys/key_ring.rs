@@ -5,12 +5,13 @@ use std::{
     sync::{Arc, RwLock},
 };
 
+use jsonwebtoken::Algorithm;
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
 use super::{
     MasterKey, PublicJwk, SigningKey,
-    signing_key::{KeyError, KeyWindow, generate_rs256},
+    signing_key::{KeyError, KeyWindow, generate},
 };
 use crate::store::{SigningKeyRecord, SigningKeyStore, StoreError};
 
@@ -49,6 +50,7 @@ impl KeyRing {
     pub async fn load(
         store: &dyn SigningKeyStore,
         master: &MasterKey,
+        algorithm: Algorithm,
         now: OffsetDateTime,
         key_lifetime: Duration,
         max_token_lifetime: Duration,
@@ -62,7 +64,7 @@ impl KeyRing {
                 expires_at: now + key_lifetime,
                 retire_at: now + key_lifetime + max_token_lifetime,
             };
-            let (record, _) = generate_off_runtime(master.clone(), window, now).await?;
+            let (record, _) = generate_off_runtime(algorithm, master.clone(), window, now).await?;
             let needed =
                 move |stored: &[SigningKeyRecord]| !stored.iter().any(|r| signs_at(r, now));
             if store.insert_key_if(&record, &needed, None).await? {
@@ -104,7 +106,7 @@ impl KeyRing {
             expires_at: now - Duration::days(1),
             retire_at: now - Duration::days(1),
         };
-        let (_, key) = generate_off_runtime(master.clone(), window, now).await?;
+        let (_, key) = generate_off_runtime(Algorithm::RS256, master.clone(), window, now).await?;
         self.expired_test_key = Some(Arc::new(key));
         Ok(self)
     }
@@ -174,11 +176,12 @@ pub(super) fn signs_at(record: &SigningKeyRecord, now: OffsetDateTime) -> bool {
 
 /// RSA key generation takes long enough to stall the async runtime: run it on a blocking thread.
 pub(super) async fn generate_off_runtime(
+    algorithm: Algorithm,
     master: MasterKey,
     window: KeyWindow,
     now: OffsetDateTime,
 ) -> Result<(SigningKeyRecord, SigningKey), KeyRingError> {
-    tokio::task::spawn_blocking(move || generate_rs256(&master, window, now))
+    tokio::task::spawn_blocking(move || generate(algorithm, &master, window, now))
         .await
         .map_err(|err| KeyRingError::Join(err.to_string()))?
         .map_err(KeyRingError::from)

@@ -9,4 +9,4 @@ pub use key_ring::KeyRingError;
 pub use key_ring::{JsonWebKeySet, KeyRing};
 pub use master_key::{MasterKey, OpenError, SealError, SealedBox};
 pub use rotation::{JWKS_MAX_AGE, KeyManager, KeyPolicy, RotationMode};
-pub use signing_key::{KeyError, KeyWindow, PublicJwk, SigningKey, generate_rs256};
+pub use signing_key::{KeyError, KeyWindow, PublicJwk, SUPPORTED_ALGORITHMS, SigningKey, generate};

@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use jsonwebtoken::Algorithm;
 use time::{Duration, OffsetDateTime};
 
 use super::{
@@ -39,6 +40,7 @@ pub struct KeyManager {
     ring: Arc<KeyRing>,
     master: MasterKey,
     clock: Arc<dyn Clock>,
+    algorithm: Algorithm,
     key_lifetime: Duration,
     rotation_interval: Duration,
     /// The longest an access token lives, leeway included: how long a superseded key verifies.
@@ -47,6 +49,8 @@ pub struct KeyManager {
 
 /// The settings a [`KeyManager`] works by.
 pub struct KeyPolicy {
+    /// What new keys are: a change takes effect at the next rotation.
+    pub algorithm: Algorithm,
     pub key_lifetime: Duration,
     pub rotation_interval: Duration,
     pub max_token_lifetime: Duration,
@@ -67,6 +71,7 @@ impl KeyManager {
             ring,
             master,
             clock,
+            algorithm: policy.algorithm,
             key_lifetime: policy.key_lifetime,
             rotation_interval: policy.rotation_interval,
             max_token_lifetime: policy.max_token_lifetime,
@@ -106,7 +111,8 @@ impl KeyManager {
             expires_at: not_before + self.key_lifetime,
             retire_at: not_before + self.key_lifetime + self.max_token_lifetime,
         };
-        let (record, _) = generate_off_runtime(self.master.clone(), window, now).await?;
+        let (record, _) =
+            generate_off_runtime(self.algorithm, self.master.clone(), window, now).await?;
         let interval = self.rotation_interval;
         let still_needed = move |stored: &[SigningKeyRecord]| {
             mode != RotationMode::Scheduled || is_due(stored, now, interval)

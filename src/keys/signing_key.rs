@@ -63,25 +63,50 @@ pub struct KeyWindow {
     pub retire_at: OffsetDateTime,
 }
 
-/// Generates an RSA-2048 key for RS256 and seals its PKCS#8 DER under `master`.
+/// The algorithms authd signs with (`AUTHD_SIGNING_ALG`).
+pub const SUPPORTED_ALGORITHMS: [Algorithm; 3] =
+    [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA];
+
+/// A fresh private key for `algorithm`, as PKCS#8 DER: RSA-2048 from the `rsa` crate (generation
+/// and encoding only), P-256 and Ed25519 from aws-lc. All signing goes through jsonwebtoken's
+/// aws-lc backend.
+fn generate_pkcs8(algorithm: Algorithm) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+    let failed = |err: &dyn std::fmt::Display| KeyError::Generate(err.to_string());
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    match algorithm {
+        Algorithm::RS256 => {
+            let private = RsaPrivateKey::new(&mut rsa::rand_core::OsRng, RSA_BITS)
+                .map_err(|err| failed(&err))?;
+            let der = private.to_pkcs8_der().map_err(|err| failed(&err))?;
+            Ok(Zeroizing::new(der.as_bytes().to_vec()))
+        }
+        Algorithm::ES256 => aws_lc_rs::signature::EcdsaKeyPair::generate_pkcs8(
+            &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            &rng,
+        )
+        .map(|der| Zeroizing::new(der.as_ref().to_vec()))
+        .map_err(|err| failed(&err)),
+        // PKCS#8 v1: jsonwebtoken derives the public JWK only from that form.
+        Algorithm::EdDSA => aws_lc_rs::signature::Ed25519KeyPair::generate_pkcs8v1(&rng)
+            .map(|der| Zeroizing::new(der.as_ref().to_vec()))
+            .map_err(|err| failed(&err)),
+        other => Err(KeyError::Generate(format!("{other:?} is not supported"))),
+    }
+}
+
+/// Generates a key for `algorithm` and seals its PKCS#8 DER under `master`.
 ///
-/// CPU-heavy (tens to hundreds of milliseconds): call it from a blocking thread. The `rsa` crate
-/// is used for generation and encoding only; all signing goes through jsonwebtoken's aws-lc backend.
-pub fn generate_rs256(
+/// CPU-heavy for RSA (tens to hundreds of milliseconds): call it from a blocking thread.
+pub fn generate(
+    algorithm: Algorithm,
     master: &MasterKey,
     window: KeyWindow,
     now: OffsetDateTime,
 ) -> Result<(SigningKeyRecord, SigningKey), KeyError> {
-    let private = RsaPrivateKey::new(&mut rsa::rand_core::OsRng, RSA_BITS)
-        .map_err(|err| KeyError::Generate(err.to_string()))?;
-    let pkcs8 = private
-        .to_pkcs8_der()
-        .map_err(|err| KeyError::Generate(err.to_string()))?;
-    drop(private);
-
-    let encoding = encoding_key_from_pkcs8(pkcs8.as_bytes())
+    let pkcs8 = generate_pkcs8(algorithm)?;
+    let encoding = encoding_key_from_pkcs8(algorithm, &pkcs8)
         .map_err(|reason| KeyError::Generate(reason.to_owned()))?;
-    let mut public_jwk = Jwk::from_encoding_key(&encoding, Algorithm::RS256)
+    let mut public_jwk = Jwk::from_encoding_key(&encoding, algorithm)
         .map_err(|err| KeyError::Generate(err.to_string()))?;
     // RFC 7638 thumbprint as kid: stable, unique per key, and derivable by anyone holding the JWK.
     let kid = public_jwk
@@ -90,10 +115,10 @@ pub fn generate_rs256(
     public_jwk.common.key_id = Some(kid.clone());
     public_jwk.common.public_key_use = Some(PublicKeyUse::Signature);
 
-    let sealed = master.seal(pkcs8.as_bytes(), &aad(&kid, Algorithm::RS256))?;
+    let sealed = master.seal(&pkcs8, &aad(&kid, algorithm))?;
     let record = SigningKeyRecord {
         kid: kid.clone(),
-        algorithm: Algorithm::RS256,
+        algorithm,
         public_jwk: public_jwk.clone(),
         sealed,
         master_key_id: master.id(),
@@ -119,7 +144,7 @@ impl SigningKey {
         let pkcs8 = master
             .open(&record.sealed, &aad(&record.kid, record.algorithm))
             .map_err(|OpenError| load_err("does not decrypt under this kid and alg"))?;
-        let encoding = encoding_key_from_pkcs8(&pkcs8).map_err(load_err)?;
+        let encoding = encoding_key_from_pkcs8(record.algorithm, &pkcs8).map_err(load_err)?;
         Self::assemble(record, encoding)
     }
 
@@ -159,10 +184,21 @@ fn aad(kid: &str, algorithm: Algorithm) -> Vec<u8> {
     format!("authd signing key v1\0{kid}\0{algorithm:?}").into_bytes()
 }
 
-/// aws-lc signs RS256 from PKCS#1; PKCS#8 wraps PKCS#1 in an OCTET STRING, unwrapped here
-/// structurally (no key arithmetic).
-fn encoding_key_from_pkcs8(pkcs8: &[u8]) -> Result<EncodingKey, &'static str> {
-    let info = PrivateKeyInfo::try_from(pkcs8).map_err(|_| "not a PKCS#8 private key")?;
-    let pkcs1 = Zeroizing::new(info.private_key.to_vec());
-    Ok(EncodingKey::from_rsa_der(&pkcs1))
+/// The signing form jsonwebtoken's aws-lc backend wants. ES256 and EdDSA take PKCS#8 as it is;
+/// RS256 takes PKCS#1, which PKCS#8 wraps in an OCTET STRING, unwrapped here structurally (no
+/// key arithmetic).
+fn encoding_key_from_pkcs8(
+    algorithm: Algorithm,
+    pkcs8: &[u8],
+) -> Result<EncodingKey, &'static str> {
+    match algorithm {
+        Algorithm::RS256 => {
+            let info = PrivateKeyInfo::try_from(pkcs8).map_err(|_| "not a PKCS#8 private key")?;
+            let pkcs1 = Zeroizing::new(info.private_key.to_vec());
+            Ok(EncodingKey::from_rsa_der(&pkcs1))
+        }
+        Algorithm::ES256 => Ok(EncodingKey::from_ec_der(pkcs8)),
+        Algorithm::EdDSA => Ok(EncodingKey::from_ed_der(pkcs8)),
+        _ => Err("unsupported signing algorithm"),
+    }
 }

@@ -165,6 +165,11 @@ fn an_unparseable_value_is_one_line_naming_the_variable() {
         stderr.contains("AUTHD_TRUSTED_PROXIES") && stderr.contains("not-a-cidr"),
         "{stderr}"
     );
+    let stderr = serve_error(&[("AUTHD_SIGNING_ALG", "HS256")], &[]);
+    assert!(
+        stderr.contains("AUTHD_SIGNING_ALG") && stderr.contains("RS256"),
+        "{stderr}"
+    );
     let stderr = serve_error(&[("AUTHD_ACCESS_TOKEN_TTL", "soon")], &[]);
     assert!(stderr.contains("AUTHD_ACCESS_TOKEN_TTL"), "{stderr}");
 }

@@ -56,6 +56,7 @@ pub struct AppOptions {
     pub rate_limit: u32,
     pub expired_tokens: bool,
     pub clock: Arc<dyn Clock>,
+    pub signing_algorithm: jsonwebtoken::Algorithm,
 }
 
 impl Default for AppOptions {
@@ -65,6 +66,7 @@ impl Default for AppOptions {
             rate_limit: 10_000,
             expired_tokens: false,
             clock: Arc::new(SystemClock),
+            signing_algorithm: jsonwebtoken::Algorithm::RS256,
         }
     }
 }
@@ -74,6 +76,7 @@ pub fn test_config(options: &AppOptions) -> Config {
         issuer: ISSUER.to_owned(),
         audience: AUDIENCE.to_owned(),
         access_token_ttl: time::Duration::minutes(15),
+        signing_algorithm: options.signing_algorithm,
         signing_key_lifetime: time::Duration::days(30),
         key_rotation: time::Duration::days(1),
         key_reload_interval: Duration::from_secs(30),

@@ -78,14 +78,14 @@ fn tamper_payload(token: &str) -> String {
 /// PyJWT, an independent implementation, verifies the token against the JWKS alone.
 const PYJWT_VERIFY: &str = r#"
 import json, sys, jwt
-token, jwks, audience, issuer = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], sys.argv[4]
+token, jwks, audience, issuer, alg = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 kid = jwt.get_unverified_header(token)["kid"]
 key = jwt.PyJWKSet.from_dict(jwks)[kid]
-claims = jwt.decode(token, key.key, algorithms=["RS256"], audience=audience, issuer=issuer)
+claims = jwt.decode(token, key.key, algorithms=[alg], audience=audience, issuer=issuer)
 print(json.dumps(claims))
 "#;
 
-fn pyjwt_verify(token: &str, jwks: &Value) -> std::process::Output {
+pub fn pyjwt_verify(token: &str, jwks: &Value, alg: &str) -> std::process::Output {
     let output = Command::new("python3")
         .args([
             "-c",
@@ -94,6 +94,7 @@ fn pyjwt_verify(token: &str, jwks: &Value) -> std::process::Output {
             &jwks.to_string(),
             AUDIENCE,
             ISSUER,
+            alg,
         ])
         .output()
         .expect("python3 runs");
@@ -110,7 +111,7 @@ async fn pyjwt_verifies_a_token_against_the_jwks_and_rejects_a_tampered_one() {
     let app = spawn_app().await;
     let (token, jwks) = token_and_jwks(&app).await;
 
-    let verified = pyjwt_verify(&token, &jwks);
+    let verified = pyjwt_verify(&token, &jwks, "RS256");
     assert!(
         verified.status.success(),
         "{}",
@@ -119,7 +120,7 @@ async fn pyjwt_verifies_a_token_against_the_jwks_and_rejects_a_tampered_one() {
     let claims: Value = serde_json::from_slice(&verified.stdout).unwrap();
     assert_eq!(claims["username"], "alice");
 
-    let tampered = pyjwt_verify(&tamper_payload(&token), &jwks);
+    let tampered = pyjwt_verify(&tamper_payload(&token), &jwks, "RS256");
     assert!(!tampered.status.success());
     assert!(String::from_utf8_lossy(&tampered.stderr).contains("InvalidSignatureError"));
 }
