@@ -1,0 +1,105 @@
+//! The cost of verifying an access token, with and without the verified-token cache, against
+//! a real Redis (the round trip is most of a cached verification). RS256 signing for scale.
+//!
+//! Run: `cargo bench --bench verify` (Redis at `AUTHD_BENCH_REDIS_URL`, default 127.0.0.1:6379).
+
+use std::{num::NonZeroU32, sync::Arc, time::Duration};
+
+use authd::{
+    AppState,
+    clock::SystemClock,
+    config::{Argon2Settings, Config},
+    keys::MasterKey,
+    store::{self, UserRecord},
+};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+
+fn config() -> Config {
+    Config {
+        issuer: "http://bench".to_owned(),
+        audience: "bench".to_owned(),
+        access_token_ttl: time::Duration::minutes(15),
+        signing_algorithm: jsonwebtoken::Algorithm::RS256,
+        signing_key_lifetime: time::Duration::days(30),
+        key_rotation: time::Duration::days(1),
+        key_reload_interval: Duration::from_secs(30),
+        clock_leeway: time::Duration::seconds(30),
+        refresh_token_ttl: time::Duration::days(14),
+        rate_limit_per_second: NonZeroU32::MIN,
+        trusted_proxies: Vec::new(),
+        argon2: Argon2Settings {
+            memory_kib: 8 * 1024,
+            iterations: 1,
+            parallelism: 1,
+        },
+        expired_tokens: false,
+    }
+}
+
+/// In-memory stores, except the token cache and revocation list: the Redis that production uses.
+async fn state(prefix: &str) -> AppState {
+    let url = std::env::var("AUTHD_BENCH_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let pool = store::redis::connect(&url)
+        .await
+        .expect("Redis for the bench");
+    let mut stores = store::memory::stores();
+    stores.token_cache = Arc::new(store::redis::RedisTokenState(store::redis::Redis::new(
+        pool,
+        prefix.to_owned(),
+    )));
+    AppState::build(
+        config(),
+        stores,
+        &MasterKey::generate_ephemeral(),
+        Arc::new(SystemClock),
+    )
+    .await
+    .expect("state")
+}
+
+fn verification(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let prefix = format!("authd-bench:{}:", uuid::Uuid::new_v4().simple());
+    let state = runtime.block_on(state(&prefix));
+    let user = UserRecord {
+        id: uuid::Uuid::now_v7(),
+        username: "bench".to_owned(),
+        email: "bench@example.com".to_owned(),
+        password_hash: String::new(),
+        created_at: time::OffsetDateTime::now_utc(),
+        last_login_at: None,
+    };
+    let issue = || {
+        state
+            .tokens
+            .issue(&user, time::OffsetDateTime::now_utc())
+            .expect("issue")
+            .token
+    };
+
+    let mut group = c.benchmark_group("access token");
+    group.bench_function("sign (RS256)", |b| b.iter(issue));
+
+    let verifier = &state.verifier;
+    let warm = issue();
+    runtime.block_on(verifier.verify(&warm)).expect("verifies");
+    group.bench_function("verify, cache hit (one Redis round trip)", |b| {
+        b.to_async(&runtime)
+            .iter(|| async { verifier.verify(&warm).await.expect("verifies") });
+    });
+    group.bench_function(
+        "verify, cache miss (signature check, round trip, cache write)",
+        |b| {
+            b.to_async(&runtime).iter_batched(
+                issue,
+                |token| async move { verifier.verify(&token).await.expect("verifies") },
+                BatchSize::SmallInput,
+            );
+        },
+    );
+    group.finish();
+}
+
+criterion_group!(benches, verification);
+criterion_main!(benches);
