@@ -172,6 +172,14 @@ pub struct CommonArgs {
     #[arg(long, env = "AUTHD_REFRESH_TOKEN_TTL", default_value = "14days", value_parser = humantime::parse_duration)]
     pub refresh_token_ttl: Duration,
 
+    /// How long login attempts stay in `auth_logs`.
+    #[arg(long, env = "AUTHD_AUTH_LOG_RETENTION", default_value = "90days", value_parser = humantime::parse_duration)]
+    pub auth_log_retention: Duration,
+
+    /// How often expired refresh tokens, revocations, retired keys and old auth logs are removed.
+    #[arg(long, env = "AUTHD_CLEANUP_INTERVAL", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub cleanup_interval: Duration,
+
     /// Tolerance for clock differences when checking a token's `exp` and `nbf`.
     #[arg(long, env = "AUTHD_CLOCK_LEEWAY", default_value = "30s", value_parser = humantime::parse_duration)]
     pub clock_leeway: Duration,
@@ -252,6 +260,8 @@ pub struct Config {
     pub key_reload_interval: Duration,
     pub clock_leeway: time::Duration,
     pub refresh_token_ttl: time::Duration,
+    pub auth_log_retention: time::Duration,
+    pub cleanup_interval: Duration,
     pub rate_limit_per_second: NonZeroU32,
     pub trusted_proxies: Vec<IpNet>,
     pub argon2: Argon2Settings,
@@ -329,6 +339,8 @@ impl Config {
             key_reload_interval: args.key_reload_interval,
             clock_leeway,
             refresh_token_ttl,
+            auth_log_retention: to_time(args.auth_log_retention),
+            cleanup_interval: args.cleanup_interval.max(Duration::from_secs(1)),
             rate_limit_per_second: args.rate_limit,
             trusted_proxies: args.trusted_proxies.clone(),
             argon2: Argon2Settings {

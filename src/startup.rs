@@ -57,7 +57,32 @@ pub struct AppState {
     pub keys: Arc<KeyManager>,
     pub rate_limiter: Arc<RateLimiter>,
     pub probes: Arc<[Arc<dyn Probe>]>,
+    pub housekeeping: Arc<dyn store::Housekeeping>,
     key_events: Arc<dyn KeyEvents>,
+}
+
+/// Retired keys stay this long after they stop verifying, for forensics, then go.
+const RETIRED_KEY_RETENTION: time::Duration = time::Duration::days(7);
+
+impl AppState {
+    /// One cleanup pass (see [`store::Housekeeping`]); `None` if another replica is cleaning.
+    pub async fn clean_up(&self) -> Result<Option<store::CleanupReport>, Error> {
+        let now = self.clock.now();
+        let report = self
+            .housekeeping
+            .clean(
+                now,
+                now - RETIRED_KEY_RETENTION,
+                now - self.config.auth_log_retention,
+            )
+            .await?;
+        if let Some(report) = report
+            && report != store::CleanupReport::default()
+        {
+            tracing::info!(?report, "removed expired data");
+        }
+        Ok(report)
+    }
 }
 
 impl AppState {
@@ -131,6 +156,7 @@ impl AppState {
             key_ring,
             keys,
             key_events,
+            housekeeping: stores.housekeeping.clone(),
             rate_limiter: Arc::new(RateLimiter::per_second(
                 stores.rate_limits,
                 config.rate_limit_per_second,
@@ -180,6 +206,7 @@ pub async fn connect_stores(
         revocations: postgres.revocations(),
         sessions: postgres.sessions(),
         clients: postgres.clients(),
+        housekeeping: postgres.housekeeping(),
         token_cache: Arc::new(store::redis::RedisTokenState(redis.clone())),
         probes: vec![Arc::new(postgres), Arc::new(redis)],
     })
@@ -222,6 +249,7 @@ impl Application {
         let background = [
             tokio::spawn(follow_key_changes(self.state.clone())),
             tokio::spawn(poll_keys(self.state.clone())),
+            tokio::spawn(clean_up_periodically(self.state.clone())),
         ];
         let served = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(app, shutdown, Some(DRAIN_TIMEOUT))
@@ -251,6 +279,17 @@ async fn follow_key_changes(state: AppState) {
             }
         }
         tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+}
+
+/// Every cleanup interval, one replica removes expired data (the others find the lock taken).
+async fn clean_up_periodically(state: AppState) {
+    let mut ticks = tokio::time::interval(state.config.cleanup_interval);
+    loop {
+        ticks.tick().await;
+        if let Err(err) = state.clean_up().await {
+            tracing::error!(error = %err, "cleanup failed");
+        }
     }
 }
 

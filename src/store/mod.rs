@@ -321,6 +321,29 @@ pub trait ClientStore: Send + Sync {
     async fn find_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError>;
 }
 
+/// What one cleanup pass removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CleanupReport {
+    pub refresh_tokens: u64,
+    pub sessions: u64,
+    pub revocations: u64,
+    pub signing_keys: u64,
+    pub auth_logs: u64,
+}
+
+/// Deletes what can no longer matter. Used-but-unexpired refresh tokens stay: reuse detection
+/// needs them.
+#[async_trait]
+pub trait Housekeeping: Send + Sync {
+    /// `None` when another replica holds the cleanup lock (it is doing the work).
+    async fn clean(
+        &self,
+        now: OffsetDateTime,
+        retired_keys_before: OffsetDateTime,
+        auth_logs_before: OffsetDateTime,
+    ) -> Result<Option<CleanupReport>, StoreError>;
+}
+
 /// A dependency whose reachability decides readiness.
 #[async_trait]
 pub trait Probe: Send + Sync {
@@ -340,5 +363,6 @@ pub struct Stores {
     pub sessions: Arc<dyn SessionStore>,
     pub clients: Arc<dyn ClientStore>,
     pub key_events: Arc<dyn KeyEvents>,
+    pub housekeeping: Arc<dyn Housekeeping>,
     pub probes: Vec<Arc<dyn Probe>>,
 }

@@ -82,6 +82,8 @@ pub fn test_config(options: &AppOptions) -> Config {
         key_reload_interval: Duration::from_secs(30),
         clock_leeway: time::Duration::seconds(30),
         refresh_token_ttl: time::Duration::days(14),
+        auth_log_retention: time::Duration::days(90),
+        cleanup_interval: Duration::from_secs(3600),
         rate_limit_per_second: NonZeroU32::new(options.rate_limit).unwrap(),
         trusted_proxies: Vec::new(),
         argon2: Argon2Settings {

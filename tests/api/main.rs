@@ -5,6 +5,7 @@
 mod algorithms;
 mod auth;
 mod auth_logs;
+mod cleanup;
 mod cli;
 mod clients;
 mod dev_contract;

@@ -18,8 +18,9 @@ pub use sessions::MemorySessions;
 pub use tokens::MemoryTokenState;
 
 use super::{
-    AuthLogEntry, AuthLogStore, ClientRecord, ClientStore, KeyEvents, KeyNeed, SigningKeyRecord,
-    SigningKeyStore, StoreError, Stores, Supersede, UniqueField, UserRecord, UserStore,
+    AuthLogEntry, AuthLogStore, CleanupReport, ClientRecord, ClientStore, Housekeeping, KeyEvents,
+    KeyNeed, SigningKeyRecord, SigningKeyStore, StoreError, Stores, Supersede, UniqueField,
+    UserRecord, UserStore,
 };
 
 /// Wires a full set of in-memory stores.
@@ -31,6 +32,7 @@ pub fn stores() -> Stores {
         sessions: Arc::new(MemorySessions::default()),
         clients: Arc::new(MemoryClients::default()),
         key_events: Arc::new(MemoryKeyEvents::default()),
+        housekeeping: Arc::new(NoHousekeeping),
         users: Arc::new(MemoryUsers::default()),
         signing_keys: Arc::new(MemorySigningKeys::default()),
         auth_logs: Arc::new(MemoryAuthLogs::default()),
@@ -153,6 +155,22 @@ impl KeyEvents for MemoryKeyEvents {
             })
             .boxed(),
         )
+    }
+}
+
+/// `authd dev` keeps everything until it exits; a dev process lives shorter than any retention
+/// window worth enforcing.
+pub struct NoHousekeeping;
+
+#[async_trait]
+impl Housekeeping for NoHousekeeping {
+    async fn clean(
+        &self,
+        _now: OffsetDateTime,
+        _retired_keys_before: OffsetDateTime,
+        _auth_logs_before: OffsetDateTime,
+    ) -> Result<Option<CleanupReport>, StoreError> {
+        Ok(Some(CleanupReport::default()))
     }
 }
 

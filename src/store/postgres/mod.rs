@@ -2,6 +2,7 @@
 
 mod auth_logs;
 mod clients;
+mod housekeeping;
 mod migrate;
 mod revocations;
 mod sessions;
@@ -96,6 +97,10 @@ impl Postgres {
 
     pub fn clients(&self) -> Arc<clients::PostgresClients> {
         Arc::new(clients::PostgresClients(self.clone()))
+    }
+
+    pub fn housekeeping(&self) -> Arc<housekeeping::PostgresHousekeeping> {
+        Arc::new(housekeeping::PostgresHousekeeping(self.clone()))
     }
 
     pub fn auth_logs(&self) -> Arc<auth_logs::PostgresAuthLogs> {
