@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use ipnet::IpNet;
 use zeroize::Zeroizing;
 
-use crate::keys::MasterKey;
+use crate::keys::{MasterKey, MasterKeys};
 
 #[derive(Parser)]
 #[command(
@@ -49,6 +49,17 @@ pub enum KeysCommand {
     Rotate(Box<RotateKeysArgs>),
     /// Print every stored key: kid, alg, state and dates.
     List(DatabaseArgs),
+    /// Re-encrypt every private key under the first of AUTHD_MASTER_KEYS, while serving.
+    Rewrap(Box<RewrapKeysArgs>),
+}
+
+#[derive(Args)]
+pub struct RewrapKeysArgs {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 #[derive(Args)]
@@ -141,6 +152,33 @@ pub struct ConnectionArgs {
     /// (e.g. `openssl rand -base64 32`). Required.
     #[arg(long, env = "AUTHD_MASTER_KEY", hide_env_values = true)]
     pub master_key: Option<String>,
+
+    /// Instead of AUTHD_MASTER_KEY while rotating it: comma-separated master keys, the new one
+    /// first. The first seals new keys; all open the keys they sealed. See `authd keys rewrap`.
+    #[arg(long, env = "AUTHD_MASTER_KEYS", hide_env_values = true)]
+    pub master_keys: Option<String>,
+}
+
+impl ConnectionArgs {
+    /// The master keys this deployment holds, from AUTHD_MASTER_KEY or AUTHD_MASTER_KEYS.
+    pub fn master_keys(&self) -> Result<MasterKeys, ConfigError> {
+        match (self.master_key.as_deref(), self.master_keys.as_deref()) {
+            (Some(_), Some(_)) => Err(ConfigError::new(
+                "AUTHD_MASTER_KEYS",
+                "set AUTHD_MASTER_KEY or AUTHD_MASTER_KEYS, not both",
+            )),
+            (None, Some(list)) => {
+                let mut keys = list
+                    .split(',')
+                    .map(|key| decode_master_key("AUTHD_MASTER_KEYS", Some(key)));
+                let current = keys
+                    .next()
+                    .unwrap_or_else(|| Err(ConfigError::new("AUTHD_MASTER_KEYS", "is empty")))?;
+                Ok(MasterKeys::new(current, keys.collect::<Result<_, _>>()?))
+            }
+            (single, None) => parse_master_key(single).map(MasterKeys::from),
+        }
+    }
 }
 
 #[derive(Args)]
@@ -355,21 +393,24 @@ impl Config {
 
 /// Decodes `AUTHD_MASTER_KEY`. The value never appears in an error message.
 pub fn parse_master_key(value: Option<&str>) -> Result<MasterKey, ConfigError> {
-    const SETTING: &str = "AUTHD_MASTER_KEY";
+    decode_master_key("AUTHD_MASTER_KEY", value)
+}
+
+fn decode_master_key(setting: &'static str, value: Option<&str>) -> Result<MasterKey, ConfigError> {
     let value = value.ok_or_else(|| {
         ConfigError::new(
-            SETTING,
+            setting,
             "is required for `authd serve`: base64 of 32 random bytes (generate one with `openssl rand -base64 32`)",
         )
     })?;
     let bytes = Zeroizing::new(
         STANDARD
             .decode(value.trim())
-            .map_err(|_| ConfigError::new(SETTING, "is not valid base64"))?,
+            .map_err(|_| ConfigError::new(setting, "is not valid base64"))?,
     );
     MasterKey::from_slice(&bytes).ok_or_else(|| {
         ConfigError::new(
-            SETTING,
+            setting,
             format!("must decode to exactly 32 bytes, got {}", bytes.len()),
         )
     })

@@ -8,7 +8,7 @@ use authd::{
     clock::SystemClock,
     config::{
         Cli, ClientsCommand, Command, Config, CreateClientArgs, DatabaseArgs, DevArgs, KeysCommand,
-        RotateKeysArgs, ServeArgs, explain_parse_error, parse_master_key,
+        RewrapKeysArgs, RotateKeysArgs, ServeArgs, explain_parse_error,
     },
     error::Error,
     keys::MasterKey,
@@ -55,6 +55,7 @@ async fn run(command: Command) -> Result<(), StartupError> {
         Command::Clients(ClientsCommand::Create(args)) => create_client(args).await,
         Command::Keys(KeysCommand::Rotate(args)) => rotate_keys(*args).await,
         Command::Keys(KeysCommand::List(args)) => list_keys(args).await,
+        Command::Keys(KeysCommand::Rewrap(args)) => rewrap_keys(*args).await,
         Command::Migrate(args) => {
             init_logging(LogFormat::Json);
             let applied = run_migrations(&args.database_url)
@@ -68,7 +69,7 @@ async fn run(command: Command) -> Result<(), StartupError> {
 
 async fn serve(args: ServeArgs) -> Result<(), StartupError> {
     // Validate everything before touching the network, so a typo fails in milliseconds.
-    let master_key = parse_master_key(args.connection.master_key.as_deref())?;
+    let master_keys = args.connection.master_keys()?;
     let config = Config::from_common(&args.common, args.expired_tokens)?;
     init_logging(LogFormat::Json);
     // Connect first: an unreachable service is then reported under the setting that names it.
@@ -83,7 +84,7 @@ async fn serve(args: ServeArgs) -> Result<(), StartupError> {
             .await
             .map_err(StartupError::Migrate)?;
     }
-    let state = AppState::build(config, stores, &master_key, Arc::new(SystemClock)).await?;
+    let state = AppState::build(config, stores, master_keys, Arc::new(SystemClock)).await?;
     let app = Application::bind(args.listen, state).await?;
     let addr = app.local_addr().unwrap_or(args.listen);
     tracing::info!(%addr, "authd listening");
@@ -125,7 +126,7 @@ async fn dev(args: DevArgs) -> Result<(), StartupError> {
 
 /// Rotates the signing key as every replica would, and announces it to them.
 async fn rotate_keys(args: RotateKeysArgs) -> Result<(), StartupError> {
-    let master_key = parse_master_key(args.connection.master_key.as_deref())?;
+    let master_keys = args.connection.master_keys()?;
     let config = Config::from_common(&args.common, false)?;
     let connection = &args.connection;
     let stores = connect_stores(
@@ -134,7 +135,7 @@ async fn rotate_keys(args: RotateKeysArgs) -> Result<(), StartupError> {
         &connection.redis_prefix,
     )
     .await?;
-    let state = AppState::build(config, stores, &master_key, Arc::new(SystemClock)).await?;
+    let state = AppState::build(config, stores, master_keys, Arc::new(SystemClock)).await?;
     let mode = if args.now {
         RotationMode::Immediate
     } else {
@@ -144,6 +145,23 @@ async fn rotate_keys(args: RotateKeysArgs) -> Result<(), StartupError> {
         Some(kid) => println!("{kid}"),
         None => eprintln!("authd: no rotation was needed"),
     }
+    Ok(())
+}
+
+/// Re-seals every private key under the first master key, and announces it to the replicas.
+async fn rewrap_keys(args: RewrapKeysArgs) -> Result<(), StartupError> {
+    let master_keys = args.connection.master_keys()?;
+    let config = Config::from_common(&args.common, false)?;
+    let connection = &args.connection;
+    let stores = connect_stores(
+        &connection.database.database_url,
+        &connection.redis_url,
+        &connection.redis_prefix,
+    )
+    .await?;
+    let state = AppState::build(config, stores, master_keys, Arc::new(SystemClock)).await?;
+    let rewrapped = state.keys.rewrap().await?;
+    eprintln!("authd: {rewrapped} signing key(s) re-sealed under the new master key");
     Ok(())
 }
 

@@ -14,7 +14,7 @@ use crate::{
     clock::Clock,
     config::{Config, ConfigError},
     error::Error,
-    keys::{KeyManager, KeyPolicy, KeyRing, KeyRingError, MasterKey, RotationMode},
+    keys::{KeyManager, KeyPolicy, KeyRing, KeyRingError, MasterKeys, RotationMode},
     rate_limit::RateLimiter,
     sessions::Sessions,
     store::{self, KeyEvents, Probe, StoreError, Stores},
@@ -90,13 +90,14 @@ impl AppState {
     pub async fn build(
         config: Config,
         stores: Stores,
-        master_key: &MasterKey,
+        master_keys: impl Into<MasterKeys>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartupError> {
+        let masters: MasterKeys = master_keys.into();
         let now = clock.now();
         let mut key_ring = KeyRing::load(
             stores.signing_keys.as_ref(),
-            master_key,
+            &masters,
             config.signing_algorithm,
             now,
             config.signing_key_lifetime,
@@ -107,7 +108,9 @@ impl AppState {
             tracing::warn!(
                 "expired-token test mode is ON: POST /auth?expired=true issues expired tokens"
             );
-            key_ring = key_ring.with_expired_test_key(master_key, now).await?;
+            key_ring = key_ring
+                .with_expired_test_key(masters.current(), now)
+                .await?;
         }
         let key_ring = Arc::new(key_ring);
         let max_token_lifetime = config.access_token_ttl + config.clock_leeway;
@@ -115,7 +118,7 @@ impl AppState {
             stores.signing_keys.clone(),
             stores.key_events.clone(),
             key_ring.clone(),
-            master_key.clone(),
+            masters,
             clock.clone(),
             KeyPolicy {
                 algorithm: config.signing_algorithm,

@@ -10,7 +10,7 @@ use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
 use super::{
-    MasterKey, PublicJwk, SigningKey,
+    MasterKey, MasterKeys, PublicJwk, SigningKey,
     signing_key::{KeyError, KeyWindow, generate},
 };
 use crate::store::{SigningKeyRecord, SigningKeyStore, StoreError};
@@ -49,7 +49,7 @@ impl KeyRing {
     /// now. Replicas starting together create one key between them (see `insert_key_if`).
     pub async fn load(
         store: &dyn SigningKeyStore,
-        master: &MasterKey,
+        masters: &MasterKeys,
         algorithm: Algorithm,
         now: OffsetDateTime,
         key_lifetime: Duration,
@@ -64,7 +64,8 @@ impl KeyRing {
                 expires_at: now + key_lifetime,
                 retire_at: now + key_lifetime + max_token_lifetime,
             };
-            let (record, _) = generate_off_runtime(algorithm, master.clone(), window, now).await?;
+            let (record, _) =
+                generate_off_runtime(algorithm, masters.current().clone(), window, now).await?;
             let needed =
                 move |stored: &[SigningKeyRecord]| !stored.iter().any(|r| signs_at(r, now));
             if store.insert_key_if(&record, &needed, None).await? {
@@ -74,7 +75,7 @@ impl KeyRing {
         }
 
         Ok(Self {
-            keys: RwLock::new(open_all(&records, master, now)?),
+            keys: RwLock::new(open_all(&records, masters, now)?),
             expired_test_key: None,
         })
     }
@@ -83,10 +84,10 @@ impl KeyRing {
     pub async fn reload(
         &self,
         store: &dyn SigningKeyStore,
-        master: &MasterKey,
+        masters: &MasterKeys,
         now: OffsetDateTime,
     ) -> Result<(), KeyRingError> {
-        let keys = open_all(&store.list_keys().await?, master, now)?;
+        let keys = open_all(&store.list_keys().await?, masters, now)?;
         *self
             .keys
             .write()
@@ -159,12 +160,12 @@ impl KeyRing {
 /// Opens every stored key that can still verify at `now`.
 fn open_all(
     records: &[SigningKeyRecord],
-    master: &MasterKey,
+    masters: &MasterKeys,
     now: OffsetDateTime,
 ) -> Result<Keys, KeyRingError> {
     let mut keys = HashMap::new();
     for record in records.iter().filter(|record| now < record.retire_at) {
-        let key = SigningKey::open(record, master)?;
+        let key = SigningKey::open(record, masters)?;
         keys.insert(key.kid.clone(), Arc::new(key));
     }
     Ok(Arc::new(keys))

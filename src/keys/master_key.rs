@@ -96,6 +96,45 @@ impl MasterKey {
     }
 }
 
+/// Every master key a deployment knows: the first seals new keys; any opens the keys it sealed
+/// (each stored key names its master key by id). Rotating the master key is: put the new key
+/// first on every replica, run `authd keys rewrap`, then drop the old one.
+#[derive(Debug, Clone)]
+pub struct MasterKeys {
+    current: MasterKey,
+    previous: Vec<MasterKey>,
+}
+
+impl MasterKeys {
+    pub fn new(current: MasterKey, previous: Vec<MasterKey>) -> Self {
+        Self { current, previous }
+    }
+
+    /// The key new signing keys are sealed under.
+    pub fn current(&self) -> &MasterKey {
+        &self.current
+    }
+
+    /// The key with this id, if this deployment still has it.
+    pub fn find(&self, id: &str) -> Option<&MasterKey> {
+        std::iter::once(&self.current)
+            .chain(&self.previous)
+            .find(|key| key.id() == id)
+    }
+}
+
+impl From<&MasterKey> for MasterKeys {
+    fn from(current: &MasterKey) -> Self {
+        Self::new(current.clone(), Vec::new())
+    }
+}
+
+impl From<MasterKey> for MasterKeys {
+    fn from(current: MasterKey) -> Self {
+        Self::new(current, Vec::new())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

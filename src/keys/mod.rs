@@ -7,6 +7,8 @@ mod signing_key;
 
 pub use key_ring::KeyRingError;
 pub use key_ring::{JsonWebKeySet, KeyRing};
-pub use master_key::{MasterKey, OpenError, SealError, SealedBox};
+pub use master_key::{MasterKey, MasterKeys, OpenError, SealError, SealedBox};
 pub use rotation::{JWKS_MAX_AGE, KeyManager, KeyPolicy, RotationMode};
-pub use signing_key::{KeyError, KeyWindow, PublicJwk, SUPPORTED_ALGORITHMS, SigningKey, generate};
+pub use signing_key::{
+    KeyError, KeyWindow, PublicJwk, SUPPORTED_ALGORITHMS, SigningKey, generate, reseal,
+};

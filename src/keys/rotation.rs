@@ -13,7 +13,7 @@ use jsonwebtoken::Algorithm;
 use time::{Duration, OffsetDateTime};
 
 use super::{
-    KeyRing, KeyRingError, MasterKey, key_ring::generate_off_runtime, signing_key::KeyWindow,
+    KeyRing, KeyRingError, MasterKeys, key_ring::generate_off_runtime, signing_key::KeyWindow,
 };
 use crate::{
     clock::Clock,
@@ -38,7 +38,7 @@ pub struct KeyManager {
     store: Arc<dyn SigningKeyStore>,
     events: Arc<dyn KeyEvents>,
     ring: Arc<KeyRing>,
-    master: MasterKey,
+    masters: MasterKeys,
     clock: Arc<dyn Clock>,
     algorithm: Algorithm,
     key_lifetime: Duration,
@@ -61,7 +61,7 @@ impl KeyManager {
         store: Arc<dyn SigningKeyStore>,
         events: Arc<dyn KeyEvents>,
         ring: Arc<KeyRing>,
-        master: MasterKey,
+        masters: MasterKeys,
         clock: Arc<dyn Clock>,
         policy: KeyPolicy,
     ) -> Self {
@@ -69,7 +69,7 @@ impl KeyManager {
             store,
             events,
             ring,
-            master,
+            masters,
             clock,
             algorithm: policy.algorithm,
             key_lifetime: policy.key_lifetime,
@@ -112,7 +112,8 @@ impl KeyManager {
             retire_at: not_before + self.key_lifetime + self.max_token_lifetime,
         };
         let (record, _) =
-            generate_off_runtime(self.algorithm, self.master.clone(), window, now).await?;
+            generate_off_runtime(self.algorithm, self.masters.current().clone(), window, now)
+                .await?;
         let interval = self.rotation_interval;
         let still_needed = move |stored: &[SigningKeyRecord]| {
             mode != RotationMode::Scheduled || is_due(stored, now, interval)
@@ -136,8 +137,37 @@ impl KeyManager {
     /// Rebuilds this replica's key ring from Postgres.
     pub async fn reload(&self) -> Result<(), KeyRingError> {
         self.ring
-            .reload(self.store.as_ref(), &self.master, self.clock.now())
+            .reload(self.store.as_ref(), &self.masters, self.clock.now())
             .await
+    }
+
+    /// Re-seals every stored private key that is not under the current master key, and tells
+    /// the replicas. Returns how many were re-sealed. Safe while serving: a row is replaced whole,
+    /// and every replica holds both master keys while this runs.
+    pub async fn rewrap(&self) -> Result<usize, KeyRingError> {
+        let current = self.masters.current().id();
+        let mut rewrapped = 0;
+        for record in self.store.list_keys().await? {
+            if record.master_key_id == current {
+                continue;
+            }
+            let resealed = super::reseal(&record, &self.masters)?;
+            if self
+                .store
+                .replace_sealed(&resealed, &record.master_key_id)
+                .await?
+            {
+                rewrapped += 1;
+                tracing::info!(kid = %record.kid, from = %record.master_key_id, to = %current, "re-sealed signing key");
+            }
+        }
+        if rewrapped > 0 {
+            self.reload().await?;
+            if let Err(err) = self.events.publish_key_change().await {
+                tracing::warn!(error = %err, "could not announce the re-sealed keys");
+            }
+        }
+        Ok(rewrapped)
     }
 
     fn rotation_due(&self, stored: &[SigningKeyRecord], now: OffsetDateTime) -> bool {

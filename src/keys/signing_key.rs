@@ -13,7 +13,7 @@ use rsa::{
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use super::{MasterKey, SealError, master_key::OpenError};
+use super::{MasterKey, MasterKeys, SealError, master_key::OpenError};
 use crate::store::SigningKeyRecord;
 
 /// The public half as published in the JWKS (RFC 7517), with `kid`, `alg` and `use` set.
@@ -133,18 +133,13 @@ pub fn generate(
 
 impl SigningKey {
     /// Opens a stored key. Fails if the ciphertext, its kid or its alg were tampered with.
-    pub fn open(record: &SigningKeyRecord, master: &MasterKey) -> Result<Self, KeyError> {
-        let load_err = |reason: &str| KeyError::Load {
-            kid: record.kid.clone(),
-            reason: reason.to_owned(),
-        };
-        if record.master_key_id != master.id() {
-            return Err(load_err("sealed under a different master key"));
-        }
-        let pkcs8 = master
-            .open(&record.sealed, &aad(&record.kid, record.algorithm))
-            .map_err(|OpenError| load_err("does not decrypt under this kid and alg"))?;
-        let encoding = encoding_key_from_pkcs8(record.algorithm, &pkcs8).map_err(load_err)?;
+    pub fn open(record: &SigningKeyRecord, masters: &MasterKeys) -> Result<Self, KeyError> {
+        let pkcs8 = open_pkcs8(record, masters)?;
+        let encoding =
+            encoding_key_from_pkcs8(record.algorithm, &pkcs8).map_err(|reason| KeyError::Load {
+                kid: record.kid.clone(),
+                reason: reason.to_owned(),
+            })?;
         Self::assemble(record, encoding)
     }
 
@@ -176,6 +171,36 @@ impl SigningKey {
     pub fn verifies_at(&self, now: OffsetDateTime) -> bool {
         now < self.retire_at
     }
+}
+
+/// The record sealed afresh (new nonce) under the current master key, for `keys rewrap`.
+pub fn reseal(
+    record: &SigningKeyRecord,
+    masters: &MasterKeys,
+) -> Result<SigningKeyRecord, KeyError> {
+    let pkcs8 = open_pkcs8(record, masters)?;
+    let current = masters.current();
+    Ok(SigningKeyRecord {
+        sealed: current.seal(&pkcs8, &aad(&record.kid, record.algorithm))?,
+        master_key_id: current.id(),
+        ..record.clone()
+    })
+}
+
+fn open_pkcs8(
+    record: &SigningKeyRecord,
+    masters: &MasterKeys,
+) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+    let load_err = |reason: &str| KeyError::Load {
+        kid: record.kid.clone(),
+        reason: reason.to_owned(),
+    };
+    let master = masters
+        .find(&record.master_key_id)
+        .ok_or_else(|| load_err("sealed under a master key this deployment does not have"))?;
+    master
+        .open(&record.sealed, &aad(&record.kid, record.algorithm))
+        .map_err(|OpenError| load_err("does not decrypt under this kid and alg"))
 }
 
 /// Associated data binding a ciphertext to its row: a sealed key copied under another kid or

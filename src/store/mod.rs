@@ -104,6 +104,13 @@ pub trait SigningKeyStore: Send + Sync {
         needed: &KeyNeed,
         supersede: Option<Supersede>,
     ) -> Result<bool, StoreError>;
+    /// Replaces a key's ciphertext if it is still sealed under `previous_master_key_id`
+    /// (so two concurrent rewraps cannot undo each other). Returns whether it did.
+    async fn replace_sealed(
+        &self,
+        key: &SigningKeyRecord,
+        previous_master_key_id: &str,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Tells every replica that the signing keys changed, so it reloads its key ring.

@@ -116,6 +116,23 @@ fn a_malformed_master_key_is_refused_without_echoing_it() {
     assert!(stderr.contains("not valid base64"), "{stderr}");
 }
 
+#[test]
+fn master_key_and_master_keys_together_are_refused() {
+    let stderr = serve_error(
+        &[
+            ("AUTHD_MASTER_KEY", VALID_KEY),
+            ("AUTHD_MASTER_KEYS", VALID_KEY),
+        ],
+        &[],
+    );
+    assert!(stderr.contains("not both"), "{stderr}");
+    let stderr = serve_error(&[("AUTHD_MASTER_KEYS", "c2hvcnQ=")], &[]);
+    assert!(
+        stderr.contains("AUTHD_MASTER_KEYS") && stderr.contains("32 bytes"),
+        "{stderr}"
+    );
+}
+
 const VALID_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
 #[test]

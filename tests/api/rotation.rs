@@ -142,3 +142,74 @@ async fn a_planned_rotation_publishes_ahead_then_hands_over_with_a_grace_period(
     let body: Value = first.jwks().await;
     assert_eq!(body["keys"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn rewrap_moves_every_key_to_the_new_master_key_without_downtime() {
+    use authd::keys::MasterKey;
+    use base64::{Engine, engine::general_purpose::STANDARD};
+
+    let app = spawn_app_with(AppOptions::default()).await;
+    let password = app.register("alice").await;
+    let token = app.login("alice", &password).await;
+    let new_key = [7u8; 32];
+    let rewrap = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_authd"))
+            .env_clear()
+            .args(["keys", "rewrap"])
+            .env("DATABASE_URL", app.resources.database_url())
+            .env("REDIS_URL", redis_url())
+            .env("AUTHD_REDIS_PREFIX", &app.resources.redis_prefix)
+            .env(
+                "AUTHD_MASTER_KEYS",
+                format!(
+                    "{},{}",
+                    STANDARD.encode(new_key),
+                    app.resources.master_key_base64
+                ),
+            )
+            .env("AUTHD_ARGON2_MEMORY_KIB", "8192")
+            .env("AUTHD_ARGON2_ITERATIONS", "1")
+            .output()
+            .unwrap()
+    };
+    let first = rewrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(String::from_utf8_lossy(&first.stderr).contains("1 signing key(s) re-sealed"));
+    let again = rewrap();
+    assert!(String::from_utf8_lossy(&again.stderr).contains("0 signing key(s) re-sealed"));
+
+    // The replica that still serves kept its decrypted keys: no downtime.
+    assert_eq!(me_status(&app, &token).await, 200);
+
+    let restart = |key: MasterKey| {
+        let app = &app;
+        async move {
+            let stores = crate::helpers::stores_for(&app.options, &app.resources).await;
+            authd::AppState::build(
+                crate::helpers::test_config(&app.options),
+                stores,
+                &key,
+                app.options.clock.clone(),
+            )
+            .await
+        }
+    };
+    let new_only = restart(MasterKey::from_slice(&new_key).unwrap())
+        .await
+        .unwrap();
+    assert!(
+        new_only
+            .key_ring
+            .verification_key(&kid_of(&token), time::OffsetDateTime::now_utc())
+            .is_some()
+    );
+    let old_only = restart(app.master_key.clone())
+        .await
+        .err()
+        .expect("the old key opens nothing now");
+    assert!(old_only.to_string().contains("master key"), "{old_only}");
+}

@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
-use authd::{clock::ManualClock, keys::SigningKey};
+use authd::{
+    clock::ManualClock,
+    keys::{MasterKeys, SigningKey},
+};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::{Value, json};
@@ -47,7 +50,7 @@ async fn assert_invalid_token(response: reqwest::Response, description: &str) {
 async fn signing_key(app: &TestApp) -> SigningKey {
     let stores = stores_for(&app.options, &app.resources).await;
     let record = stores.signing_keys.list_keys().await.unwrap().remove(0);
-    SigningKey::open(&record, &app.master_key).unwrap()
+    SigningKey::open(&record, &MasterKeys::from(&app.master_key)).unwrap()
 }
 
 fn claims_of(token: &str) -> Value {

@@ -99,6 +99,18 @@ impl SigningKeyStore for MemorySigningKeys {
         Ok(lock(&self.keys).clone())
     }
 
+    async fn replace_sealed(
+        &self,
+        key: &SigningKeyRecord,
+        previous_master_key_id: &str,
+    ) -> Result<bool, StoreError> {
+        let mut keys = lock(&self.keys);
+        let old = keys
+            .iter_mut()
+            .find(|old| old.kid == key.kid && old.master_key_id == previous_master_key_id);
+        Ok(old.map(|old| *old = key.clone()).is_some())
+    }
+
     async fn insert_key_if(
         &self,
         key: &SigningKeyRecord,

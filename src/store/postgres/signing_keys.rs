@@ -32,6 +32,30 @@ impl SigningKeyStore for PostgresSigningKeys {
         rows.iter().map(key_from_row).collect()
     }
 
+    async fn replace_sealed(
+        &self,
+        key: &SigningKeyRecord,
+        previous_master_key_id: &str,
+    ) -> Result<bool, StoreError> {
+        let client = self.0.client().await?;
+        client
+            .execute(
+                "UPDATE signing_keys
+                 SET private_key_ciphertext = $2, private_key_nonce = $3, master_key_id = $4
+                 WHERE kid = $1 AND master_key_id = $5",
+                &[
+                    &key.kid,
+                    &key.sealed.ciphertext,
+                    &key.sealed.nonce,
+                    &key.master_key_id,
+                    &previous_master_key_id,
+                ],
+            )
+            .await
+            .map(|updated| updated == 1)
+            .map_err(|err| unavailable(&err))
+    }
+
     async fn insert_key_if(
         &self,
         key: &SigningKeyRecord,
