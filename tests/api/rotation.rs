@@ -213,3 +213,54 @@ async fn rewrap_moves_every_key_to_the_new_master_key_without_downtime() {
         .expect("the old key opens nothing now");
     assert!(old_only.to_string().contains("master key"), "{old_only}");
 }
+
+#[tokio::test]
+async fn the_schedule_rotates_once_when_due_however_many_replicas_try() {
+    use authd::keys::RotationMode;
+
+    let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
+    let app = spawn_app_with(AppOptions {
+        clock: clock.clone(),
+        ..AppOptions::default()
+    })
+    .await;
+    let replica = || {
+        let app = &app;
+        async move {
+            let stores = crate::helpers::stores_for(&app.options, &app.resources).await;
+            authd::AppState::build(
+                crate::helpers::test_config(&app.options),
+                stores,
+                &app.master_key,
+                app.options.clock.clone(),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let (a, b) = (replica().await, replica().await);
+
+    // The test config rotates daily: not due yet.
+    assert_eq!(a.keys.rotate(RotationMode::Scheduled).await.unwrap(), None);
+
+    clock.advance(time::Duration::days(1));
+    let (first, second) = tokio::join!(
+        a.keys.rotate(RotationMode::Scheduled),
+        b.keys.rotate(RotationMode::Scheduled)
+    );
+    let rotated: Vec<String> = [first.unwrap(), second.unwrap()]
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(rotated.len(), 1, "exactly one replica rotates");
+    let count: i64 = app
+        .db()
+        .await
+        .query_one("SELECT count(*) FROM signing_keys", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 2);
+    // And it is not due again until another interval has passed.
+    assert_eq!(b.keys.rotate(RotationMode::Scheduled).await.unwrap(), None);
+}
