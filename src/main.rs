@@ -7,8 +7,9 @@ use authd::{
     clients::Clients,
     clock::SystemClock,
     config::{
-        Cli, ClientsCommand, Command, Config, CreateClientArgs, DatabaseArgs, DevArgs, KeysCommand,
-        RewrapKeysArgs, RotateKeysArgs, ServeArgs, explain_parse_error,
+        Cli, ClientsCommand, Command, CommonArgs, Config, ConnectionArgs, CreateClientArgs,
+        DatabaseArgs, DevArgs, KeysCommand, RewrapKeysArgs, RotateKeysArgs, ServeArgs,
+        explain_parse_error,
     },
     error::Error,
     keys::MasterKey,
@@ -124,18 +125,25 @@ async fn dev(args: DevArgs) -> Result<(), StartupError> {
         })
 }
 
-/// Rotates the signing key as every replica would, and announces it to them.
-async fn rotate_keys(args: RotateKeysArgs) -> Result<(), StartupError> {
-    let master_keys = args.connection.master_keys()?;
-    let config = Config::from_common(&args.common, false)?;
-    let connection = &args.connection;
+/// The state a replica would have, for operator commands that act as one (no HTTP).
+async fn operator_state(
+    connection: &ConnectionArgs,
+    common: &CommonArgs,
+) -> Result<AppState, StartupError> {
+    let master_keys = connection.master_keys()?;
+    let config = Config::from_common(common, false)?;
     let stores = connect_stores(
         &connection.database.database_url,
         &connection.redis_url,
         &connection.redis_prefix,
     )
     .await?;
-    let state = AppState::build(config, stores, master_keys, Arc::new(SystemClock)).await?;
+    AppState::build(config, stores, master_keys, Arc::new(SystemClock)).await
+}
+
+/// Rotates the signing key as every replica would, and announces it to them.
+async fn rotate_keys(args: RotateKeysArgs) -> Result<(), StartupError> {
+    let state = operator_state(&args.connection, &args.common).await?;
     let mode = if args.now {
         RotationMode::Immediate
     } else {
@@ -150,16 +158,7 @@ async fn rotate_keys(args: RotateKeysArgs) -> Result<(), StartupError> {
 
 /// Re-seals every private key under the first master key, and announces it to the replicas.
 async fn rewrap_keys(args: RewrapKeysArgs) -> Result<(), StartupError> {
-    let master_keys = args.connection.master_keys()?;
-    let config = Config::from_common(&args.common, false)?;
-    let connection = &args.connection;
-    let stores = connect_stores(
-        &connection.database.database_url,
-        &connection.redis_url,
-        &connection.redis_prefix,
-    )
-    .await?;
-    let state = AppState::build(config, stores, master_keys, Arc::new(SystemClock)).await?;
+    let state = operator_state(&args.connection, &args.common).await?;
     let rewrapped = state.keys.rewrap().await?;
     eprintln!("authd: {rewrapped} signing key(s) re-sealed under the new master key");
     Ok(())
