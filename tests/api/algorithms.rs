@@ -48,13 +48,7 @@ async fn check(algorithm: Algorithm, alg: &str, kty: &str, crv: &str) {
         String::from_utf8_lossy(&verified.stderr)
     );
 
-    let me = app
-        .client
-        .get(app.url("/me"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let me = app.me(&token).await;
     assert_eq!(me.status(), 200);
     let metadata: Value = app
         .get("/.well-known/oauth-authorization-server")

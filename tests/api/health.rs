@@ -90,13 +90,7 @@ async fn with_redis_down_verification_falls_back_to_postgres_and_fails_closed() 
     );
 
     // The revocation cannot reach every replica's hot path, so the client is told to retry...
-    let logout = app
-        .client
-        .post(app.url("/logout"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let logout = app.logout(&token).await;
     assert_eq!(logout.status(), 503);
     // ...but it is durable, and checked while Redis is down.
     assert_eq!(me().await.unwrap().status(), 401);

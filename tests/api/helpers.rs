@@ -207,6 +207,31 @@ impl TestApp {
         body["token"].as_str().unwrap().to_owned()
     }
 
+    /// `GET /me` with `token` as the bearer.
+    pub async fn me(&self, token: &str) -> reqwest::Response {
+        self.client
+            .get(self.url("/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The status of `GET /me` with `token` as the bearer.
+    pub async fn me_status(&self, token: &str) -> u16 {
+        self.me(token).await.status().as_u16()
+    }
+
+    /// `POST /logout` with `token` as the bearer and no body.
+    pub async fn logout(&self, token: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/logout"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn jwks(&self) -> serde_json::Value {
         self.get("/.well-known/jwks.json")
             .await

@@ -42,17 +42,6 @@ async fn refresh(app: &TestApp, refresh_token: &str) -> reqwest::Response {
     .await
 }
 
-async fn me_status(app: &TestApp, access_token: &str) -> u16 {
-    app.client
-        .get(app.url("/me"))
-        .bearer_auth(access_token)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
 async fn oauth_error(response: reqwest::Response) -> (u16, String) {
     let status = response.status().as_u16();
     let body: Value = response.json().await.unwrap();
@@ -83,7 +72,7 @@ async fn the_password_grant_returns_an_access_and_a_refresh_token() {
     let claims = claims_of(access_token);
     assert_eq!(claims["scope"], "write read");
     assert!(claims["sid"].is_string());
-    assert_eq!(me_status(&app, access_token).await, 200);
+    assert_eq!(app.me_status(access_token).await, 200);
 
     // Stored only as a hash.
     let rows = app
@@ -171,7 +160,8 @@ async fn a_refresh_rotates_both_tokens_and_keeps_the_session() {
     );
     assert_eq!(a["sid"], b["sid"]);
     assert_eq!(
-        me_status(&app, second["access_token"].as_str().unwrap()).await,
+        app.me_status(second["access_token"].as_str().unwrap())
+            .await,
         200
     );
     // The new refresh token works in turn.
@@ -198,11 +188,12 @@ async fn reusing_a_refresh_token_revokes_the_whole_session() {
         oauth_error(refresh(&app, second["refresh_token"].as_str().unwrap()).await).await;
     assert_eq!(error, "invalid_grant");
     assert_eq!(
-        me_status(&app, first["access_token"].as_str().unwrap()).await,
+        app.me_status(first["access_token"].as_str().unwrap()).await,
         401
     );
     assert_eq!(
-        me_status(&app, second["access_token"].as_str().unwrap()).await,
+        app.me_status(second["access_token"].as_str().unwrap())
+            .await,
         401
     );
 }
@@ -249,19 +240,19 @@ async fn revoking_an_access_token_or_a_refresh_token() {
     };
 
     assert_eq!(revoke(access.to_owned()).await.status(), 200);
-    assert_eq!(me_status(&app, access).await, 401);
+    assert_eq!(app.me_status(access).await, 401);
     // The session lives on: the refresh token still works...
     let next: Value = refresh(&app, refresh_token).await.json().await.unwrap();
     // ...until it is revoked, which ends the session and its access tokens.
     let next_access = next["access_token"].as_str().unwrap();
-    assert_eq!(me_status(&app, next_access).await, 200);
+    assert_eq!(app.me_status(next_access).await, 200);
     assert_eq!(
         revoke(next["refresh_token"].as_str().unwrap().to_owned())
             .await
             .status(),
         200
     );
-    assert_eq!(me_status(&app, next_access).await, 401);
+    assert_eq!(app.me_status(next_access).await, 401);
     let (_, error) =
         oauth_error(refresh(&app, next["refresh_token"].as_str().unwrap()).await).await;
     assert_eq!(error, "invalid_grant");
@@ -294,7 +285,7 @@ async fn logout_with_a_refresh_token_ends_the_session() {
         .await
         .unwrap();
     assert_eq!(response.status(), 204);
-    assert_eq!(me_status(&app, access).await, 401);
+    assert_eq!(app.me_status(access).await, 401);
     let (_, error) =
         oauth_error(refresh(&app, body["refresh_token"].as_str().unwrap()).await).await;
     assert_eq!(error, "invalid_grant");

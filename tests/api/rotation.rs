@@ -44,17 +44,6 @@ fn kid_of(token: &str) -> String {
     jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
 }
 
-async fn me_status(app: &TestApp, token: &str) -> u16 {
-    app.client
-        .get(app.url("/me"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
 #[tokio::test]
 async fn an_immediate_rotation_reaches_every_replica_and_retires_the_old_key() {
     let first = spawn_app_with(AppOptions::default()).await;
@@ -76,12 +65,12 @@ async fn an_immediate_rotation_reaches_every_replica_and_retires_the_old_key() {
     let new_token = first.login("alice", &password).await;
     assert_eq!(kid_of(&new_token), new_kid);
     assert_eq!(
-        me_status(&second, &new_token).await,
+        second.me_status(&new_token).await,
         200,
         "signed on one, verified on the other"
     );
     assert_eq!(
-        me_status(&second, &old_token).await,
+        second.me_status(&old_token).await,
         401,
         "the compromised key verifies nothing"
     );
@@ -129,16 +118,16 @@ async fn a_planned_rotation_publishes_ahead_then_hands_over_with_a_grace_period(
     clock.advance(time::Duration::minutes(2));
     let fresh = first.login("alice", &password).await;
     assert_eq!(kid_of(&fresh), new_kid);
-    assert_eq!(me_status(&second, &fresh).await, 200);
+    assert_eq!(second.me_status(&fresh).await, 200);
 
     // Grace: the old key no longer signs but still verifies the tokens it signed.
     clock.advance(time::Duration::minutes(13) + time::Duration::seconds(10)); // t = 19m10s
-    assert_eq!(me_status(&second, &late_old).await, 200);
+    assert_eq!(second.me_status(&late_old).await, 200);
 
     // Retired: gone from the JWKS, and its tokens refused.
     clock.advance(time::Duration::minutes(2)); // t = 21m10s
     assert_eq!(published_kids(&second).await, vec![new_kid.clone()]);
-    assert_eq!(me_status(&second, &late_old).await, 401);
+    assert_eq!(second.me_status(&late_old).await, 401);
     let body: Value = first.jwks().await;
     assert_eq!(body["keys"].as_array().unwrap().len(), 1);
 }
@@ -183,7 +172,7 @@ async fn rewrap_moves_every_key_to_the_new_master_key_without_downtime() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("0 signing key(s) re-sealed"));
 
     // The replica that still serves kept its decrypted keys: no downtime.
-    assert_eq!(me_status(&app, &token).await, 200);
+    assert_eq!(app.me_status(&token).await, 200);
 
     let restart = |key: MasterKey| {
         let app = &app;

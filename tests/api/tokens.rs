@@ -12,15 +12,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::{AppOptions, TestApp, spawn_app, spawn_app_with, stores_for};
 
-async fn me(app: &TestApp, token: &str) -> reqwest::Response {
-    app.client
-        .get(app.url("/me"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-}
-
 async fn logged_in(app: &TestApp, username: &str) -> String {
     let password = app.register(username).await;
     app.login(username, &password).await
@@ -81,7 +72,7 @@ async fn me_answers_with_the_bearers_user_and_claims() {
     let token = logged_in(&app, "alice").await;
     for _ in 0..2 {
         // The second call is answered from the verified-token cache: same answer.
-        let response = me(&app, &token).await;
+        let response = app.me(&token).await;
         assert_eq!(response.status(), 200);
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["username"], "alice");
@@ -108,8 +99,8 @@ async fn a_missing_token_gets_a_bare_bearer_challenge() {
 async fn malformed_and_tampered_tokens_are_refused() {
     let app = spawn_app().await;
     let token = logged_in(&app, "alice").await;
-    assert_invalid_token(me(&app, "not.a.jwt").await, "malformed").await;
-    assert_invalid_token(me(&app, &"x".repeat(10_000)).await, "malformed").await;
+    assert_invalid_token(app.me("not.a.jwt").await, "malformed").await;
+    assert_invalid_token(app.me(&"x".repeat(10_000)).await, "malformed").await;
 
     let parts: Vec<&str> = token.split('.').collect();
     let mut claims = claims_of(&token);
@@ -120,9 +111,9 @@ async fn malformed_and_tampered_tokens_are_refused() {
         URL_SAFE_NO_PAD.encode(claims.to_string()),
         parts[2]
     );
-    assert_invalid_token(me(&app, &tampered).await, "signature").await;
+    assert_invalid_token(app.me(&tampered).await, "signature").await;
     let stripped = format!("{}.{}.", parts[0], parts[1]);
-    assert_invalid_token(me(&app, &stripped).await, "").await;
+    assert_invalid_token(app.me(&stripped).await, "").await;
 }
 
 #[tokio::test]
@@ -134,7 +125,7 @@ async fn alg_none_and_hmac_with_the_public_key_are_refused() {
     for alg in ["none", "None", "NONE"] {
         let header =
             URL_SAFE_NO_PAD.encode(json!({"alg": alg, "typ": "at+jwt", "kid": kid}).to_string());
-        assert_invalid_token(me(&app, &format!("{header}.{payload}.")).await, "").await;
+        assert_invalid_token(app.me(&format!("{header}.{payload}.")).await, "").await;
     }
 
     // Algorithm confusion: HS256 keyed with the RSA public key as published.
@@ -152,7 +143,7 @@ async fn alg_none_and_hmac_with_the_public_key_are_refused() {
             &EncodingKey::from_secret(secret.as_bytes()),
         )
         .unwrap();
-        assert_invalid_token(me(&app, &forged).await, "signature").await;
+        assert_invalid_token(app.me(&forged).await, "signature").await;
     }
 }
 
@@ -220,11 +211,11 @@ async fn validly_signed_tokens_with_wrong_claims_or_headers_are_refused() {
         ),
     ];
     for (forged, description) in cases {
-        assert_invalid_token(me(&app, &forged).await, description).await;
+        assert_invalid_token(app.me(&forged).await, description).await;
     }
     // The control: the same forge with nothing changed is accepted.
     let control = forge(&app, &token, |_| {}, |_| {}).await;
-    assert_eq!(me(&app, &control).await.status(), 200);
+    assert_eq!(app.me(&control).await.status(), 200);
 }
 
 #[tokio::test]
@@ -236,16 +227,12 @@ async fn tokens_expire_by_the_injected_clock_even_when_cached() {
     })
     .await;
     let token = logged_in(&app, "alice").await;
-    assert_eq!(me(&app, &token).await.status(), 200); // now cached
+    assert_eq!(app.me(&token).await.status(), 200); // now cached
 
     clock.advance(time::Duration::minutes(15) + time::Duration::seconds(20));
-    assert_eq!(
-        me(&app, &token).await.status(),
-        200,
-        "inside the 30s leeway"
-    );
+    assert_eq!(app.me(&token).await.status(), 200, "inside the 30s leeway");
     clock.advance(time::Duration::seconds(15));
-    assert_invalid_token(me(&app, &token).await, "expired").await;
+    assert_invalid_token(app.me(&token).await, "expired").await;
 }
 
 #[tokio::test]
@@ -254,30 +241,18 @@ async fn logout_revokes_the_token_on_every_replica() {
     let other = app.spawn_sibling().await;
     let password = app.register("alice").await;
     let token = app.login("alice", &password).await;
-    assert_eq!(me(&other, &token).await.status(), 200);
+    assert_eq!(other.me(&token).await.status(), 200);
 
-    let response = app
-        .client
-        .post(app.url("/logout"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let response = app.logout(&token).await;
     assert_eq!(response.status(), 204);
-    assert_invalid_token(me(&app, &token).await, "revoked").await;
-    assert_invalid_token(me(&other, &token).await, "revoked").await;
+    assert_invalid_token(app.me(&token).await, "revoked").await;
+    assert_invalid_token(other.me(&token).await, "revoked").await;
 
-    let again = app
-        .client
-        .post(app.url("/logout"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let again = app.logout(&token).await;
     assert_eq!(again.status(), 401);
     // Only that token: a new login works.
     let fresh = app.login("alice", &password).await;
-    assert_eq!(me(&other, &fresh).await.status(), 200);
+    assert_eq!(other.me(&fresh).await.status(), 200);
 }
 
 #[tokio::test]
@@ -285,20 +260,14 @@ async fn revocations_survive_redis_losing_its_data() {
     let app = spawn_app().await;
     let revoked = logged_in(&app, "alice").await;
     let live = logged_in(&app, "bob").await;
-    let response = app
-        .client
-        .post(app.url("/logout"))
-        .bearer_auth(&revoked)
-        .send()
-        .await
-        .unwrap();
+    let response = app.logout(&revoked).await;
     assert_eq!(response.status(), 204);
 
     // What FLUSHALL does to this app (other tests share the Redis server, so only our keys go).
     crate::helpers::delete_redis_keys(&app.resources.redis_prefix).await;
 
-    assert_invalid_token(me(&app, &revoked).await, "revoked").await;
-    assert_eq!(me(&app, &live).await.status(), 200);
+    assert_invalid_token(app.me(&revoked).await, "revoked").await;
+    assert_eq!(app.me(&live).await.status(), 200);
     // And the list is back in Redis: the revocation key exists again.
     let client = redis::Client::open(crate::helpers::redis_url()).unwrap();
     let mut connection = client.get_multiplexed_async_connection().await.unwrap();
@@ -319,5 +288,5 @@ async fn a_token_of_a_deleted_user_is_refused() {
         .execute("DELETE FROM users WHERE username = 'alice'", &[])
         .await
         .unwrap();
-    assert_invalid_token(me(&app, &token).await, "no longer exists").await;
+    assert_invalid_token(app.me(&token).await, "no longer exists").await;
 }

@@ -71,6 +71,16 @@ const LOCK_PRESENTED: &str = "SELECT t.family_id, t.used_at, t.revoked_at AS tok
      WHERE t.token_hash = $1
      FOR UPDATE OF t, f";
 
+/// The presented token's row joined to its session, locked until `tx` ends.
+async fn lock_presented(
+    tx: &impl GenericClient,
+    presented: &[u8; 32],
+) -> Result<Option<Row>, StoreError> {
+    tx.query_opt(LOCK_PRESENTED, &[&presented.as_slice()])
+        .await
+        .map_err(|err| unavailable(&err))
+}
+
 #[async_trait]
 impl SessionStore for PostgresSessions {
     async fn start_session(
@@ -110,11 +120,7 @@ impl SessionStore for PostgresSessions {
             .await
             .map_err(|err| unavailable(&err))?;
         // A concurrent rotation of the same token waits here, then sees it used.
-        let Some(row) = tx
-            .query_opt(LOCK_PRESENTED, &[&presented.as_slice()])
-            .await
-            .map_err(|err| unavailable(&err))?
-        else {
+        let Some(row) = lock_presented(&tx, presented).await? else {
             return Ok(Rotation::Invalid);
         };
         let session = session_from_row(&row);
@@ -171,11 +177,7 @@ impl SessionStore for PostgresSessions {
             .transaction()
             .await
             .map_err(|err| unavailable(&err))?;
-        let Some(row) = tx
-            .query_opt(LOCK_PRESENTED, &[&presented.as_slice()])
-            .await
-            .map_err(|err| unavailable(&err))?
-        else {
+        let Some(row) = lock_presented(&tx, presented).await? else {
             return Ok(None);
         };
         let family_revoked: Option<OffsetDateTime> = row.get("family_revoked_at");
