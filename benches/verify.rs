@@ -17,6 +17,7 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 fn config() -> Config {
     Config {
         issuer: "http://bench".to_owned(),
+        public_url: "http://bench".to_owned(),
         audience: "bench".to_owned(),
         access_token_ttl: time::Duration::minutes(15),
         signing_algorithm: jsonwebtoken::Algorithm::RS256,
@@ -35,6 +36,9 @@ fn config() -> Config {
             parallelism: 1,
         },
         expired_tokens: false,
+        pop_nonce_ttl: time::Duration::minutes(2),
+        pop_nonce_reuse: false,
+        dpop_nonce: false,
     }
 }
 
@@ -71,6 +75,7 @@ fn verification(c: &mut Criterion) {
         password_hash: String::new(),
         created_at: time::OffsetDateTime::now_utc(),
         last_login_at: None,
+        pop_public_key: None,
     };
     let issue = || {
         state

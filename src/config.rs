@@ -198,6 +198,25 @@ pub struct CommonArgs {
     #[arg(long, env = "AUTHD_ISSUER", default_value = "http://localhost:8080")]
     pub issuer: String,
 
+    /// The base URL clients reach authd at (behind the load balancer). DPoP proofs name it in
+    /// `htu`; a proof for any other origin is refused. Default: AUTHD_ISSUER.
+    #[arg(long, env = "AUTHD_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// How long a proof-of-possession nonce stays usable (PoP scheme).
+    #[arg(long, env = "AUTHD_POP_NONCE_TTL", default_value = "2m", value_parser = humantime::parse_duration)]
+    pub pop_nonce_ttl: Duration,
+
+    /// Let a PoP client sign every call with its login nonce for the token's whole life, as the
+    /// signjwt seed did. Off: each nonce works once, and every answer brings the next one.
+    #[arg(long, env = "AUTHD_POP_NONCE_REUSE", default_value_t = false)]
+    pub pop_nonce_reuse: bool,
+
+    /// Require DPoP proofs to carry a server nonce (RFC 9449 §8): a proof without a current one
+    /// is answered `use_dpop_nonce` with a fresh nonce in `DPoP-Nonce`.
+    #[arg(long, env = "AUTHD_DPOP_NONCE", default_value_t = false)]
+    pub dpop_nonce: bool,
+
     /// `aud` of issued tokens: the resource servers that accept them.
     #[arg(long, env = "AUTHD_AUDIENCE", default_value = "authd")]
     pub audience: String,
@@ -290,6 +309,8 @@ pub struct Argon2Settings {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub issuer: String,
+    /// Where clients reach authd: the origin DPoP proofs must name in `htu`.
+    pub public_url: String,
     pub audience: String,
     pub access_token_ttl: time::Duration,
     pub signing_algorithm: jsonwebtoken::Algorithm,
@@ -304,6 +325,9 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     pub argon2: Argon2Settings,
     pub expired_tokens: bool,
+    pub pop_nonce_ttl: time::Duration,
+    pub pop_nonce_reuse: bool,
+    pub dpop_nonce: bool,
 }
 
 impl Config {
@@ -314,6 +338,25 @@ impl Config {
             return Err(ConfigError::new(
                 "AUTHD_ISSUER",
                 "must be an http(s) URL, e.g. https://auth.example.com",
+            ));
+        }
+        let public_url = match &args.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => issuer.clone(),
+        };
+        if !url::Url::parse(&public_url)
+            .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.has_host())
+        {
+            return Err(ConfigError::new(
+                "AUTHD_PUBLIC_URL",
+                "must be an http(s) URL, e.g. https://auth.example.com",
+            ));
+        }
+        let pop_nonce_ttl = to_time(args.pop_nonce_ttl);
+        if pop_nonce_ttl < time::Duration::seconds(5) || pop_nonce_ttl > time::Duration::HOUR {
+            return Err(ConfigError::new(
+                "AUTHD_POP_NONCE_TTL",
+                "must be between 5s and 1h",
             ));
         }
         if args.audience.trim().is_empty() {
@@ -369,6 +412,7 @@ impl Config {
 
         Ok(Self {
             issuer,
+            public_url,
             audience: args.audience.clone(),
             access_token_ttl,
             signing_algorithm: args.signing_alg,
@@ -387,6 +431,9 @@ impl Config {
                 parallelism: args.argon2_parallelism,
             },
             expired_tokens,
+            pop_nonce_ttl,
+            pop_nonce_reuse: args.pop_nonce_reuse,
+            dpop_nonce: args.dpop_nonce,
         })
     }
 }

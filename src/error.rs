@@ -32,6 +32,21 @@ pub enum Error {
     /// RFC 6749 §5.2 `invalid_client`: unknown client or wrong secret (one answer for both).
     #[error("client authentication failed")]
     InvalidClient,
+    /// A DPoP proof (RFC 9449 §4.3) was missing, malformed, or did not match the request.
+    #[error("invalid DPoP proof: {0}")]
+    InvalidDpopProof(String),
+    /// The DPoP proof lacks a current server nonce (RFC 9449 §8); `nonce` is a fresh one.
+    #[error("a DPoP server nonce is required: sign the next proof with the one in DPoP-Nonce")]
+    UseDpopNonce { nonce: String },
+    /// A signed-nonce proof of possession (PoP scheme) was missing or did not verify.
+    #[error("proof of possession failed: {0}")]
+    InvalidPopProof(&'static str),
+    /// A proof-of-possession public key that cannot be used; the message says why.
+    #[error("public_key {0}")]
+    InvalidPublicKey(&'static str),
+    /// PoP login for a user that has registered no public key.
+    #[error("no public key is registered for this user: add one with PUT /me/public-key")]
+    PopKeyRequired,
     #[error("unsupported grant_type: {0}")]
     UnsupportedGrantType(String),
     #[error("too many requests")]

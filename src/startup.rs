@@ -15,6 +15,7 @@ use crate::{
     config::{Config, ConfigError},
     error::Error,
     keys::{KeyManager, KeyPolicy, KeyRing, KeyRingError, MasterKeys, RotationMode},
+    possession::{DpopVerifier, PopNonces},
     rate_limit::RateLimiter,
     sessions::Sessions,
     store::{self, KeyEvents, Probe, StoreError, Stores},
@@ -53,6 +54,9 @@ pub struct AppState {
     pub sessions: Arc<Sessions>,
     pub clients: Arc<Clients>,
     pub users: Arc<dyn store::UserStore>,
+    pub profiles: Arc<dyn store::ProfileStore>,
+    pub pop_nonces: Arc<PopNonces>,
+    pub dpop: Arc<DpopVerifier>,
     pub key_ring: Arc<KeyRing>,
     pub keys: Arc<KeyManager>,
     pub rate_limiter: Arc<RateLimiter>,
@@ -149,6 +153,19 @@ impl AppState {
             clients: Arc::new(Clients::new(stores.clients, clock.clone())),
             revocations,
             users: stores.users.clone(),
+            profiles: stores.profiles,
+            pop_nonces: Arc::new(PopNonces::new(
+                stores.proof_state.clone(),
+                clock.clone(),
+                config.pop_nonce_ttl,
+                config.pop_nonce_reuse,
+            )),
+            dpop: Arc::new(DpopVerifier::new(
+                stores.proof_state,
+                clock.clone(),
+                config.public_url.clone(),
+                config.dpop_nonce,
+            )),
             accounts: Accounts::new(stores.users, stores.auth_logs, hasher, clock.clone()),
             tokens: Arc::new(TokenIssuer::new(
                 key_ring.clone(),
@@ -209,6 +226,8 @@ pub async fn connect_stores(
         revocations: postgres.revocations(),
         sessions: postgres.sessions(),
         clients: postgres.clients(),
+        profiles: postgres.profiles(),
+        proof_state: Arc::new(store::redis::RedisProofState(redis.clone())),
         housekeeping: postgres.housekeeping(),
         token_cache: Arc::new(store::redis::RedisTokenState(redis.clone())),
         probes: vec![Arc::new(postgres), Arc::new(redis)],
@@ -236,6 +255,15 @@ impl Application {
             .await
             .map_err(|source| StartupError::Bind { addr, source })?;
         Ok(Self { acceptor, state })
+    }
+
+    /// Serves on a listener bound elsewhere (tests bind first to learn their public URL).
+    pub fn from_listener(listener: std::net::TcpListener, state: AppState) -> io::Result<Self> {
+        listener.set_nonblocking(true)?;
+        Ok(Self {
+            acceptor: TcpAcceptor::from_std(listener)?,
+            state,
+        })
     }
 
     pub fn local_addr(&self) -> Option<SocketAddr> {

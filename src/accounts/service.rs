@@ -8,6 +8,7 @@ use super::{Email, Password, PasswordHasher, Username};
 use crate::{
     clock::Clock,
     error::Error,
+    possession::PopPublicKey,
     store::{
         AuthLogEntry, AuthLogStore, AuthOutcome, StoreError, UniqueField, UserRecord, UserStore,
     },
@@ -61,6 +62,7 @@ impl Accounts {
         username: Username,
         email: Email,
         password: Option<Password>,
+        pop_key: Option<PopPublicKey>,
     ) -> Result<Registered, Error> {
         let (password, generated) = match password {
             Some(chosen) => (chosen, false),
@@ -73,6 +75,7 @@ impl Accounts {
             password_hash: self.hasher.hash(&password).await?,
             created_at: self.clock.now(),
             last_login_at: None,
+            pop_public_key: pop_key.map(|key| key.pem().to_owned()),
         };
         self.users
             .insert_user(&user)

@@ -36,6 +36,9 @@ pub enum ApiError {
     Unauthorized(
         Json<ErrorBody>,
         #[oai(header = "WWW-Authenticate")] Option<String>,
+        /// A fresh DPoP server nonce, when the proof needs one (RFC 9449 §9).
+        #[oai(header = "DPoP-Nonce")]
+        Option<String>,
     ),
     /// The username or email is taken.
     #[oai(status = 409)]
@@ -71,7 +74,12 @@ pub struct OAuthErrorBody {
 #[derive(Debug, ApiResponse)]
 pub enum OAuthError {
     #[oai(status = 400)]
-    BadRequest(Json<OAuthErrorBody>),
+    BadRequest(
+        Json<OAuthErrorBody>,
+        /// A fresh DPoP server nonce, with `use_dpop_nonce` (RFC 9449 §8).
+        #[oai(header = "DPoP-Nonce")]
+        Option<String>,
+    ),
     /// Client authentication failed (RFC 6749 §5.2 `invalid_client`).
     #[oai(status = 401)]
     InvalidClient(
@@ -96,32 +104,32 @@ fn oauth_body(error: &str, description: impl Into<String>) -> Json<OAuthErrorBod
 impl From<Error> for OAuthError {
     fn from(err: Error) -> Self {
         let description = err.to_string();
+        let bad_request = |code: &str| OAuthError::BadRequest(oauth_body(code, &description), None);
         match err {
             // RFC 6749 §5.2: bad resource-owner credentials are an invalid grant.
-            Error::InvalidCredentials | Error::InvalidGrant(_) => {
-                OAuthError::BadRequest(oauth_body("invalid_grant", description))
-            }
-            Error::UnsupportedGrantType(_) => {
-                OAuthError::BadRequest(oauth_body("unsupported_grant_type", description))
+            Error::InvalidCredentials | Error::InvalidGrant(_) => bad_request("invalid_grant"),
+            Error::UnsupportedGrantType(_) => bad_request("unsupported_grant_type"),
+            // RFC 9449 §4.3 and §8.
+            Error::InvalidDpopProof(_) => bad_request("invalid_dpop_proof"),
+            Error::UseDpopNonce { nonce } => {
+                OAuthError::BadRequest(oauth_body("use_dpop_nonce", description), Some(nonce))
             }
             Error::InvalidClient => OAuthError::InvalidClient(
                 oauth_body("invalid_client", description),
                 r#"Basic realm="authd""#.to_owned(),
             ),
-            Error::InvalidField { field: "scope", .. } => {
-                OAuthError::BadRequest(oauth_body("invalid_scope", description))
-            }
+            Error::InvalidField { field: "scope", .. } => bad_request("invalid_scope"),
             Error::InvalidField { .. }
             | Error::MissingCredentials
             | Error::MissingToken
             | Error::InvalidToken(_)
-            | Error::ExpiredTokensDisabled => {
-                OAuthError::BadRequest(oauth_body("invalid_request", description))
-            }
+            | Error::ExpiredTokensDisabled => bad_request("invalid_request"),
             // Never reached from the OAuth endpoints; mapped for completeness.
-            Error::UsernameTaken | Error::EmailTaken => {
-                OAuthError::BadRequest(oauth_body("invalid_request", description))
-            }
+            Error::UsernameTaken
+            | Error::EmailTaken
+            | Error::InvalidPopProof(_)
+            | Error::InvalidPublicKey(_)
+            | Error::PopKeyRequired => bad_request("invalid_request"),
             Error::RateLimited { retry_after } => OAuthError::TooManyRequests(
                 oauth_body("slow_down", "too many requests; retry later"),
                 whole_seconds_rounded_up(retry_after),
@@ -138,6 +146,9 @@ impl From<Error> for OAuthError {
 
 /// The challenge of RFC 6750 §3 for a request that brought no token.
 pub const BEARER_CHALLENGE: &str = r#"Bearer realm="authd""#;
+
+/// The DPoP proof algorithms authd accepts, as its `DPoP` challenges list them (RFC 9449 §7.1).
+const DPOP_ALGS: &str = "ES256 PS256 RS256 EdDSA";
 
 /// Retry-After is whole seconds (RFC 9110 §10.2.3): round up, and never say 0.
 fn whole_seconds_rounded_up(duration: std::time::Duration) -> u64 {
@@ -164,26 +175,62 @@ impl From<Error> for ApiError {
             Error::UnsupportedGrantType(_) => {
                 ApiError::BadRequest(ErrorBody::new("unsupported_grant_type", err.to_string()))
             }
-            Error::InvalidClient => {
-                ApiError::Unauthorized(ErrorBody::new("invalid_client", err.to_string()), None)
+            Error::InvalidClient => ApiError::Unauthorized(
+                ErrorBody::new("invalid_client", err.to_string()),
+                None,
+                None,
+            ),
+            Error::InvalidPublicKey(_) => ApiError::BadRequest(Json(ErrorBody {
+                error: "invalid_public_key".to_owned(),
+                message: err.to_string(),
+                field: Some("public_key".to_owned()),
+            })),
+            Error::PopKeyRequired => {
+                ApiError::BadRequest(ErrorBody::new("pop_key_required", err.to_string()))
             }
             Error::UsernameTaken => {
                 ApiError::Conflict(ErrorBody::new("username_taken", err.to_string()))
             }
             Error::EmailTaken => ApiError::Conflict(ErrorBody::new("email_taken", err.to_string())),
             // No challenge header here: browsers would answer it with a Basic-auth prompt.
-            Error::InvalidCredentials => {
-                ApiError::Unauthorized(ErrorBody::new("invalid_credentials", err.to_string()), None)
-            }
+            Error::InvalidCredentials => ApiError::Unauthorized(
+                ErrorBody::new("invalid_credentials", err.to_string()),
+                None,
+                None,
+            ),
             Error::MissingToken => ApiError::Unauthorized(
                 ErrorBody::new("unauthorized", err.to_string()),
                 Some(BEARER_CHALLENGE.to_owned()),
+                None,
             ),
             Error::InvalidToken(reason) => ApiError::Unauthorized(
                 ErrorBody::new("invalid_token", reason.to_string()),
                 Some(format!(
                     r#"{BEARER_CHALLENGE}, error="invalid_token", error_description="{reason}""#
                 )),
+                None,
+            ),
+            // RFC 9449 §7.1: DPoP errors are challenged with the DPoP scheme.
+            Error::InvalidDpopProof(ref reason) => ApiError::Unauthorized(
+                ErrorBody::new("invalid_dpop_proof", err.to_string()),
+                Some(format!(
+                    r#"DPoP algs="{DPOP_ALGS}", error="invalid_dpop_proof", error_description="{reason}""#
+                )),
+                None,
+            ),
+            Error::UseDpopNonce { ref nonce } => ApiError::Unauthorized(
+                ErrorBody::new("use_dpop_nonce", err.to_string()),
+                Some(format!(
+                    r#"DPoP algs="{DPOP_ALGS}", error="use_dpop_nonce", error_description="a server nonce is required""#
+                )),
+                Some(nonce.clone()),
+            ),
+            Error::InvalidPopProof(reason) => ApiError::Unauthorized(
+                ErrorBody::new("invalid_proof", err.to_string()),
+                Some(format!(
+                    r#"PoP realm="authd", error="invalid_token", error_description="{reason}""#
+                )),
+                None,
             ),
             Error::RateLimited { retry_after } => ApiError::TooManyRequests(
                 ErrorBody::new("rate_limited", "too many requests; retry later"),

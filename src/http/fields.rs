@@ -23,4 +23,4 @@ macro_rules! required_string_fields {
     )*};
 }
 
-required_string_fields!(username, email, password);
+required_string_fields!(username, email, password, public_key, jwt, signed_message);

@@ -1,9 +1,15 @@
 //! `POST /logout`: revoke the presented access token and, if given, its session.
 
+use poem::Request;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use time::OffsetDateTime;
 
-use super::{ApiTags, bearer::BearerAuth, error::ApiError, optional_json::OptionalJson};
+use super::{
+    ApiTags,
+    access::{AccessAuth, authorize},
+    error::ApiError,
+    optional_json::OptionalJson,
+};
 use crate::{
     error::Error,
     sessions::RefreshToken,
@@ -37,11 +43,12 @@ impl LogoutApi {
     #[oai(path = "/logout", method = "post")]
     async fn logout(
         &self,
-        auth: BearerAuth,
+        req: &Request,
+        auth: AccessAuth,
         body: OptionalJson<LogoutRequest>,
     ) -> Result<LogoutResult, ApiError> {
         let state = &self.0;
-        let verified = state.verifier.verify(auth.token()).await?;
+        let verified = authorize(state, req, &auth).await?.verified;
         revoke_access_token(state, &verified).await?;
         if let Some(refresh_token) = body.0.and_then(|body| body.refresh_token) {
             state

@@ -1,10 +1,15 @@
-//! `GET /me`: who the bearer of a valid access token is.
+//! `GET /me`: who the holder of a valid access token is.
 
-use poem_openapi::{Object, OpenApi, payload::Json};
+use poem::Request;
+use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{ApiTags, bearer::BearerAuth, error::ApiError};
+use super::{
+    ApiTags,
+    access::{AccessAuth, authorize},
+    error::ApiError,
+};
 use crate::{
     error::Error,
     startup::AppState,
@@ -42,6 +47,29 @@ struct Claims {
     sid: Option<String>,
     #[oai(skip_serializing_if_is_none)]
     scope: Option<String>,
+    /// The key the token is bound to, for DPoP and PoP tokens.
+    #[oai(skip_serializing_if_is_none)]
+    cnf: Option<Confirmation>,
+    /// The PoP scheme's first nonce.
+    #[oai(skip_serializing_if_is_none)]
+    nonce: Option<String>,
+}
+
+/// RFC 7800 confirmation: the RFC 7638 thumbprint of the bound key.
+#[derive(Object)]
+pub(super) struct Confirmation {
+    pub jkt: String,
+}
+
+#[derive(ApiResponse)]
+enum MeResult {
+    #[oai(status = 200)]
+    Ok(
+        Json<Me>,
+        /// PoP scheme: sign the next call with this nonce and send it back in `PoP-Nonce`.
+        #[oai(header = "PoP-Nonce")]
+        Option<String>,
+    ),
 }
 
 impl From<AccessClaims> for Claims {
@@ -58,22 +86,24 @@ impl From<AccessClaims> for Claims {
             client_id: claims.client_id,
             sid: claims.sid,
             scope: claims.scope,
+            cnf: claims.cnf.map(|cnf| Confirmation { jkt: cnf.jkt }),
+            nonce: claims.nonce,
         }
     }
 }
 
 #[OpenApi(tag = "ApiTags::Tokens")]
 impl MeApi {
-    /// The bearer's user
+    /// The caller's user
     ///
-    /// 401 with `WWW-Authenticate` (RFC 6750 §3) for a missing, malformed, expired, revoked or
-    /// wrongly signed token, or one whose user no longer exists.
+    /// Accepts Bearer, DPoP and PoP tokens (see the `AccessAuth` scheme). 401 with
+    /// `WWW-Authenticate` (RFC 6750 §3, RFC 9449 §7.1) for a missing, malformed, expired, revoked
+    /// or wrongly signed token, a missing or bad proof, or a token whose user no longer exists.
     #[oai(path = "/me", method = "get")]
-    async fn me(&self, auth: BearerAuth) -> Result<Json<Me>, ApiError> {
-        let verified = self.0.verifier.verify(auth.token()).await?;
+    async fn me(&self, req: &Request, auth: AccessAuth) -> Result<MeResult, ApiError> {
+        let caller = authorize(&self.0, req, &auth).await?;
         // A client's own token (client credentials) has no user behind it.
-        let user_id = Uuid::parse_str(&verified.claims.sub)
-            .map_err(|_| Error::from(InvalidToken::UnknownSubject))?;
+        let user_id = caller.user_id()?;
         let user = self
             .0
             .users
@@ -82,13 +112,16 @@ impl MeApi {
             .map_err(Error::from)?
             .ok_or(InvalidToken::UnknownSubject)
             .map_err(Error::from)?;
-        Ok(Json(Me {
-            id: user.id,
-            username: user.username,
-            email: user.email,
-            created_at: user.created_at,
-            last_login_at: user.last_login_at,
-            claims: verified.claims.into(),
-        }))
+        Ok(MeResult::Ok(
+            Json(Me {
+                id: user.id,
+                username: user.username,
+                email: user.email,
+                created_at: user.created_at,
+                last_login_at: user.last_login_at,
+                claims: caller.verified.claims.into(),
+            }),
+            caller.next_pop_nonce,
+        ))
     }
 }

@@ -3,7 +3,7 @@
 use poem_openapi::{Object, OpenApi, payload::Json};
 
 use super::ApiTags;
-use crate::startup::AppState;
+use crate::{possession::DPOP_ALGORITHMS, startup::AppState};
 
 pub struct MetadataApi(pub AppState);
 
@@ -23,6 +23,8 @@ struct Metadata {
     introspection_endpoint_auth_methods_supported: Vec<String>,
     /// The JWS algorithms authd signs access tokens with (not a registered RFC 8414 field).
     access_token_signing_alg_values_supported: Vec<String>,
+    /// The JWS algorithms authd accepts in DPoP proofs (RFC 9449 §5.1).
+    dpop_signing_alg_values_supported: Vec<String>,
     service_documentation: String,
 }
 
@@ -66,6 +68,10 @@ impl MetadataApi {
             ]),
             introspection_endpoint_auth_methods_supported: strings(&client_auth),
             access_token_signing_alg_values_supported: algorithms,
+            dpop_signing_alg_values_supported: DPOP_ALGORITHMS
+                .iter()
+                .map(|alg| format!("{alg:?}"))
+                .collect(),
             service_documentation: format!("{issuer}/docs"),
         })
     }

@@ -1,7 +1,7 @@
 //! The HTTP edge: one file per resource, poem-openapi types, and the one error mapping.
 
+mod access;
 mod auth;
-mod bearer;
 mod client_auth;
 mod client_ip;
 pub mod error;
@@ -14,6 +14,8 @@ mod metadata;
 mod oauth;
 mod optional_json;
 mod ping;
+mod pop;
+mod profile;
 mod register;
 
 use poem::{
@@ -53,6 +55,8 @@ pub fn api_service(state: &AppState) -> OpenApiService<impl poem_openapi::OpenAp
             auth::AuthApi(state.clone()),
             me::MeApi(state.clone()),
             logout::LogoutApi(state.clone()),
+            pop::PopApi(state.clone()),
+            profile::ProfileApi(state.clone()),
             oauth::OAuthApi(state.clone()),
             metadata::MetadataApi(state.clone()),
         ),
@@ -60,8 +64,10 @@ pub fn api_service(state: &AppState) -> OpenApiService<impl poem_openapi::OpenAp
         env!("CARGO_PKG_VERSION"),
     )
     .description(
-        "A token authority: registers users, issues RS256 JWTs, and publishes the keys that \
-         verify them. Errors are JSON: a stable `error` code and a human `message`.",
+        "A token authority: registers users, issues JWTs (RS256, ES256 or EdDSA), publishes the \
+         keys that verify them, and binds tokens to the client's key (DPoP, RFC 9449, or the \
+         signed-nonce PoP scheme) so a stolen token is useless. Errors are JSON: a stable \
+         `error` code and a human `message`.",
     )
 }
 

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::{
     ApiTags,
+    access::dpop_proof,
     client_auth::{PresentedClient, presented_client},
     client_ip,
     error::OAuthError,
@@ -16,6 +17,7 @@ use super::{
 use crate::{
     accounts::{AuthAttempt, Password},
     error::Error,
+    possession::ProofContext,
     scope::normalize_scope,
     sessions::{Continuation, RefreshToken},
     startup::AppState,
@@ -48,7 +50,7 @@ struct OAuthTokenRequest {
 #[derive(Object)]
 struct OAuthTokenResponse {
     access_token: String,
-    /// `Bearer`.
+    /// `Bearer`, or `DPoP` when the request carried a DPoP proof (RFC 9449 §5).
     token_type: String,
     expires_in: i64,
     /// Opaque; use it once with `grant_type=refresh_token` for the next pair. Shown only here.
@@ -91,9 +93,12 @@ struct Introspection {
     client_id: Option<String>,
     #[oai(skip_serializing_if_is_none)]
     username: Option<String>,
-    /// `Bearer` for access tokens, `refresh_token` for refresh tokens.
+    /// `Bearer` or `DPoP` for access tokens, `refresh_token` for refresh tokens.
     #[oai(skip_serializing_if_is_none)]
     token_type: Option<String>,
+    /// The key a DPoP or PoP token is bound to (RFC 9449 §6.2).
+    #[oai(skip_serializing_if_is_none)]
+    cnf: Option<super::me::Confirmation>,
     #[oai(skip_serializing_if_is_none)]
     exp: Option<i64>,
     #[oai(skip_serializing_if_is_none)]
@@ -130,6 +135,10 @@ impl OAuthApi {
     /// `grant_type=password` (username, password, optional scope) starts a session;
     /// `grant_type=refresh_token` trades a refresh token for a new access token AND a new
     /// refresh token. A refresh token presented twice revokes its whole session.
+    ///
+    /// With a `DPoP` proof header (RFC 9449), the access token is bound to the proof's key
+    /// (`token_type: DPoP`, `cnf.jkt`), and so is the session's refresh token: refreshing it
+    /// then takes a proof by the same key.
     #[oai(path = "/oauth/token", method = "post")]
     async fn token(
         &self,
@@ -139,6 +148,20 @@ impl OAuthApi {
         let state = &self.0;
         let client_ip = client_ip(req, &state.config.trusted_proxies);
         state.rate_limiter.check("token", client_ip).await?;
+        // The proof is checked before any credential, so a client asked for a server nonce
+        // does not pay for a password check twice.
+        let dpop_jkt = match dpop_proof(req)? {
+            Some(proof) => {
+                let context = ProofContext {
+                    method: req.method().as_str(),
+                    path: req.original_uri().path(),
+                    access_token: None,
+                };
+                Some(state.dpop.verify(proof, context).await?)
+            }
+            None => None,
+        };
+        let dpop_jkt = dpop_jkt.as_deref();
         let form = form.0;
         let continuation = match form.grant_type.as_deref() {
             Some("password") => {
@@ -154,12 +177,12 @@ impl OAuthApi {
                         user_agent: user_agent(req),
                     })
                     .await?;
-                state.sessions.start(user.id, scope).await?
+                state.sessions.start(user.id, scope, dpop_jkt).await?
             }
             Some("refresh_token") => {
                 let presented =
                     RefreshToken::presented(required(form.refresh_token, "refresh_token")?);
-                state.sessions.refresh(&presented).await?
+                state.sessions.refresh(&presented, dpop_jkt).await?
             }
             Some("client_credentials") => {
                 let client = presented_client(req, form.client_id, form.client_secret)?
@@ -167,14 +190,16 @@ impl OAuthApi {
                 let client = self.authenticate(client).await?;
                 let scope =
                     crate::clients::grant_scope(&client, &normalize_scope(form.scope.as_deref())?)?;
-                let issued =
-                    state
-                        .tokens
-                        .issue_for_client(&client, scope.clone(), state.clock.now())?;
+                let issued = state.tokens.issue_for_client(
+                    &client,
+                    scope.clone(),
+                    dpop_jkt,
+                    state.clock.now(),
+                )?;
                 return Ok(OAuthTokenResult::Ok(
                     Json(OAuthTokenResponse {
                         access_token: issued.token,
-                        token_type: "Bearer".to_owned(),
+                        token_type: token_type(dpop_jkt).to_owned(),
                         expires_in: issued.expires_in,
                         refresh_token: None,
                         scope,
@@ -185,7 +210,7 @@ impl OAuthApi {
             Some(other) => return Err(Error::UnsupportedGrantType(other.to_owned()).into()),
             None => return Err(missing("grant_type").into()),
         };
-        self.respond(continuation).await
+        self.respond(continuation, dpop_jkt).await
     }
 
     /// Revoke a token (RFC 7009)
@@ -262,12 +287,16 @@ impl OAuthApi {
             return match state.verifier.verify(token).await {
                 Ok(verified) => {
                     let claims = verified.claims;
+                    let token_type = token_type(claims.bound_key()).to_owned();
                     Ok(Introspection {
                         active: true,
                         scope: claims.scope,
                         client_id: claims.client_id,
                         username: claims.username,
-                        token_type: Some("Bearer".to_owned()),
+                        token_type: Some(token_type),
+                        cnf: claims
+                            .cnf
+                            .map(|cnf| super::me::Confirmation { jkt: cnf.jkt }),
                         exp: Some(claims.exp),
                         iat: Some(claims.iat),
                         nbf: Some(claims.nbf),
@@ -296,7 +325,11 @@ impl OAuthApi {
         })
     }
 
-    async fn respond(&self, continuation: Continuation) -> Result<OAuthTokenResult, OAuthError> {
+    async fn respond(
+        &self,
+        continuation: Continuation,
+        dpop_jkt: Option<&str>,
+    ) -> Result<OAuthTokenResult, OAuthError> {
         let state = &self.0;
         let Continuation {
             session,
@@ -308,19 +341,31 @@ impl OAuthApi {
             .await
             .map_err(Error::from)?
             .ok_or(Error::InvalidGrant("the session's user no longer exists"))?;
-        let issued = state
-            .tokens
-            .issue_in_session(&user, Some(&session), state.clock.now())?;
+        // A bound session's tokens stay bound to its key (`refresh` checked the proof's key).
+        let jkt = session.dpop_jkt.as_deref().or(dpop_jkt);
+        let issued =
+            state
+                .tokens
+                .issue_in_session(&user, Some(&session), jkt, state.clock.now())?;
         Ok(OAuthTokenResult::Ok(
             Json(OAuthTokenResponse {
                 access_token: issued.token,
-                token_type: "Bearer".to_owned(),
+                token_type: token_type(jkt).to_owned(),
                 expires_in: issued.expires_in,
                 refresh_token: Some(refresh_token.expose().to_owned()),
                 scope: session.scope,
             }),
             "no-store".to_owned(),
         ))
+    }
+}
+
+/// RFC 9449 §5: a token bound to a DPoP key is of type `DPoP`.
+fn token_type(bound_key: Option<&str>) -> &'static str {
+    if bound_key.is_some() {
+        "DPoP"
+    } else {
+        "Bearer"
     }
 }
 

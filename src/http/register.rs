@@ -7,6 +7,7 @@ use uuid::Uuid;
 use super::{ApiTags, client_ip, error::ApiError, fields};
 use crate::{
     accounts::{Email, Password, Username},
+    possession::PopPublicKey,
     startup::AppState,
 };
 
@@ -24,6 +25,9 @@ struct RegisterRequest {
     /// Optional, at least 12 characters. Omit it and authd generates one and returns it once.
     #[oai(write_only)]
     password: Option<String>,
+    /// Optional PEM RSA public key (2048–8192 bits) for the proof-of-possession scheme
+    /// (`/pop/login`); it can also be set later with `PUT /me/public-key`.
+    public_key: Option<String>,
 }
 
 #[derive(Object)]
@@ -68,13 +72,15 @@ impl RegisterApi {
             username,
             email,
             password,
+            public_key,
         } = body.0;
         let username = Username::parse(&username)?;
         let email = Email::parse(&email)?;
         let password = password.map(Password::parse).transpose()?;
+        let pop_key = public_key.as_deref().map(PopPublicKey::parse).transpose()?;
         let registered = state
             .accounts
-            .register(username.clone(), email, password)
+            .register(username.clone(), email, password, pop_key)
             .await?;
         Ok(RegisterResult::Created(
             Json(RegisterResponse {

@@ -54,13 +54,21 @@ impl Sessions {
         }
     }
 
-    pub async fn start(&self, user_id: Uuid, scope: String) -> Result<Continuation, Error> {
+    /// Starts a session for `user_id`; with `dpop_jkt`, its refresh tokens are bound to that
+    /// DPoP key and work only with a proof signed by it (RFC 9449 §5).
+    pub async fn start(
+        &self,
+        user_id: Uuid,
+        scope: String,
+        dpop_jkt: Option<&str>,
+    ) -> Result<Continuation, Error> {
         let now = self.clock.now();
         let session = SessionRecord {
             id: Uuid::now_v7(),
             user_id,
             scope,
             created_at: now,
+            dpop_jkt: dpop_jkt.map(str::to_owned),
         };
         let refresh_token = RefreshToken::generate();
         self.store
@@ -74,9 +82,24 @@ impl Sessions {
 
     /// Trades a refresh token for its successor. A token presented twice is a stolen one (or a
     /// client racing itself): either way the session ends here (RFC 9700 §4.14).
-    pub async fn refresh(&self, presented: &RefreshToken) -> Result<Continuation, Error> {
+    ///
+    /// A DPoP-bound session refreshes only with a proof by its key (`dpop_jkt`). That is checked
+    /// before the token is used, so a thief without the key cannot burn the owner's token.
+    pub async fn refresh(
+        &self,
+        presented: &RefreshToken,
+        dpop_jkt: Option<&str>,
+    ) -> Result<Continuation, Error> {
         let next = RefreshToken::generate();
         let now = self.clock.now();
+        if let Some((session, _)) = self.store.find_live(&presented.hash(), now).await?
+            && let Some(bound) = session.dpop_jkt.as_deref()
+            && dpop_jkt != Some(bound)
+        {
+            return Err(Error::InvalidGrant(
+                "the refresh token is bound to a DPoP key: send a DPoP proof signed with it",
+            ));
+        }
         match self
             .store
             .rotate(&presented.hash(), &self.record(&next), now)

@@ -55,6 +55,8 @@ pub struct UserRecord {
     pub password_hash: String,
     pub created_at: OffsetDateTime,
     pub last_login_at: Option<OffsetDateTime>,
+    /// The RSA public key (SubjectPublicKeyInfo PEM) for the signed-nonce scheme, if registered.
+    pub pop_public_key: Option<String>,
 }
 
 #[async_trait]
@@ -65,6 +67,40 @@ pub trait UserStore: Send + Sync {
     async fn find_by_username(&self, username: &str) -> Result<Option<UserRecord>, StoreError>;
     async fn find_by_id(&self, id: Uuid) -> Result<Option<UserRecord>, StoreError>;
     async fn record_login(&self, user_id: Uuid, at: OffsetDateTime) -> Result<(), StoreError>;
+    /// Sets (or replaces) the user's proof-of-possession public key; false if no such user.
+    async fn set_pop_public_key(&self, user_id: Uuid, pem: &str) -> Result<bool, StoreError>;
+}
+
+/// The small per-user document behind `/api/profile`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Profile {
+    pub display_name: Option<String>,
+    pub phone: Option<String>,
+}
+
+#[async_trait]
+pub trait ProfileStore: Send + Sync {
+    async fn profile(&self, user_id: Uuid) -> Result<Option<Profile>, StoreError>;
+    /// Replaces the whole document.
+    async fn put_profile(
+        &self,
+        user_id: Uuid,
+        profile: &Profile,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+}
+
+/// Short-lived proof state shared by replicas (Redis): proof-of-possession nonces, the DPoP
+/// replay guard and DPoP server nonces. Keys are chosen by the caller; every entry expires.
+#[async_trait]
+pub trait ProofStateStore: Send + Sync {
+    /// Stores `value` under `key` for `ttl`.
+    async fn put(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StoreError>;
+    /// Reads `key`; with `consume`, atomically deletes it too (GETDEL), so of concurrent
+    /// readers exactly one gets the value.
+    async fn get(&self, key: &str, consume: bool) -> Result<Option<String>, StoreError>;
+    /// Records `key` for `ttl` unless it is already recorded; true if this call recorded it.
+    async fn insert_new(&self, key: &str, ttl: Duration) -> Result<bool, StoreError>;
 }
 
 /// A signing key as stored: the private half only as ciphertext.
@@ -260,6 +296,8 @@ pub struct SessionRecord {
     pub user_id: Uuid,
     pub scope: String,
     pub created_at: OffsetDateTime,
+    /// The DPoP key thumbprint its refresh tokens are bound to (RFC 9449 §5), if any.
+    pub dpop_jkt: Option<String>,
 }
 
 /// One refresh token as stored: only its SHA-256.
@@ -369,6 +407,8 @@ pub struct Stores {
     pub token_cache: Arc<dyn TokenStateCache>,
     pub sessions: Arc<dyn SessionStore>,
     pub clients: Arc<dyn ClientStore>,
+    pub profiles: Arc<dyn ProfileStore>,
+    pub proof_state: Arc<dyn ProofStateStore>,
     pub key_events: Arc<dyn KeyEvents>,
     pub housekeeping: Arc<dyn Housekeeping>,
     pub probes: Vec<Arc<dyn Probe>>,

@@ -28,10 +28,29 @@ pub struct AccessClaims {
     /// Space-separated scopes granted (RFC 9068 §2.2.3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// The key the token is bound to (RFC 7800 §3.1, RFC 9449 §6.1): only a request that proves
+    /// possession of it may use the token, never a plain bearer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+    /// The proof-of-possession nonce issued with the token (PoP scheme): the first call signs
+    /// `nonce || token` with the user's registered key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+}
+
+/// `cnf`: the RFC 7638 SHA-256 thumbprint of the key the token is bound to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    pub jkt: String,
 }
 
 impl AccessClaims {
     pub fn new_jti() -> String {
         Uuid::new_v4().to_string()
+    }
+
+    /// The thumbprint of the key this token is bound to, if it is sender-constrained.
+    pub fn bound_key(&self) -> Option<&str> {
+        self.cnf.as_ref().map(|cnf| cnf.jkt.as_str())
     }
 }

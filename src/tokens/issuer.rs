@@ -5,7 +5,7 @@ use std::sync::Arc;
 use jsonwebtoken::{Header, encode};
 use time::{Duration, OffsetDateTime};
 
-use super::{ACCESS_TOKEN_TYP, AccessClaims};
+use super::{ACCESS_TOKEN_TYP, AccessClaims, Confirmation};
 use crate::{
     error::Error,
     keys::{KeyRing, SigningKey},
@@ -27,6 +27,10 @@ struct Subject {
     client_id: Option<String>,
     sid: Option<String>,
     scope: Option<String>,
+    /// Thumbprint of the key the token is bound to.
+    jkt: Option<String>,
+    /// The PoP scheme's first nonce.
+    nonce: Option<String>,
 }
 
 impl Subject {
@@ -39,7 +43,14 @@ impl Subject {
             scope: session
                 .map(|session| session.scope.clone())
                 .filter(|scope| !scope.is_empty()),
+            jkt: None,
+            nonce: None,
         }
+    }
+
+    fn bound_to(mut self, jkt: Option<&str>) -> Self {
+        self.jkt = jkt.map(str::to_owned);
+        self
     }
 }
 
@@ -63,18 +74,33 @@ impl TokenIssuer {
 
     /// A token for `user`, valid from `now` for the configured lifetime.
     pub fn issue(&self, user: &UserRecord, now: OffsetDateTime) -> Result<IssuedToken, Error> {
-        self.issue_in_session(user, None, now)
+        self.issue_in_session(user, None, None, now)
     }
 
     /// A token for `user` within `session`: it carries the session's id (`sid`) and scope, so
-    /// revoking the session revokes it.
+    /// revoking the session revokes it. With `dpop_jkt`, it is bound to that DPoP key.
     pub fn issue_in_session(
         &self,
         user: &UserRecord,
         session: Option<&SessionRecord>,
+        dpop_jkt: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<IssuedToken, Error> {
-        self.sign_current(Subject::user(user, session), now)
+        self.sign_current(Subject::user(user, session).bound_to(dpop_jkt), now)
+    }
+
+    /// A token for the PoP scheme: bound to the user's registered key (`jkt`), carrying the
+    /// first `nonce` the user signs with it.
+    pub fn issue_pop(
+        &self,
+        user: &UserRecord,
+        jkt: &str,
+        nonce: String,
+        now: OffsetDateTime,
+    ) -> Result<IssuedToken, Error> {
+        let mut subject = Subject::user(user, None).bound_to(Some(jkt));
+        subject.nonce = Some(nonce);
+        self.sign_current(subject, now)
     }
 
     /// A token for a client acting on its own behalf (client credentials grant): the client is
@@ -83,6 +109,7 @@ impl TokenIssuer {
         &self,
         client: &ClientRecord,
         scope: String,
+        dpop_jkt: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<IssuedToken, Error> {
         let subject = Subject {
@@ -91,6 +118,8 @@ impl TokenIssuer {
             client_id: Some(client.client_id.clone()),
             sid: None,
             scope: Some(scope).filter(|scope| !scope.is_empty()),
+            jkt: dpop_jkt.map(str::to_owned),
+            nonce: None,
         };
         self.sign_current(subject, now)
     }
@@ -144,6 +173,8 @@ impl TokenIssuer {
             client_id: subject.client_id,
             sid: subject.sid,
             scope: subject.scope,
+            cnf: subject.jkt.map(|jkt| Confirmation { jkt }),
+            nonce: subject.nonce,
         };
         let mut header = Header::new(key.algorithm);
         header.typ = Some(ACCESS_TOKEN_TYP.to_owned());

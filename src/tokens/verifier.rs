@@ -44,6 +44,12 @@ pub enum InvalidToken {
     Revoked,
     #[error("the token's user no longer exists")]
     UnknownSubject,
+    #[error("the token is bound to a key: present it with the DPoP or PoP scheme and a proof")]
+    BoundToKey,
+    #[error("the token is not bound to a key: present it as a Bearer token")]
+    NotBound,
+    #[error("the proof was made with a key other than the one the token is bound to")]
+    KeyMismatch,
 }
 
 /// A token that passed verification, with its hash (the cache and revocation key).

@@ -57,6 +57,13 @@ pub struct AppOptions {
     pub expired_tokens: bool,
     pub clock: Arc<dyn Clock>,
     pub signing_algorithm: jsonwebtoken::Algorithm,
+    /// PoP nonces reusable for the token's life (the seed's mode) instead of single-use.
+    pub pop_nonce_reuse: bool,
+    /// Require DPoP server nonces.
+    pub dpop_nonce: bool,
+    /// Where clients reach the app (DPoP `htu`); `None` for the first replica's own address,
+    /// which its siblings then share, as replicas behind one load balancer do.
+    pub public_url: Option<String>,
 }
 
 impl Default for AppOptions {
@@ -67,6 +74,9 @@ impl Default for AppOptions {
             expired_tokens: false,
             clock: Arc::new(SystemClock),
             signing_algorithm: jsonwebtoken::Algorithm::RS256,
+            pop_nonce_reuse: false,
+            dpop_nonce: false,
+            public_url: None,
         }
     }
 }
@@ -74,6 +84,10 @@ impl Default for AppOptions {
 pub fn test_config(options: &AppOptions) -> Config {
     Config {
         issuer: ISSUER.to_owned(),
+        public_url: options
+            .public_url
+            .clone()
+            .unwrap_or_else(|| ISSUER.to_owned()),
         audience: AUDIENCE.to_owned(),
         access_token_ttl: time::Duration::minutes(15),
         signing_algorithm: options.signing_algorithm,
@@ -92,6 +106,9 @@ pub fn test_config(options: &AppOptions) -> Config {
             parallelism: 1,
         },
         expired_tokens: options.expired_tokens,
+        pop_nonce_ttl: time::Duration::minutes(2),
+        pop_nonce_reuse: options.pop_nonce_reuse,
+        dpop_nonce: options.dpop_nonce,
     }
 }
 
@@ -256,10 +273,14 @@ pub async fn stores_for(options: &AppOptions, resources: &TestResources) -> Stor
 }
 
 async fn start(
-    options: AppOptions,
+    mut options: AppOptions,
     resources: Arc<TestResources>,
     master_key: MasterKey,
 ) -> TestApp {
+    // Bound before the state is built, so the first replica's address can be its public URL.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    options.public_url.get_or_insert(address);
     let stores = stores_for(&options, &resources).await;
     let state = AppState::build(
         test_config(&options),
@@ -269,7 +290,12 @@ async fn start(
     )
     .await
     .unwrap();
-    start_state(state, options, resources, master_key).await
+    run(
+        Application::from_listener(listener, state).unwrap(),
+        options,
+        resources,
+        master_key,
+    )
 }
 
 pub async fn start_state(
@@ -281,6 +307,15 @@ pub async fn start_state(
     let app = Application::bind("127.0.0.1:0".parse().unwrap(), state)
         .await
         .unwrap();
+    run(app, options, resources, master_key)
+}
+
+fn run(
+    app: Application,
+    options: AppOptions,
+    resources: Arc<TestResources>,
+    master_key: MasterKey,
+) -> TestApp {
     let address = format!("http://{}", app.local_addr().unwrap());
     let (shutdown, stopped) = oneshot::channel::<()>();
     tokio::spawn(app.run_until(async move {

@@ -1,5 +1,6 @@
 //! In-memory stores for `authd dev` and tests: the same contracts, nothing persists.
 
+mod proof_state;
 mod rate_limits;
 mod sessions;
 mod tokens;
@@ -13,6 +14,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub use proof_state::{MemoryProfiles, MemoryProofState};
 pub use rate_limits::MemoryRateLimits;
 pub use sessions::MemorySessions;
 pub use tokens::MemoryTokenState;
@@ -31,6 +33,8 @@ pub fn stores() -> Stores {
         token_cache: tokens,
         sessions: Arc::new(MemorySessions::default()),
         clients: Arc::new(MemoryClients::default()),
+        profiles: Arc::new(MemoryProfiles::default()),
+        proof_state: Arc::new(MemoryProofState::default()),
         key_events: Arc::new(MemoryKeyEvents::default()),
         housekeeping: Arc::new(NoHousekeeping),
         users: Arc::new(MemoryUsers::default()),
@@ -85,6 +89,13 @@ impl UserStore for MemoryUsers {
             user.last_login_at = Some(at);
         }
         Ok(())
+    }
+
+    async fn set_pop_public_key(&self, user_id: Uuid, pem: &str) -> Result<bool, StoreError> {
+        Ok(lock(&self.by_id)
+            .get_mut(&user_id)
+            .map(|user| user.pop_public_key = Some(pem.to_owned()))
+            .is_some())
     }
 }
 

@@ -4,6 +4,7 @@ mod auth_logs;
 mod clients;
 mod housekeeping;
 mod migrate;
+mod profiles;
 mod revocations;
 mod sessions;
 mod signing_keys;
@@ -97,6 +98,10 @@ impl Postgres {
 
     pub fn clients(&self) -> Arc<clients::PostgresClients> {
         Arc::new(clients::PostgresClients(self.clone()))
+    }
+
+    pub fn profiles(&self) -> Arc<profiles::PostgresProfiles> {
+        Arc::new(profiles::PostgresProfiles(self.clone()))
     }
 
     pub fn housekeeping(&self) -> Arc<housekeeping::PostgresHousekeeping> {

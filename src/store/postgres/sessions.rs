@@ -16,6 +16,7 @@ fn session_from_row(row: &Row) -> SessionRecord {
         user_id: row.get("user_id"),
         scope: row.get("scope"),
         created_at: row.get("created_at"),
+        dpop_jkt: row.get("dpop_jkt"),
     }
 }
 
@@ -66,7 +67,8 @@ async fn revoke_family(
 
 /// The presented token and its session, locked until the transaction ends.
 const LOCK_PRESENTED: &str = "SELECT t.family_id, t.used_at, t.revoked_at AS token_revoked_at,
-        t.expires_at, f.user_id, f.scope, f.created_at, f.revoked_at AS family_revoked_at
+        t.expires_at, f.user_id, f.scope, f.created_at, f.dpop_jkt,
+        f.revoked_at AS family_revoked_at
      FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
      WHERE t.token_hash = $1
      FOR UPDATE OF t, f";
@@ -94,12 +96,14 @@ impl SessionStore for PostgresSessions {
             .await
             .map_err(|err| unavailable(&err))?;
         tx.execute(
-            "INSERT INTO refresh_families (id, user_id, scope, created_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO refresh_families (id, user_id, scope, created_at, dpop_jkt)
+             VALUES ($1, $2, $3, $4, $5)",
             &[
                 &session.id,
                 &session.user_id,
                 &session.scope,
                 &session.created_at,
+                &session.dpop_jkt,
             ],
         )
         .await
@@ -156,7 +160,7 @@ impl SessionStore for PostgresSessions {
         let client = self.0.client().await?;
         let row = client
             .query_opt(
-                "SELECT t.family_id, t.expires_at, f.user_id, f.scope, f.created_at
+                "SELECT t.family_id, t.expires_at, f.user_id, f.scope, f.created_at, f.dpop_jkt
                  FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
                  WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.revoked_at IS NULL
                    AND f.revoked_at IS NULL AND t.expires_at > $2",

@@ -16,8 +16,8 @@ impl UserStore for PostgresUsers {
         let (client, statement) = self
             .0
             .prepared(
-                "INSERT INTO users (id, username, email, password_hash, created_at)
-                 VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO users (id, username, email, password_hash, created_at, pop_public_key)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .await?;
         client
@@ -29,6 +29,7 @@ impl UserStore for PostgresUsers {
                     &user.email,
                     &user.password_hash,
                     &user.created_at,
+                    &user.pop_public_key,
                 ],
             )
             .await
@@ -51,7 +52,8 @@ impl UserStore for PostgresUsers {
         let (client, statement) = self
             .0
             .prepared(
-                "SELECT id, username, email, password_hash, created_at, last_login_at
+                "SELECT id, username, email, password_hash, created_at, last_login_at,
+                        pop_public_key
                  FROM users WHERE lower(username) = lower($1)",
             )
             .await?;
@@ -66,7 +68,8 @@ impl UserStore for PostgresUsers {
         let (client, statement) = self
             .0
             .prepared(
-                "SELECT id, username, email, password_hash, created_at, last_login_at
+                "SELECT id, username, email, password_hash, created_at, last_login_at,
+                        pop_public_key
                  FROM users WHERE id = $1",
             )
             .await?;
@@ -88,6 +91,18 @@ impl UserStore for PostgresUsers {
             .map(drop)
             .map_err(|err| unavailable(&err))
     }
+
+    async fn set_pop_public_key(&self, user_id: Uuid, pem: &str) -> Result<bool, StoreError> {
+        let client = self.0.client().await?;
+        client
+            .execute(
+                "UPDATE users SET pop_public_key = $2 WHERE id = $1",
+                &[&user_id, &pem],
+            )
+            .await
+            .map(|updated| updated == 1)
+            .map_err(|err| unavailable(&err))
+    }
 }
 
 fn user_from_row(row: &Row) -> Result<UserRecord, StoreError> {
@@ -99,5 +114,6 @@ fn user_from_row(row: &Row) -> Result<UserRecord, StoreError> {
         password_hash: row.try_get("password_hash").map_err(corrupt)?,
         created_at: row.try_get("created_at").map_err(corrupt)?,
         last_login_at: row.try_get("last_login_at").map_err(corrupt)?,
+        pop_public_key: row.try_get("pop_public_key").map_err(corrupt)?,
     })
 }

@@ -1,6 +1,7 @@
 //! Redis: shared, short-lived state. Every key carries the configured prefix and a TTL.
 
 mod key_events;
+mod proof_state;
 mod rate_limits;
 mod token_state;
 
@@ -10,6 +11,7 @@ use async_trait::async_trait;
 use deadpool_redis::{Config, Pool, PoolConfig, Runtime, Timeouts};
 
 pub use key_events::RedisKeyEvents;
+pub use proof_state::RedisProofState;
 pub use rate_limits::RedisRateLimits;
 pub use token_state::RedisTokenState;
 
@@ -72,6 +74,13 @@ impl Probe for Redis {
             .map(drop)
             .map_err(|err| unavailable(&err))
     }
+}
+
+/// A TTL in whole milliseconds for `PX`, at least 1 (Redis refuses 0).
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
 }
 
 fn unavailable(err: &dyn std::fmt::Display) -> StoreError {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::{Redis, unavailable};
+use super::{Redis, millis, unavailable};
 use crate::store::{Revocation, StoreError, TokenStateCache, TokenStatus};
 
 /// The marker outlives any revocation worth remembering; when it expires or is flushed, the next
@@ -19,12 +19,6 @@ impl RedisTokenState {
     fn revoked_key(&self, kind: &str, id: &str) -> String {
         self.0.key(&format!("revoked:{kind}:{id}"))
     }
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis())
-        .unwrap_or(u64::MAX)
-        .max(1)
 }
 
 #[async_trait]

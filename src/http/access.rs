@@ -1,0 +1,173 @@
+//! Who calls a protected route, and how they proved they may use their token: as a plain bearer
+//! (RFC 6750), with a DPoP proof (RFC 9449), or with the seed's signed nonce (PoP). A token bound
+//! to a key is refused as a bearer token, so stealing it is not enough.
+
+use poem::Request;
+use poem_openapi::{SecurityScheme, auth::ApiKey};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::{
+    error::Error,
+    possession::{PopPublicKey, ProofContext},
+    startup::AppState,
+    tokens::{InvalidToken, VerifiedToken},
+};
+
+/// The `Authorization` header of a protected route: `Bearer <token>`; `DPoP <token>` with a
+/// `DPoP` proof header; or `PoP <token>` with `PoP-Signature: base64(RSA-PSS-SHA256(nonce ||
+/// token))` (and `PoP-Nonce`, the nonce signed, once the token's own nonce has been used).
+/// In Swagger UI, type the scheme too: `Bearer eyJ…`.
+#[derive(SecurityScheme)]
+#[oai(ty = "api_key", key_name = "Authorization", key_in = "header")]
+pub struct AccessAuth(ApiKey);
+
+/// Header carrying the PoP signature.
+pub const POP_SIGNATURE: &str = "PoP-Signature";
+/// Header naming the PoP nonce signed (request) or to sign next (response).
+pub const POP_NONCE: &str = "PoP-Nonce";
+
+/// A caller whose token verified, together with any proof its binding demands.
+#[derive(Debug)]
+pub struct Caller {
+    pub verified: VerifiedToken,
+    /// PoP scheme with single-use nonces: the nonce for the next call (`PoP-Nonce` answer header).
+    pub next_pop_nonce: Option<String>,
+}
+
+impl Caller {
+    /// The user the token was issued to; a client's own token has none.
+    pub fn user_id(&self) -> Result<Uuid, Error> {
+        Uuid::parse_str(&self.verified.claims.sub)
+            .map_err(|_| Error::from(InvalidToken::UnknownSubject))
+    }
+}
+
+/// Authenticates the caller of a protected route from its `Authorization` header and, for the
+/// proof schemes, the request's other headers, method and path.
+pub async fn authorize(
+    state: &AppState,
+    req: &Request,
+    auth: &AccessAuth,
+) -> Result<Caller, Error> {
+    let (scheme, token) = auth
+        .0
+        .key
+        .trim()
+        .split_once(' ')
+        .ok_or(Error::MissingToken)?;
+    let token = token.trim();
+    if scheme.eq_ignore_ascii_case("Bearer") {
+        let verified = state.verifier.verify(token).await?;
+        if verified.claims.bound_key().is_some() {
+            return Err(InvalidToken::BoundToKey.into());
+        }
+        Ok(Caller {
+            verified,
+            next_pop_nonce: None,
+        })
+    } else if scheme.eq_ignore_ascii_case("DPoP") {
+        let proof = dpop_proof(req)?
+            .ok_or_else(|| Error::InvalidDpopProof("a DPoP proof header is required".to_owned()))?;
+        let verified = state.verifier.verify(token).await?;
+        let bound = verified
+            .claims
+            .bound_key()
+            .ok_or(InvalidToken::NotBound)?
+            .to_owned();
+        let context = ProofContext {
+            method: req.method().as_str(),
+            path: req.original_uri().path(),
+            access_token: Some(token),
+        };
+        if state.dpop.verify(proof, context).await? != bound {
+            return Err(InvalidToken::KeyMismatch.into());
+        }
+        Ok(Caller {
+            verified,
+            next_pop_nonce: None,
+        })
+    } else if scheme.eq_ignore_ascii_case("PoP") {
+        let signature = header(req, POP_SIGNATURE).ok_or(Error::InvalidPopProof(
+            "send base64(RSA-PSS-SHA256(nonce || token)) in the PoP-Signature header",
+        ))?;
+        prove_pop(state, token, signature, header(req, POP_NONCE)).await
+    } else {
+        Err(Error::MissingToken)
+    }
+}
+
+/// The request's DPoP proof, if it sent one; more than one is an error (RFC 9449 §4.3 check 1).
+pub fn dpop_proof(req: &Request) -> Result<Option<&str>, Error> {
+    let mut proofs = req.headers().get_all("DPoP").iter();
+    let first = proofs.next();
+    if proofs.next().is_some() {
+        return Err(Error::InvalidDpopProof(
+            "send exactly one DPoP header".to_owned(),
+        ));
+    }
+    first
+        .map(|value| {
+            value
+                .to_str()
+                .map_err(|_| Error::InvalidDpopProof("the proof is not a JWT".to_owned()))
+        })
+        .transpose()
+}
+
+/// The signed-nonce scheme: `signature` must be the user's registered key signing
+/// `nonce || token`, where `nonce` is the token's own (first call) or one authd handed out
+/// since. The signature is checked before the nonce is spent, so a forged request cannot burn
+/// the owner's nonce.
+pub async fn prove_pop(
+    state: &AppState,
+    token: &str,
+    signature: &str,
+    nonce: Option<&str>,
+) -> Result<Caller, Error> {
+    let verified = state.verifier.verify(token).await?;
+    let claims = &verified.claims;
+    let (Some(bound), Some(first_nonce)) = (claims.bound_key(), claims.nonce.as_deref()) else {
+        return Err(Error::InvalidPopProof(
+            "the token was not issued by /pop/login",
+        ));
+    };
+    let nonce = nonce.unwrap_or(first_nonce);
+    let user_id =
+        Uuid::parse_str(&claims.sub).map_err(|_| Error::from(InvalidToken::UnknownSubject))?;
+    let user = state
+        .users
+        .find_by_id(user_id)
+        .await?
+        .ok_or(InvalidToken::UnknownSubject)?;
+    let key = user
+        .pop_public_key
+        .as_deref()
+        .map(PopPublicKey::parse)
+        .transpose()?
+        .filter(|key| key.thumbprint() == bound)
+        .ok_or(Error::InvalidPopProof(
+            "the token is bound to a key the user has since replaced",
+        ))?;
+    if !key.verifies(format!("{nonce}{token}").as_bytes(), signature) {
+        return Err(Error::InvalidPopProof(
+            "the signature of nonce || token does not verify with the user's registered key",
+        ));
+    }
+    state.pop_nonces.redeem(nonce, &claims.jti).await?;
+    let expires_at =
+        OffsetDateTime::from_unix_timestamp(claims.exp).unwrap_or_else(|_| state.clock.now());
+    let next_pop_nonce = state.pop_nonces.next(&claims.jti, expires_at).await?;
+    Ok(Caller {
+        verified,
+        next_pop_nonce,
+    })
+}
+
+fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers()
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
+}

@@ -1,0 +1,149 @@
+//! `GET` and `PUT /api/profile`: a small per-user document, like seed 004's `/api/phone`. The
+//! resource a user can try with Bearer, DPoP and PoP tokens to see that a stolen bound token,
+//! without its proof, opens nothing.
+
+use poem::Request;
+use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
+
+use super::{
+    ApiTags,
+    access::{AccessAuth, authorize},
+    error::ApiError,
+};
+use crate::{error::Error, startup::AppState, store::Profile};
+
+pub struct ProfileApi(pub AppState);
+
+const MAX_DISPLAY_NAME: usize = 100;
+
+#[derive(Object)]
+struct ProfileDocument {
+    /// Up to 100 characters.
+    display_name: Option<String>,
+    /// Digits, spaces, `(`, `)`, `-`, optionally a leading `+`; 3 to 32 characters.
+    phone: Option<String>,
+}
+
+#[derive(ApiResponse)]
+enum ProfileResult {
+    #[oai(status = 200)]
+    Ok(
+        Json<ProfileDocument>,
+        /// PoP scheme: the nonce to sign the next call with.
+        #[oai(header = "PoP-Nonce")]
+        Option<String>,
+    ),
+}
+
+#[OpenApi(tag = "ApiTags::Tokens")]
+impl ProfileApi {
+    /// Read the caller's profile
+    ///
+    /// Empty until first written. Accepts Bearer, DPoP and PoP tokens.
+    #[oai(path = "/api/profile", method = "get")]
+    async fn get_profile(
+        &self,
+        req: &Request,
+        auth: AccessAuth,
+    ) -> Result<ProfileResult, ApiError> {
+        let caller = authorize(&self.0, req, &auth).await?;
+        let profile = self
+            .0
+            .profiles
+            .profile(caller.user_id()?)
+            .await
+            .map_err(Error::from)?
+            .unwrap_or_default();
+        Ok(ProfileResult::Ok(
+            Json(profile.into()),
+            caller.next_pop_nonce,
+        ))
+    }
+
+    /// Replace the caller's profile
+    #[oai(path = "/api/profile", method = "put")]
+    async fn put_profile(
+        &self,
+        req: &Request,
+        auth: AccessAuth,
+        body: Json<ProfileDocument>,
+    ) -> Result<ProfileResult, ApiError> {
+        let caller = authorize(&self.0, req, &auth).await?;
+        let user_id = caller.user_id()?;
+        let profile = validate(body.0)?;
+        self.0
+            .profiles
+            .put_profile(user_id, &profile, self.0.clock.now())
+            .await
+            .map_err(Error::from)?;
+        Ok(ProfileResult::Ok(
+            Json(profile.into()),
+            caller.next_pop_nonce,
+        ))
+    }
+}
+
+impl From<Profile> for ProfileDocument {
+    fn from(profile: Profile) -> Self {
+        Self {
+            display_name: profile.display_name,
+            phone: profile.phone,
+        }
+    }
+}
+
+fn validate(document: ProfileDocument) -> Result<Profile, Error> {
+    let display_name = document
+        .display_name
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty());
+    if let Some(name) = &display_name
+        && (name.chars().count() > MAX_DISPLAY_NAME || name.chars().any(char::is_control))
+    {
+        return Err(Error::InvalidField {
+            field: "display_name",
+            message: "must be at most 100 characters, without control characters".to_owned(),
+        });
+    }
+    let phone = document
+        .phone
+        .map(|phone| phone.trim().to_owned())
+        .filter(|phone| !phone.is_empty());
+    if let Some(phone) = &phone
+        && !is_phone_number(phone)
+    {
+        return Err(Error::InvalidField {
+            field: "phone",
+            message: "must be 3 to 32 digits, spaces, parentheses or dashes, optionally after +"
+                .to_owned(),
+        });
+    }
+    Ok(Profile {
+        display_name,
+        phone,
+    })
+}
+
+fn is_phone_number(phone: &str) -> bool {
+    let digits = phone.strip_prefix('+').unwrap_or(phone);
+    (3..=32).contains(&phone.len())
+        && digits.chars().any(|c| c.is_ascii_digit())
+        && digits
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '(' | ')' | '-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_phone_number;
+
+    #[test]
+    fn phone_numbers_are_digits_and_separators() {
+        assert!(is_phone_number("+1 (555) 010-9999"));
+        assert!(is_phone_number("911"));
+        assert!(!is_phone_number("call me"));
+        assert!(!is_phone_number("+"));
+        assert!(!is_phone_number("12"));
+        assert!(!is_phone_number("+1 555 <script>"));
+    }
+}
