@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::helpers::{TestApp, spawn_app};
 
 /// Registers a client with the real command line, as an operator would.
-fn create_client(app: &TestApp, scope: &str) -> (String, String) {
+pub fn create_client(app: &TestApp, scope: &str) -> (String, String) {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_authd"))
         .env_clear()
         .args(["clients", "create", "--name", "reporting", "--scope", scope])

@@ -33,6 +33,7 @@ async fn app_without_redis() -> crate::helpers::TestApp {
     let dead_redis = store::redis::Redis::new(pool, "unused:".to_owned());
     stores.rate_limits = Arc::new(store::redis::RedisRateLimits(dead_redis.clone()));
     stores.token_cache = Arc::new(store::redis::RedisTokenState(dead_redis.clone()));
+    stores.proof_state = Arc::new(store::redis::RedisProofState(dead_redis.clone()));
     stores.probes.retain(|probe| probe.name() != "redis");
     stores.probes.push(Arc::new(dead_redis));
     let options = AppOptions {
@@ -94,4 +95,36 @@ async fn with_redis_down_verification_falls_back_to_postgres_and_fails_closed() 
     assert_eq!(logout.status(), 503);
     // ...but it is durable, and checked while Redis is down.
     assert_eq!(me().await.unwrap().status(), 401);
+}
+
+#[tokio::test]
+async fn with_redis_down_proof_flows_answer_503_and_never_accept_silently() {
+    let app = app_without_redis().await;
+    let key = crate::pop::UserKey::generate();
+    let password = crate::pop::register_with_key(&app, "alice", &key).await;
+    let pop_login = app
+        .post_json(
+            "/pop/login",
+            json!({"username": "alice", "password": password}),
+        )
+        .await;
+    assert_eq!(pop_login.status(), 503, "no nonce can be stored");
+
+    let dpop = crate::dpop::DpopKey::generate();
+    let htu = format!("{}/oauth/token", app.options.public_url.as_deref().unwrap());
+    let token = app
+        .client
+        .post(app.url("/oauth/token"))
+        .header("DPoP", dpop.proof("POST", &htu, None, None))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "alice"),
+            ("password", password.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(token.status(), 503, "the replay guard cannot be consulted");
+    let body: Value = token.json().await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
 }

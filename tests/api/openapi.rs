@@ -25,6 +25,11 @@ async fn the_spec_lists_every_route() {
         ("/oauth/revoke", "post"),
         ("/oauth/introspect", "post"),
         ("/.well-known/oauth-authorization-server", "get"),
+        ("/pop/login", "post"),
+        ("/protected", "post"),
+        ("/me/public-key", "put"),
+        ("/api/profile", "get"),
+        ("/api/profile", "put"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),
