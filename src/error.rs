@@ -32,6 +32,10 @@ pub enum Error {
     /// RFC 6749 §5.2 `invalid_client`: unknown client or wrong secret (one answer for both).
     #[error("client authentication failed")]
     InvalidClient,
+    /// A token presented with the DPoP scheme was refused: challenged with `DPoP`, not `Bearer`
+    /// (RFC 9449 §7.1).
+    #[error(transparent)]
+    InvalidDpopToken(crate::tokens::InvalidToken),
     /// A DPoP proof (RFC 9449 §4.3) was missing, malformed, or did not match the request.
     #[error("invalid DPoP proof: {0}")]
     InvalidDpopProof(String),

@@ -69,11 +69,18 @@ pub async fn authorize(
     } else if scheme.eq_ignore_ascii_case("DPoP") {
         let proof = dpop_proof(req)?
             .ok_or_else(|| Error::InvalidDpopProof("a DPoP proof header is required".to_owned()))?;
-        let verified = state.verifier.verify(token).await?;
+        let verified = state
+            .verifier
+            .verify(token)
+            .await
+            .map_err(|err| match err {
+                Error::InvalidToken(reason) => Error::InvalidDpopToken(reason),
+                other => other,
+            })?;
         let bound = verified
             .claims
             .bound_key()
-            .ok_or(InvalidToken::NotBound)?
+            .ok_or(Error::InvalidDpopToken(InvalidToken::NotBound))?
             .to_owned();
         let context = ProofContext {
             method: req.method().as_str(),
@@ -81,7 +88,7 @@ pub async fn authorize(
             access_token: Some(token),
         };
         if state.dpop.verify(proof, context).await? != bound {
-            return Err(InvalidToken::KeyMismatch.into());
+            return Err(Error::InvalidDpopToken(InvalidToken::KeyMismatch));
         }
         Ok(Caller {
             verified,

@@ -123,6 +123,7 @@ impl From<Error> for OAuthError {
             | Error::MissingCredentials
             | Error::MissingToken
             | Error::InvalidToken(_)
+            | Error::InvalidDpopToken(_)
             | Error::ExpiredTokensDisabled => bad_request("invalid_request"),
             // Never reached from the OAuth endpoints; mapped for completeness.
             Error::UsernameTaken
@@ -144,11 +145,15 @@ impl From<Error> for OAuthError {
     }
 }
 
-/// The challenge of RFC 6750 §3 for a request that brought no token.
-pub const BEARER_CHALLENGE: &str = r#"Bearer realm="authd""#;
+/// The Bearer challenge of RFC 6750 §3, which `invalid_token` answers extend.
+const BEARER_CHALLENGE: &str = r#"Bearer realm="authd""#;
 
 /// The DPoP proof algorithms authd accepts, as its `DPoP` challenges list them (RFC 9449 §7.1).
 const DPOP_ALGS: &str = "ES256 PS256 RS256 EdDSA";
+
+/// A request that brought no token is told both schemes it may use (RFC 9449 §7.1).
+pub const MISSING_TOKEN_CHALLENGE: &str =
+    r#"Bearer realm="authd", DPoP algs="ES256 PS256 RS256 EdDSA""#;
 
 /// Retry-After is whole seconds (RFC 9110 §10.2.3): round up, and never say 0.
 fn whole_seconds_rounded_up(duration: std::time::Duration) -> u64 {
@@ -200,7 +205,7 @@ impl From<Error> for ApiError {
             ),
             Error::MissingToken => ApiError::Unauthorized(
                 ErrorBody::new("unauthorized", err.to_string()),
-                Some(BEARER_CHALLENGE.to_owned()),
+                Some(MISSING_TOKEN_CHALLENGE.to_owned()),
                 None,
             ),
             Error::InvalidToken(reason) => ApiError::Unauthorized(
@@ -211,6 +216,13 @@ impl From<Error> for ApiError {
                 None,
             ),
             // RFC 9449 §7.1: DPoP errors are challenged with the DPoP scheme.
+            Error::InvalidDpopToken(reason) => ApiError::Unauthorized(
+                ErrorBody::new("invalid_token", reason.to_string()),
+                Some(format!(
+                    r#"DPoP algs="{DPOP_ALGS}", error="invalid_token", error_description="{reason}""#
+                )),
+                None,
+            ),
             Error::InvalidDpopProof(ref reason) => ApiError::Unauthorized(
                 ErrorBody::new("invalid_dpop_proof", err.to_string()),
                 Some(format!(

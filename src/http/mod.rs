@@ -112,7 +112,7 @@ async fn json_error(err: poem::Error) -> Response {
         // A protected route called without a bearer token (RFC 6750 §3.1: no error code).
         response.headers_mut().insert(
             WWW_AUTHENTICATE,
-            HeaderValue::from_static(error::BEARER_CHALLENGE),
+            HeaderValue::from_static(error::MISSING_TOKEN_CHALLENGE),
         );
     }
     response

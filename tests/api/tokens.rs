@@ -83,13 +83,13 @@ async fn me_answers_with_the_bearers_user_and_claims() {
 }
 
 #[tokio::test]
-async fn a_missing_token_gets_a_bare_bearer_challenge() {
+async fn a_missing_token_is_challenged_with_both_schemes() {
     let app = spawn_app().await;
     let response = app.get("/me").await;
     assert_eq!(response.status(), 401);
     assert_eq!(
         response.headers()["www-authenticate"],
-        r#"Bearer realm="authd""#
+        r#"Bearer realm="authd", DPoP algs="ES256 PS256 RS256 EdDSA""#
     );
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "unauthorized");
