@@ -244,3 +244,34 @@ fn key_fits(alg: Algorithm, jwk: &Jwk) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{clock::SystemClock, store::memory::MemoryProofState};
+
+    fn verifier(public_url: &str) -> DpopVerifier {
+        DpopVerifier::new(
+            Arc::new(MemoryProofState::default()),
+            Arc::new(SystemClock),
+            public_url.to_owned(),
+            false,
+        )
+    }
+
+    #[test]
+    fn htu_is_compared_after_normalisation_and_without_query_or_fragment() {
+        let authd = verifier("https://auth.example.com");
+        assert!(authd.htu_matches("https://auth.example.com/me", "/me"));
+        assert!(authd.htu_matches("HTTPS://Auth.Example.COM:443/me?x=1#top", "/me"));
+        assert!(!authd.htu_matches("http://auth.example.com/me", "/me"));
+        assert!(!authd.htu_matches("https://auth.example.com:8443/me", "/me"));
+        assert!(!authd.htu_matches("https://evil.example.com/me", "/me"));
+        assert!(!authd.htu_matches("https://auth.example.com/me/", "/me"));
+        assert!(!authd.htu_matches("/me", "/me"));
+        // Behind a proxy that serves authd under a path prefix.
+        let prefixed = verifier("https://example.com/auth");
+        assert!(prefixed.htu_matches("https://example.com/auth/me", "/me"));
+        assert!(!prefixed.htu_matches("https://example.com/me", "/me"));
+    }
+}

@@ -34,6 +34,36 @@ async fn the_contract(app: &TestApp) {
         .claims;
     assert_eq!(claims["username"], "alice");
 
+    // A DPoP-bound token opens nothing as a bearer, and each proof works once.
+    let key = crate::dpop::DpopKey::generate();
+    let htu = |path: &str| format!("{}{path}", app.options.public_url.as_deref().unwrap());
+    let response = app
+        .client
+        .post(app.url("/oauth/token"))
+        .header("DPoP", key.proof("POST", &htu("/oauth/token"), None, None))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "alice"),
+            ("password", password.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let bound = body["access_token"].as_str().unwrap();
+    assert_eq!(app.me_status(bound).await, 401);
+    let proof = key.proof("GET", &htu("/me"), Some(bound), None);
+    let call_me = || {
+        app.client
+            .get(app.url("/me"))
+            .header("Authorization", format!("DPoP {bound}"))
+            .header("DPoP", &proof)
+            .send()
+    };
+    assert_eq!(call_me().await.unwrap().status(), 200);
+    assert_eq!(call_me().await.unwrap().status(), 401);
+
     let expired = app
         .post_json(
             "/auth?expired=true",
