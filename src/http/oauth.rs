@@ -287,7 +287,12 @@ impl OAuthApi {
             return match state.verifier.verify(token).await {
                 Ok(verified) => {
                     let claims = verified.claims;
-                    let token_type = token_type(claims.bound_key()).to_owned();
+                    // A PoP token is bound too, but used with its own scheme.
+                    let token_type = if claims.nonce.is_some() {
+                        "PoP".to_owned()
+                    } else {
+                        token_type(claims.bound_key()).to_owned()
+                    };
                     Ok(Introspection {
                         active: true,
                         scope: claims.scope,

@@ -2,7 +2,7 @@
 
 use aws_lc_rs::{
     rand::SystemRandom,
-    signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair},
+    signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair},
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode, jwk::Jwk};
@@ -13,20 +13,39 @@ use uuid::Uuid;
 
 use crate::helpers::{AppOptions, TestApp, spawn_app, spawn_app_with};
 
-/// A client's DPoP key pair (ES256).
+/// A client's DPoP key pair.
 pub struct DpopKey {
     encoding: EncodingKey,
     jwk: Jwk,
+    alg: Algorithm,
 }
 
 impl DpopKey {
+    /// An ES256 key, the most common choice.
     pub fn generate() -> Self {
-        let pkcs8 =
-            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-                .unwrap();
-        let encoding = EncodingKey::from_ec_der(pkcs8.as_ref());
-        let jwk = Jwk::from_encoding_key(&encoding, Algorithm::ES256).unwrap();
-        Self { encoding, jwk }
+        Self::generate_for(Algorithm::ES256)
+    }
+
+    pub fn generate_for(alg: Algorithm) -> Self {
+        let rng = SystemRandom::new();
+        let encoding = match alg {
+            Algorithm::ES256 => EncodingKey::from_ec_der(
+                EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+                    .unwrap()
+                    .as_ref(),
+            ),
+            Algorithm::EdDSA => {
+                EncodingKey::from_ed_der(Ed25519KeyPair::generate_pkcs8v1(&rng).unwrap().as_ref())
+            }
+            Algorithm::RS256 | Algorithm::PS256 => {
+                use rsa::pkcs1::EncodeRsaPrivateKey;
+                let private = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
+                EncodingKey::from_rsa_der(private.to_pkcs1_der().unwrap().as_bytes())
+            }
+            other => panic!("{other:?} is not a DPoP algorithm"),
+        };
+        let jwk = Jwk::from_encoding_key(&encoding, alg).unwrap();
+        Self { encoding, jwk, alg }
     }
 
     /// A proof for `method` `url`, bound to `token` if given, carrying `nonce` if given.
@@ -54,7 +73,7 @@ impl DpopKey {
 
     /// A proof with exactly these claims.
     pub fn sign(&self, claims: &Value) -> String {
-        let mut header = Header::new(Algorithm::ES256);
+        let mut header = Header::new(self.alg);
         header.typ = Some("dpop+jwt".to_owned());
         header.jwk = Some(self.jwk.clone());
         encode(&header, claims, &self.encoding).unwrap()
@@ -135,6 +154,25 @@ async fn a_dpop_bound_token_works_with_a_fresh_proof_per_call() {
             .status(),
         200
     );
+}
+
+#[tokio::test]
+async fn every_advertised_proof_algorithm_works() {
+    let app = spawn_app().await;
+    for (n, alg) in [Algorithm::EdDSA, Algorithm::PS256, Algorithm::RS256]
+        .into_iter()
+        .enumerate()
+    {
+        let key = DpopKey::generate_for(alg);
+        let body = bound_session(&app, &format!("user{n}"), &key).await;
+        let token = body["access_token"].as_str().unwrap();
+        let proof = key.proof("GET", &htu(&app, "/me"), Some(token), None);
+        assert_eq!(
+            get_with_dpop(&app, "/me", token, &proof).await.status(),
+            200,
+            "{alg:?}"
+        );
+    }
 }
 
 #[tokio::test]
