@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Validates the deploy files without a container engine or a cluster (CI runs it):
+#   - docker-compose.yml with `docker-compose config` (Debian's docker-compose);
+#   - deploy/nginx.conf with `nginx -t`, its upstream names pointed at localhost (nginx resolves
+#     them at load time, and the compose network's names do not exist here);
+#   - deploy/k8s with `kubectl kustomize` (when kubectl is installed) and every manifest, the
+#     secret template included, against the Kubernetes JSON schemas with kubernetes-validate
+#     (PyPI), strictly, so an unknown or misspelt field fails.
+# deploy/Dockerfile is not built here (no engine); it is built by `docker-compose up --build`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+work=$(mktemp -d)
+created_env=""
+cleanup() {
+  rm -rf "$work"
+  if [ -n "$created_env" ]; then rm -f deploy/authd.env; fi
+}
+trap cleanup EXIT
+
+echo "--> docker-compose.yml"
+if [ ! -e deploy/authd.env ]; then
+  cp deploy/authd.env.example deploy/authd.env
+  created_env=1
+fi
+docker-compose -f docker-compose.yml config --quiet
+docker-compose -f docker-compose.yml --profile tracing config --services | sort | tr '\n' ' '
+echo
+
+echo "--> deploy/nginx.conf"
+sed -E 's/server authd-[0-9]+:8080/server 127.0.0.1:8080/' deploy/nginx.conf > "$work/nginx.conf"
+nginx -t -q -c "$work/nginx.conf" -p "$work" -e /dev/stderr
+
+echo "--> deploy/k8s"
+manifests=(deploy/k8s/*.yaml)
+if command -v kubectl >/dev/null; then
+  kubectl kustomize deploy/k8s > "$work/rendered.yaml"
+  manifests+=("$work/rendered.yaml")
+fi
+for manifest in "${manifests[@]}"; do
+  case "$manifest" in */kustomization.yaml) continue ;; esac
+  kubernetes-validate --strict --quiet "$manifest"
+done
+echo "deploy files are valid"
