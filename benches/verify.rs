@@ -39,6 +39,7 @@ fn config() -> Config {
         pop_nonce_ttl: time::Duration::minutes(2),
         pop_nonce_reuse: false,
         dpop_nonce: false,
+        request_timeout: Duration::from_secs(10),
     }
 }
 

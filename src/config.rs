@@ -217,6 +217,11 @@ pub struct CommonArgs {
     #[arg(long, env = "AUTHD_DPOP_NONCE", default_value_t = false)]
     pub dpop_nonce: bool,
 
+    /// The longest a request may take before it is answered 503: the backstop for a backing
+    /// service that accepts connections but never answers.
+    #[arg(long, env = "AUTHD_REQUEST_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
+
     /// `aud` of issued tokens: the resource servers that accept them.
     #[arg(long, env = "AUTHD_AUDIENCE", default_value = "authd")]
     pub audience: String,
@@ -328,6 +333,7 @@ pub struct Config {
     pub pop_nonce_ttl: time::Duration,
     pub pop_nonce_reuse: bool,
     pub dpop_nonce: bool,
+    pub request_timeout: Duration,
 }
 
 impl Config {
@@ -357,6 +363,12 @@ impl Config {
             return Err(ConfigError::new(
                 "AUTHD_POP_NONCE_TTL",
                 "must be between 5s and 1h",
+            ));
+        }
+        if args.request_timeout < Duration::from_secs(1) {
+            return Err(ConfigError::new(
+                "AUTHD_REQUEST_TIMEOUT",
+                "must be at least 1s",
             ));
         }
         if args.audience.trim().is_empty() {
@@ -434,6 +446,7 @@ impl Config {
             pop_nonce_ttl,
             pop_nonce_reuse: args.pop_nonce_reuse,
             dpop_nonce: args.dpop_nonce,
+            request_timeout: args.request_timeout,
         })
     }
 }

@@ -76,11 +76,28 @@ pub fn routes(state: &AppState) -> impl Endpoint + 'static {
     let api = api_service(state);
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
+    let deadline = state.config.request_timeout;
     Route::new()
         .nest("/", api)
         .nest("/docs", docs)
         .at("/openapi.json", spec)
         .catch_all_error(json_error)
+        .around(move |endpoint, request| async move {
+            // Every backend call has its own timeout; this is the backstop for anything that
+            // still hangs (a Postgres server that accepts but never answers).
+            match tokio::time::timeout(deadline, endpoint.call(request)).await {
+                Ok(response) => response,
+                Err(_) => {
+                    tracing::error!(?deadline, "request timed out");
+                    Ok(PoemJson(serde_json::json!({
+                        "error": "service_unavailable",
+                        "message": "the request timed out waiting for a backing service; try again shortly",
+                    }))
+                    .with_status(StatusCode::SERVICE_UNAVAILABLE)
+                    .into_response())
+                }
+            }
+        })
 }
 
 /// Errors raised by the framework rather than by a handler (unparseable body, unknown route,

@@ -109,6 +109,7 @@ pub fn test_config(options: &AppOptions) -> Config {
         pop_nonce_ttl: time::Duration::minutes(2),
         pop_nonce_reuse: options.pop_nonce_reuse,
         dpop_nonce: options.dpop_nonce,
+        request_timeout: Duration::from_secs(5),
     }
 }
 
@@ -154,7 +155,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     let resources = match options.backend {
         Backend::Durable => Arc::new(TestResources {
             database: Some(create_test_database().await),
-            redis_prefix: format!("authd-test:{}:", Uuid::new_v4().simple()),
+            redis_prefix: new_redis_prefix(),
             master_key_base64,
         }),
         Backend::Memory => Arc::new(TestResources {
@@ -338,6 +339,20 @@ pub async fn connect_db(url: &str) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(url, NoTls).await.unwrap();
     tokio::spawn(connection);
     client
+}
+
+fn new_redis_prefix() -> String {
+    format!("authd-test:{}:", Uuid::new_v4().simple())
+}
+
+/// A migrated database, a Redis prefix and a master key of their own, for processes the test
+/// starts itself.
+pub async fn durable_resources() -> TestResources {
+    TestResources {
+        database: Some(create_test_database().await),
+        redis_prefix: new_redis_prefix(),
+        master_key_base64: new_master_key().1,
+    }
 }
 
 /// A database with nothing in it, not even the schema: for testing that authd migrates.

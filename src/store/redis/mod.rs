@@ -50,8 +50,12 @@ impl Redis {
         Self { pool, prefix }
     }
 
-    async fn connection(&self) -> Result<deadpool_redis::Connection, StoreError> {
-        self.pool.get().await.map_err(|err| unavailable(&err))
+    async fn connection(&self) -> Result<TimedConnection, StoreError> {
+        let connection = self.pool.get().await.map_err(|err| unavailable(&err))?;
+        Ok(TimedConnection {
+            connection: Some(connection),
+            timed_out: false,
+        })
     }
 
     /// `suffix` under this deployment's prefix.
@@ -73,6 +77,82 @@ impl Probe for Redis {
             .await
             .map(drop)
             .map_err(|err| unavailable(&err))
+    }
+}
+
+/// How long one command may take. Redis answers in well under a millisecond; no answer by then
+/// means a hung server or network, and the caller falls back (revocations, rate limits) or
+/// answers 503 instead of holding the request.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A pooled connection whose every command gives up after [`COMMAND_TIMEOUT`]. One that timed
+/// out may still owe a reply, so it is taken out of the pool rather than returned to it.
+struct TimedConnection {
+    /// Always `Some` until dropped.
+    connection: Option<deadpool_redis::Connection>,
+    timed_out: bool,
+}
+
+impl TimedConnection {
+    async fn timed<'a, T>(
+        &'a mut self,
+        request: impl FnOnce(&'a mut deadpool_redis::Connection) -> redis::RedisFuture<'a, T>,
+    ) -> redis::RedisResult<T> {
+        let Self {
+            connection: Some(connection),
+            timed_out,
+        } = self
+        else {
+            return Err(timed_out_error());
+        };
+        match tokio::time::timeout(COMMAND_TIMEOUT, request(connection)).await {
+            Ok(result) => result,
+            Err(_) => {
+                *timed_out = true;
+                Err(timed_out_error())
+            }
+        }
+    }
+}
+
+impl Drop for TimedConnection {
+    fn drop(&mut self) {
+        if self.timed_out
+            && let Some(connection) = self.connection.take()
+        {
+            // Detached from the pool, it is closed instead of reused.
+            drop(deadpool_redis::Connection::take(connection));
+        }
+    }
+}
+
+fn timed_out_error() -> redis::RedisError {
+    (redis::ErrorKind::Io, "redis command timed out").into()
+}
+
+impl redis::aio::ConnectionLike for TimedConnection {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        Box::pin(self.timed(move |connection| connection.req_packed_command(cmd)))
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        Box::pin(
+            self.timed(move |connection| connection.req_packed_commands(pipeline, offset, count)),
+        )
+    }
+
+    fn get_db(&self) -> i64 {
+        self.connection
+            .as_ref()
+            .map_or(0, |connection| connection.get_db())
     }
 }
 
