@@ -6,6 +6,7 @@ use std::{net::IpAddr, num::NonZeroU32, sync::Arc, time::Duration};
 use crate::{
     clock::Clock,
     error::Error,
+    metrics::Metrics,
     store::{RateDecision, RateLimitStore, memory::MemoryRateLimits},
 };
 
@@ -17,6 +18,7 @@ pub struct RateLimiter {
     limit: NonZeroU32,
     window: Duration,
     clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
 }
 
 impl RateLimiter {
@@ -24,6 +26,7 @@ impl RateLimiter {
         shared: Arc<dyn RateLimitStore>,
         limit: NonZeroU32,
         clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             shared,
@@ -31,6 +34,7 @@ impl RateLimiter {
             limit,
             window: Duration::from_secs(1),
             clock,
+            metrics,
         }
     }
 
@@ -46,12 +50,16 @@ impl RateLimiter {
             Ok(decision) => decision,
             Err(err) => {
                 tracing::warn!(error = %err, "shared rate limiter unavailable; limiting per replica");
+                self.metrics.rate_limit_fallbacks.inc();
                 self.local.decide(&key, self.limit.get(), self.window, now)
             }
         };
         match decision {
             RateDecision::Allowed => Ok(()),
-            RateDecision::Limited { retry_after } => Err(Error::RateLimited { retry_after }),
+            RateDecision::Limited { retry_after } => {
+                self.metrics.rate_limited.with_label_values(&[route]).inc();
+                Err(Error::RateLimited { retry_after })
+            }
         }
     }
 }

@@ -15,6 +15,7 @@ use crate::{
     config::{Config, ConfigError},
     error::Error,
     keys::{KeyManager, KeyPolicy, KeyRing, KeyRingError, MasterKeys, RotationMode},
+    metrics::Metrics,
     possession::{DpopVerifier, PopNonces},
     rate_limit::RateLimiter,
     sessions::Sessions,
@@ -61,6 +62,7 @@ pub struct AppState {
     pub keys: Arc<KeyManager>,
     pub rate_limiter: Arc<RateLimiter>,
     pub probes: Arc<[Arc<dyn Probe>]>,
+    pub metrics: Arc<Metrics>,
     pub housekeeping: Arc<dyn store::Housekeeping>,
     key_events: Arc<dyn KeyEvents>,
 }
@@ -134,6 +136,9 @@ impl AppState {
         let key_events = stores.key_events.clone();
         let hasher = PasswordHasher::new(config.argon2).await?;
         let revocations = Arc::new(Revocations::new(stores.revocations, stores.token_cache));
+        let metrics = Arc::new(
+            Metrics::new().map_err(|err| Error::Internal(format!("metrics registry: {err}")))?,
+        );
         Ok(Self {
             verifier: Arc::new(TokenVerifier::new(
                 key_ring.clone(),
@@ -181,7 +186,9 @@ impl AppState {
                 stores.rate_limits,
                 config.rate_limit_per_second,
                 clock.clone(),
+                metrics.clone(),
             )),
+            metrics,
             probes: stores.probes.into(),
             config: Arc::new(config),
             clock,

@@ -2,7 +2,10 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
-use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    payload::{Json, PlainText},
+};
 
 use super::ApiTags;
 use crate::startup::AppState;
@@ -81,5 +84,14 @@ impl HealthApi {
         } else {
             ReadyResponse::NotReady(body)
         }
+    }
+
+    /// Prometheus metrics
+    ///
+    /// The text exposition format: connection pools (`authd_pool_connections`) and rate-limit
+    /// decisions (`authd_rate_limited_requests_total`, `authd_rate_limit_fallbacks_total`).
+    #[oai(path = "/metrics", method = "get")]
+    async fn metrics(&self) -> PlainText<String> {
+        PlainText(self.0.metrics.render(&self.0.probes))
     }
 }

@@ -394,6 +394,19 @@ pub trait Housekeeping: Send + Sync {
 pub trait Probe: Send + Sync {
     fn name(&self) -> &'static str;
     async fn ping(&self) -> Result<(), StoreError>;
+    /// The state of the dependency's connection pool, for metrics.
+    fn pool_status(&self) -> Option<PoolStatus> {
+        None
+    }
+}
+
+/// A connection pool's state: its bound, open and idle connections, and callers waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    pub max_size: usize,
+    pub size: usize,
+    pub available: usize,
+    pub waiting: usize,
 }
 
 /// Everything authd stores, behind traits.

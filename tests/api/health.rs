@@ -76,6 +76,13 @@ async fn with_redis_down_logins_work_and_are_limited_per_replica() {
         responses.iter().any(|r| r.status() == 429),
         "the fallback limiter still limits"
     );
+    let samples = crate::metrics::scrape(&app).await;
+    let fallbacks =
+        crate::metrics::sample(&samples, "authd_rate_limit_fallbacks_total", json!({})).unwrap();
+    assert!(
+        fallbacks >= 12.0,
+        "the fallback shows in /metrics: {fallbacks}"
+    );
 }
 
 #[tokio::test]

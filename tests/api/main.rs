@@ -14,6 +14,7 @@ mod dpop;
 mod health;
 mod helpers;
 mod jwks;
+mod metrics;
 mod oauth;
 mod openapi;
 mod outages;

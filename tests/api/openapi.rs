@@ -16,6 +16,7 @@ async fn the_spec_lists_every_route() {
         ("/ping", "get"),
         ("/healthz", "get"),
         ("/readyz", "get"),
+        ("/metrics", "get"),
         ("/.well-known/jwks.json", "get"),
         ("/register", "post"),
         ("/auth", "post"),

@@ -127,6 +127,16 @@ impl Probe for Postgres {
             .map(drop)
             .map_err(|err| unavailable(&err))
     }
+
+    fn pool_status(&self) -> Option<super::PoolStatus> {
+        let status = self.pool.status();
+        Some(super::PoolStatus {
+            max_size: status.max_size,
+            size: status.size,
+            available: status.available,
+            waiting: status.waiting,
+        })
+    }
 }
 
 fn unavailable(err: &dyn std::fmt::Display) -> StoreError {

@@ -78,6 +78,16 @@ impl Probe for Redis {
             .map(drop)
             .map_err(|err| unavailable(&err))
     }
+
+    fn pool_status(&self) -> Option<super::PoolStatus> {
+        let status = self.pool.status();
+        Some(super::PoolStatus {
+            max_size: status.max_size,
+            size: status.size,
+            available: status.available,
+            waiting: status.waiting,
+        })
+    }
 }
 
 /// How long one command may take. Redis answers in well under a millisecond; no answer by then
