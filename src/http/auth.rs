@@ -1,5 +1,7 @@
 //! `POST /auth`: password login (JSON body or HTTP Basic) answered with a signed access token.
 
+use std::net::IpAddr;
+
 use poem::{
     Request,
     web::headers::{Authorization, HeaderMapExt, authorization::Basic},
@@ -11,17 +13,39 @@ use crate::{
     accounts::{AuthAttempt, Password},
     error::Error,
     startup::AppState,
+    store::UserRecord,
 };
 
 pub struct AuthApi(pub AppState);
 
 /// No `Debug`: the body holds a password.
 #[derive(Object)]
-struct Credentials {
+pub(super) struct Credentials {
     #[oai(deserialize_with = "fields::username")]
-    username: String,
+    pub username: String,
     #[oai(write_only, deserialize_with = "fields::password")]
+    pub password: String,
+}
+
+/// Checks a password login made by `req`. Every route that takes a password (`/auth`,
+/// `/pop/login`, the password grant) goes through here, so all answer alike, in the same time,
+/// and leave the same audit trail.
+pub(super) async fn check_password(
+    state: &AppState,
+    req: &Request,
+    client_ip: IpAddr,
+    username: String,
     password: String,
+) -> Result<UserRecord, Error> {
+    state
+        .accounts
+        .authenticate(AuthAttempt {
+            username,
+            password: Password::presented(password),
+            client_ip,
+            user_agent: user_agent(req),
+        })
+        .await
 }
 
 #[derive(Object)]
@@ -79,15 +103,7 @@ impl AuthApi {
                 (basic.username().to_owned(), basic.password().to_owned())
             }
         };
-        let user = state
-            .accounts
-            .authenticate(AuthAttempt {
-                username,
-                password: Password::presented(password),
-                client_ip,
-                user_agent: user_agent(req),
-            })
-            .await?;
+        let user = check_password(state, req, client_ip, username, password).await?;
 
         let now = state.clock.now();
         let issued = if want_expired {

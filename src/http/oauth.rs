@@ -9,13 +9,12 @@ use serde::Deserialize;
 use super::{
     ApiTags,
     access::dpop_proof,
+    auth::check_password,
     client_auth::{PresentedClient, presented_client},
     client_ip,
     error::OAuthError,
-    user_agent,
 };
 use crate::{
-    accounts::{AuthAttempt, Password},
     error::Error,
     possession::ProofContext,
     scope::normalize_scope,
@@ -168,15 +167,7 @@ impl OAuthApi {
                 let username = required(form.username, "username")?;
                 let password = required(form.password, "password")?;
                 let scope = normalize_scope(form.scope.as_deref())?;
-                let user = state
-                    .accounts
-                    .authenticate(AuthAttempt {
-                        username,
-                        password: Password::presented(password),
-                        client_ip,
-                        user_agent: user_agent(req),
-                    })
-                    .await?;
+                let user = check_password(state, req, client_ip, username, password).await?;
                 state.sessions.start(user.id, scope, dpop_jkt).await?
             }
             Some("refresh_token") => {

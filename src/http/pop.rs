@@ -11,12 +11,12 @@ use time::OffsetDateTime;
 use super::{
     ApiTags,
     access::{AccessAuth, authorize, prove_pop},
+    auth::{Credentials, check_password},
     client_ip,
     error::ApiError,
-    fields, user_agent,
+    fields,
 };
 use crate::{
-    accounts::{AuthAttempt, Password},
     error::Error,
     possession::{PopNonces, PopPublicKey},
     startup::AppState,
@@ -24,15 +24,6 @@ use crate::{
 };
 
 pub struct PopApi(pub AppState);
-
-/// No `Debug`: the body holds a password.
-#[derive(Object)]
-struct PopCredentials {
-    #[oai(deserialize_with = "fields::username")]
-    username: String,
-    #[oai(write_only, deserialize_with = "fields::password")]
-    password: String,
-}
 
 #[derive(Object)]
 struct PopLoginResponse {
@@ -111,21 +102,13 @@ impl PopApi {
     async fn login(
         &self,
         req: &Request,
-        body: Json<PopCredentials>,
+        body: Json<Credentials>,
     ) -> Result<PopLoginResult, ApiError> {
         let state = &self.0;
         let client_ip = client_ip(req, &state.config.trusted_proxies);
         state.rate_limiter.check("auth", client_ip).await?;
-        let PopCredentials { username, password } = body.0;
-        let user = state
-            .accounts
-            .authenticate(AuthAttempt {
-                username,
-                password: Password::presented(password),
-                client_ip,
-                user_agent: user_agent(req),
-            })
-            .await?;
+        let Credentials { username, password } = body.0;
+        let user = check_password(state, req, client_ip, username, password).await?;
         let key = user
             .pop_public_key
             .as_deref()

@@ -409,6 +409,18 @@ pub struct PoolStatus {
     pub waiting: usize,
 }
 
+/// Both pools are deadpool's (one version, one `Status` type).
+impl From<deadpool_postgres::Status> for PoolStatus {
+    fn from(status: deadpool_postgres::Status) -> Self {
+        Self {
+            max_size: status.max_size,
+            size: status.size,
+            available: status.available,
+            waiting: status.waiting,
+        }
+    }
+}
+
 /// Everything authd stores, behind traits.
 #[derive(Clone)]
 pub struct Stores {

@@ -36,19 +36,9 @@ async fn the_contract(app: &TestApp) {
 
     // A DPoP-bound token opens nothing as a bearer, and each proof works once.
     let key = crate::dpop::DpopKey::generate();
-    let htu = |path: &str| format!("{}{path}", app.options.public_url.as_deref().unwrap());
-    let response = app
-        .client
-        .post(app.url("/oauth/token"))
-        .header("DPoP", key.proof("POST", &htu("/oauth/token"), None, None))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", "alice"),
-            ("password", password.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let htu = |path: &str| crate::dpop::htu(app, path);
+    let proof = key.proof("POST", &htu("/oauth/token"), None, None);
+    let response = crate::dpop::dpop_token_with(app, "alice", &password, &proof).await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     let bound = body["access_token"].as_str().unwrap();

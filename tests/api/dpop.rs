@@ -81,12 +81,17 @@ impl DpopKey {
 }
 
 /// The URL a proof names for `path`: the app's public URL, as clients reach it.
-fn htu(app: &TestApp, path: &str) -> String {
+pub fn htu(app: &TestApp, path: &str) -> String {
     format!("{}{path}", app.options.public_url.as_deref().unwrap())
 }
 
 /// The password grant with a DPoP proof.
-async fn dpop_token_with(app: &TestApp, username: &str, password: &str, proof: &str) -> Response {
+pub async fn dpop_token_with(
+    app: &TestApp,
+    username: &str,
+    password: &str,
+    proof: &str,
+) -> Response {
     app.client
         .post(app.url("/oauth/token"))
         .header("DPoP", proof)

@@ -118,19 +118,8 @@ async fn with_redis_down_proof_flows_answer_503_and_never_accept_silently() {
     assert_eq!(pop_login.status(), 503, "no nonce can be stored");
 
     let dpop = crate::dpop::DpopKey::generate();
-    let htu = format!("{}/oauth/token", app.options.public_url.as_deref().unwrap());
-    let token = app
-        .client
-        .post(app.url("/oauth/token"))
-        .header("DPoP", dpop.proof("POST", &htu, None, None))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", "alice"),
-            ("password", password.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let proof = dpop.proof("POST", &crate::dpop::htu(&app, "/oauth/token"), None, None);
+    let token = crate::dpop::dpop_token_with(&app, "alice", &password, &proof).await;
     assert_eq!(token.status(), 503, "the replay guard cannot be consulted");
     let body: Value = token.json().await.unwrap();
     assert_eq!(body["error"], "temporarily_unavailable");

@@ -80,13 +80,7 @@ impl Probe for Redis {
     }
 
     fn pool_status(&self) -> Option<super::PoolStatus> {
-        let status = self.pool.status();
-        Some(super::PoolStatus {
-            max_size: status.max_size,
-            size: status.size,
-            available: status.available,
-            waiting: status.waiting,
-        })
+        Some(self.pool.status().into())
     }
 }
 
