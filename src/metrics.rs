@@ -1,10 +1,15 @@
 //! Prometheus metrics, exposed at `GET /metrics`. Each app has its own registry (several apps in
 //! one process, as in the tests, do not share counters).
 //!
-//! So far: connection-pool state and the rate limiter's decisions, which the failure policy needs
-//! to be visible. The full set arrives with the observability work.
+//! So far: requests by route and status with their latency, connection-pool state, and the rate
+//! limiter's decisions. The rest of the observability work adds to this registry.
 
-use prometheus::{Encoder, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
 
 use crate::store::{PoolStatus, Probe};
 
@@ -15,6 +20,8 @@ pub struct Metrics {
     /// Decisions taken by the per-replica limiter because the shared one (Redis) was unreachable.
     pub rate_limit_fallbacks: IntCounter,
     pool_connections: IntGaugeVec,
+    http_requests: IntCounterVec,
+    http_duration: HistogramVec,
 }
 
 impl Metrics {
@@ -38,6 +45,26 @@ impl Metrics {
             ),
             &["service", "state"],
         )?;
+        let http_requests = IntCounterVec::new(
+            Opts::new(
+                "http_requests_total",
+                "Requests answered, by route template, method and status",
+            ),
+            &["route", "method", "status"],
+        )?;
+        let http_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "Time to answer a request, by route template and method",
+            )
+            // From a cached verification (~0.2 ms) to a slow password hash.
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+            ]),
+            &["route", "method"],
+        )?;
+        registry.register(Box::new(http_requests.clone()))?;
+        registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(rate_limited.clone()))?;
         registry.register(Box::new(rate_limit_fallbacks.clone()))?;
         registry.register(Box::new(pool_connections.clone()))?;
@@ -46,7 +73,20 @@ impl Metrics {
             rate_limited,
             rate_limit_fallbacks,
             pool_connections,
+            http_requests,
+            http_duration,
         })
+    }
+
+    /// Counts one answered request. `route` is the matched route template (`/me`), never the
+    /// raw path, so the label set stays bounded.
+    pub fn observe_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+        self.http_requests
+            .with_label_values(&[route, method, &status.to_string()])
+            .inc();
+        self.http_duration
+            .with_label_values(&[route, method])
+            .observe(elapsed.as_secs_f64());
     }
 
     /// The Prometheus text exposition, with the pools read now.

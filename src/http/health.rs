@@ -88,8 +88,10 @@ impl HealthApi {
 
     /// Prometheus metrics
     ///
-    /// The text exposition format: connection pools (`authd_pool_connections`) and rate-limit
-    /// decisions (`authd_rate_limited_requests_total`, `authd_rate_limit_fallbacks_total`).
+    /// The text exposition format: requests by route template and status, with latency
+    /// (`authd_http_requests_total`, `authd_http_request_duration_seconds`), connection pools
+    /// (`authd_pool_connections`) and rate-limit decisions (`authd_rate_limited_requests_total`,
+    /// `authd_rate_limit_fallbacks_total`).
     #[oai(path = "/metrics", method = "get")]
     async fn metrics(&self) -> PlainText<String> {
         PlainText(self.0.metrics.render(&self.0.probes))

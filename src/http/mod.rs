@@ -19,7 +19,7 @@ mod profile;
 mod register;
 
 use poem::{
-    Endpoint, EndpointExt, IntoResponse, Response, Route,
+    Endpoint, EndpointExt, IntoResponse, PathPattern, Response, Route,
     http::{HeaderValue, StatusCode, header::WWW_AUTHENTICATE},
     web::Json as PoemJson,
 };
@@ -77,10 +77,31 @@ pub fn routes(state: &AppState) -> impl Endpoint + 'static {
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
     let deadline = state.config.request_timeout;
+    let metrics = state.metrics.clone();
     Route::new()
         .nest("/", api)
         .nest("/docs", docs)
         .at("/openapi.json", spec)
+        .around(move |endpoint, request| {
+            let metrics = metrics.clone();
+            async move {
+                let method = request.method().clone();
+                let started = std::time::Instant::now();
+                let result = endpoint.call(request).await;
+                // The router leaves the matched template on the answer, error or not.
+                let (status, route) = match &result {
+                    Ok(response) => (response.status(), response.data::<PathPattern>()),
+                    Err(err) => (err.status(), err.data::<PathPattern>()),
+                };
+                // A path no route matched carries the bare nest prefix (empty).
+                let route = route
+                    .map(|pattern| &*pattern.0)
+                    .filter(|pattern| !pattern.is_empty())
+                    .unwrap_or("unmatched");
+                metrics.observe_request(route, method.as_str(), status.as_u16(), started.elapsed());
+                result
+            }
+        })
         .catch_all_error(json_error)
         .around(move |endpoint, request| async move {
             // Every backend call has its own timeout; this is the backstop for anything that

@@ -103,3 +103,43 @@ async fn metrics_parse_and_show_pools_and_rate_limit_refusals() {
             >= 1.0
     );
 }
+
+#[tokio::test]
+async fn requests_are_counted_by_route_template_and_status() {
+    let app = crate::helpers::spawn_app().await;
+    let password = app.register("alice").await;
+    let token = app.login("alice", &password).await;
+    assert_eq!(app.me_status(&token).await, 200);
+    assert_eq!(app.me_status("not-a-token").await, 401);
+    assert_eq!(app.get("/no/such/route").await.status(), 404);
+
+    let samples = scrape(&app).await;
+    let requests = |route: &str, method: &str, status: &str| {
+        sample(
+            &samples,
+            "authd_http_requests_total",
+            json!({"route": route, "method": method, "status": status}),
+        )
+    };
+    assert_eq!(requests("/me", "GET", "200"), Some(1.0));
+    assert_eq!(requests("/me", "GET", "401"), Some(1.0));
+    assert_eq!(requests("/register", "POST", "201"), Some(1.0));
+    assert_eq!(
+        requests("unmatched", "GET", "404"),
+        Some(1.0),
+        "no raw paths as labels: {:?}",
+        samples
+            .iter()
+            .filter(|(name, _, _)| name == "authd_http_requests_total")
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        sample(
+            &samples,
+            "authd_http_request_duration_seconds_count",
+            json!({"route": "/auth", "method": "POST"})
+        )
+        .unwrap()
+            >= 1.0
+    );
+}
