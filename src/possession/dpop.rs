@@ -5,7 +5,7 @@ use std::{collections::HashSet, sync::Arc, time::Duration as StdDuration};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{
-    Algorithm, DecodingKey, Validation, decode, decode_header,
+    Algorithm, DecodingKey, Header, Validation, decode,
     errors::ErrorKind,
     jwk::{AlgorithmParameters, EllipticCurve, Jwk, ThumbprintHash},
 };
@@ -88,7 +88,11 @@ impl DpopVerifier {
         if proof.len() > MAX_PROOF_LEN {
             return Err(invalid("the proof is too large"));
         }
-        let header = decode_header(proof).map_err(|_| invalid("the proof is not a JWT"))?;
+        // The header is read once as JSON: jsonwebtoken's `Jwk` drops members it does not know,
+        // so the private ones are looked for in the raw object.
+        let raw_header = raw_header(proof).ok_or_else(|| invalid("the proof is not a JWT"))?;
+        let header: Header = serde_json::from_value(raw_header.clone())
+            .map_err(|_| invalid("the proof is not a JWT"))?;
         if !header
             .typ
             .as_deref()
@@ -103,7 +107,7 @@ impl DpopVerifier {
             .jwk
             .as_ref()
             .ok_or_else(|| invalid("the header must carry the public key as jwk"))?;
-        if has_private_members(proof) {
+        if has_private_members(&raw_header) {
             return Err(invalid("the jwk must not contain private key material"));
         }
         if !key_fits(header.alg, jwk) {
@@ -210,17 +214,14 @@ fn nonce_key(nonce: &str) -> String {
     format!("dpop-nonce:{nonce}")
 }
 
-/// jsonwebtoken's `Jwk` drops members it does not know, so the private ones are looked for in
-/// the raw header.
-fn has_private_members(proof: &str) -> bool {
-    let Some(header) = proof
-        .split('.')
-        .next()
-        .and_then(|part| URL_SAFE_NO_PAD.decode(part).ok())
-        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
-    else {
-        return true;
-    };
+/// The proof's JOSE header as JSON.
+fn raw_header(proof: &str) -> Option<serde_json::Value> {
+    let (header, _) = proof.split_once('.')?;
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).ok()?).ok()
+}
+
+/// Whether the header's `jwk` holds private key material (or is not a JSON object at all).
+fn has_private_members(header: &serde_json::Value) -> bool {
     header
         .get("jwk")
         .and_then(serde_json::Value::as_object)

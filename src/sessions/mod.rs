@@ -83,8 +83,9 @@ impl Sessions {
     /// Trades a refresh token for its successor. A token presented twice is a stolen one (or a
     /// client racing itself): either way the session ends here (RFC 9700 §4.14).
     ///
-    /// A DPoP-bound session refreshes only with a proof by its key (`dpop_jkt`). That is checked
-    /// before the token is used, so a thief without the key cannot burn the owner's token.
+    /// A DPoP-bound session refreshes only with a proof by its key (`dpop_jkt`). The store
+    /// checks that under the same lock as the rotation, before the token is used, so a thief
+    /// without the key cannot burn the owner's token.
     pub async fn refresh(
         &self,
         presented: &RefreshToken,
@@ -92,17 +93,9 @@ impl Sessions {
     ) -> Result<Continuation, Error> {
         let next = RefreshToken::generate();
         let now = self.clock.now();
-        if let Some((session, _)) = self.store.find_live(&presented.hash(), now).await?
-            && let Some(bound) = session.dpop_jkt.as_deref()
-            && dpop_jkt != Some(bound)
-        {
-            return Err(Error::InvalidGrant(
-                "the refresh token is bound to a DPoP key: send a DPoP proof signed with it",
-            ));
-        }
         match self
             .store
-            .rotate(&presented.hash(), &self.record(&next), now)
+            .rotate(&presented.hash(), dpop_jkt, &self.record(&next), now)
             .await?
         {
             Rotation::Rotated(session) => Ok(Continuation {
@@ -120,6 +113,9 @@ impl Sessions {
                     "refresh token was already used; the session is revoked",
                 ))
             }
+            Rotation::WrongKey => Err(Error::InvalidGrant(
+                "the refresh token is bound to a DPoP key: send a DPoP proof signed with it",
+            )),
             Rotation::Invalid => Err(Error::InvalidGrant(
                 "refresh token is invalid, expired or revoked",
             )),

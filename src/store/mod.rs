@@ -300,6 +300,14 @@ pub struct SessionRecord {
     pub dpop_jkt: Option<String>,
 }
 
+impl SessionRecord {
+    /// Whether a refresh presented with `dpop_jkt` (the proof's key, if any) may continue this
+    /// session: always for an unbound session, only with its own key for a bound one.
+    pub fn accepts_key(&self, dpop_jkt: Option<&str>) -> bool {
+        self.dpop_jkt.is_none() || self.dpop_jkt.as_deref() == dpop_jkt
+    }
+}
+
 /// One refresh token as stored: only its SHA-256.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshTokenRecord {
@@ -316,6 +324,9 @@ pub enum Rotation {
     Rotated(SessionRecord),
     /// It had been used before: the whole session is now revoked.
     Reused(SessionRecord),
+    /// It is live, but its session is bound to another DPoP key than the one presented:
+    /// nothing changed, so a thief without the key cannot spend the owner's token.
+    WrongKey,
     /// Unknown, expired, or already revoked.
     Invalid,
 }
@@ -329,10 +340,12 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Atomically: if `presented` is live, mark it used and add `next` to its session; if it was
     /// used already, revoke the session and all its tokens. Of concurrent calls with one token,
-    /// exactly one rotates.
+    /// exactly one rotates. A live token of a DPoP-bound session rotates only when `dpop_jkt`
+    /// is the session's key.
     async fn rotate(
         &self,
         presented: &[u8; 32],
+        dpop_jkt: Option<&str>,
         next: &RefreshTokenRecord,
         now: OffsetDateTime,
     ) -> Result<Rotation, StoreError>;

@@ -66,6 +66,7 @@ impl SessionStore for MemorySessions {
     async fn rotate(
         &self,
         presented: &[u8; 32],
+        dpop_jkt: Option<&str>,
         next: &RefreshTokenRecord,
         now: OffsetDateTime,
     ) -> Result<Rotation, StoreError> {
@@ -83,6 +84,9 @@ impl SessionStore for MemorySessions {
         if token.used {
             sessions.revoke_family(family_id);
             return Ok(Rotation::Reused(session));
+        }
+        if !session.accepts_key(dpop_jkt) {
+            return Ok(Rotation::WrongKey);
         }
         if let Some(token) = sessions.tokens.get_mut(presented) {
             token.used = true;

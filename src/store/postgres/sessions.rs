@@ -115,6 +115,7 @@ impl SessionStore for PostgresSessions {
     async fn rotate(
         &self,
         presented: &[u8; 32],
+        dpop_jkt: Option<&str>,
         next: &RefreshTokenRecord,
         now: OffsetDateTime,
     ) -> Result<Rotation, StoreError> {
@@ -138,6 +139,8 @@ impl SessionStore for PostgresSessions {
         } else if used_at.is_some() {
             revoke_family(&tx, session.id, now).await?;
             Rotation::Reused(session)
+        } else if !session.accepts_key(dpop_jkt) {
+            Rotation::WrongKey
         } else {
             tx.execute(
                 "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1",
