@@ -1,5 +1,8 @@
 //! The cost of verifying an access token, with and without the verified-token cache, against
 //! a real Redis (the round trip is most of a cached verification). RS256 signing for scale.
+//! Then the whole request path (`GET /me` through authd's HTTP stack, cache warm) without
+//! telemetry, with the `serve` logs and trace ids, and with spans exported: the cost of
+//! observability, as ratios of the same run.
 //!
 //! Run: `cargo bench --bench verify` (Redis at `AUTHD_BENCH_REDIS_URL`, default 127.0.0.1:6379).
 
@@ -12,7 +15,17 @@ use authd::{
     keys::MasterKey,
     store::{self, UserRecord},
 };
+use authd::{
+    startup::build_app,
+    telemetry::{LogFormat, log_layer, trace_layer, tracer_provider},
+};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use opentelemetry_sdk::{
+    error::OTelSdkResult,
+    trace::{SpanData, SpanExporter},
+};
+use poem::{Endpoint, IntoResponse, http::StatusCode};
+use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt};
 
 fn config() -> Config {
     Config {
@@ -65,11 +78,8 @@ async fn state(prefix: &str) -> AppState {
     .expect("state")
 }
 
-fn verification(c: &mut Criterion) {
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let prefix = format!("authd-bench:{}:", uuid::Uuid::new_v4().simple());
-    let state = runtime.block_on(state(&prefix));
-    let user = UserRecord {
+fn bench_user() -> UserRecord {
+    UserRecord {
         id: uuid::Uuid::now_v7(),
         username: "bench".to_owned(),
         email: "bench@example.com".to_owned(),
@@ -77,7 +87,14 @@ fn verification(c: &mut Criterion) {
         created_at: time::OffsetDateTime::now_utc(),
         last_login_at: None,
         pop_public_key: None,
-    };
+    }
+}
+
+fn verification(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let prefix = format!("authd-bench:{}:", uuid::Uuid::new_v4().simple());
+    let state = runtime.block_on(state(&prefix));
+    let user = bench_user();
     let issue = || {
         state
             .tokens
@@ -109,5 +126,68 @@ fn verification(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, verification);
+/// Takes spans as the batch processor hands them over, and drops them: what exporting costs the
+/// request path, without a network in the measurement.
+#[derive(Debug)]
+struct DiscardSpans;
+
+impl SpanExporter for DiscardSpans {
+    async fn export(&self, _batch: Vec<SpanData>) -> OTelSdkResult {
+        Ok(())
+    }
+}
+
+fn request_path(c: &mut Criterion) {
+    // One thread: the subscriber set for a benchmark is the one the request runs under.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let prefix = format!("authd-bench:{}:", uuid::Uuid::new_v4().simple());
+    let state = runtime.block_on(state(&prefix));
+    let token = state
+        .tokens
+        .issue(&bench_user(), time::OffsetDateTime::now_utc())
+        .expect("issue")
+        .token;
+    opentelemetry::global::set_text_map_propagator(
+        opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+    );
+    let app = build_app(&state);
+    let get_me = || {
+        let request = poem::Request::builder()
+            .uri(poem::http::Uri::from_static("/me"))
+            .header("authorization", format!("Bearer {token}"))
+            .finish();
+        let response = runtime
+            .block_on(app.call(request))
+            .expect("answered")
+            .into_response();
+        assert_eq!(response.status(), StatusCode::OK);
+    };
+    get_me(); // warms the verified-token cache
+
+    let mut group = c.benchmark_group("GET /me (cache warm)");
+    group.bench_function("no telemetry", |b| b.iter(get_me));
+    let logs_and_ids = tracer_provider(None::<DiscardSpans>);
+    let subscriber = tracing_subscriber::registry()
+        .with(log_layer(LogFormat::Json, std::io::sink).with_filter(EnvFilter::new("info")))
+        .with(trace_layer(&logs_and_ids));
+    tracing::subscriber::with_default(subscriber, || {
+        group.bench_function("JSON logs and trace ids (serve, no OTLP endpoint)", |b| {
+            b.iter(get_me)
+        });
+    });
+    let exporting = tracer_provider(Some(DiscardSpans));
+    let subscriber = tracing_subscriber::registry()
+        .with(log_layer(LogFormat::Json, std::io::sink).with_filter(EnvFilter::new("info")))
+        .with(trace_layer(&exporting));
+    tracing::subscriber::with_default(subscriber, || {
+        group.bench_function("JSON logs and spans exported", |b| b.iter(get_me));
+    });
+    group.finish();
+    let _ = exporting.shutdown();
+}
+
+criterion_group!(benches, verification, request_path);
 criterion_main!(benches);

@@ -18,7 +18,7 @@ use authd::{
     startup::{StartupError, connect_stores},
     store::SigningKeyStore,
     store::{self, memory, postgres::run_migrations},
-    telemetry::{LogFormat, init_logging},
+    telemetry::{self, LogFormat},
 };
 use clap::Parser;
 
@@ -58,7 +58,7 @@ async fn run(command: Command) -> Result<(), StartupError> {
         Command::Keys(KeysCommand::List(args)) => list_keys(args).await,
         Command::Keys(KeysCommand::Rewrap(args)) => rewrap_keys(*args).await,
         Command::Migrate(args) => {
-            init_logging(LogFormat::Json);
+            telemetry::init_logs(LogFormat::Json);
             let applied = run_migrations(&args.database_url)
                 .await
                 .map_err(StartupError::Migrate)?;
@@ -72,7 +72,7 @@ async fn serve(args: ServeArgs) -> Result<(), StartupError> {
     // Validate everything before touching the network, so a typo fails in milliseconds.
     let master_keys = args.connection.master_keys()?;
     let config = Config::from_common(&args.common, args.expired_tokens)?;
-    init_logging(LogFormat::Json);
+    let telemetry = telemetry::init(LogFormat::Json);
     // Connect first: an unreachable service is then reported under the setting that names it.
     let stores = connect_stores(
         &args.connection.database.database_url,
@@ -90,17 +90,17 @@ async fn serve(args: ServeArgs) -> Result<(), StartupError> {
     let addr = app.local_addr().unwrap_or(args.listen);
     tracing::info!(%addr, "authd listening");
     println!("authd listening on http://{addr}");
-    app.run_until(shutdown_signal())
-        .await
-        .map_err(|source| StartupError::Bind {
-            addr: args.listen,
-            source,
-        })
+    let served = app.run_until(shutdown_signal()).await;
+    telemetry.shutdown().await;
+    served.map_err(|source| StartupError::Bind {
+        addr: args.listen,
+        source,
+    })
 }
 
 async fn dev(args: DevArgs) -> Result<(), StartupError> {
     let config = Config::from_common(&args.common, true)?;
-    init_logging(LogFormat::Pretty);
+    let telemetry = telemetry::init(LogFormat::Pretty);
     let state = AppState::build(
         config,
         memory::stores(),
@@ -117,12 +117,12 @@ async fn dev(args: DevArgs) -> Result<(), StartupError> {
          Swagger UI: http://{addr}/docs\n"
     );
     println!("authd listening on http://{addr}");
-    app.run_until(shutdown_signal())
-        .await
-        .map_err(|source| StartupError::Bind {
-            addr: args.listen,
-            source,
-        })
+    let served = app.run_until(shutdown_signal()).await;
+    telemetry.shutdown().await;
+    served.map_err(|source| StartupError::Bind {
+        addr: args.listen,
+        source,
+    })
 }
 
 /// The state a replica would have, for operator commands that act as one (no HTTP).
@@ -132,6 +132,7 @@ async fn operator_state(
 ) -> Result<AppState, StartupError> {
     let master_keys = connection.master_keys()?;
     let config = Config::from_common(common, false)?;
+    telemetry::init_logs(LogFormat::Pretty);
     let stores = connect_stores(
         &connection.database.database_url,
         &connection.redis_url,

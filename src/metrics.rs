@@ -1,17 +1,23 @@
 //! Prometheus metrics, exposed at `GET /metrics`. Each app has its own registry (several apps in
 //! one process, as in the tests, do not share counters).
 //!
-//! So far: requests by route and status with their latency, connection-pool state, and the rate
-//! limiter's decisions. The rest of the observability work adds to this registry.
+//! Counters and histograms are updated where things happen; the state of pools, keys and the
+//! hashing queue is read when scraped. Every name starts with `authd_`; labels are bounded
+//! (route templates, outcomes, algorithms), never a user, token or path.
 
 use std::time::Duration;
 
+use jsonwebtoken::Algorithm;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+    proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType},
 };
 
-use crate::store::{PoolStatus, Probe};
+use crate::{
+    accounts::HasherLoad,
+    keys::KeyCensus,
+    store::{AuthOutcome, PoolStatus, Probe},
+};
 
 pub struct Metrics {
     registry: Registry,
@@ -19,39 +25,95 @@ pub struct Metrics {
     pub rate_limited: IntCounterVec,
     /// Decisions taken by the per-replica limiter because the shared one (Redis) was unreachable.
     pub rate_limit_fallbacks: IntCounter,
-    pool_connections: IntGaugeVec,
+    /// Refresh tokens presented a second time: each revokes its whole session.
+    pub refresh_reuse: IntCounter,
     http_requests: IntCounterVec,
     http_duration: HistogramVec,
+    logins: IntCounterVec,
+    tokens_issued: IntCounterVec,
+    verifications: IntCounterVec,
+}
+
+/// How a token verification ended, as counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verification {
+    /// Valid; answered from the verified-token cache.
+    CacheHit,
+    /// Valid; the signature and claims were checked.
+    Ok,
+    Expired,
+    Revoked,
+    BadSignature,
+    /// Any other refusal: malformed, wrong type, issuer, audience, unknown key.
+    Invalid,
+    /// A backing service failed; no verdict.
+    Unavailable,
+}
+
+impl Verification {
+    fn as_str(self) -> &'static str {
+        match self {
+            Verification::CacheHit => "cache_hit",
+            Verification::Ok => "ok",
+            Verification::Expired => "expired",
+            Verification::Revoked => "revoked",
+            Verification::BadSignature => "bad_signature",
+            Verification::Invalid => "invalid",
+            Verification::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// What is read at scrape time.
+pub struct Snapshot<'a> {
+    pub probes: &'a [std::sync::Arc<dyn Probe>],
+    pub keys: KeyCensus,
+    pub hasher: HasherLoad,
 }
 
 impl Metrics {
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new_custom(Some("authd".to_owned()), None)?;
-        let rate_limited = IntCounterVec::new(
-            Opts::new(
-                "rate_limited_requests_total",
-                "Requests refused by the rate limiter",
-            ),
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            let counter = IntCounterVec::new(Opts::new(name, help), labels)?;
+            registry.register(Box::new(counter.clone()))?;
+            Ok::<_, prometheus::Error>(counter)
+        };
+        let http_requests = counter(
+            "http_requests_total",
+            "Requests answered, by route template, method and status",
+            &["route", "method", "status"],
+        )?;
+        let rate_limited = counter(
+            "rate_limited_requests_total",
+            "Requests refused by the rate limiter",
             &["route"],
+        )?;
+        let logins = counter(
+            "logins_total",
+            "Password checks, by outcome (success, wrong_password, unknown_user)",
+            &["outcome"],
+        )?;
+        let tokens_issued = counter(
+            "tokens_issued_total",
+            "Access tokens signed, by grant and signing algorithm",
+            &["grant", "alg"],
+        )?;
+        let verifications = counter(
+            "token_verifications_total",
+            "Access-token verifications, by result (cache_hit and ok are valid tokens)",
+            &["result"],
         )?;
         let rate_limit_fallbacks = IntCounter::new(
             "rate_limit_fallbacks_total",
             "Rate-limit decisions made per replica because the shared limiter was unreachable",
         )?;
-        let pool_connections = IntGaugeVec::new(
-            Opts::new(
-                "pool_connections",
-                "Connection pools: max, open (size), idle (available) and waiting callers",
-            ),
-            &["service", "state"],
+        registry.register(Box::new(rate_limit_fallbacks.clone()))?;
+        let refresh_reuse = IntCounter::new(
+            "refresh_token_reuse_total",
+            "Refresh tokens presented after they were rotated (each revokes its session)",
         )?;
-        let http_requests = IntCounterVec::new(
-            Opts::new(
-                "http_requests_total",
-                "Requests answered, by route template, method and status",
-            ),
-            &["route", "method", "status"],
-        )?;
+        registry.register(Box::new(refresh_reuse.clone()))?;
         let http_duration = HistogramVec::new(
             HistogramOpts::new(
                 "http_request_duration_seconds",
@@ -63,18 +125,17 @@ impl Metrics {
             ]),
             &["route", "method"],
         )?;
-        registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(http_duration.clone()))?;
-        registry.register(Box::new(rate_limited.clone()))?;
-        registry.register(Box::new(rate_limit_fallbacks.clone()))?;
-        registry.register(Box::new(pool_connections.clone()))?;
         Ok(Self {
             registry,
             rate_limited,
             rate_limit_fallbacks,
-            pool_connections,
+            refresh_reuse,
             http_requests,
             http_duration,
+            logins,
+            tokens_issued,
+            verifications,
         })
     }
 
@@ -89,32 +150,153 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    /// The Prometheus text exposition, with the pools read now.
-    pub fn render(&self, probes: &[std::sync::Arc<dyn Probe>]) -> String {
-        for probe in probes {
-            if let Some(PoolStatus {
-                max_size,
-                size,
-                available,
-                waiting,
-            }) = probe.pool_status()
-            {
-                for (state, value) in [
-                    ("max", max_size),
-                    ("open", size),
-                    ("idle", available),
-                    ("waiting", waiting),
-                ] {
-                    self.pool_connections
-                        .with_label_values(&[probe.name(), state])
-                        .set(i64::try_from(value).unwrap_or(i64::MAX));
-                }
-            }
-        }
+    pub fn login(&self, outcome: AuthOutcome) {
+        self.logins.with_label_values(&[outcome.as_str()]).inc();
+    }
+
+    /// `grant` names how the token was asked for: an OAuth grant type or the legacy route.
+    pub fn token_issued(&self, grant: &str, algorithm: Algorithm) {
+        let alg = format!("{algorithm:?}");
+        self.tokens_issued.with_label_values(&[grant, &alg]).inc();
+    }
+
+    pub fn verification(&self, result: Verification) {
+        self.verifications
+            .with_label_values(&[result.as_str()])
+            .inc();
+    }
+
+    /// The Prometheus text exposition: the registry, then the state read now.
+    pub fn render(&self, now: &Snapshot<'_>) -> String {
+        let mut families = self.registry.gather();
+        families.extend(scraped(now));
         let mut buffer = Vec::new();
-        if let Err(err) = TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {
+        if let Err(err) = TextEncoder::new().encode(&families, &mut buffer) {
             tracing::error!(error = %err, "could not encode metrics");
         }
         String::from_utf8(buffer).unwrap_or_default()
     }
+}
+
+/// Families built from state read at scrape time (pools, keys, the hashing queue), so they
+/// cost nothing between scrapes and can never drift from what they describe.
+fn scraped(now: &Snapshot<'_>) -> Vec<MetricFamily> {
+    let pools: Vec<(&str, PoolStatus)> = now
+        .probes
+        .iter()
+        .filter_map(|probe| Some((probe.name(), probe.pool_status()?)))
+        .collect();
+    let connections = pools
+        .iter()
+        .flat_map(|(service, status)| {
+            [
+                ("max", status.max_size),
+                ("open", status.size),
+                ("idle", status.available),
+                ("waiting", status.waiting),
+            ]
+            .map(|(state, value)| (vec![("service", *service), ("state", state)], value as f64))
+        })
+        .collect();
+    let per_pool = |value: fn(&PoolStatus) -> f64| -> Vec<(Vec<(&str, &str)>, f64)> {
+        pools
+            .iter()
+            .map(|(service, status)| (vec![("service", *service)], value(status)))
+            .collect()
+    };
+    let keys = &now.keys;
+    vec![
+        family(
+            "authd_pool_connections",
+            "Connection pools: max, open (size), idle (available) and waiting callers",
+            MetricType::GAUGE,
+            connections,
+        ),
+        family(
+            "authd_pool_acquired_total",
+            "Connections handed out by each pool",
+            MetricType::COUNTER,
+            per_pool(|s| s.acquired as f64),
+        ),
+        family(
+            "authd_pool_wait_seconds_total",
+            "Time callers spent waiting for a pooled connection",
+            MetricType::COUNTER,
+            per_pool(|s| s.wait_seconds),
+        ),
+        family(
+            "authd_pool_errors_total",
+            "Connections that could not be had (pool timeout, connection refused)",
+            MetricType::COUNTER,
+            per_pool(|s| s.failed as f64),
+        ),
+        family(
+            "authd_signing_keys",
+            "Keys in this replica's ring, by state (published: not signing yet; signing; \
+             verifying: past signing, still in the JWKS)",
+            MetricType::GAUGE,
+            vec![
+                (vec![("state", "published")], keys.published as f64),
+                (vec![("state", "signing")], keys.signing as f64),
+                (vec![("state", "verifying")], keys.verifying as f64),
+            ],
+        ),
+        family(
+            "authd_signing_key_age_seconds",
+            "How long the key that signs now has been signing",
+            MetricType::GAUGE,
+            keys.active_age
+                .map(|age| vec![(vec![], age.as_secs_f64())])
+                .unwrap_or_default(),
+        ),
+        family(
+            "authd_argon2_tasks",
+            "Password hashes waiting for a core (queued) and being computed (running)",
+            MetricType::GAUGE,
+            vec![
+                (vec![("state", "queued")], now.hasher.queued as f64),
+                (vec![("state", "running")], now.hasher.running as f64),
+            ],
+        ),
+    ]
+}
+
+fn family(
+    name: &str,
+    help: &str,
+    kind: MetricType,
+    samples: Vec<(Vec<(&str, &str)>, f64)>,
+) -> MetricFamily {
+    let mut family = MetricFamily::default();
+    family.set_name(name.to_owned());
+    family.set_help(help.to_owned());
+    family.set_field_type(kind);
+    let metrics = samples
+        .into_iter()
+        .map(|(labels, value)| {
+            let mut metric = Metric::from_label(
+                labels
+                    .into_iter()
+                    .map(|(name, value)| {
+                        let mut pair = LabelPair::default();
+                        pair.set_name(name.to_owned());
+                        pair.set_value(value.to_owned());
+                        pair
+                    })
+                    .collect(),
+            );
+            if kind == MetricType::COUNTER {
+                let mut counter = Counter::default();
+                counter.set_value(value);
+                metric.set_counter(counter);
+            } else {
+                let mut gauge = Gauge::default();
+                gauge.set_value(value);
+                metric.set_gauge(gauge);
+            }
+            metric
+        })
+        .collect();
+    family.set_metric(metrics);
+    family
 }

@@ -1,7 +1,15 @@
 //! Rate-limit policy: a sliding window per route and client IP, shared by replicas through the
 //! store, falling back to a per-replica window when the shared store cannot answer.
 
-use std::{net::IpAddr, num::NonZeroU32, sync::Arc, time::Duration};
+use std::{
+    net::IpAddr,
+    num::NonZeroU32,
+    sync::{
+        Arc,
+        atomic::{AtomicI64, Ordering},
+    },
+    time::Duration,
+};
 
 use crate::{
     clock::Clock,
@@ -19,6 +27,9 @@ pub struct RateLimiter {
     window: Duration,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
+    /// The second of the last warning logged: a flood of refusals (a password-guessing burst)
+    /// is one warning a second, not one a request. The metric counts every refusal.
+    last_warning: AtomicI64,
 }
 
 impl RateLimiter {
@@ -35,6 +46,7 @@ impl RateLimiter {
             window: Duration::from_secs(1),
             clock,
             metrics,
+            last_warning: AtomicI64::new(i64::MIN),
         }
     }
 
@@ -58,6 +70,10 @@ impl RateLimiter {
             RateDecision::Allowed => Ok(()),
             RateDecision::Limited { retry_after } => {
                 self.metrics.rate_limited.with_label_values(&[route]).inc();
+                let second = now.unix_timestamp();
+                if self.last_warning.swap(second, Ordering::Relaxed) != second {
+                    tracing::warn!(route, %client_ip, "rate limit exceeded: refusing requests");
+                }
                 Err(Error::RateLimited { retry_after })
             }
         }

@@ -100,6 +100,9 @@ impl AppState {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartupError> {
         let masters: MasterKeys = master_keys.into();
+        let metrics = Arc::new(
+            Metrics::new().map_err(|err| Error::Internal(format!("metrics registry: {err}")))?,
+        );
         let now = clock.now();
         let mut key_ring = KeyRing::load(
             stores.signing_keys.as_ref(),
@@ -136,9 +139,6 @@ impl AppState {
         let key_events = stores.key_events.clone();
         let hasher = PasswordHasher::new(config.argon2).await?;
         let revocations = Arc::new(Revocations::new(stores.revocations, stores.token_cache));
-        let metrics = Arc::new(
-            Metrics::new().map_err(|err| Error::Internal(format!("metrics registry: {err}")))?,
-        );
         Ok(Self {
             verifier: Arc::new(TokenVerifier::new(
                 key_ring.clone(),
@@ -147,6 +147,7 @@ impl AppState {
                 config.issuer.clone(),
                 config.audience.clone(),
                 config.clock_leeway,
+                metrics.clone(),
             )),
             sessions: Arc::new(Sessions::new(
                 stores.sessions,
@@ -154,6 +155,7 @@ impl AppState {
                 clock.clone(),
                 config.refresh_token_ttl,
                 config.access_token_ttl + config.clock_leeway,
+                metrics.clone(),
             )),
             clients: Arc::new(Clients::new(stores.clients, clock.clone())),
             revocations,
@@ -171,7 +173,13 @@ impl AppState {
                 config.public_url.clone(),
                 config.dpop_nonce,
             )),
-            accounts: Accounts::new(stores.users, stores.auth_logs, hasher, clock.clone()),
+            accounts: Accounts::new(
+                stores.users,
+                stores.auth_logs,
+                hasher,
+                clock.clone(),
+                metrics.clone(),
+            ),
             tokens: Arc::new(TokenIssuer::new(
                 key_ring.clone(),
                 config.issuer.clone(),

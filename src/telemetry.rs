@@ -1,7 +1,27 @@
-//! Logging set-up: JSON lines for `serve`, human-readable for `dev`. Filter with `AUTHD_LOG`
-//! (or `RUST_LOG`), e.g. `AUTHD_LOG=authd=debug,info`.
+//! Logs and traces: one `tracing` subscriber feeds both.
+//!
+//! - Logs: JSON lines for `serve` (each with the request span's fields: request id, trace id,
+//!   route, client IP), human-readable for `dev`. Filter with `AUTHD_LOG` (or `RUST_LOG`), e.g.
+//!   `AUTHD_LOG=authd=debug,info`.
+//! - Traces: every `tracing` span is also an OpenTelemetry span, so log lines carry a trace id and
+//!   a caller's W3C `traceparent` is honoured. Spans leave the process only when an OTLP endpoint
+//!   is configured with the standard variables (`OTEL_EXPORTER_OTLP_ENDPOINT` or
+//!   `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, and the `OTEL_*` settings the SDK reads:
+//!   `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER`, `OTEL_BSP_*`).
 
-use tracing_subscriber::{EnvFilter, fmt};
+use std::io;
+
+use opentelemetry::{KeyValue, trace::TracerProvider as _};
+use opentelemetry_sdk::{
+    Resource,
+    propagation::TraceContextPropagator,
+    trace::{SdkTracerProvider, SpanExporter},
+};
+use tracing::{Level, Subscriber};
+use tracing_subscriber::{
+    EnvFilter, Layer, filter::Targets, fmt::MakeWriter, layer::SubscriberExt, registry::LookupSpan,
+    util::SubscriberInitExt,
+};
 
 #[derive(Debug, Clone, Copy)]
 pub enum LogFormat {
@@ -9,16 +29,143 @@ pub enum LogFormat {
     Pretty,
 }
 
-pub fn init_logging(format: LogFormat) {
+/// Keeps the trace pipeline alive; [`Telemetry::shutdown`] flushes spans still buffered.
+#[must_use = "dropping the guard without shutdown() may lose the last spans"]
+pub struct Telemetry {
+    provider: SdkTracerProvider,
+}
+
+impl Telemetry {
+    /// Sends what the batch processor still holds. Blocking: runs off the async workers.
+    pub async fn shutdown(self) {
+        let provider = self.provider;
+        let flushed = tokio::task::spawn_blocking(move || provider.shutdown()).await;
+        if let Ok(Err(err)) = flushed {
+            eprintln!("authd: could not flush traces: {err}");
+        }
+    }
+}
+
+/// Installs the process-wide subscriber and propagator. Must run inside the Tokio runtime: the
+/// OTLP exporter's gRPC channel lives on it. A second call (tests starting several apps) keeps
+/// the first subscriber.
+pub fn init(format: LogFormat) -> Telemetry {
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    let exporter = match otlp_exporter() {
+        Ok(exporter) => exporter,
+        Err(err) => {
+            eprintln!("authd: traces will not be exported: {err}");
+            None
+        }
+    };
+    let provider = tracer_provider(exporter);
+    let _ = tracing_subscriber::registry()
+        .with(log_layer(format, io::stderr).with_filter(log_filter()))
+        .with(trace_layer(&provider))
+        .try_init();
+    Telemetry { provider }
+}
+
+/// Logs only, for one-shot commands (`migrate`, `keys rotate`): nothing to trace.
+pub fn init_logs(format: LogFormat) {
+    let _ = tracing_subscriber::registry()
+        .with(log_layer(format, io::stderr).with_filter(log_filter()))
+        .try_init();
+}
+
+/// `AUTHD_LOG`, else `RUST_LOG`, else `info`; it filters log lines only, never spans.
+pub fn log_filter() -> EnvFilter {
     let filter = std::env::var("AUTHD_LOG")
         .ok()
         .and_then(|spec| EnvFilter::try_new(spec).ok())
         .or_else(|| EnvFilter::try_from_default_env().ok())
         .unwrap_or_else(|| EnvFilter::new("info"));
-    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    // A second initialisation (tests starting several apps) is harmless: keep the first.
-    let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Pretty => builder.compact().try_init(),
-    };
+    // tokio-postgres logs every statement's bound parameters at debug: password hashes, sealed
+    // private keys, token hashes. No filter setting may turn that on.
+    match "tokio_postgres::query=info".parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
+    }
+}
+
+/// Log lines to `writer`: JSON objects (the event's fields at the top level, the request
+/// span's fields under `span`), or compact text.
+pub fn log_layer<S, W>(format: LogFormat, writer: W) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: Subscriber + for<'span> LookupSpan<'span>,
+    W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
+{
+    let layer = tracing_subscriber::fmt::layer().with_writer(writer);
+    match format {
+        LogFormat::Json => layer
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .boxed(),
+        LogFormat::Pretty => layer.compact().boxed(),
+    }
+}
+
+/// Turns authd's own `tracing` spans (and the events within them) into OpenTelemetry spans for
+/// `provider`, whatever the log filter says. Other crates' spans stay out: the exporter's own
+/// gRPC stack would otherwise trace its exports, and those exports, without end.
+pub fn trace_layer<S>(provider: &SdkTracerProvider) -> impl Layer<S> + use<S>
+where
+    S: Subscriber + for<'span> LookupSpan<'span>,
+{
+    tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer("authd"))
+        // Source locations and thread names say nothing an operator needs, and cost per span.
+        .with_location(false)
+        .with_threads(false)
+        .with_filter(Targets::new().with_target("authd", Level::INFO))
+}
+
+/// A provider that exports through `exporter` in batches, or, without one, only mints the trace
+/// and span ids that log lines and propagation need.
+pub fn tracer_provider(exporter: Option<impl SpanExporter + 'static>) -> SdkTracerProvider {
+    let mut resource = Resource::builder().with_attributes([
+        KeyValue::new("service.version", env!("CARGO_PKG_VERSION")),
+        // Tells replicas apart in a trace viewer.
+        KeyValue::new("service.instance.id", uuid::Uuid::new_v4().to_string()),
+    ]);
+    if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
+        resource = resource.with_service_name("authd");
+    }
+    let builder = SdkTracerProvider::builder().with_resource(resource.build());
+    match exporter {
+        Some(exporter) => builder.with_batch_exporter(exporter),
+        None => builder,
+    }
+    .build()
+}
+
+/// The OTLP/gRPC exporter, when the environment names an endpoint; it reads the endpoint,
+/// headers and timeout from the standard variables itself.
+fn otlp_exporter() -> Result<Option<opentelemetry_otlp::SpanExporter>, String> {
+    let configured = [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    ]
+    .iter()
+    .any(|name| std::env::var(name).is_ok_and(|value| !value.trim().is_empty()));
+    let disabled = std::env::var("OTEL_SDK_DISABLED").is_ok_and(|v| v.eq_ignore_ascii_case("true"))
+        || std::env::var("OTEL_TRACES_EXPORTER").is_ok_and(|v| v.eq_ignore_ascii_case("none"));
+    if !configured || disabled {
+        return Ok(None);
+    }
+    if let Ok(protocol) = std::env::var("OTEL_EXPORTER_OTLP_PROTOCOL")
+        && protocol != "grpc"
+    {
+        return Err(format!(
+            "OTEL_EXPORTER_OTLP_PROTOCOL={protocol}: authd exports OTLP over gRPC only (use \
+             grpc, port 4317)"
+        ));
+    }
+    opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .build()
+        .map(Some)
+        .map_err(|err| format!("OTLP exporter: {err}"))
 }

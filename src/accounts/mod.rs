@@ -6,6 +6,6 @@ mod service;
 mod username;
 
 pub use email::Email;
-pub use password::{Password, PasswordHasher};
+pub use password::{HasherLoad, Password, PasswordHasher};
 pub use service::{Accounts, AuthAttempt, Registered};
 pub use username::Username;

@@ -1,6 +1,12 @@
 //! Passwords: a secret newtype, and Argon2id hashing on a bounded blocking pool.
 
-use std::sync::Arc;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Instant,
+};
 
 use argon2::{
     Algorithm, Argon2, Params, Version,
@@ -8,6 +14,7 @@ use argon2::{
 };
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Semaphore;
+use tracing::{Instrument, field::Empty};
 
 use crate::{config::Argon2Settings, error::Error};
 
@@ -58,7 +65,10 @@ impl Password {
 #[derive(Debug, Clone)]
 pub struct PasswordHasher {
     params: Params,
+    workers: usize,
     permits: Arc<Semaphore>,
+    /// Hashes waiting for a permit: the queue that grows when logins outrun the cores.
+    queued: Arc<AtomicUsize>,
     /// Verified against when the user does not exist, so that case costs what a real check costs.
     dummy_hash: Arc<str>,
 }
@@ -75,7 +85,9 @@ impl PasswordHasher {
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
         let mut hasher = Self {
             params,
+            workers,
             permits: Arc::new(Semaphore::new(workers)),
+            queued: Arc::default(),
             dummy_hash: Arc::from(""),
         };
         hasher.dummy_hash = hasher.hash(&Password::generate()).await?.into();
@@ -86,7 +98,7 @@ impl PasswordHasher {
     pub async fn hash(&self, password: &Password) -> Result<String, Error> {
         let password = password.clone();
         let params = self.params.clone();
-        self.run_blocking(move || {
+        self.run_blocking("argon2 hash", move || {
             argon2_with(params)
                 .hash_password(password.expose().as_bytes())
                 .map(|hash| hash.to_string())
@@ -104,7 +116,7 @@ impl PasswordHasher {
         let password = password.clone();
         let params = self.params.clone();
         let matches = self
-            .run_blocking(move || {
+            .run_blocking("argon2 verify", move || {
                 PasswordHash::new(&hash)
                     .map(|parsed| {
                         argon2_with(params)
@@ -117,22 +129,64 @@ impl PasswordHasher {
         Ok(exists && matches)
     }
 
+    /// Hashes waiting for a core, and hashes running now.
+    pub fn load(&self) -> HasherLoad {
+        HasherLoad {
+            queued: self.queued.load(Ordering::Relaxed),
+            running: self
+                .workers
+                .saturating_sub(self.permits.available_permits()),
+        }
+    }
+
+    /// Runs `work` when a core is free, in a trace span that shows the time spent queued.
     async fn run_blocking<T: Send + 'static>(
         &self,
+        operation: &'static str,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, Error> {
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
+        let span = tracing::info_span!("argon2", otel.name = operation, queued_ms = Empty);
+        async move {
+            let started = Instant::now();
+            let permit = {
+                let _waiting = Waiting::in_queue(&self.queued);
+                self.permits.clone().acquire_owned().await
+            }
             .map_err(|_| Error::Internal("password hashing pool closed".to_owned()))?;
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            work()
-        })
+            tracing::Span::current().record("queued_ms", started.elapsed().as_secs_f64() * 1e3);
+            tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                work()
+            })
+            .await
+            .map_err(|err| Error::Internal(format!("password hashing task: {err}")))
+        }
+        .instrument(span)
         .await
-        .map_err(|err| Error::Internal(format!("password hashing task: {err}")))
+    }
+}
+
+/// See [`PasswordHasher::load`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HasherLoad {
+    pub queued: usize,
+    pub running: usize,
+}
+
+/// One place in the hashing queue, given up when dropped: also when the request waiting for it
+/// is cancelled.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn in_queue(queue: &'a AtomicUsize) -> Self {
+        queue.fetch_add(1, Ordering::Relaxed);
+        Self(queue)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -2,12 +2,14 @@
 
 use std::{net::IpAddr, sync::Arc};
 
+use tracing::Instrument;
 use uuid::Uuid;
 
-use super::{Email, Password, PasswordHasher, Username};
+use super::{Email, HasherLoad, Password, PasswordHasher, Username};
 use crate::{
     clock::Clock,
     error::Error,
+    metrics::Metrics,
     possession::PopPublicKey,
     store::{
         AuthLogEntry, AuthLogStore, AuthOutcome, StoreError, UniqueField, UserRecord, UserStore,
@@ -37,6 +39,7 @@ pub struct Accounts {
     auth_logs: Arc<dyn AuthLogStore>,
     hasher: PasswordHasher,
     clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
 }
 
 impl Accounts {
@@ -45,13 +48,19 @@ impl Accounts {
         auth_logs: Arc<dyn AuthLogStore>,
         hasher: PasswordHasher,
         clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             users,
             auth_logs,
             hasher,
             clock,
+            metrics,
         }
+    }
+
+    pub fn hasher_load(&self) -> HasherLoad {
+        self.hasher.load()
     }
 
     /// Creates a user. Without a chosen password, authd generates one and returns it once.
@@ -107,9 +116,17 @@ impl Accounts {
         let now = self.clock.now();
         let (outcome, result) = match user {
             Some(user) if matches => (AuthOutcome::Success, Ok(user)),
-            Some(_) => (AuthOutcome::WrongPassword, Err(Error::InvalidCredentials)),
-            None => (AuthOutcome::UnknownUser, Err(Error::InvalidCredentials)),
+            Some(user) => {
+                // Known only to the logs: the client gets the same answer as for no such user.
+                tracing::info!(user_id = %user.id, ip = %attempt.client_ip, "login failed: wrong password");
+                (AuthOutcome::WrongPassword, Err(Error::InvalidCredentials))
+            }
+            None => {
+                tracing::info!(ip = %attempt.client_ip, "login failed: no such user");
+                (AuthOutcome::UnknownUser, Err(Error::InvalidCredentials))
+            }
         };
+        self.metrics.login(outcome);
         let entry = AuthLogEntry {
             request_ip: attempt.client_ip,
             request_timestamp: now,
@@ -126,7 +143,8 @@ impl Accounts {
     fn record_attempt(&self, entry: AuthLogEntry) {
         let users = self.users.clone();
         let auth_logs = self.auth_logs.clone();
-        tokio::spawn(async move {
+        // In the request's span, so the write shows in its trace (after the answer).
+        let write = async move {
             if let Err(err) = auth_logs.append(&entry).await {
                 tracing::error!(error = %err, outcome = entry.outcome.as_str(), "could not write auth log");
             }
@@ -135,9 +153,7 @@ impl Accounts {
             {
                 tracing::error!(error = %err, %user_id, "could not record last login");
             }
-            if entry.outcome != AuthOutcome::Success {
-                tracing::info!(ip = %entry.request_ip, outcome = entry.outcome.as_str(), "login failed");
-            }
-        });
+        };
+        tokio::spawn(write.in_current_span());
     }
 }

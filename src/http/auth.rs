@@ -111,6 +111,8 @@ impl AuthApi {
         } else {
             state.tokens.issue(&user, now)?
         };
+        // The seed's `/auth` is not an OAuth grant; it is counted under its route.
+        state.metrics.token_issued("auth", issued.algorithm);
         Ok(AuthResult::Ok(
             Json(TokenResponse {
                 token: issued.token,

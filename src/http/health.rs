@@ -8,7 +8,7 @@ use poem_openapi::{
 };
 
 use super::ApiTags;
-use crate::startup::AppState;
+use crate::{metrics::Snapshot, startup::AppState};
 
 pub struct HealthApi(pub AppState);
 
@@ -94,6 +94,11 @@ impl HealthApi {
     /// `authd_rate_limit_fallbacks_total`).
     #[oai(path = "/metrics", method = "get")]
     async fn metrics(&self) -> PlainText<String> {
-        PlainText(self.0.metrics.render(&self.0.probes))
+        let state = &self.0;
+        PlainText(state.metrics.render(&Snapshot {
+            probes: &state.probes,
+            keys: state.key_ring.census(state.clock.now()),
+            hasher: state.accounts.hasher_load(),
+        }))
     }
 }

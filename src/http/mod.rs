@@ -12,14 +12,17 @@ mod logout;
 mod me;
 mod metadata;
 mod oauth;
+mod observe;
 mod optional_json;
 mod ping;
 mod pop;
 mod profile;
 mod register;
 
+use std::sync::Arc;
+
 use poem::{
-    Endpoint, EndpointExt, IntoResponse, PathPattern, Response, Route,
+    Endpoint, EndpointExt, IntoResponse, Response, Route,
     http::{HeaderValue, StatusCode, header::WWW_AUTHENTICATE},
     web::Json as PoemJson,
 };
@@ -28,6 +31,7 @@ use poem_openapi::{OpenApiService, Tags};
 use crate::startup::AppState;
 
 pub use client_ip::{client_ip, user_agent};
+pub use observe::REQUEST_ID;
 
 #[derive(Tags)]
 enum ApiTags {
@@ -71,59 +75,26 @@ pub fn api_service(state: &AppState) -> OpenApiService<impl poem_openapi::OpenAp
     )
 }
 
-/// The whole HTTP application: the API, its spec at `/openapi.json`, Swagger UI at `/docs`.
+/// The whole HTTP application: the API, its spec at `/openapi.json`, Swagger UI at `/docs`,
+/// each request observed (see [`observe`]).
 pub fn routes(state: &AppState) -> impl Endpoint + 'static {
     let api = api_service(state);
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
-    let deadline = state.config.request_timeout;
-    let metrics = state.metrics.clone();
+    let observer = Arc::new(observe::Observer::new(state));
     Route::new()
         .nest("/", api)
         .nest("/docs", docs)
         .at("/openapi.json", spec)
         .around(move |endpoint, request| {
-            let metrics = metrics.clone();
-            async move {
-                let method = request.method().clone();
-                let started = std::time::Instant::now();
-                let result = endpoint.call(request).await;
-                // The router leaves the matched template on the answer, error or not.
-                let (status, route) = match &result {
-                    Ok(response) => (response.status(), response.data::<PathPattern>()),
-                    Err(err) => (err.status(), err.data::<PathPattern>()),
-                };
-                // A path no route matched carries the bare nest prefix (empty).
-                let route = route
-                    .map(|pattern| &*pattern.0)
-                    .filter(|pattern| !pattern.is_empty())
-                    .unwrap_or("unmatched");
-                metrics.observe_request(route, method.as_str(), status.as_u16(), started.elapsed());
-                result
-            }
-        })
-        .catch_all_error(json_error)
-        .around(move |endpoint, request| async move {
-            // Every backend call has its own timeout; this is the backstop for anything that
-            // still hangs (a Postgres server that accepts but never answers).
-            match tokio::time::timeout(deadline, endpoint.call(request)).await {
-                Ok(response) => response,
-                Err(_) => {
-                    tracing::error!(?deadline, "request timed out");
-                    Ok(PoemJson(serde_json::json!({
-                        "error": "service_unavailable",
-                        "message": "the request timed out waiting for a backing service; try again shortly",
-                    }))
-                    .with_status(StatusCode::SERVICE_UNAVAILABLE)
-                    .into_response())
-                }
-            }
+            let observer = observer.clone();
+            async move { Ok(observer.call(&*endpoint, request).await) }
         })
 }
 
 /// Errors raised by the framework rather than by a handler (unparseable body, unknown route,
 /// wrong method) get the same JSON shape as authd's own.
-async fn json_error(err: poem::Error) -> Response {
+fn json_error(err: poem::Error) -> Response {
     if err.is_from_response() {
         return err.into_response(); // a handler's own ApiError: already in shape
     }

@@ -162,18 +162,18 @@ impl OAuthApi {
         };
         let dpop_jkt = dpop_jkt.as_deref();
         let form = form.0;
-        let continuation = match form.grant_type.as_deref() {
-            Some("password") => {
+        let (grant, continuation) = match form.grant_type.as_deref() {
+            Some(grant @ "password") => {
                 let username = required(form.username, "username")?;
                 let password = required(form.password, "password")?;
                 let scope = normalize_scope(form.scope.as_deref())?;
                 let user = check_password(state, req, client_ip, username, password).await?;
-                state.sessions.start(user.id, scope, dpop_jkt).await?
+                (grant, state.sessions.start(user.id, scope, dpop_jkt).await?)
             }
-            Some("refresh_token") => {
+            Some(grant @ "refresh_token") => {
                 let presented =
                     RefreshToken::presented(required(form.refresh_token, "refresh_token")?);
-                state.sessions.refresh(&presented, dpop_jkt).await?
+                (grant, state.sessions.refresh(&presented, dpop_jkt).await?)
             }
             Some("client_credentials") => {
                 let client = presented_client(req, form.client_id, form.client_secret)?
@@ -187,6 +187,9 @@ impl OAuthApi {
                     dpop_jkt,
                     state.clock.now(),
                 )?;
+                state
+                    .metrics
+                    .token_issued("client_credentials", issued.algorithm);
                 return Ok(OAuthTokenResult::Ok(
                     Json(OAuthTokenResponse {
                         access_token: issued.token,
@@ -201,7 +204,7 @@ impl OAuthApi {
             Some(other) => return Err(Error::UnsupportedGrantType(other.to_owned()).into()),
             None => return Err(missing("grant_type").into()),
         };
-        self.respond(continuation, dpop_jkt).await
+        self.respond(grant, continuation, dpop_jkt).await
     }
 
     /// Revoke a token (RFC 7009)
@@ -323,6 +326,7 @@ impl OAuthApi {
 
     async fn respond(
         &self,
+        grant: &str,
         continuation: Continuation,
         dpop_jkt: Option<&str>,
     ) -> Result<OAuthTokenResult, OAuthError> {
@@ -343,6 +347,7 @@ impl OAuthApi {
             state
                 .tokens
                 .issue_in_session(&user, Some(&session), jkt, state.clock.now())?;
+        state.metrics.token_issued(grant, issued.algorithm);
         Ok(OAuthTokenResult::Ok(
             Json(OAuthTokenResponse {
                 access_token: issued.token,

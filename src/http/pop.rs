@@ -120,6 +120,7 @@ impl PopApi {
         let issued = state
             .tokens
             .issue_pop(&user, key.thumbprint(), nonce.clone(), now)?;
+        state.metrics.token_issued("pop_login", issued.algorithm);
         let expires_at = OffsetDateTime::from_unix_timestamp(issued.claims.exp).unwrap_or(now);
         // Without its nonce in the shared store the token is useless: fail (503) rather than
         // hand it out.

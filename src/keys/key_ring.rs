@@ -147,6 +147,37 @@ impl KeyRing {
     }
 }
 
+/// How many keys the ring holds in each state at one instant, and how long the key that signs
+/// then has been signing (for operators: a stuck rotation shows as an ever-growing age).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeyCensus {
+    /// In the JWKS ahead of signing, so verifiers have them before the first token.
+    pub published: usize,
+    pub signing: usize,
+    /// Past signing, still verifying the tokens they signed.
+    pub verifying: usize,
+    pub active_age: Option<std::time::Duration>,
+}
+
+impl KeyRing {
+    pub fn census(&self, now: OffsetDateTime) -> KeyCensus {
+        let mut census = KeyCensus::default();
+        for key in self.snapshot().values() {
+            if now < key.not_before {
+                census.published += 1;
+            } else if key.signs_at(now) {
+                census.signing += 1;
+            } else if key.verifies_at(now) {
+                census.verifying += 1;
+            }
+        }
+        census.active_age = self
+            .signing_key(now)
+            .and_then(|key| (now - key.not_before).try_into().ok());
+        census
+    }
+}
+
 impl KeyRing {
     fn snapshot(&self) -> Keys {
         // A poisoned lock only means a writer panicked between whole-map swaps: the map is whole.

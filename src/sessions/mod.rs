@@ -14,6 +14,7 @@ pub use refresh_token::RefreshToken;
 use crate::{
     clock::Clock,
     error::Error,
+    metrics::Metrics,
     store::{
         RefreshTokenRecord, Revocation, RevocationKind, Rotation, SessionRecord, SessionStore,
     },
@@ -35,6 +36,7 @@ pub struct Sessions {
     /// How long a session's access tokens can outlive its revocation: the access-token lifetime
     /// plus the verifier's leeway.
     access_token_reach: Duration,
+    metrics: Arc<Metrics>,
 }
 
 impl Sessions {
@@ -44,6 +46,7 @@ impl Sessions {
         clock: Arc<dyn Clock>,
         refresh_token_ttl: Duration,
         access_token_reach: Duration,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             store,
@@ -51,6 +54,7 @@ impl Sessions {
             clock,
             refresh_token_ttl,
             access_token_reach,
+            metrics,
         }
     }
 
@@ -103,6 +107,7 @@ impl Sessions {
                 refresh_token: next,
             }),
             Rotation::Reused(session) => {
+                self.metrics.refresh_reuse.inc();
                 tracing::warn!(
                     user_id = %session.user_id,
                     session = %session.id,

@@ -6,7 +6,14 @@ pub mod memory;
 pub mod postgres;
 pub mod redis;
 
-use std::{net::IpAddr, sync::Arc, time::Duration};
+use std::{
+    net::IpAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use async_trait::async_trait;
 use jsonwebtoken::Algorithm;
@@ -413,23 +420,52 @@ pub trait Probe: Send + Sync {
     }
 }
 
-/// A connection pool's state: its bound, open and idle connections, and callers waiting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A connection pool's state: its bound, open and idle connections, and callers waiting now;
+/// and since start, how many connections were handed out, the time callers spent waiting for
+/// them, and how many could not be had (pool timeout, connection refused).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PoolStatus {
     pub max_size: usize,
     pub size: usize,
     pub available: usize,
     pub waiting: usize,
+    pub acquired: u64,
+    pub wait_seconds: f64,
+    pub failed: u64,
 }
 
-/// Both pools are deadpool's (one version, one `Status` type).
-impl From<deadpool_postgres::Status> for PoolStatus {
-    fn from(status: deadpool_postgres::Status) -> Self {
-        Self {
-            max_size: status.max_size,
-            size: status.size,
-            available: status.available,
-            waiting: status.waiting,
+/// Counts kept beside a pool as callers take connections from it.
+#[derive(Debug, Default)]
+pub struct PoolCounters {
+    acquired: AtomicU64,
+    wait_micros: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl PoolCounters {
+    /// Records one attempt to take a connection, begun at `started`.
+    pub fn record<T, E>(&self, started: Instant, result: &Result<T, E>) {
+        let waited = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.wait_micros.fetch_add(waited, Ordering::Relaxed);
+        let counter = if result.is_ok() {
+            &self.acquired
+        } else {
+            &self.failed
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Both pools are deadpool's (one version, one `Status` type).
+    pub fn status(&self, pool: deadpool_postgres::Status) -> PoolStatus {
+        PoolStatus {
+            max_size: pool.max_size,
+            size: pool.size,
+            available: pool.available,
+            waiting: pool.waiting,
+            acquired: self.acquired.load(Ordering::Relaxed),
+            wait_seconds: Duration::from_micros(self.wait_micros.load(Ordering::Relaxed))
+                .as_secs_f64(),
+            failed: self.failed.load(Ordering::Relaxed),
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::{
 pub struct IssuedToken {
     pub token: String,
     pub claims: AccessClaims,
+    pub algorithm: jsonwebtoken::Algorithm,
     /// Seconds until `exp` (negative for the test mode's expired tokens).
     pub expires_in: i64,
 }
@@ -176,6 +177,7 @@ impl TokenIssuer {
             cnf: subject.jkt.map(|jkt| Confirmation { jkt }),
             nonce: subject.nonce,
         };
+        let _span = tracing::info_span!("jwt sign", alg = ?key.algorithm, kid = %key.kid).entered();
         let mut header = Header::new(key.algorithm);
         header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
         header.kid = Some(key.kid.clone());
@@ -183,6 +185,7 @@ impl TokenIssuer {
             .map_err(|err| Error::Internal(format!("signing with {}: {err}", key.kid)))?;
         Ok(IssuedToken {
             token,
+            algorithm: key.algorithm,
             expires_in: (expires_at - now).whole_seconds(),
             claims,
         })

@@ -14,7 +14,12 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::{AccessClaims, Revocations, revocations::remaining};
-use crate::{clock::Clock, error::Error, keys::KeyRing};
+use crate::{
+    clock::Clock,
+    error::Error,
+    keys::{KeyRing, SigningKey},
+    metrics::{Metrics, Verification},
+};
 
 /// Longer than any token authd issues; anything bigger is not ours and is refused unparsed.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
@@ -66,6 +71,7 @@ pub struct TokenVerifier {
     issuer: String,
     audience: String,
     leeway: time::Duration,
+    metrics: Arc<Metrics>,
 }
 
 /// The cache may hold a token at most this long, however long the token lives.
@@ -79,6 +85,7 @@ impl TokenVerifier {
         issuer: String,
         audience: String,
         leeway: time::Duration,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             key_ring,
@@ -87,10 +94,25 @@ impl TokenVerifier {
             issuer,
             audience,
             leeway,
+            metrics,
         }
     }
 
     pub async fn verify(&self, token: &str) -> Result<VerifiedToken, Error> {
+        let result = self.check(token).await;
+        self.metrics.verification(match &result {
+            Ok((_, Cached::Yes)) => Verification::CacheHit,
+            Ok((_, Cached::No)) => Verification::Ok,
+            Err(Error::InvalidToken(InvalidToken::Expired)) => Verification::Expired,
+            Err(Error::InvalidToken(InvalidToken::Revoked)) => Verification::Revoked,
+            Err(Error::InvalidToken(InvalidToken::BadSignature)) => Verification::BadSignature,
+            Err(Error::InvalidToken(_)) => Verification::Invalid,
+            Err(_) => Verification::Unavailable,
+        });
+        result.map(|(verified, _)| verified)
+    }
+
+    async fn check(&self, token: &str) -> Result<(VerifiedToken, Cached), Error> {
         let now = self.clock.now();
         if token.len() > MAX_TOKEN_LEN {
             return Err(InvalidToken::Malformed.into());
@@ -123,33 +145,20 @@ impl TokenVerifier {
             .status(&ids.jti, ids.sid.as_deref(), &token_hash, now)
             .await?;
         if status.revoked {
+            // A security event worth a user id, so only once the signature shows the token is
+            // one authd issued (anyone can put a revoked jti in a forged token).
+            let claims = self.decode(token, &key)?;
+            tracing::warn!(user_id = %claims.sub, jti = %claims.jti, "revoked token presented");
             return Err(InvalidToken::Revoked.into());
         }
         if let Some(cached) = status.verified_claims.as_deref()
             && let Ok(claims) = serde_json::from_str::<AccessClaims>(cached)
         {
             self.check_times(&claims, now)?;
-            return Ok(VerifiedToken { claims, token_hash });
+            return Ok((VerifiedToken { claims, token_hash }, Cached::Yes));
         }
 
-        let mut validation = Validation::new(key.algorithm);
-        validation.set_issuer(&[&self.issuer]);
-        validation.set_audience(&[&self.audience]);
-        // Time is checked below against the injected clock, not jsonwebtoken's wall clock.
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.required_spec_claims = ["exp", "iat", "nbf", "iss", "aud", "sub", "jti"]
-            .into_iter()
-            .map(str::to_owned)
-            .collect::<HashSet<_>>();
-        let claims = decode::<AccessClaims>(token, &key.decoding, &validation)
-            .map_err(|err| match err.kind() {
-                ErrorKind::InvalidSignature => InvalidToken::BadSignature,
-                ErrorKind::InvalidIssuer => InvalidToken::WrongIssuer,
-                ErrorKind::InvalidAudience => InvalidToken::WrongAudience,
-                _ => InvalidToken::Malformed,
-            })?
-            .claims;
+        let claims = self.decode(token, &key)?;
         if claims.jti != ids.jti || claims.sid != ids.sid {
             return Err(InvalidToken::Malformed.into()); // cannot happen for one token; be sure
         }
@@ -164,7 +173,31 @@ impl TokenVerifier {
                 .remember_verified(&token_hash, &json, ttl)
                 .await;
         }
-        Ok(VerifiedToken { claims, token_hash })
+        Ok((VerifiedToken { claims, token_hash }, Cached::No))
+    }
+
+    /// Checks the signature with `key`'s pinned algorithm, and the issuer and audience; the
+    /// times are checked by the caller against the injected clock, not jsonwebtoken's.
+    fn decode(&self, token: &str, key: &SigningKey) -> Result<AccessClaims, InvalidToken> {
+        let _span =
+            tracing::info_span!("jwt verify", alg = ?key.algorithm, kid = %key.kid).entered();
+        let mut validation = Validation::new(key.algorithm);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.required_spec_claims = ["exp", "iat", "nbf", "iss", "aud", "sub", "jti"]
+            .into_iter()
+            .map(str::to_owned)
+            .collect::<HashSet<_>>();
+        decode::<AccessClaims>(token, &key.decoding, &validation)
+            .map(|data| data.claims)
+            .map_err(|err| match err.kind() {
+                ErrorKind::InvalidSignature => InvalidToken::BadSignature,
+                ErrorKind::InvalidIssuer => InvalidToken::WrongIssuer,
+                ErrorKind::InvalidAudience => InvalidToken::WrongAudience,
+                _ => InvalidToken::Malformed,
+            })
     }
 
     fn check_times(&self, claims: &AccessClaims, now: OffsetDateTime) -> Result<(), InvalidToken> {
@@ -178,6 +211,12 @@ impl TokenVerifier {
         }
         Ok(())
     }
+}
+
+/// Whether a verification was answered from the verified-token cache.
+enum Cached {
+    Yes,
+    No,
 }
 
 /// SHA-256 of the whole token, hex: names it in the cache without storing it.

@@ -18,7 +18,10 @@ use tokio::{
 };
 use uuid::Uuid;
 
-use crate::helpers::{TestResources, durable_resources, empty_database, eventually, redis_url};
+use crate::{
+    helpers::{TestResources, durable_resources, empty_database, eventually},
+    process::{Served, authd_env, signal},
+};
 
 /// A cluster started by the script, stopped (SIGTERM to the script) when dropped.
 pub struct LocalCluster {
@@ -42,19 +45,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// The settings every authd process of these tests gets: the test's database, Redis prefix and
-/// master key, and cheap Argon2.
-fn authd_env(command: &mut Command, resources: &TestResources) {
-    command
-        .env("DATABASE_URL", resources.database_url())
-        .env("REDIS_URL", redis_url())
-        .env("AUTHD_REDIS_PREFIX", &resources.redis_prefix)
-        .env("AUTHD_MASTER_KEY", &resources.master_key_base64)
-        .env("AUTHD_ARGON2_MEMORY_KIB", "8192")
-        .env("AUTHD_ARGON2_ITERATIONS", "1")
-        .env("AUTHD_LOG", "warn");
 }
 
 impl LocalCluster {
@@ -156,14 +146,6 @@ impl Drop for LocalCluster {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-fn signal(pid: u32, signal: &str) {
-    let status = std::process::Command::new("kill")
-        .args([&format!("-{signal}"), &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 #[tokio::test]
@@ -335,28 +317,16 @@ async fn killing_one_of_three_replicas_behind_nginx_loses_at_most_a_handful_of_r
 #[tokio::test]
 async fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
     let resources = durable_resources().await;
-    let mut command = Command::new(env!("CARGO_BIN_EXE_authd"));
-    command
-        .arg("serve")
-        .env("AUTHD_LISTEN", "127.0.0.1:0")
-        // Costly hashing, so logins are still in flight when the signal arrives.
-        .stdout(Stdio::piped());
-    authd_env(&mut command, &resources);
-    command
-        .env("AUTHD_ARGON2_MEMORY_KIB", "65536")
-        .env("AUTHD_ARGON2_ITERATIONS", "8");
-    let mut authd = command.spawn().unwrap();
-    let mut lines = BufReader::new(authd.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines
-            .next_line()
-            .await
-            .unwrap()
-            .expect("authd prints its address");
-        if let Some(url) = line.strip_prefix("authd listening on ") {
-            break url.to_owned();
-        }
-    };
+    // Costly hashing, so logins are still in flight when the signal arrives.
+    let authd = Served::start(
+        &resources,
+        &[
+            ("AUTHD_ARGON2_MEMORY_KIB", "65536"),
+            ("AUTHD_ARGON2_ITERATIONS", "8"),
+        ],
+    )
+    .await;
+    let url = authd.url.clone();
     let client = reqwest::Client::new();
     let logins = (0..6).map(|n| {
         client
@@ -368,16 +338,13 @@ async fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
     // Long enough for every connection to be accepted (an unaccepted one is not in flight);
     // short next to six costly hashes on a two-thread hashing pool.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    signal(authd.id().unwrap(), "TERM");
+    let stopped = tokio::spawn(authd.stop());
 
     let responses = in_flight.await.unwrap();
     for response in responses {
         assert_eq!(response.unwrap().status(), 401, "finished, not cut off");
     }
-    let status = tokio::time::timeout(Duration::from_secs(30), authd.wait())
-        .await
-        .expect("authd exits after draining")
-        .unwrap();
+    let (status, _) = stopped.await.unwrap();
     assert!(status.success(), "{status}");
     assert!(
         client.get(format!("{url}/healthz")).send().await.is_err(),

@@ -9,6 +9,11 @@ pub struct PostgresAuthLogs(pub(super) Postgres);
 
 #[async_trait]
 impl AuthLogStore for PostgresAuthLogs {
+    #[tracing::instrument(
+        name = "postgres auth_logs.append",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
     async fn append(&self, entry: &AuthLogEntry) -> Result<(), StoreError> {
         let (client, statement) = self
             .0

@@ -9,6 +9,11 @@ pub struct PostgresClients(pub(super) Postgres);
 
 #[async_trait]
 impl ClientStore for PostgresClients {
+    #[tracing::instrument(
+        name = "postgres clients.insert_client",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
     async fn insert_client(&self, client: &ClientRecord) -> Result<(), StoreError> {
         let client_row = self.0.client().await?;
         client_row
@@ -28,6 +33,11 @@ impl ClientStore for PostgresClients {
             .map_err(|err| unavailable(&err))
     }
 
+    #[tracing::instrument(
+        name = "postgres clients.find_client",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
     async fn find_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
         let (client, statement) = self
             .0

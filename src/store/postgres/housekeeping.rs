@@ -13,6 +13,11 @@ pub struct PostgresHousekeeping(pub(super) Postgres);
 
 #[async_trait]
 impl Housekeeping for PostgresHousekeeping {
+    #[tracing::instrument(
+        name = "postgres housekeeping.clean",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
     async fn clean(
         &self,
         now: OffsetDateTime,

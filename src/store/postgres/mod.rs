@@ -10,7 +10,10 @@ mod sessions;
 mod signing_keys;
 mod users;
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -18,7 +21,7 @@ use tokio_postgres::NoTls;
 
 pub use migrate::run_migrations;
 
-use super::{Probe, StoreError};
+use super::{PoolCounters, Probe, StoreError};
 
 const SERVICE: &str = "postgres";
 
@@ -56,15 +59,22 @@ pub async fn connect(database_url: &str) -> Result<Pool, StoreError> {
 #[derive(Clone)]
 pub struct Postgres {
     pool: Pool,
+    counters: Arc<PoolCounters>,
 }
 
 impl Postgres {
     pub fn new(pool: Pool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            counters: Arc::default(),
+        }
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
-        self.pool.get().await.map_err(|err| unavailable(&err))
+        let started = Instant::now();
+        let client = self.pool.get().await;
+        self.counters.record(started, &client);
+        client.map_err(|err| unavailable(&err))
     }
 
     /// A pooled connection with `sql` prepared on it (cached per connection after the first use).
@@ -129,7 +139,7 @@ impl Probe for Postgres {
     }
 
     fn pool_status(&self) -> Option<super::PoolStatus> {
-        Some(self.pool.status().into())
+        Some(self.counters.status(self.pool.status()))
     }
 }
 

@@ -11,6 +11,11 @@ pub struct PostgresProfiles(pub(super) Postgres);
 
 #[async_trait]
 impl ProfileStore for PostgresProfiles {
+    #[tracing::instrument(
+        name = "postgres profiles.profile",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
     async fn profile(&self, user_id: Uuid) -> Result<Option<Profile>, StoreError> {
         let (client, statement) = self
             .0
@@ -26,6 +31,11 @@ impl ProfileStore for PostgresProfiles {
         }))
     }
 
+    #[tracing::instrument(
+        name = "postgres profiles.put_profile",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
     async fn put_profile(
         &self,
         user_id: Uuid,

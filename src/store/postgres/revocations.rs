@@ -10,6 +10,11 @@ pub struct PostgresRevocations(pub(super) Postgres);
 
 #[async_trait]
 impl RevocationStore for PostgresRevocations {
+    #[tracing::instrument(
+        name = "postgres revocations.revoke",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
     async fn revoke(&self, revocation: &Revocation, now: OffsetDateTime) -> Result<(), StoreError> {
         let (client, statement) = self
             .0
@@ -33,6 +38,11 @@ impl RevocationStore for PostgresRevocations {
             .map_err(|err| unavailable(&err))
     }
 
+    #[tracing::instrument(
+        name = "postgres revocations.is_revoked",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
     async fn is_revoked(&self, jti: &str, sid: Option<&str>) -> Result<bool, StoreError> {
         let (client, statement) = self
             .0
@@ -48,6 +58,11 @@ impl RevocationStore for PostgresRevocations {
             .map_err(|err| unavailable(&err))
     }
 
+    #[tracing::instrument(
+        name = "postgres revocations.unexpired",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
     async fn unexpired(&self, now: OffsetDateTime) -> Result<Vec<Revocation>, StoreError> {
         let client = self.0.client().await?;
         let rows = client

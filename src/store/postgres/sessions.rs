@@ -85,6 +85,11 @@ async fn lock_presented(
 
 #[async_trait]
 impl SessionStore for PostgresSessions {
+    #[tracing::instrument(
+        name = "postgres sessions.start_session",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
     async fn start_session(
         &self,
         session: &SessionRecord,
@@ -112,6 +117,11 @@ impl SessionStore for PostgresSessions {
         tx.commit().await.map_err(|err| unavailable(&err))
     }
 
+    #[tracing::instrument(
+        name = "postgres sessions.rotate",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
     async fn rotate(
         &self,
         presented: &[u8; 32],
@@ -155,6 +165,11 @@ impl SessionStore for PostgresSessions {
         Ok(outcome)
     }
 
+    #[tracing::instrument(
+        name = "postgres sessions.find_live",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
     async fn find_live(
         &self,
         presented: &[u8; 32],
@@ -174,6 +189,11 @@ impl SessionStore for PostgresSessions {
         Ok(row.map(|row| (session_from_row(&row), row.get("expires_at"))))
     }
 
+    #[tracing::instrument(
+        name = "postgres sessions.revoke_session",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
     async fn revoke_session(
         &self,
         presented: &[u8; 32],

@@ -23,6 +23,11 @@ pub struct PostgresSigningKeys(pub(super) Postgres);
 
 #[async_trait]
 impl SigningKeyStore for PostgresSigningKeys {
+    #[tracing::instrument(
+        name = "postgres signing_keys.list_keys",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
     async fn list_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
         let client = self.0.client().await?;
         let rows = client
@@ -32,6 +37,11 @@ impl SigningKeyStore for PostgresSigningKeys {
         rows.iter().map(key_from_row).collect()
     }
 
+    #[tracing::instrument(
+        name = "postgres signing_keys.replace_sealed",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
     async fn replace_sealed(
         &self,
         key: &SigningKeyRecord,
@@ -56,6 +66,11 @@ impl SigningKeyStore for PostgresSigningKeys {
             .map_err(|err| unavailable(&err))
     }
 
+    #[tracing::instrument(
+        name = "postgres signing_keys.insert_key_if",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
     async fn insert_key_if(
         &self,
         key: &SigningKeyRecord,

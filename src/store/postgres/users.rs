@@ -12,6 +12,11 @@ pub struct PostgresUsers(pub(super) Postgres);
 
 #[async_trait]
 impl UserStore for PostgresUsers {
+    #[tracing::instrument(
+        name = "postgres users.insert_user",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
     async fn insert_user(&self, user: &UserRecord) -> Result<(), StoreError> {
         let (client, statement) = self
             .0
@@ -48,6 +53,11 @@ impl UserStore for PostgresUsers {
             })
     }
 
+    #[tracing::instrument(
+        name = "postgres users.find_by_username",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
     async fn find_by_username(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
         let (client, statement) = self
             .0
@@ -64,6 +74,11 @@ impl UserStore for PostgresUsers {
         row.as_ref().map(user_from_row).transpose()
     }
 
+    #[tracing::instrument(
+        name = "postgres users.find_by_id",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
     async fn find_by_id(&self, id: Uuid) -> Result<Option<UserRecord>, StoreError> {
         let (client, statement) = self
             .0
@@ -80,6 +95,11 @@ impl UserStore for PostgresUsers {
         row.as_ref().map(user_from_row).transpose()
     }
 
+    #[tracing::instrument(
+        name = "postgres users.record_login",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
     async fn record_login(&self, user_id: Uuid, at: OffsetDateTime) -> Result<(), StoreError> {
         let client = self.0.client().await?;
         client
@@ -92,6 +112,11 @@ impl UserStore for PostgresUsers {
             .map_err(|err| unavailable(&err))
     }
 
+    #[tracing::instrument(
+        name = "postgres users.set_pop_public_key",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
     async fn set_pop_public_key(&self, user_id: Uuid, pem: &str) -> Result<bool, StoreError> {
         let client = self.0.client().await?;
         client

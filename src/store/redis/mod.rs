@@ -5,17 +5,21 @@ mod proof_state;
 mod rate_limits;
 mod token_state;
 
-use std::time::Duration;
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use async_trait::async_trait;
 use deadpool_redis::{Config, Pool, PoolConfig, Runtime, Timeouts};
+use tracing::Instrument;
 
 pub use key_events::RedisKeyEvents;
 pub use proof_state::RedisProofState;
 pub use rate_limits::RedisRateLimits;
 pub use token_state::RedisTokenState;
 
-use super::{Probe, StoreError};
+use super::{PoolCounters, Probe, StoreError};
 
 const SERVICE: &str = "redis";
 
@@ -43,15 +47,23 @@ pub async fn connect(redis_url: &str) -> Result<Pool, StoreError> {
 pub struct Redis {
     pool: Pool,
     prefix: String,
+    counters: Arc<PoolCounters>,
 }
 
 impl Redis {
     pub fn new(pool: Pool, prefix: String) -> Self {
-        Self { pool, prefix }
+        Self {
+            pool,
+            prefix,
+            counters: Arc::default(),
+        }
     }
 
     async fn connection(&self) -> Result<TimedConnection, StoreError> {
-        let connection = self.pool.get().await.map_err(|err| unavailable(&err))?;
+        let started = Instant::now();
+        let connection = self.pool.get().await;
+        self.counters.record(started, &connection);
+        let connection = connection.map_err(|err| unavailable(&err))?;
         Ok(TimedConnection {
             connection: Some(connection),
             timed_out: false,
@@ -80,7 +92,7 @@ impl Probe for Redis {
     }
 
     fn pool_status(&self) -> Option<super::PoolStatus> {
-        Some(self.pool.status().into())
+        Some(self.counters.status(self.pool.status()))
     }
 }
 
@@ -139,7 +151,14 @@ impl redis::aio::ConnectionLike for TimedConnection {
         &'a mut self,
         cmd: &'a redis::Cmd,
     ) -> redis::RedisFuture<'a, redis::Value> {
-        Box::pin(self.timed(move |connection| connection.req_packed_command(cmd)))
+        let operation = match cmd.args_iter().next() {
+            Some(redis::Arg::Simple(name)) => std::str::from_utf8(name).unwrap_or("command"),
+            _ => "command",
+        };
+        Box::pin(
+            self.timed(move |connection| connection.req_packed_command(cmd))
+                .instrument(command_span(operation)),
+        )
     }
 
     fn req_packed_commands<'a>(
@@ -149,7 +168,8 @@ impl redis::aio::ConnectionLike for TimedConnection {
         count: usize,
     ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
         Box::pin(
-            self.timed(move |connection| connection.req_packed_commands(pipeline, offset, count)),
+            self.timed(move |connection| connection.req_packed_commands(pipeline, offset, count))
+                .instrument(command_span("pipeline")),
         )
     }
 
@@ -158,6 +178,18 @@ impl redis::aio::ConnectionLike for TimedConnection {
             .as_ref()
             .map_or(0, |connection| connection.get_db())
     }
+}
+
+/// A trace span for one command (or pipeline), named by the command only: keys and arguments
+/// (token hashes, nonces) stay out of traces.
+fn command_span(operation: &str) -> tracing::Span {
+    tracing::info_span!(
+        "redis",
+        otel.name = %format_args!("redis {operation}"),
+        otel.kind = "client",
+        db.system.name = "redis",
+        db.operation.name = operation,
+    )
 }
 
 /// A TTL in whole milliseconds for `PX`, at least 1 (Redis refuses 0).

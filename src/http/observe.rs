@@ -1,0 +1,179 @@
+//! What happens around every request, in one place: its id, its span (joined to the caller's
+//! trace), the deadline, framework errors shaped as JSON, the request metrics, and one log line
+//! when it is answered.
+//!
+//! poem's `RequestId` and `OpenTelemetryTracing` middleware do not fit: the first echoes any
+//! incoming id unchecked and opens an unnamed span, the second records the full URL (a query
+//! string can carry a secret) and takes the client IP from headers any client can set.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use ipnet::IpNet;
+use opentelemetry::trace::TraceContextExt;
+use opentelemetry_http::HeaderExtractor;
+use poem::{
+    Endpoint, IntoResponse, PathPattern, Request, Response,
+    http::{HeaderMap, HeaderValue, StatusCode},
+    web::Json,
+};
+use tracing::{Instrument, field::Empty};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use super::{client_ip, json_error};
+use crate::{metrics::Metrics, startup::AppState};
+
+/// Names a request in the logs of every replica and of the client; echoed on every answer.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// An incoming id longer than this, or with other than visible ASCII, is replaced: it is
+/// written to every log line of the request.
+const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// Routes that orchestrators and scrapers call every few seconds: logged at debug only.
+const QUIET_ROUTES: [&str; 4] = ["/healthz", "/readyz", "/metrics", "/ping"];
+
+pub struct Observer {
+    metrics: Arc<Metrics>,
+    trusted_proxies: Arc<[IpNet]>,
+    deadline: Duration,
+}
+
+impl Observer {
+    pub fn new(state: &AppState) -> Self {
+        Self {
+            metrics: state.metrics.clone(),
+            trusted_proxies: state.config.trusted_proxies.clone().into(),
+            deadline: state.config.request_timeout,
+        }
+    }
+
+    pub async fn call<E: Endpoint>(&self, endpoint: &E, request: Request) -> Response {
+        let started = Instant::now();
+        let request_id = request_id(request.headers());
+        let method = request.method().clone();
+        let span = tracing::info_span!(
+            "request",
+            otel.name = %method,
+            otel.kind = "server",
+            otel.status_code = Empty,
+            http.request.method = %method,
+            http.route = Empty,
+            http.response.status_code = Empty,
+            client.address = %client_ip(&request, &self.trusted_proxies),
+            request_id = %request_id,
+            trace_id = Empty,
+        );
+        // A caller's W3C `traceparent` makes this request a child of its span.
+        let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
+            propagator.extract(&HeaderExtractor(request.headers()))
+        });
+        span.set_parent(parent);
+        let trace_id = span.context().span().span_context().trace_id();
+        if trace_id != opentelemetry::trace::TraceId::INVALID {
+            span.record("trace_id", tracing::field::display(trace_id));
+        }
+
+        let (route, mut response) = self
+            .answer(endpoint, request)
+            .instrument(span.clone())
+            .await;
+        let status = response.status();
+        let elapsed = started.elapsed();
+        span.record("http.route", &*route);
+        span.record("otel.name", format!("{method} {route}").as_str());
+        span.record("http.response.status_code", status.as_u16());
+        if status.is_server_error() {
+            span.record("otel.status_code", "error");
+        }
+        self.metrics
+            .observe_request(&route, method.as_str(), status.as_u16(), elapsed);
+        span.in_scope(|| log_answer(&route, status, elapsed));
+        if let Ok(value) = HeaderValue::from_str(&request_id) {
+            response.headers_mut().insert(REQUEST_ID, value);
+        }
+        response
+    }
+
+    /// The route template that matched (never the raw path, so labels stay bounded) and the
+    /// response, whatever went wrong.
+    async fn answer<E: Endpoint>(&self, endpoint: &E, request: Request) -> (Arc<str>, Response) {
+        // Every backend call has its own timeout; this is the backstop for anything that still
+        // hangs (a Postgres server that accepts but never answers).
+        match tokio::time::timeout(self.deadline, endpoint.call(request)).await {
+            Ok(Ok(response)) => {
+                let response = response.into_response();
+                (route_of(response.data::<PathPattern>()), response)
+            }
+            Ok(Err(err)) => (route_of(err.data::<PathPattern>()), json_error(err)),
+            Err(_) => {
+                tracing::error!(deadline = ?self.deadline, "request timed out");
+                let body = Json(serde_json::json!({
+                    "error": "service_unavailable",
+                    "message": "the request timed out waiting for a backing service; try again shortly",
+                }));
+                (
+                    Arc::from("timeout"),
+                    body.with_status(StatusCode::SERVICE_UNAVAILABLE)
+                        .into_response(),
+                )
+            }
+        }
+    }
+}
+
+/// The router leaves the matched template on the answer, error or not; a path no route matched
+/// carries the bare nest prefix (empty).
+fn route_of(pattern: Option<&PathPattern>) -> Arc<str> {
+    pattern
+        .map(|pattern| pattern.0.clone())
+        .filter(|pattern| !pattern.is_empty())
+        .unwrap_or_else(|| Arc::from("unmatched"))
+}
+
+fn log_answer(route: &str, status: StatusCode, elapsed: Duration) {
+    let status = status.as_u16();
+    let latency_ms = elapsed.as_secs_f64() * 1e3;
+    if QUIET_ROUTES.contains(&route) {
+        tracing::debug!(status, latency_ms, "answered");
+    } else {
+        tracing::info!(status, latency_ms, "answered");
+    }
+}
+
+/// The caller's `X-Request-Id` when it is a sane token, else a fresh UUID.
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get(REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .filter(|id| {
+            !id.is_empty()
+                && id.len() <= MAX_REQUEST_ID_LEN
+                && id.bytes().all(|byte| byte.is_ascii_graphic())
+        })
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_id(id: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(REQUEST_ID, HeaderValue::from_str(id).unwrap());
+        headers
+    }
+
+    #[test]
+    fn a_sane_incoming_id_is_kept_and_anything_else_replaced() {
+        assert_eq!(request_id(&with_id("abc-123_x.y")), "abc-123_x.y");
+        for unfit in ["has space", &"x".repeat(129), ""] {
+            let id = request_id(&with_id(unfit));
+            assert_ne!(id, unfit);
+            assert!(uuid::Uuid::parse_str(&id).is_ok());
+        }
+        assert!(uuid::Uuid::parse_str(&request_id(&HeaderMap::new())).is_ok());
+    }
+}
