@@ -143,3 +143,92 @@ async fn requests_are_counted_by_route_template_and_status() {
             >= 1.0
     );
 }
+
+#[tokio::test]
+async fn logins_tokens_verifications_and_refresh_reuse_move_their_counters() {
+    let app = crate::helpers::spawn_app().await;
+    let password = app.register("counted").await;
+    let token = app.login("counted", &password).await;
+    for (username, password) in [("counted", "wrong password!"), ("nobody", "any password!")] {
+        let refused = app
+            .post_json("/auth", json!({"username": username, "password": password}))
+            .await;
+        assert_eq!(refused.status(), 401);
+    }
+    assert_eq!(app.me_status(&token).await, 200); // verified, then cached
+    assert_eq!(app.me_status(&token).await, 200); // from the cache
+    let (head, _) = token.rsplit_once('.').unwrap();
+    assert_eq!(app.me_status(&format!("{head}.AAAA")).await, 401);
+
+    let grant = |form: Vec<(&'static str, String)>| {
+        app.client.post(app.url("/oauth/token")).form(&form).send()
+    };
+    let session: Value = grant(vec![
+        ("grant_type", "password".into()),
+        ("username", "counted".into()),
+        ("password", password.clone()),
+    ])
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let first_refresh = session["refresh_token"].as_str().unwrap().to_owned();
+    let refresh = || {
+        grant(vec![
+            ("grant_type", "refresh_token".into()),
+            ("refresh_token", first_refresh.clone()),
+        ])
+    };
+    assert_eq!(refresh().await.unwrap().status(), 200);
+    assert_eq!(refresh().await.unwrap().status(), 400, "reused");
+    let revoked = session["access_token"].as_str().unwrap();
+    assert_eq!(
+        app.me_status(revoked).await,
+        401,
+        "the reuse revoked the session"
+    );
+
+    let samples = scrape(&app).await;
+    let value = |name: &str, labels: Value| sample(&samples, name, labels).unwrap_or(0.0);
+    let logins = |outcome: &str| value("authd_logins_total", json!({"outcome": outcome}));
+    assert_eq!(logins("success"), 2.0, "/auth and the password grant");
+    assert_eq!(logins("wrong_password"), 1.0);
+    assert_eq!(logins("unknown_user"), 1.0);
+    let issued = |grant: &str| {
+        value(
+            "authd_tokens_issued_total",
+            json!({"grant": grant, "alg": "RS256"}),
+        )
+    };
+    assert_eq!(issued("auth"), 1.0);
+    assert_eq!(issued("password"), 1.0);
+    assert_eq!(issued("refresh_token"), 1.0);
+    let verifications =
+        |result: &str| value("authd_token_verifications_total", json!({"result": result}));
+    assert_eq!(verifications("ok"), 1.0);
+    assert_eq!(verifications("cache_hit"), 1.0);
+    assert_eq!(verifications("bad_signature"), 1.0);
+    assert_eq!(verifications("revoked"), 1.0);
+    assert_eq!(value("authd_refresh_token_reuse_total", json!({})), 1.0);
+
+    assert_eq!(
+        value("authd_signing_keys", json!({"state": "signing"})),
+        1.0
+    );
+    assert!(sample(&samples, "authd_signing_key_age_seconds", json!({})).unwrap() >= 0.0);
+    assert_eq!(value("authd_argon2_tasks", json!({"state": "queued"})), 0.0);
+    assert!(value("authd_pool_acquired_total", json!({"service": "postgres"})) >= 5.0);
+    assert!(
+        sample(
+            &samples,
+            "authd_pool_wait_seconds_total",
+            json!({"service": "redis"})
+        )
+        .is_some()
+    );
+    assert_eq!(
+        value("authd_pool_errors_total", json!({"service": "postgres"})),
+        0.0
+    );
+}
