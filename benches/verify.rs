@@ -2,7 +2,8 @@
 //! a real Redis (the round trip is most of a cached verification). RS256 signing for scale.
 //! Then the whole request path (`GET /me` through authd's HTTP stack, cache warm) without
 //! telemetry, with the `serve` logs and trace ids, and with spans exported: the cost of
-//! observability, as ratios of the same run.
+//! observability, as ratios of the same run (`cargo bench --bench verify -- overhead` runs
+//! only that; it prints a table rather than criterion's report).
 //!
 //! Run: `cargo bench --bench verify` (Redis at `AUTHD_BENCH_REDIS_URL`, default 127.0.0.1:6379).
 
@@ -25,7 +26,7 @@ use opentelemetry_sdk::{
     trace::{SpanData, SpanExporter},
 };
 use poem::{Endpoint, IntoResponse, http::StatusCode};
-use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt};
+use tracing_subscriber::{EnvFilter, layer::SubscriberExt};
 
 fn config() -> Config {
     Config {
@@ -137,17 +138,49 @@ impl SpanExporter for DiscardSpans {
     }
 }
 
-fn request_path(c: &mut Criterion) {
-    // One thread: the subscriber set for a benchmark is the one the request runs under.
+/// Process CPU time (user + system) so far, from `/proc/self/stat` (Linux; 10 ms ticks).
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<u64> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .map(|field| field.parse().expect("a tick count"))
+        .collect();
+    Duration::from_millis(fields.iter().sum::<u64>() * 10)
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// What observability costs the request path: `GET /me` (cache warm) through authd's HTTP
+/// stack without telemetry, with `serve`'s (JSON log lines, spans that give them trace ids),
+/// and with those spans exported (to an exporter that discards them, so no network is
+/// measured). The variants alternate in rounds, so the drift of a shared machine hits all of
+/// them alike; the medians per request, wall and CPU, are printed with their ratios.
+fn telemetry_overhead(_: &mut Criterion) {
+    const ROUNDS: usize = 15;
+    const REQUESTS: u32 = 1500;
+    // One thread: the subscriber set for a variant is the one its requests run under.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
     let prefix = format!("authd-bench:{}:", uuid::Uuid::new_v4().simple());
     let state = runtime.block_on(state(&prefix));
+    let user = bench_user();
+    runtime
+        .block_on(state.users.insert_user(&user))
+        .expect("the user /me reads");
     let token = state
         .tokens
-        .issue(&bench_user(), time::OffsetDateTime::now_utc())
+        .issue(&user, time::OffsetDateTime::now_utc())
         .expect("issue")
         .token;
     opentelemetry::global::set_text_map_propagator(
@@ -166,28 +199,65 @@ fn request_path(c: &mut Criterion) {
         assert_eq!(response.status(), StatusCode::OK);
     };
     get_me(); // warms the verified-token cache
+    let round = || {
+        let (wall, cpu) = (std::time::Instant::now(), cpu_time());
+        for _ in 0..REQUESTS {
+            get_me();
+        }
+        let per_request = |elapsed: Duration| elapsed.as_secs_f64() * 1e6 / f64::from(REQUESTS);
+        (per_request(wall.elapsed()), per_request(cpu_time() - cpu))
+    };
 
-    let mut group = c.benchmark_group("GET /me (cache warm)");
-    group.bench_function("no telemetry", |b| b.iter(get_me));
-    let logs_and_ids = tracer_provider(None::<DiscardSpans>);
-    let subscriber = tracing_subscriber::registry()
-        .with(log_layer(LogFormat::Json, std::io::sink).with_filter(EnvFilter::new("info")))
-        .with(trace_layer(&logs_and_ids));
-    tracing::subscriber::with_default(subscriber, || {
-        group.bench_function("JSON logs and trace ids (serve, no OTLP endpoint)", |b| {
-            b.iter(get_me)
-        });
-    });
+    let ids_only = tracer_provider(None::<DiscardSpans>);
     let exporting = tracer_provider(Some(DiscardSpans));
-    let subscriber = tracing_subscriber::registry()
-        .with(log_layer(LogFormat::Json, std::io::sink).with_filter(EnvFilter::new("info")))
-        .with(trace_layer(&exporting));
-    tracing::subscriber::with_default(subscriber, || {
-        group.bench_function("JSON logs and spans exported", |b| b.iter(get_me));
-    });
-    group.finish();
+    let serve = |provider, level: &str| {
+        tracing::Dispatch::new(
+            tracing_subscriber::registry()
+                .with(log_layer(
+                    LogFormat::Json,
+                    std::io::sink,
+                    EnvFilter::new(level),
+                ))
+                .with(trace_layer(provider)),
+        )
+    };
+    let variants: [(&str, Option<tracing::Dispatch>); 4] = [
+        ("no telemetry", None),
+        (
+            "serve: JSON log lines, spans for trace ids",
+            Some(serve(&ids_only, "info")),
+        ),
+        ("serve, spans exported", Some(serve(&exporting, "info"))),
+        (
+            "serve, spans exported, AUTHD_LOG=warn",
+            Some(serve(&exporting, "warn")),
+        ),
+    ];
+    let mut samples = vec![(Vec::new(), Vec::new()); variants.len()];
+    for _ in 0..ROUNDS {
+        for ((_, dispatch), (walls, cpus)) in variants.iter().zip(&mut samples) {
+            let (wall, cpu) = match dispatch {
+                Some(dispatch) => tracing::dispatcher::with_default(dispatch, round),
+                None => round(),
+            };
+            walls.push(wall);
+            cpus.push(cpu);
+        }
+    }
     let _ = exporting.shutdown();
+    println!(
+        "\nGET /me (cache warm), {ROUNDS} alternating rounds of {REQUESTS} requests, medians per request:"
+    );
+    let (base_wall, base_cpu) = (median(samples[0].0.clone()), median(samples[0].1.clone()));
+    for ((name, _), (walls, cpus)) in variants.iter().zip(samples) {
+        let (wall, cpu) = (median(walls), median(cpus));
+        println!(
+            "  {name:<40} wall {wall:6.1} µs ({:.2}×)   CPU {cpu:6.1} µs ({:.2}×)",
+            wall / base_wall,
+            cpu / base_cpu
+        );
+    }
 }
 
-criterion_group!(benches, verification, request_path);
+criterion_group!(benches, verification, telemetry_overhead);
 criterion_main!(benches);

@@ -19,9 +19,15 @@ use opentelemetry_sdk::{
 };
 use tracing::{Level, Subscriber};
 use tracing_subscriber::{
-    EnvFilter, Layer, filter::Targets, fmt::MakeWriter, layer::SubscriberExt, registry::LookupSpan,
+    EnvFilter, Layer,
+    filter::{FilterExt, filter_fn},
+    fmt::MakeWriter,
+    layer::SubscriberExt,
+    registry::LookupSpan,
     util::SubscriberInitExt,
 };
+
+use crate::http::REQUEST_SPAN;
 
 #[derive(Debug, Clone, Copy)]
 pub enum LogFormat {
@@ -60,7 +66,7 @@ pub fn init(format: LogFormat) -> Telemetry {
     };
     let provider = tracer_provider(exporter);
     let _ = tracing_subscriber::registry()
-        .with(log_layer(format, io::stderr).with_filter(log_filter()))
+        .with(log_layer(format, io::stderr, log_filter()))
         .with(trace_layer(&provider))
         .try_init();
     Telemetry { provider }
@@ -69,7 +75,7 @@ pub fn init(format: LogFormat) -> Telemetry {
 /// Logs only, for one-shot commands (`migrate`, `keys rotate`): nothing to trace.
 pub fn init_logs(format: LogFormat) {
     let _ = tracing_subscriber::registry()
-        .with(log_layer(format, io::stderr).with_filter(log_filter()))
+        .with(log_layer(format, io::stderr, log_filter()))
         .try_init();
 }
 
@@ -88,15 +94,17 @@ pub fn log_filter() -> EnvFilter {
     }
 }
 
-/// Log lines to `writer`: JSON objects (the event's fields at the top level, the request
-/// span's fields under `span`), or compact text.
-pub fn log_layer<S, W>(format: LogFormat, writer: W) -> Box<dyn Layer<S> + Send + Sync>
+/// Log lines to `writer`, filtered by `filter` (see [`log_filter`]): JSON objects (the event's fields at the
+/// top level, the request span's fields under `span`), or compact text. Of the spans, only the
+/// request's is logged: it names the request, and the others (a Redis command, a query) would
+/// cost a formatting each for nothing a log line needs.
+pub fn log_layer<S, W>(format: LogFormat, writer: W, filter: EnvFilter) -> impl Layer<S> + use<S, W>
 where
     S: Subscriber + for<'span> LookupSpan<'span>,
     W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
 {
     let layer = tracing_subscriber::fmt::layer().with_writer(writer);
-    match format {
+    let layer = match format {
         LogFormat::Json => layer
             .json()
             .flatten_event(true)
@@ -104,7 +112,10 @@ where
             .with_span_list(false)
             .boxed(),
         LogFormat::Pretty => layer.compact().boxed(),
-    }
+    };
+    let request_span_only =
+        filter_fn(|metadata| !metadata.is_span() || metadata.name() == REQUEST_SPAN);
+    layer.with_filter(filter.and(request_span_only))
 }
 
 /// Turns authd's own `tracing` spans (and the events within them) into OpenTelemetry spans for
@@ -119,7 +130,16 @@ where
         // Source locations and thread names say nothing an operator needs, and cost per span.
         .with_location(false)
         .with_threads(false)
-        .with_filter(Targets::new().with_target("authd", Level::INFO))
+        .with_filter(filter_fn(|metadata| {
+            // Spans at info; of the events, only warnings and errors become span events (an
+            // info line per request would be a span event per request).
+            let wanted = if metadata.is_span() {
+                Level::INFO
+            } else {
+                Level::WARN
+            };
+            metadata.target().starts_with("authd") && *metadata.level() <= wanted
+        }))
 }
 
 /// A provider that exports through `exporter` in batches, or, without one, only mints the trace

@@ -31,7 +31,7 @@ use poem_openapi::{OpenApiService, Tags};
 use crate::startup::AppState;
 
 pub use client_ip::{client_ip, user_agent};
-pub use observe::REQUEST_ID;
+pub use observe::{REQUEST_ID, REQUEST_SPAN};
 
 #[derive(Tags)]
 enum ApiTags {

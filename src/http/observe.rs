@@ -28,6 +28,9 @@ use crate::{metrics::Metrics, startup::AppState};
 /// Names a request in the logs of every replica and of the client; echoed on every answer.
 pub const REQUEST_ID: &str = "x-request-id";
 
+/// The name of the span each request runs in (see `telemetry`, which logs its fields).
+pub const REQUEST_SPAN: &str = "request";
+
 /// An incoming id longer than this, or with other than visible ASCII, is replaced: it is
 /// written to every log line of the request.
 const MAX_REQUEST_ID_LEN: usize = 128;
@@ -54,16 +57,16 @@ impl Observer {
         let started = Instant::now();
         let request_id = request_id(request.headers());
         let method = request.method().clone();
+        // Every field here is on every log line of the request, and every later `record` makes
+        // the JSON log layer re-encode them all: what is known only at the end goes to the
+        // trace alone (`set_attribute`) and to the one `answered` line.
         let span = tracing::info_span!(
-            "request",
-            otel.name = %method,
+            REQUEST_SPAN,
+            otel.name = method.as_str(),
             otel.kind = "server",
-            otel.status_code = Empty,
-            http.request.method = %method,
-            http.route = Empty,
-            http.response.status_code = Empty,
+            http.request.method = method.as_str(),
             client.address = %client_ip(&request, &self.trusted_proxies),
-            request_id = %request_id,
+            request_id = request_id.as_str(),
             trace_id = Empty,
         );
         // A caller's W3C `traceparent` makes this request a child of its span.
@@ -82,11 +85,11 @@ impl Observer {
             .await;
         let status = response.status();
         let elapsed = started.elapsed();
-        span.record("http.route", &*route);
         span.record("otel.name", format!("{method} {route}").as_str());
-        span.record("http.response.status_code", status.as_u16());
+        span.set_attribute("http.route", route.to_string());
+        span.set_attribute("http.response.status_code", i64::from(status.as_u16()));
         if status.is_server_error() {
-            span.record("otel.status_code", "error");
+            span.set_status(opentelemetry::trace::Status::error(""));
         }
         self.metrics
             .observe_request(&route, method.as_str(), status.as_u16(), elapsed);
@@ -137,9 +140,9 @@ fn log_answer(route: &str, status: StatusCode, elapsed: Duration) {
     let status = status.as_u16();
     let latency_ms = elapsed.as_secs_f64() * 1e3;
     if QUIET_ROUTES.contains(&route) {
-        tracing::debug!(status, latency_ms, "answered");
+        tracing::debug!(route, status, latency_ms, "answered");
     } else {
-        tracing::info!(status, latency_ms, "answered");
+        tracing::info!(route, status, latency_ms, "answered");
     }
 }
 

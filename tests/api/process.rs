@@ -71,6 +71,23 @@ impl Served {
         Self { url, log, child }
     }
 
+    /// Registers `username` with a generated password: `(user id, password)`.
+    pub async fn register(&self, username: &str) -> (String, String) {
+        let response = reqwest::Client::new()
+            .post(format!("{}/register", self.url))
+            .json(&serde_json::json!({
+                "username": username,
+                "email": format!("{username}@example.com"),
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        let body: serde_json::Value = response.json().await.unwrap();
+        let field = |name: &str| body[name].as_str().unwrap().to_owned();
+        (field("id"), field("password"))
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id().expect("still running")
     }

@@ -15,7 +15,7 @@ use opentelemetry_proto::tonic::{
     common::v1::{AnyValue, KeyValue, any_value::Value as OtlpValue},
     trace::v1::{Span, span::SpanKind},
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::{
     helpers::{durable_resources, eventually},
@@ -139,16 +139,7 @@ async fn a_login_is_one_trace_joined_to_the_callers_showing_hashing_storage_and_
     )
     .await;
     let client = reqwest::Client::new();
-    let registered: Value = client
-        .post(format!("{}/register", authd.url))
-        .json(&json!({"username": "traced", "email": "traced@example.com"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let password = registered["password"].as_str().unwrap().to_owned();
+    let (_, password) = authd.register("traced").await;
 
     // The caller's own trace: authd's spans must join it (W3C Trace Context).
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
