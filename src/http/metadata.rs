@@ -38,6 +38,8 @@ impl MetadataApi {
     #[oai(path = "/.well-known/oauth-authorization-server", method = "get")]
     async fn metadata(&self) -> Json<Metadata> {
         let issuer = &self.0.config.issuer;
+        // Where clients reach authd (behind a load balancer, not necessarily the issuer's host).
+        let base = &self.0.config.public_url;
         let client_auth = ["client_secret_basic", "client_secret_post"];
         let mut algorithms: Vec<String> = self
             .0
@@ -50,10 +52,10 @@ impl MetadataApi {
         algorithms.dedup();
         Json(Metadata {
             issuer: issuer.clone(),
-            token_endpoint: format!("{issuer}/oauth/token"),
-            jwks_uri: format!("{issuer}/.well-known/jwks.json"),
-            revocation_endpoint: format!("{issuer}/oauth/revoke"),
-            introspection_endpoint: format!("{issuer}/oauth/introspect"),
+            token_endpoint: format!("{base}/oauth/token"),
+            jwks_uri: format!("{base}/.well-known/jwks.json"),
+            revocation_endpoint: format!("{base}/oauth/revoke"),
+            introspection_endpoint: format!("{base}/oauth/introspect"),
             response_types_supported: Vec::new(),
             grant_types_supported: strings(&["password", "refresh_token", "client_credentials"]),
             token_endpoint_auth_methods_supported: strings(&[
