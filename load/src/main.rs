@@ -64,6 +64,9 @@ struct Args {
     /// read from its metadata document (RFC 8414 `token_endpoint`).
     #[arg(long)]
     public_url: Option<String>,
+    /// The path the `get` scenario requests.
+    #[arg(long, default_value = "/ping")]
+    path: String,
     /// Also write the results as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -129,14 +132,19 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         .pool_max_idle_per_host(args.concurrency.max(64))
         .build()
         .map_err(|err| err.to_string())?;
+    let uses = |scenario| sequence.contains(&scenario);
     let public_url = match &args.public_url {
         Some(url) => url.trim_end_matches('/').to_owned(),
-        None => discover_public_url(&client, &targets[0]).await?,
+        None if uses(Scenario::DpopVerify) => discover_public_url(&client, &targets[0]).await?,
+        None => targets[0].clone(),
     };
 
-    let uses = |scenario| sequence.contains(&scenario);
     let needs = Needs {
-        users: args.users.max(1),
+        users: if sequence == [Scenario::Get] {
+            0
+        } else {
+            args.users.max(1)
+        },
         // Each refresh holds a token until answered: one chain per request in flight.
         refresh_sessions: if uses(Scenario::Refresh) {
             args.concurrency.max(args.users)
@@ -149,10 +157,12 @@ async fn run(args: Args) -> Result<ExitCode, String> {
             0
         },
     };
-    eprintln!(
-        "authd-load: preparing {} users through {} (logins are rate limited: raise AUTHD_RATE_LIMIT for login-heavy runs)",
-        needs.users, targets[0]
-    );
+    if needs.users > 0 {
+        eprintln!(
+            "authd-load: preparing {} users through {} (logins are rate limited: raise AUTHD_RATE_LIMIT for login-heavy runs)",
+            needs.users, targets[0]
+        );
+    }
     let fixture = prepare(&client, &targets[0], &public_url, &needs).await?;
     let context = Arc::new(Context::new(
         client,
@@ -161,6 +171,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         fixture,
         oauth_client,
         sequence,
+        args.path.clone(),
     ));
 
     let recorder = Arc::new(Recorder::new()?);

@@ -34,9 +34,18 @@ pub async fn prepare(
     public_url: &str,
     needs: &Needs,
 ) -> Result<Fixture, String> {
+    let mut fixture = Fixture {
+        credentials: Vec::new(),
+        tokens: Vec::new(),
+        refresh_tokens: Mutex::new(VecDeque::new()),
+        dpop_tokens: Vec::new(),
+    };
+    if needs.users == 0 {
+        return Ok(fixture);
+    }
     let run = uuid::Uuid::new_v4().simple().to_string();
     let mut credentials = Vec::new();
-    for n in 0..needs.users.max(1) {
+    for n in 0..needs.users {
         let username = format!("load-{}-{n}", &run[..12]);
         let body = serde_json::json!({
             "username": username,
@@ -69,12 +78,11 @@ pub async fn prepare(
         let session = json(login(client, base, user, Some(proof)).await?, "DPoP login").await?;
         dpop_tokens.push((key, field(&session, "access_token")?));
     }
-    Ok(Fixture {
-        credentials,
-        tokens,
-        refresh_tokens: Mutex::new(refresh_tokens),
-        dpop_tokens,
-    })
+    fixture.credentials = credentials;
+    fixture.tokens = tokens;
+    fixture.refresh_tokens = Mutex::new(refresh_tokens);
+    fixture.dpop_tokens = dpop_tokens;
+    Ok(fixture)
 }
 
 /// The password grant for `user`, with a DPoP `proof` when the token is to be bound.

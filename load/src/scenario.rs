@@ -25,6 +25,8 @@ pub enum Scenario {
     DpopVerify,
     /// A weighted mix of the above (`--mix`)
     Mixed,
+    /// A plain `GET` of `--path`, nothing prepared: for baselines (any HTTP server)
+    Get,
 }
 
 impl Scenario {
@@ -38,6 +40,7 @@ impl Scenario {
             Scenario::Introspect => "introspect",
             Scenario::DpopVerify => "dpop-verify",
             Scenario::Mixed => "mixed",
+            Scenario::Get => "get",
         }
     }
 
@@ -60,7 +63,7 @@ pub fn parse_mix(spec: &str, have_client: bool) -> Result<Vec<Scenario>, String>
             .ok_or_else(|| format!("--mix: `{part}` is not name=weight"))?;
         let scenario = Scenario::from_str(name.trim(), true)
             .ok()
-            .filter(|scenario| *scenario != Scenario::Mixed)
+            .filter(|scenario| !matches!(scenario, Scenario::Mixed | Scenario::Get))
             .ok_or_else(|| format!("--mix: no scenario `{name}`"))?;
         let weight: usize = weight
             .trim()
@@ -102,6 +105,8 @@ pub struct Context {
     pub fixture: Fixture,
     pub oauth_client: Option<(String, String)>,
     pub sequence: Vec<Scenario>,
+    /// The path of the `get` scenario.
+    pub path: String,
     next_target: AtomicUsize,
 }
 
@@ -113,6 +118,7 @@ impl Context {
         fixture: Fixture,
         oauth_client: Option<(String, String)>,
         sequence: Vec<Scenario>,
+        path: String,
     ) -> Self {
         Self {
             client,
@@ -121,6 +127,7 @@ impl Context {
             fixture,
             oauth_client,
             sequence,
+            path,
             next_target: AtomicUsize::new(0),
         }
     }
@@ -140,6 +147,7 @@ impl Context {
         let mut refreshed = None;
         let request = match scenario {
             Scenario::Jwks => self.client.get(format!("{base}/.well-known/jwks.json")),
+            Scenario::Get => self.client.get(format!("{base}{}", self.path)),
             Scenario::Verify => self
                 .client
                 .get(format!("{base}/me"))

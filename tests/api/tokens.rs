@@ -290,3 +290,49 @@ async fn a_token_of_a_deleted_user_is_refused() {
         .unwrap();
     assert_invalid_token(app.me(&token).await, "no longer exists").await;
 }
+
+/// The hot path's budget (issue 8): a verification asks Redis once (revocation and cache in
+/// one pipeline) and Postgres never, cached or not. Counted on the stores' own pools.
+#[tokio::test]
+async fn a_verification_takes_one_redis_round_trip_and_no_postgres_query() {
+    let app = spawn_app().await;
+    let token = logged_in(&app, "counted").await;
+    let state = authd::AppState::build(
+        crate::helpers::test_config(&app.options),
+        stores_for(&app.options, &app.resources).await,
+        &app.master_key,
+        Arc::new(authd::clock::SystemClock),
+    )
+    .await
+    .unwrap();
+    let taken = |service: &str| {
+        state
+            .probes
+            .iter()
+            .find(|probe| probe.name() == service)
+            .and_then(|probe| probe.pool_status())
+            .map(|status| status.acquired)
+            .unwrap()
+    };
+    // The first verification against a fresh Redis prefix finds no revocation list there and
+    // loads it from Postgres (the recovery path); measure the steady state after it.
+    let other = logged_in(&app, "first").await;
+    state.verifier.verify(&other).await.unwrap();
+    for pass in ["uncached", "cached"] {
+        let (redis, postgres) = (taken("redis"), taken("postgres"));
+        state.verifier.verify(&token).await.unwrap();
+        // An uncached verification also writes the cache, after the answer is known: one more
+        // trip, not on the way to the verdict.
+        let writes = if pass == "uncached" { 1 } else { 0 };
+        assert_eq!(
+            taken("redis") - redis,
+            1 + writes,
+            "{pass}: Redis connections"
+        );
+        assert_eq!(
+            taken("postgres") - postgres,
+            0,
+            "{pass}: Postgres connections"
+        );
+    }
+}

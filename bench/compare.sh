@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# authd against its limits, measured in one run, printed as ratios (docs/PERFORMANCE.md).
+#
+#   bench/compare.sh            # DURATION=10s CONCURRENCY=32 by default
+#
+# Baselines, measured here and now on this machine:
+#   - bare poem (bench/bare): the framework limit for the verify and JWKS paths;
+#   - Argon2: cores / time of one hash with authd's parameters: the limit for password logins;
+#   - RS256 signing: cores / time of one signature: the limit for client-credentials tokens.
+# Then one `authd serve` (release build, local Postgres and Redis, a fresh database) is loaded
+# with authd-load, scenario by scenario, and the ratios to those limits are printed, with memory
+# and start-up time. Needs what the tests need (Postgres, Redis), and python3 for the arithmetic.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+duration=${DURATION:-10s}
+concurrency=${CONCURRENCY:-32}
+cores=$(nproc)
+out=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  dropdb -h 127.0.0.1 -U postgres --if-exists "$database" 2>/dev/null || true
+  rm -rf "$out"
+}
+database="authd_compare_$$"
+trap cleanup EXIT
+
+echo "==> building (release)"
+cargo build --release --locked -p authd -p authd-load -p authd-bare
+load=target/release/authd-load
+
+echo "==> criterion: signing and Argon2 on this machine"
+cargo bench --locked --bench crypto -- --noplot "sign RS256|argon2id" >"$out/crypto.txt"
+estimate() { # mean time in seconds of the criterion bench whose directory matches $1
+  python3 - "$1" <<'EOF'
+import glob, json, sys
+paths = [p for p in glob.glob("target/criterion/*/*/new/estimates.json") if sys.argv[1] in p]
+print(json.load(open(sorted(paths)[0]))["mean"]["point_estimate"] / 1e9)
+EOF
+}
+argon2_seconds=$(estimate "argon2id hash")
+rs256_seconds=$(estimate "sign RS256")
+
+start() { # start <name> <command...>: runs it, waits for its "listening on" line, sets $url
+  local name=$1; shift
+  "$@" >"$out/$name.stdout" 2>"$out/$name.stderr" &
+  pids+=($!)
+  pid=$!
+  for _ in $(seq 1 300); do
+    url=$(sed -n 's/.*listening on //p' "$out/$name.stdout" | head -n 1)
+    [ -n "$url" ] && return 0
+    sleep 0.05
+  done
+  cat "$out/$name.stderr" >&2
+  echo "$name did not start" >&2
+  exit 1
+}
+
+run() { # run <label> <authd-load arguments...>
+  local label=$1; shift
+  echo "==> $label"
+  "$load" --duration "$duration" --json "$out/$label.json" "$@" | sed 's/^/    /'
+}
+
+echo "==> bare poem"
+start bare target/release/authd-bare
+run bare --target "$url" --scenario get --path /json --concurrency "$concurrency"
+kill "$pid"
+
+echo "==> authd serve on a fresh database"
+createdb -h 127.0.0.1 -U postgres "$database"
+export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$database"
+export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
+export AUTHD_REDIS_PREFIX="authd-compare:$$:"
+export AUTHD_MASTER_KEY=$(openssl rand -base64 32)
+export AUTHD_RATE_LIMIT=100000000 AUTHD_LOG=warn
+# Created before the timed start, so the start measures an existing database, key ring included.
+target/release/authd migrate 2>/dev/null
+client=$(target/release/authd clients create --name compare 2>/dev/null |
+  python3 -c 'import json,sys; c=json.load(sys.stdin); print(c["client_id"] + ":" + c["client_secret"])')
+began=$(date +%s%N)
+start authd env AUTHD_LISTEN=127.0.0.1:0 target/release/authd serve --no-migrate
+authd_pid=$pid
+until curl -fs "$url/readyz" >/dev/null; do sleep 0.005; done
+ready_ms=$(( ($(date +%s%N) - began) / 1000000 ))
+export AUTHD_PUBLIC_URL=$url
+sleep 1
+idle_rss_kib=$(awk '/VmRSS/ {print $2}' "/proc/$authd_pid/status")
+
+run jwks --target "$url" --scenario jwks --concurrency "$concurrency"
+run verify --target "$url" --scenario verify --concurrency "$concurrency"
+half_rate=$(python3 -c "import json; print(round(json.load(open('$out/verify.json'))['rps'] / 2))")
+run verify-half-rate --target "$url" --scenario verify --rate "$half_rate"
+run verify-idle-200 --target "$url" --scenario verify --rate 200
+# Logins saturate the hashing pool while verify runs at the same modest rate beside them.
+"$load" --target "$url" --scenario login --duration "$duration" --concurrency $((cores * 4)) \
+  --json "$out/login.json" >"$out/login.txt" &
+login_pid=$!
+sleep 1 # its users registered, the hashing pool busy
+run verify-during-logins --target "$url" --scenario verify --rate 200
+wait "$login_pid"
+sed 's/^/    /' "$out/login.txt"
+run client-credentials --target "$url" --scenario client-credentials --client "$client" --concurrency "$concurrency"
+"$load" --target "$url" --scenario mixed --client "$client" --duration "$duration" \
+  --concurrency "$concurrency" --json "$out/mixed.json" >"$out/mixed.txt" &
+mixed_pid=$!
+peak_rss_kib=0
+while kill -0 "$mixed_pid" 2>/dev/null; do
+  rss=$(awk '/VmRSS/ {print $2}' "/proc/$authd_pid/status")
+  [ "$rss" -gt "$peak_rss_kib" ] && peak_rss_kib=$rss
+  sleep 0.2
+done
+sed 's/^/    /' "$out/mixed.txt"
+
+python3 - "$out" "$cores" "$argon2_seconds" "$rs256_seconds" "$ready_ms" "$idle_rss_kib" "$peak_rss_kib" <<'EOF'
+import json, sys
+out, cores, argon2, rs256, ready_ms, idle_kib, peak_kib = sys.argv[1:]
+cores, argon2, rs256 = int(cores), float(argon2), float(rs256)
+r = lambda name: json.load(open(f"{out}/{name}.json"))
+rps = lambda name: r(name)["rps"]
+p99 = lambda name: r(name)["latency_ms"]["p99"]
+argon2_limit, rs256_limit = cores / argon2, cores / rs256
+rows = [
+    ("bare poem GET /json", f"{rps('bare'):.0f} rps", ""),
+    ("Argon2 limit (cores / one hash)", f"{argon2_limit:.1f} /s", f"one hash {argon2*1e3:.1f} ms"),
+    ("RS256 signing limit (cores / one signature)", f"{rs256_limit:.0f} /s", f"one signature {rs256*1e3:.2f} ms"),
+    ("verify (cache warm)", f"{rps('verify'):.0f} rps", f"{rps('verify')/rps('bare'):.2f} of bare poem (target >= 0.50)"),
+    ("verify p99 at half that rate", f"{p99('verify-half-rate'):.2f} ms", "target < 5 ms"),
+    ("jwks", f"{rps('jwks'):.0f} rps", f"{rps('jwks')/rps('bare'):.2f} of bare poem (target >= 0.80)"),
+    ("login (password grant)", f"{rps('login'):.1f} rps", f"{rps('login')/argon2_limit:.2f} of the Argon2 limit (target >= 0.90)"),
+    ("verify p99 at 200/s, idle / during logins", f"{p99('verify-idle-200'):.2f} / {p99('verify-during-logins'):.2f} ms",
+     f"{p99('verify-during-logins')/p99('verify-idle-200'):.2f}x (target <= 3)"),
+    ("client-credentials (RS256)", f"{rps('client-credentials'):.0f} rps",
+     f"{rps('client-credentials')/rs256_limit:.2f} of the signing limit (target >= 0.80)"),
+    ("mixed", f"{rps('mixed'):.0f} rps", f"{r('mixed')['errors']} errors"),
+    ("RSS idle / under mixed load", f"{int(idle_kib)/1024:.1f} / {int(peak_kib)/1024:.1f} MB", "targets < 30 / < 100 MB"),
+    ("start to ready (existing database)", f"{ready_ms} ms", "target < 300 ms"),
+]
+errors = {name: r(name)["errors"] for name in ["bare", "jwks", "verify", "login", "client-credentials", "mixed"]}
+print()
+print(f"{'':<46}{'measured':>20}   ratio")
+for name, value, ratio in rows:
+    print(f"{name:<46}{value:>20}   {ratio}")
+print(f"\nerrors: {errors}")
+EOF

@@ -1,0 +1,91 @@
+//! What each cryptographic operation of a request costs, alone: the figures the load baselines
+//! divide by (`bench/compare.sh`). Signing and verifying with each algorithm authd offers,
+//! opening a sealed signing key (AES-256-GCM under the master key, done at start and reload),
+//! and one Argon2id hash with the configured parameters (`AUTHD_ARGON2_MEMORY_KIB`,
+//! `_ITERATIONS`, `_PARALLELISM`; `serve`'s defaults otherwise).
+//!
+//! Run: `cargo bench --bench crypto`.
+
+use authd::{
+    accounts::{Password, PasswordHasher},
+    config::Argon2Settings,
+    keys::{KeyWindow, MasterKey, MasterKeys, SigningKey, generate},
+};
+use criterion::{Criterion, criterion_group, criterion_main};
+use jsonwebtoken::{Algorithm, Header, Validation, decode, encode};
+use serde_json::{Value, json};
+
+fn window(now: time::OffsetDateTime) -> KeyWindow {
+    KeyWindow {
+        not_before: now,
+        expires_at: now + time::Duration::days(1),
+        retire_at: now + time::Duration::days(2),
+    }
+}
+
+fn signatures(c: &mut Criterion) {
+    let master = MasterKey::generate_ephemeral();
+    let masters = MasterKeys::from(&master);
+    let now = time::OffsetDateTime::now_utc();
+    // The size of a real access token's claims.
+    let claims = json!({
+        "iss": "https://auth.example.com", "sub": uuid::Uuid::now_v7(), "aud": "api",
+        "exp": now.unix_timestamp() + 900, "iat": now.unix_timestamp(),
+        "nbf": now.unix_timestamp(), "jti": uuid::Uuid::new_v4(), "username": "alice",
+        "sid": uuid::Uuid::now_v7(), "scope": "profile",
+    });
+    let mut group = c.benchmark_group("signing key");
+    for algorithm in [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA] {
+        let (record, key) = generate(algorithm, &master, window(now), now).expect("a key");
+        let header = Header::new(algorithm);
+        group.bench_function(format!("sign {algorithm:?}"), |b| {
+            b.iter(|| encode(&header, &claims, key.encoding_key()).expect("signed"))
+        });
+        let token = encode(&header, &claims, key.encoding_key()).expect("signed");
+        let mut validation = Validation::new(algorithm);
+        validation.set_audience(&["api"]);
+        group.bench_function(format!("verify {algorithm:?}"), |b| {
+            b.iter(|| decode::<Value>(&token, &key.decoding, &validation).expect("verified"))
+        });
+        group.bench_function(
+            format!("open sealed {algorithm:?} key (AES-256-GCM)"),
+            |b| b.iter(|| SigningKey::open(&record, &masters).expect("opened")),
+        );
+    }
+    group.finish();
+}
+
+fn argon2(c: &mut Criterion) {
+    let setting = |name: &str, default: u32| {
+        std::env::var(name)
+            .ok()
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(default)
+    };
+    let settings = Argon2Settings {
+        memory_kib: setting("AUTHD_ARGON2_MEMORY_KIB", 19456),
+        iterations: setting("AUTHD_ARGON2_ITERATIONS", 2),
+        parallelism: setting("AUTHD_ARGON2_PARALLELISM", 1),
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let hasher = runtime
+        .block_on(PasswordHasher::new(settings))
+        .expect("hasher");
+    let password = Password::generate();
+    let mut group = c.benchmark_group("password");
+    group.sample_size(20);
+    group.bench_function(
+        format!(
+            "argon2id hash (m={} KiB, t={}, p={})",
+            settings.memory_kib, settings.iterations, settings.parallelism
+        ),
+        |b| {
+            b.to_async(&runtime)
+                .iter(|| async { hasher.hash(&password).await.expect("hashed") })
+        },
+    );
+    group.finish();
+}
+
+criterion_group!(benches, signatures, argon2);
+criterion_main!(benches);
