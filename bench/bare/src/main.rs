@@ -22,8 +22,12 @@ async fn main() -> std::io::Result<()> {
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:0".to_owned());
     let acceptor = TcpListener::bind(addr).into_acceptor().await?;
-    if let Some(local) = acceptor.local_addr().first() {
-        println!("listening on http://{}", local.0);
+    if let Some(addr) = acceptor
+        .local_addr()
+        .first()
+        .and_then(|local| local.as_socket_addr().copied())
+    {
+        println!("listening on http://{addr}");
     }
     Server::new_with_acceptor(acceptor)
         .run(Route::new().at("/json", get(json)).map_to_response())
