@@ -205,7 +205,7 @@ fn scraped(now: &Snapshot<'_>) -> Vec<MetricFamily> {
             .collect()
     };
     let keys = &now.keys;
-    vec![
+    let families = vec![
         family(
             "authd_pool_connections",
             "Connection pools: max, open (size), idle (available) and waiting callers",
@@ -258,7 +258,13 @@ fn scraped(now: &Snapshot<'_>) -> Vec<MetricFamily> {
                 (vec![("state", "running")], now.hasher.running as f64),
             ],
         ),
-    ]
+    ];
+    // The encoder refuses a family without samples (no pools in `dev`, no signing key yet),
+    // and stops there: leave such families out.
+    families
+        .into_iter()
+        .filter(|family| !family.get_metric().is_empty())
+        .collect()
 }
 
 fn family(
@@ -299,4 +305,29 @@ fn family(
         .collect();
     family.set_metric(metrics);
     family
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_app_without_pools_or_keys_still_renders_everything_else() {
+        let metrics = Metrics::new().unwrap();
+        metrics.observe_request("/me", "GET", 200, Duration::from_millis(1));
+        let text = metrics.render(&Snapshot {
+            probes: &[],
+            keys: KeyCensus::default(),
+            hasher: HasherLoad {
+                queued: 0,
+                running: 0,
+            },
+        });
+        assert!(text.contains("authd_http_requests_total{"), "{text}");
+        assert!(
+            text.contains("authd_argon2_tasks{state=\"queued\"} 0"),
+            "{text}"
+        );
+        assert!(!text.contains("authd_pool_connections"), "{text}");
+    }
 }

@@ -232,3 +232,24 @@ async fn logins_tokens_verifications_and_refresh_reuse_move_their_counters() {
         0.0
     );
 }
+
+#[tokio::test]
+async fn the_in_memory_stores_of_dev_expose_a_complete_parseable_page() {
+    let app = spawn_app_with(AppOptions {
+        backend: crate::helpers::Backend::Memory,
+        ..AppOptions::default()
+    })
+    .await;
+    assert_eq!(app.get("/ping").await.status(), 200);
+    let samples = scrape(&app).await;
+    // Families after the pools (which `dev` has none of) are still there.
+    assert_eq!(
+        sample(&samples, "authd_signing_keys", json!({"state": "signing"})),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&samples, "authd_argon2_tasks", json!({"state": "running"})),
+        Some(0.0)
+    );
+    assert!(sample(&samples, "authd_pool_connections", json!({})).is_none());
+}
