@@ -164,15 +164,16 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         );
     }
     let fixture = prepare(&client, &targets[0], &public_url, &needs).await?;
-    let context = Arc::new(Context::new(
+    let context = Arc::new(Context {
         client,
         targets,
         public_url,
         fixture,
         oauth_client,
         sequence,
-        args.path.clone(),
-    ));
+        path: args.path.clone(),
+        next_target: AtomicUsize::new(0),
+    });
 
     let recorder = Arc::new(Recorder::new()?);
     let name = args.scenario.name();

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::dpop::DpopKey;
 
+#[derive(Default)]
 pub struct Fixture {
     /// `(username, password)` of every user the run registered.
     pub credentials: Vec<(String, String)>,
@@ -34,14 +35,8 @@ pub async fn prepare(
     public_url: &str,
     needs: &Needs,
 ) -> Result<Fixture, String> {
-    let mut fixture = Fixture {
-        credentials: Vec::new(),
-        tokens: Vec::new(),
-        refresh_tokens: Mutex::new(VecDeque::new()),
-        dpop_tokens: Vec::new(),
-    };
     if needs.users == 0 {
-        return Ok(fixture);
+        return Ok(Fixture::default());
     }
     let run = uuid::Uuid::new_v4().simple().to_string();
     let mut credentials = Vec::new();
@@ -78,11 +73,12 @@ pub async fn prepare(
         let session = json(login(client, base, user, Some(proof)).await?, "DPoP login").await?;
         dpop_tokens.push((key, field(&session, "access_token")?));
     }
-    fixture.credentials = credentials;
-    fixture.tokens = tokens;
-    fixture.refresh_tokens = Mutex::new(refresh_tokens);
-    fixture.dpop_tokens = dpop_tokens;
-    Ok(fixture)
+    Ok(Fixture {
+        credentials,
+        tokens,
+        refresh_tokens: Mutex::new(refresh_tokens),
+        dpop_tokens,
+    })
 }
 
 /// The password grant for `user`, with a DPoP `proof` when the token is to be bound.

@@ -107,31 +107,10 @@ pub struct Context {
     pub sequence: Vec<Scenario>,
     /// The path of the `get` scenario.
     pub path: String,
-    next_target: AtomicUsize,
+    pub next_target: AtomicUsize,
 }
 
 impl Context {
-    pub fn new(
-        client: Client,
-        targets: Vec<String>,
-        public_url: String,
-        fixture: Fixture,
-        oauth_client: Option<(String, String)>,
-        sequence: Vec<Scenario>,
-        path: String,
-    ) -> Self {
-        Self {
-            client,
-            targets,
-            public_url,
-            fixture,
-            oauth_client,
-            sequence,
-            path,
-            next_target: AtomicUsize::new(0),
-        }
-    }
-
     /// The next target, round robin.
     fn target(&self) -> &str {
         let n = self.next_target.fetch_add(1, Ordering::Relaxed);
@@ -144,7 +123,6 @@ impl Context {
         let fixture = &self.fixture;
         let pick = |items: usize| n % items.max(1);
         let base = self.target();
-        let mut refreshed = None;
         let request = match scenario {
             Scenario::Jwks => self.client.get(format!("{base}/.well-known/jwks.json")),
             Scenario::Get => self.client.get(format!("{base}{}", self.path)),
@@ -164,12 +142,10 @@ impl Context {
                 let Some(token) = self.take_refresh_token() else {
                     return Outcome::Failed("no refresh token free (raise --users)");
                 };
-                let request = self.client.post(format!("{base}/oauth/token")).form(&[
+                self.client.post(format!("{base}/oauth/token")).form(&[
                     ("grant_type", "refresh_token"),
                     ("refresh_token", token.as_str()),
-                ]);
-                refreshed = Some(());
-                request
+                ])
             }
             Scenario::ClientCredentials => self.with_client(
                 self.client
@@ -195,7 +171,7 @@ impl Context {
         match request.send().await {
             Ok(response) => {
                 let status = response.status().as_u16();
-                if refreshed.is_some() {
+                if scenario == Scenario::Refresh {
                     if let Ok(body) = response.json::<serde_json::Value>().await
                         && let Some(next) = body["refresh_token"].as_str()
                     {
