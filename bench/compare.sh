@@ -57,14 +57,34 @@ start() { # start <name> <command...>: runs it, waits for its "listening on" lin
   exit 1
 }
 
-run() { # run <label> <authd-load arguments...>
+ticks() { # CPU time (clock ticks) used so far by the given processes
+  local total=0 pid
+  for pid in "$@"; do
+    # Fields 14 and 15 (utime, stime), counted after the ")" that ends the command name.
+    total=$((total + $(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{print $12 + $13}' || echo 0)))
+  done
+  echo "$total"
+}
+busy_ticks() { # CPU time (clock ticks) every core of the machine spent not idle
+  awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat
+}
+cpu_snapshot() { # server, Redis, Postgres, whole machine
+  echo "$(ticks "$server_pid") $(ticks $(pgrep -x redis-server)) $(ticks $(pgrep -x postgres)) $(busy_ticks)"
+}
+
+run() { # run <label> <authd-load arguments...>: loads $server_pid, records where the CPU went
   local label=$1; shift
   echo "==> $label"
+  local before after
+  before=$(cpu_snapshot)
   "$load" --duration "$duration" --json "$out/$label.json" "$@" | sed 's/^/    /'
+  after=$(cpu_snapshot)
+  echo "$before $after $(getconf CLK_TCK)" >"$out/$label.cpu"
 }
 
 echo "==> bare poem"
 start bare target/release/authd-bare
+server_pid=$pid
 run bare --target "$url" --scenario get --path /json --concurrency "$concurrency"
 kill "$pid"
 
@@ -82,6 +102,7 @@ client=$(target/release/authd clients create --name compare 2>/dev/null |
 began=$(date +%s%N)
 start authd env AUTHD_LISTEN=127.0.0.1:0 target/release/authd serve --no-migrate
 authd_pid=$pid
+server_pid=$pid
 until curl -fs "$url/readyz" >/dev/null; do sleep 0.005; done
 ready_ms=$(( ($(date +%s%N) - began) / 1000000 ))
 export AUTHD_PUBLIC_URL=$url
@@ -137,6 +158,22 @@ rows = [
     ("RSS idle / under mixed load", f"{int(idle_kib)/1024:.1f} / {int(peak_kib)/1024:.1f} MB", "targets < 30 / < 100 MB"),
     ("start to ready (existing database)", f"{ready_ms} ms", "target < 300 ms"),
 ]
+# Where the machine's CPU went in each run: the server under test, Redis, Postgres, and the rest
+# (mostly authd-load itself, which shares these cores).
+def cpu(name):
+    fields = open(f"{out}/{name}.cpu").read().split()
+    before, after, hz = [int(x) for x in fields[:4]], [int(x) for x in fields[4:8]], int(fields[8])
+    seconds = [(a - b) / hz for a, b in zip(after, before)]
+    server, redis, postgres, machine = seconds
+    return server, redis, postgres, max(machine - server - redis - postgres, 0.0)
+print()
+print("where the CPU went (cores busy over the run; server CPU per request)")
+print(f"{'':<24}{'server':>8}{'redis':>8}{'postgres':>10}{'rest':>8}{'server/request':>18}")
+for name in ["bare", "jwks", "verify", "verify-half-rate", "client-credentials"]:
+    server, redis, postgres, rest = cpu(name)
+    elapsed = r(name)["seconds"]
+    per_request = server / max(r(name)["requests"], 1) * 1e6
+    print(f"{name:<24}{server/elapsed:>8.2f}{redis/elapsed:>8.2f}{postgres/elapsed:>10.2f}{rest/elapsed:>8.2f}{per_request:>15.0f} us")
 errors = {name: r(name)["errors"] for name in ["bare", "jwks", "verify", "login", "client-credentials", "mixed"]}
 print()
 print(f"{'':<46}{'measured':>20}   ratio")

@@ -1,11 +1,13 @@
 //! User accounts: validated identities, password hashing, registration and authentication.
 
 mod email;
+mod hasher;
 mod password;
 mod service;
 mod username;
 
 pub use email::Email;
-pub use password::{HasherLoad, Password, PasswordHasher};
+pub use hasher::{HasherLoad, PasswordHasher};
+pub use password::Password;
 pub use service::{Accounts, AuthAttempt, Registered};
 pub use username::Username;

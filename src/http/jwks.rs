@@ -1,15 +1,72 @@
 //! `GET /.well-known/jwks.json`: the public keys that verify authd's tokens (RFC 7517).
 
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve};
-use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
+use std::sync::RwLock;
 
-use super::ApiTags;
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve};
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use time::OffsetDateTime;
+
+use super::{ApiTags, prebuilt_json::PrebuiltJson};
 use crate::{
     keys::{JWKS_MAX_AGE, PublicJwk},
     startup::AppState,
 };
 
-pub struct JwksApi(pub AppState);
+pub struct JwksApi {
+    state: AppState,
+    /// The document as last built, served until the key ring reloads or one of its keys
+    /// retires: fetching the JWKS is a hot path for every verifier of authd's tokens.
+    document: RwLock<Option<Document>>,
+}
+
+struct Document {
+    generation: u64,
+    unchanged_until: Option<OffsetDateTime>,
+    body: PrebuiltJson<JwkSet>,
+}
+
+impl JwksApi {
+    pub fn new(state: AppState) -> Self {
+        Self {
+            state,
+            document: RwLock::default(),
+        }
+    }
+
+    fn document(&self) -> PrebuiltJson<JwkSet> {
+        let ring = &self.state.key_ring;
+        let now = self.state.clock.now();
+        let generation = ring.generation();
+        let current = |document: &Document| {
+            document.generation == generation
+                && document.unchanged_until.is_none_or(|until| now < until)
+        };
+        // A poisoned lock only means a writer panicked while replacing a whole document.
+        if let Some(document) = self
+            .document
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .as_ref()
+            .filter(|document| current(document))
+        {
+            return document.body.clone();
+        }
+        let unchanged_until = ring.jwks_unchanged_until(now);
+        let set = ring.jwks(now);
+        let body = PrebuiltJson::new(&JwkSet {
+            keys: set.keys.iter().filter_map(to_object).collect(),
+        });
+        *self
+            .document
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Document {
+            generation,
+            unchanged_until,
+            body: body.clone(),
+        });
+        body
+    }
+}
 
 /// One public key (RFC 7517 §4): RSA (RFC 7518 §6.3), EC (§6.2) or OKP (RFC 8037).
 #[derive(Object)]
@@ -47,7 +104,10 @@ struct JwkSet {
 #[derive(ApiResponse)]
 enum JwksResponse {
     #[oai(status = 200)]
-    Ok(Json<JwkSet>, #[oai(header = "Cache-Control")] String),
+    Ok(
+        PrebuiltJson<JwkSet>,
+        #[oai(header = "Cache-Control")] String,
+    ),
 }
 
 #[OpenApi(tag = "ApiTags::Keys")]
@@ -57,10 +117,8 @@ impl JwksApi {
     /// Every key that can still verify a token authd issued; never a retired key.
     #[oai(path = "/.well-known/jwks.json", method = "get")]
     async fn jwks(&self) -> JwksResponse {
-        let set = self.0.key_ring.jwks(self.0.clock.now());
-        let keys = set.keys.iter().filter_map(to_object).collect();
         JwksResponse::Ok(
-            Json(JwkSet { keys }),
+            self.document(),
             // Rotation publishes a key this long before it signs (keys::rotation).
             format!("public, max-age={}", JWKS_MAX_AGE.whole_seconds()),
         )

@@ -16,6 +16,7 @@ mod observe;
 mod optional_json;
 mod ping;
 mod pop;
+mod prebuilt_json;
 mod profile;
 mod register;
 
@@ -54,7 +55,7 @@ pub fn api_service(state: &AppState) -> OpenApiService<impl poem_openapi::OpenAp
         (
             ping::PingApi,
             health::HealthApi(state.clone()),
-            jwks::JwksApi(state.clone()),
+            jwks::JwksApi::new(state.clone()),
             register::RegisterApi(state.clone()),
             auth::AuthApi(state.clone()),
             me::MeApi(state.clone()),

@@ -2,7 +2,10 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, RwLock},
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use jsonwebtoken::Algorithm;
@@ -41,6 +44,9 @@ type Keys = Arc<HashMap<String, Arc<SigningKey>>>;
 pub struct KeyRing {
     /// Swapped whole on reload, so a reader never sees half a key set.
     keys: RwLock<Keys>,
+    /// Counts reloads, so what is derived from one key set (the JWKS document) knows when it is
+    /// stale.
+    generation: AtomicU64,
     expired_test_key: Option<Arc<SigningKey>>,
 }
 
@@ -76,6 +82,7 @@ impl KeyRing {
 
         Ok(Self {
             keys: RwLock::new(open_all(&records, masters, now)?),
+            generation: AtomicU64::new(0),
             expired_test_key: None,
         })
     }
@@ -92,6 +99,7 @@ impl KeyRing {
             .keys
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = keys;
+        self.generation.fetch_add(1, Ordering::Release);
         Ok(())
     }
 
@@ -131,6 +139,23 @@ impl KeyRing {
             .get(kid)
             .filter(|key| key.verifies_at(now))
             .cloned()
+    }
+
+    /// Which key set the ring holds: changes on every reload. Read it before [`Self::jwks`], so
+    /// a reload in between makes what was built look stale rather than current.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Until when [`Self::jwks`] stays what it is at `now` if the ring is not reloaded: the
+    /// first retirement among the keys it lists (keys only leave the set as time passes; they
+    /// join it by reload). `None` when it lists no key.
+    pub fn jwks_unchanged_until(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
+        self.snapshot()
+            .values()
+            .filter(|key| key.verifies_at(now))
+            .map(|key| key.retire_at)
+            .min()
     }
 
     /// Every key that can still verify a token; never a retired key, never the test key.
