@@ -40,7 +40,7 @@ print(json.load(open(sorted(paths)[0]))["mean"]["point_estimate"] / 1e9)
 EOF
 }
 argon2_seconds=$(estimate "argon2id hash")
-rs256_seconds=$(estimate "sign RS256")
+rs256_seconds=$(estimate "/sign RS256/")
 
 start() { # start <name> <command...>: runs it, waits for its "listening on" line, sets $url
   local name=$1; shift

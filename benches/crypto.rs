@@ -12,7 +12,8 @@ use authd::{
     keys::{KeyWindow, MasterKey, MasterKeys, SigningKey, generate},
 };
 use criterion::{Criterion, criterion_group, criterion_main};
-use jsonwebtoken::{Algorithm, Header, Validation, decode, encode};
+use jsonwebtoken::{Algorithm, EncodingKey, Header, Validation, decode, encode};
+use rsa::{RsaPrivateKey, pkcs1::EncodeRsaPrivateKey};
 use serde_json::{Value, json};
 
 fn window(now: time::OffsetDateTime) -> KeyWindow {
@@ -39,9 +40,9 @@ fn signatures(c: &mut Criterion) {
         let (record, key) = generate(algorithm, &master, window(now), now).expect("a key");
         let header = Header::new(algorithm);
         group.bench_function(format!("sign {algorithm:?}"), |b| {
-            b.iter(|| encode(&header, &claims, key.encoding_key()).expect("signed"))
+            b.iter(|| key.sign(&header, &claims).expect("signed"))
         });
-        let token = encode(&header, &claims, key.encoding_key()).expect("signed");
+        let token = key.sign(&header, &claims).expect("signed");
         let mut validation = Validation::new(algorithm);
         validation.set_audience(&["api"]);
         group.bench_function(format!("verify {algorithm:?}"), |b| {
@@ -87,5 +88,21 @@ fn argon2(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, signatures, argon2);
+/// What authd's RS256 signature cost before keys were kept parsed: jsonwebtoken's `encode`
+/// parses the DER key, with its consistency checks, on every call.
+fn reparsing_signature(c: &mut Criterion) {
+    let private = RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).expect("a key");
+    let der = private.to_pkcs1_der().expect("PKCS#1");
+    let key = EncodingKey::from_rsa_der(der.as_bytes());
+    let header = Header::new(Algorithm::RS256);
+    let claims = json!({"sub": "alice", "aud": "api", "exp": 2_000_000_000});
+    let mut group = c.benchmark_group("signing key");
+    group.bench_function(
+        "jsonwebtoken encode RS256 (key parsed per signature)",
+        |b| b.iter(|| encode(&header, &claims, &key).expect("signed")),
+    );
+    group.finish();
+}
+
+criterion_group!(benches, signatures, reparsing_signature, argon2);
 criterion_main!(benches);

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use jsonwebtoken::{Header, encode};
+use jsonwebtoken::Header;
 use time::{Duration, OffsetDateTime};
 
 use super::{ACCESS_TOKEN_TYP, AccessClaims, Confirmation};
@@ -181,8 +181,9 @@ impl TokenIssuer {
         let mut header = Header::new(key.algorithm);
         header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
         header.kid = Some(key.kid.clone());
-        let token = encode(&header, &claims, key.encoding_key())
-            .map_err(|err| Error::Internal(format!("signing with {}: {err}", key.kid)))?;
+        let token = key
+            .sign(&header, &claims)
+            .map_err(|err| Error::Internal(err.to_string()))?;
         Ok(IssuedToken {
             token,
             algorithm: key.algorithm,

@@ -63,7 +63,7 @@ async fn forge(
     let mut claims = claims_of(token);
     claims["jti"] = uuid::Uuid::new_v4().to_string().into();
     edit_claims(&mut claims);
-    encode(&header, &claims, key.encoding_key()).unwrap()
+    key.sign(&header, &claims).unwrap()
 }
 
 #[tokio::test]
