@@ -40,6 +40,7 @@ print(json.load(open(sorted(paths)[0]))["mean"]["point_estimate"] / 1e9)
 EOF
 }
 argon2_seconds=$(estimate "argon2id hash")
+argon2_parallel_seconds=$(estimate "hashes at once")
 rs256_seconds=$(estimate "/sign RS256/")
 
 start() { # start <name> <command...>: runs it, waits for its "listening on" line, sets $url
@@ -99,6 +100,11 @@ export AUTHD_RATE_LIMIT=100000000 AUTHD_LOG=warn
 target/release/authd migrate 2>/dev/null
 client=$(target/release/authd clients create --name compare 2>/dev/null |
   python3 -c 'import json,sys; c=json.load(sys.stdin); print(c["client_id"] + ":" + c["client_secret"])')
+# A first start creates the signing key (RSA generation takes a while); the timed one loads it.
+start first-start env AUTHD_LISTEN=127.0.0.1:0 target/release/authd serve --no-migrate
+until curl -fs "$url/readyz" >/dev/null; do sleep 0.05; done
+kill "$pid"
+wait "$pid" 2>/dev/null || true
 began=$(date +%s%N)
 start authd env AUTHD_LISTEN=127.0.0.1:0 target/release/authd serve --no-migrate
 authd_pid=$pid
@@ -113,15 +119,18 @@ run jwks --target "$url" --scenario jwks --concurrency "$concurrency"
 run verify --target "$url" --scenario verify --concurrency "$concurrency"
 half_rate=$(python3 -c "import json; print(round(json.load(open('$out/verify.json'))['rps'] / 2))")
 run verify-half-rate --target "$url" --scenario verify --rate "$half_rate"
-run verify-idle-200 --target "$url" --scenario verify --rate 200
-# Logins saturate the hashing pool while verify runs at the same modest rate beside them.
-"$load" --target "$url" --scenario login --duration "$duration" --concurrency $((cores * 4)) \
-  --json "$out/login.json" >"$out/login.txt" &
-login_pid=$!
-sleep 1 # its users registered, the hashing pool busy
-run verify-during-logins --target "$url" --scenario verify --rate 200
-wait "$login_pid"
-sed 's/^/    /' "$out/login.txt"
+# Three rounds, the medians reported: on a shared machine one round can land on a noisy moment.
+for round in 1 2 3; do
+  run "verify-idle-200-$round" --target "$url" --scenario verify --rate 200
+  # Logins saturate the hashing pool while verify runs at the same modest rate beside them.
+  "$load" --target "$url" --scenario login --duration "$duration" --concurrency $((cores * 4)) \
+    --json "$out/login-$round.json" >"$out/login-$round.txt" &
+  login_pid=$!
+  sleep 1 # its users registered, the hashing pool busy
+  run "verify-during-logins-$round" --target "$url" --scenario verify --rate 200
+  wait "$login_pid"
+  sed 's/^/    /' "$out/login-$round.txt"
+done
 run client-credentials --target "$url" --scenario client-credentials --client "$client" --concurrency "$concurrency"
 "$load" --target "$url" --scenario mixed --client "$client" --duration "$duration" \
   --concurrency "$concurrency" --json "$out/mixed.json" >"$out/mixed.txt" &
@@ -134,24 +143,31 @@ while kill -0 "$mixed_pid" 2>/dev/null; do
 done
 sed 's/^/    /' "$out/mixed.txt"
 
-python3 - "$out" "$cores" "$argon2_seconds" "$rs256_seconds" "$ready_ms" "$idle_rss_kib" "$peak_rss_kib" <<'EOF'
+python3 - "$out" "$cores" "$argon2_seconds" "$rs256_seconds" "$ready_ms" "$idle_rss_kib" "$peak_rss_kib" "$argon2_parallel_seconds" <<'EOF'
 import json, sys
-out, cores, argon2, rs256, ready_ms, idle_kib, peak_kib = sys.argv[1:]
-cores, argon2, rs256 = int(cores), float(argon2), float(rs256)
+out, cores, argon2, rs256, ready_ms, idle_kib, peak_kib, argon2_parallel = sys.argv[1:]
+cores, argon2, rs256, argon2_parallel = int(cores), float(argon2), float(rs256), float(argon2_parallel)
 r = lambda name: json.load(open(f"{out}/{name}.json"))
 rps = lambda name: r(name)["rps"]
 p99 = lambda name: r(name)["latency_ms"]["p99"]
+median = lambda values: sorted(values)[len(values) // 2]
+rounds = (1, 2, 3)
+login_rps = median([rps(f"login-{i}") for i in rounds])
+idle_p99 = median([p99(f"verify-idle-200-{i}") for i in rounds])
+busy_p99 = median([p99(f"verify-during-logins-{i}") for i in rounds])
+slowdown = median([p99(f"verify-during-logins-{i}") / p99(f"verify-idle-200-{i}") for i in rounds])
 argon2_limit, rs256_limit = cores / argon2, cores / rs256
 rows = [
     ("bare poem GET /json", f"{rps('bare'):.0f} rps", ""),
     ("Argon2 limit (cores / one hash)", f"{argon2_limit:.1f} /s", f"one hash {argon2*1e3:.1f} ms"),
+    ("Argon2, one hash per core at once", f"{cores / argon2_parallel:.1f} /s", f"{cores / argon2_parallel / argon2_limit:.2f} of the limit above"),
     ("RS256 signing limit (cores / one signature)", f"{rs256_limit:.0f} /s", f"one signature {rs256*1e3:.2f} ms"),
     ("verify (cache warm)", f"{rps('verify'):.0f} rps", f"{rps('verify')/rps('bare'):.2f} of bare poem (target >= 0.50)"),
     ("verify p99 at half that rate", f"{p99('verify-half-rate'):.2f} ms", "target < 5 ms"),
     ("jwks", f"{rps('jwks'):.0f} rps", f"{rps('jwks')/rps('bare'):.2f} of bare poem (target >= 0.80)"),
-    ("login (password grant)", f"{rps('login'):.1f} rps", f"{rps('login')/argon2_limit:.2f} of the Argon2 limit (target >= 0.90)"),
-    ("verify p99 at 200/s, idle / during logins", f"{p99('verify-idle-200'):.2f} / {p99('verify-during-logins'):.2f} ms",
-     f"{p99('verify-during-logins')/p99('verify-idle-200'):.2f}x (target <= 3)"),
+    ("login (password grant), median of 3", f"{login_rps:.1f} rps", f"{login_rps/argon2_limit:.2f} of the Argon2 limit (target >= 0.90); {login_rps * argon2_parallel / cores:.2f} of hashes at once"),
+    ("verify p99 at 200/s, idle / during logins", f"{idle_p99:.2f} / {busy_p99:.2f} ms",
+     f"{slowdown:.2f}x, median of 3 rounds (target <= 3)"),
     ("client-credentials (RS256)", f"{rps('client-credentials'):.0f} rps",
      f"{rps('client-credentials')/rs256_limit:.2f} of the signing limit (target >= 0.80)"),
     ("mixed", f"{rps('mixed'):.0f} rps", f"{r('mixed')['errors']} errors"),
@@ -174,7 +190,7 @@ for name in ["bare", "jwks", "verify", "verify-half-rate", "client-credentials"]
     elapsed = r(name)["seconds"]
     per_request = server / max(r(name)["requests"], 1) * 1e6
     print(f"{name:<24}{server/elapsed:>8.2f}{redis/elapsed:>8.2f}{postgres/elapsed:>10.2f}{rest/elapsed:>8.2f}{per_request:>15.0f} us")
-errors = {name: r(name)["errors"] for name in ["bare", "jwks", "verify", "login", "client-credentials", "mixed"]}
+errors = {name: r(name)["errors"] for name in ["bare", "jwks", "verify", "login-1", "login-2", "login-3", "client-credentials", "mixed"]}
 print()
 print(f"{'':<46}{'measured':>20}   ratio")
 for name, value, ratio in rows:
