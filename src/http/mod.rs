@@ -7,6 +7,7 @@ mod client_ip;
 pub mod error;
 mod fields;
 mod health;
+mod hygiene;
 mod jwks;
 mod logout;
 mod me;

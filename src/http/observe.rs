@@ -1,6 +1,6 @@
 //! What happens around every request, in one place: its id, its span (joined to the caller's
-//! trace), the deadline, framework errors shaped as JSON, the request metrics, and one log line
-//! when it is answered.
+//! trace), the body limit and the deadline, framework errors shaped as JSON, the safety headers,
+//! the request metrics, and one log line when it is answered.
 //!
 //! poem's `RequestId` and `OpenTelemetryTracing` middleware do not fit: the first echoes any
 //! incoming id unchecked and opens an unnamed span, the second records the full URL (a query
@@ -22,7 +22,11 @@ use poem::{
 use tracing::{Instrument, field::Empty};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use super::{client_ip, json_error};
+use super::{
+    client_ip,
+    hygiene::{add_safety_headers, read_bounded_body},
+    json_error,
+};
 use crate::{metrics::Metrics, startup::AppState};
 
 /// Names a request in the logs of every replica and of the client; echoed on every answer.
@@ -97,6 +101,7 @@ impl Observer {
         if let Ok(value) = HeaderValue::from_str(&request_id) {
             response.headers_mut().insert(REQUEST_ID, value);
         }
+        add_safety_headers(&mut response);
         response
     }
 
@@ -104,12 +109,18 @@ impl Observer {
     /// response, whatever went wrong.
     async fn answer<E: Endpoint>(&self, endpoint: &E, request: Request) -> (Arc<str>, Response) {
         // Every backend call has its own timeout; this is the backstop for anything that still
-        // hangs (a Postgres server that accepts but never answers).
-        match tokio::time::timeout(self.deadline, endpoint.call(request)).await {
-            Ok(Ok(response)) => {
-                let response = response.into_response();
-                (route_of(response.data::<PathPattern>()), response)
-            }
+        // hangs (a Postgres server that accepts but never answers), and for a client that sends
+        // its body slowly.
+        let call = async {
+            let mut request = request;
+            read_bounded_body(&mut request).await?;
+            endpoint
+                .call(request)
+                .await
+                .map(IntoResponse::into_response)
+        };
+        match tokio::time::timeout(self.deadline, call).await {
+            Ok(Ok(response)) => (route_of(response.data::<PathPattern>()), response),
             Ok(Err(err)) => (route_of(err.data::<PathPattern>()), json_error(err)),
             Err(_) => {
                 tracing::error!(deadline = ?self.deadline, "request timed out");

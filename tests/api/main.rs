@@ -13,6 +13,7 @@ mod dev_contract;
 mod dpop;
 mod health;
 mod helpers;
+mod hygiene;
 mod jwks;
 mod logs;
 mod metrics;
