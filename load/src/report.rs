@@ -134,22 +134,21 @@ impl Summary {
             "latency ms: p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
             l.p50, l.p90, l.p99, l.p999, l.max
         );
-        let statuses: Vec<String> = self
-            .statuses
-            .iter()
-            .map(|(status, count)| format!("{status}: {count}"))
-            .collect();
-        println!("answers by status: {}", statuses.join(", "));
+        println!("answers by status: {}", counts(&self.statuses));
         if !self.failures.is_empty() {
-            let failures: Vec<String> = self
-                .failures
-                .iter()
-                .map(|(kind, count)| format!("{kind}: {count}"))
-                .collect();
-            println!("no answer: {}", failures.join(", "));
+            println!("no answer: {}", counts(&self.failures));
         }
         println!("errors: {}", self.errors);
     }
+}
+
+/// `key: count, key: count`.
+fn counts(tally: &BTreeMap<String, u64>) -> String {
+    let entries: Vec<String> = tally
+        .iter()
+        .map(|(key, count)| format!("{key}: {count}"))
+        .collect();
+    entries.join(", ")
 }
 
 /// Rewrites one line on stderr every second until `until`.

@@ -51,7 +51,6 @@ impl JwksApi {
         {
             return document.body.clone();
         }
-        let unchanged_until = ring.jwks_unchanged_until(now);
         let set = ring.jwks(now);
         let body = PrebuiltJson::new(&JwkSet {
             keys: set.keys.iter().filter_map(to_object).collect(),
@@ -61,7 +60,7 @@ impl JwksApi {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Document {
             generation,
-            unchanged_until,
+            unchanged_until: set.unchanged_until,
             body: body.clone(),
         });
         body

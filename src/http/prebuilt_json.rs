@@ -38,8 +38,10 @@ impl<T> Clone for PrebuiltJson<T> {
     }
 }
 
+const CONTENT_TYPE: &str = "application/json; charset=utf-8";
+
 impl<T: Type> Payload for PrebuiltJson<T> {
-    const CONTENT_TYPE: &'static str = "application/json; charset=utf-8";
+    const CONTENT_TYPE: &'static str = CONTENT_TYPE;
 
     fn schema_ref() -> MetaSchemaRef {
         T::schema_ref()
@@ -53,7 +55,7 @@ impl<T: Type> Payload for PrebuiltJson<T> {
 impl<T> IntoResponse for PrebuiltJson<T> {
     fn into_response(self) -> Response {
         Response::builder()
-            .content_type("application/json; charset=utf-8")
+            .content_type(CONTENT_TYPE)
             .body(self.body)
     }
 }

@@ -25,6 +25,11 @@ const CLOCK_SKEW_ALLOWANCE: Duration = Duration::minutes(1);
 #[derive(Debug, Clone, Serialize)]
 pub struct JsonWebKeySet {
     pub keys: Vec<PublicJwk>,
+    /// Until when the set stays as it is if the ring is not reloaded: the first retirement
+    /// among its keys (keys only leave the set as time passes; they join it by reload). `None`
+    /// when it lists no key.
+    #[serde(skip)]
+    pub unchanged_until: Option<OffsetDateTime>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -147,17 +152,6 @@ impl KeyRing {
         self.generation.load(Ordering::Acquire)
     }
 
-    /// Until when [`Self::jwks`] stays what it is at `now` if the ring is not reloaded: the
-    /// first retirement among the keys it lists (keys only leave the set as time passes; they
-    /// join it by reload). `None` when it lists no key.
-    pub fn jwks_unchanged_until(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
-        self.snapshot()
-            .values()
-            .filter(|key| key.verifies_at(now))
-            .map(|key| key.retire_at)
-            .min()
-    }
-
     /// Every key that can still verify a token; never a retired key, never the test key.
     pub fn jwks(&self, now: OffsetDateTime) -> JsonWebKeySet {
         let snapshot = self.snapshot();
@@ -167,6 +161,7 @@ impl KeyRing {
             .collect();
         keys.sort_by_key(|key| std::cmp::Reverse(key.not_before));
         JsonWebKeySet {
+            unchanged_until: keys.iter().map(|key| key.retire_at).min(),
             keys: keys.into_iter().map(|key| key.public_jwk.clone()).collect(),
         }
     }
