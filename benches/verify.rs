@@ -54,6 +54,11 @@ fn config() -> Config {
         pop_nonce_reuse: false,
         dpop_nonce: false,
         request_timeout: Duration::from_secs(10),
+        login_failure_limit: NonZeroU32::new(5).unwrap(),
+        login_failure_window: Duration::from_secs(15 * 60),
+        max_connections: 1_000,
+        header_timeout: Duration::from_secs(10),
+        cors_origins: Vec::new(),
     }
 }
 

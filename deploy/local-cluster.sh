@@ -85,6 +85,7 @@ done
   echo "  upstream authd {"
   for url in "${urls[@]}"; do echo "    server ${url#http://} max_fails=1 fail_timeout=2s;"; done
   echo "    keepalive 32;"
+  echo "    keepalive_timeout 5s;  # shorter than authd's idle timeout (AUTHD_HEADER_TIMEOUT)"
   echo "  }"
   echo "  server {"
   echo "    listen 127.0.0.1:$port;"

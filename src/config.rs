@@ -272,6 +272,30 @@ pub struct CommonArgs {
     #[arg(long, env = "AUTHD_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<IpNet>,
 
+    /// Failed logins for one username from one client address before that address must wait
+    /// (per-username throttling, on top of AUTHD_RATE_LIMIT). Other addresses are unaffected,
+    /// so an attacker cannot lock the real user out.
+    #[arg(long, env = "AUTHD_LOGIN_FAILURE_LIMIT", default_value = "5")]
+    pub login_failure_limit: NonZeroU32,
+
+    /// The sliding window AUTHD_LOGIN_FAILURE_LIMIT counts failures in.
+    #[arg(long, env = "AUTHD_LOGIN_FAILURE_WINDOW", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub login_failure_window: Duration,
+
+    /// Connections served at once by this replica; more wait in the accept queue.
+    #[arg(long, env = "AUTHD_MAX_CONNECTIONS", default_value = "4096")]
+    pub max_connections: usize,
+
+    /// How long a client may take to send a request's headers, and how long an idle
+    /// keep-alive connection stays open.
+    #[arg(long, env = "AUTHD_HEADER_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_timeout: Duration,
+
+    /// Comma-separated origins whose browser scripts may call authd (CORS), e.g.
+    /// `https://app.example.com`. Empty (the default): no cross-origin access.
+    #[arg(long, env = "AUTHD_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
     /// Argon2id memory cost in KiB (OWASP: 19456).
     #[arg(long, env = "AUTHD_ARGON2_MEMORY_KIB", default_value = "19456")]
     pub argon2_memory_kib: u32,
@@ -334,6 +358,12 @@ pub struct Config {
     pub pop_nonce_reuse: bool,
     pub dpop_nonce: bool,
     pub request_timeout: Duration,
+    pub login_failure_limit: NonZeroU32,
+    pub login_failure_window: Duration,
+    pub max_connections: usize,
+    pub header_timeout: Duration,
+    /// Origins allowed cross-origin access, each `scheme://host[:port]`; empty means none.
+    pub cors_origins: Vec<String>,
 }
 
 impl Config {
@@ -413,6 +443,31 @@ impl Config {
         if clock_leeway > time::Duration::minutes(5) {
             return Err(ConfigError::new("AUTHD_CLOCK_LEEWAY", "must be at most 5m"));
         }
+        if args.max_connections == 0 {
+            return Err(ConfigError::new(
+                "AUTHD_MAX_CONNECTIONS",
+                "must be at least 1",
+            ));
+        }
+        if args.header_timeout < Duration::from_secs(1) {
+            return Err(ConfigError::new(
+                "AUTHD_HEADER_TIMEOUT",
+                "must be at least 1s",
+            ));
+        }
+        if args.login_failure_window < Duration::from_secs(1) {
+            return Err(ConfigError::new(
+                "AUTHD_LOGIN_FAILURE_WINDOW",
+                "must be at least 1s",
+            ));
+        }
+        let cors_origins = args
+            .cors_origins
+            .iter()
+            .map(|origin| origin.trim())
+            .filter(|origin| !origin.is_empty())
+            .map(parse_origin)
+            .collect::<Result<Vec<_>, _>>()?;
         // The argon2 crate enforces its own bounds; check here so the error names the variable.
         argon2::Params::new(
             args.argon2_memory_kib,
@@ -447,6 +502,11 @@ impl Config {
             pop_nonce_reuse: args.pop_nonce_reuse,
             dpop_nonce: args.dpop_nonce,
             request_timeout: args.request_timeout,
+            login_failure_limit: args.login_failure_limit,
+            login_failure_window: args.login_failure_window,
+            max_connections: args.max_connections,
+            header_timeout: args.header_timeout,
+            cors_origins,
         })
     }
 }
@@ -474,6 +534,29 @@ fn decode_master_key(setting: &'static str, value: Option<&str>) -> Result<Maste
             format!("must decode to exactly 32 bytes, got {}", bytes.len()),
         )
     })
+}
+
+/// An origin as browsers send it in `Origin`: scheme, host and port only. A wildcard is refused:
+/// authd's answers carry tokens and account data.
+fn parse_origin(value: &str) -> Result<String, ConfigError> {
+    let invalid = || {
+        ConfigError::new(
+            "AUTHD_CORS_ORIGINS",
+            format!("{value:?} is not an origin such as https://app.example.com"),
+        )
+    };
+    let url = url::Url::parse(value).map_err(|_| invalid())?;
+    let is_bare_origin = matches!(url.scheme(), "http" | "https")
+        && url.has_host()
+        && url.path() == "/"
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.username().is_empty()
+        && !value.trim_end_matches('/').ends_with('/');
+    if !is_bare_origin {
+        return Err(invalid());
+    }
+    Ok(url.origin().ascii_serialization())
 }
 
 fn parse_signing_alg(value: &str) -> Result<jsonwebtoken::Algorithm, String> {

@@ -1,5 +1,7 @@
-//! Rate-limit policy: a sliding window per route and client IP, shared by replicas through the
-//! store, falling back to a per-replica window when the shared store cannot answer.
+//! Rate-limit policies, shared by replicas through the store and falling back to a per-replica
+//! window when the shared store cannot answer:
+//! - [`RateLimiter`]: requests per client IP and route, in a sliding one-second window;
+//! - [`LoginThrottle`]: failed logins per username and client IP, in a longer window.
 
 use std::{
     net::IpAddr,
@@ -11,6 +13,8 @@ use std::{
     time::Duration,
 };
 
+use sha2::{Digest, Sha256};
+
 use crate::{
     clock::Clock,
     error::Error,
@@ -18,18 +22,64 @@ use crate::{
     store::{RateDecision, RateLimitStore, memory::MemoryRateLimits},
 };
 
-pub struct RateLimiter {
+/// A sliding window over the shared store, with the per-replica fallback.
+struct Windows {
     shared: Arc<dyn RateLimitStore>,
     /// Used only while the shared store is down: a per-replica limit beats no limit
     /// (../shared/DESIGN.md, failure policy).
     local: MemoryRateLimits,
-    limit: NonZeroU32,
-    window: Duration,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
     /// The second of the last warning logged: a flood of refusals (a password-guessing burst)
     /// is one warning a second, not one a request. The metric counts every refusal.
     last_warning: AtomicI64,
+}
+
+impl Windows {
+    fn new(shared: Arc<dyn RateLimitStore>, clock: Arc<dyn Clock>, metrics: Arc<Metrics>) -> Self {
+        Self {
+            shared,
+            local: MemoryRateLimits::default(),
+            clock,
+            metrics,
+            last_warning: AtomicI64::new(i64::MIN),
+        }
+    }
+
+    /// Whether `key` has fewer than `limit` hits in `window`; if so and `record`, counts one.
+    async fn decide(&self, key: &str, limit: u32, window: Duration, record: bool) -> RateDecision {
+        let now = self.clock.now();
+        let shared = if record {
+            self.shared.hit(key, limit, window, now).await
+        } else {
+            self.shared.peek(key, limit, window, now).await
+        };
+        shared.unwrap_or_else(|err| {
+            tracing::warn!(error = %err, "shared rate limiter unavailable; limiting per replica");
+            self.metrics.rate_limit_fallbacks.inc();
+            self.local.decide(key, limit, window, now, record)
+        })
+    }
+
+    /// The error for a refusal, counted under `route` and logged at most once a second.
+    fn refuse(&self, decision: RateDecision, route: &str, client_ip: IpAddr) -> Result<(), Error> {
+        let RateDecision::Limited { retry_after } = decision else {
+            return Ok(());
+        };
+        self.metrics.rate_limited.with_label_values(&[route]).inc();
+        let second = self.clock.now().unix_timestamp();
+        if self.last_warning.swap(second, Ordering::Relaxed) != second {
+            tracing::warn!(route, %client_ip, "rate limit exceeded: refusing requests");
+        }
+        Err(Error::RateLimited { retry_after })
+    }
+}
+
+/// Requests per client IP and route.
+pub struct RateLimiter {
+    windows: Windows,
+    limit: NonZeroU32,
+    window: Duration,
 }
 
 impl RateLimiter {
@@ -40,42 +90,85 @@ impl RateLimiter {
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
-            shared,
-            local: MemoryRateLimits::default(),
+            windows: Windows::new(shared, clock, metrics),
             limit,
             window: Duration::from_secs(1),
-            clock,
-            metrics,
-            last_warning: AtomicI64::new(i64::MIN),
         }
     }
 
     /// Counts one request from `client_ip` on `route`, or refuses it with the time to wait.
     pub async fn check(&self, route: &str, client_ip: IpAddr) -> Result<(), Error> {
         let key = format!("{route}:{client_ip}");
-        let now = self.clock.now();
-        let decision = match self
-            .shared
-            .hit(&key, self.limit.get(), self.window, now)
-            .await
-        {
-            Ok(decision) => decision,
-            Err(err) => {
-                tracing::warn!(error = %err, "shared rate limiter unavailable; limiting per replica");
-                self.metrics.rate_limit_fallbacks.inc();
-                self.local.decide(&key, self.limit.get(), self.window, now)
-            }
-        };
-        match decision {
-            RateDecision::Allowed => Ok(()),
-            RateDecision::Limited { retry_after } => {
-                self.metrics.rate_limited.with_label_values(&[route]).inc();
-                let second = now.unix_timestamp();
-                if self.last_warning.swap(second, Ordering::Relaxed) != second {
-                    tracing::warn!(route, %client_ip, "rate limit exceeded: refusing requests");
-                }
-                Err(Error::RateLimited { retry_after })
-            }
+        let decision = self
+            .windows
+            .decide(&key, self.limit.get(), self.window, true)
+            .await;
+        self.windows.refuse(decision, route, client_ip)
+    }
+}
+
+/// Failed logins per username and client IP (OWASP ASVS 2.2.1): after `limit` failures within
+/// `window`, that address must wait before it may try that username again.
+///
+/// Keyed by the pair, not by the username alone: an attacker guessing from one address is
+/// slowed to `limit` guesses a window, while the real user, at another address, can still log
+/// in (a username-wide lock would let anyone lock anyone out, indefinitely). Guessing from many
+/// addresses is what the per-IP limit and Argon2's cost are for. Any username is throttled the
+/// same, known or not, so the throttle says nothing about which users exist.
+pub struct LoginThrottle {
+    windows: Windows,
+    limit: NonZeroU32,
+    window: Duration,
+}
+
+/// The route label of throttled logins in `authd_rate_limited_requests_total`.
+const THROTTLED_ROUTE: &str = "login-failures";
+
+impl LoginThrottle {
+    pub fn new(
+        shared: Arc<dyn RateLimitStore>,
+        limit: NonZeroU32,
+        window: Duration,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            windows: Windows::new(shared, clock, metrics),
+            limit,
+            window,
         }
     }
+
+    /// Refuses the attempt, before any password is checked, if this address has failed for
+    /// this username `limit` times within the window.
+    pub async fn check(&self, username: &str, client_ip: IpAddr) -> Result<(), Error> {
+        let decision = self
+            .windows
+            .decide(
+                &key(username, client_ip),
+                self.limit.get(),
+                self.window,
+                false,
+            )
+            .await;
+        self.windows.refuse(decision, THROTTLED_ROUTE, client_ip)
+    }
+
+    /// Counts a failed attempt.
+    pub async fn failed(&self, username: &str, client_ip: IpAddr) {
+        self.windows
+            .decide(&key(username, client_ip), u32::MAX, self.window, true)
+            .await;
+    }
+}
+
+/// The store key of a username and address. The username is hashed: it may be anything a
+/// client typed (a password pasted in the wrong field, say), and Redis keys show in tools.
+fn key(username: &str, client_ip: IpAddr) -> String {
+    let digest = Sha256::digest(username.as_bytes());
+    let name: String = digest[..16]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    format!("login-fail:{name}:{client_ip}")
 }

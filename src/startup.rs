@@ -3,11 +3,10 @@
 
 use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
 
-use poem::{
-    Endpoint, EndpointExt, Server,
-    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
-};
+use poem::{Endpoint, EndpointExt};
+use tokio::net::TcpListener;
 
+use crate::http::server::{self, ConnectionLimits};
 use crate::{
     accounts::{Accounts, PasswordHasher},
     clients::Clients,
@@ -17,7 +16,7 @@ use crate::{
     keys::{KeyManager, KeyPolicy, KeyRing, KeyRingError, MasterKeys, RotationMode},
     metrics::Metrics,
     possession::{DpopVerifier, PopNonces},
-    rate_limit::RateLimiter,
+    rate_limit::{LoginThrottle, RateLimiter},
     sessions::Sessions,
     store::{self, KeyEvents, Probe, StoreError, Stores},
     tokens::{Revocations, TokenIssuer, TokenVerifier},
@@ -177,6 +176,13 @@ impl AppState {
                 stores.users,
                 stores.auth_logs,
                 hasher,
+                Arc::new(LoginThrottle::new(
+                    stores.rate_limits.clone(),
+                    config.login_failure_limit,
+                    config.login_failure_window,
+                    clock.clone(),
+                    metrics.clone(),
+                )),
                 clock.clone(),
                 metrics.clone(),
             ),
@@ -256,7 +262,7 @@ pub fn build_app(state: &AppState) -> impl Endpoint + 'static {
 
 /// A bound, not yet running server. Binding first lets callers learn the port (tests bind 0).
 pub struct Application {
-    acceptor: TcpAcceptor,
+    listener: TcpListener,
     state: AppState,
 }
 
@@ -265,27 +271,23 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Application {
     pub async fn bind(addr: SocketAddr, state: AppState) -> Result<Self, StartupError> {
-        let acceptor = TcpListener::bind(addr)
-            .into_acceptor()
+        let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| StartupError::Bind { addr, source })?;
-        Ok(Self { acceptor, state })
+        Ok(Self { listener, state })
     }
 
     /// Serves on a listener bound elsewhere (tests bind first to learn their public URL).
     pub fn from_listener(listener: std::net::TcpListener, state: AppState) -> io::Result<Self> {
         listener.set_nonblocking(true)?;
         Ok(Self {
-            acceptor: TcpAcceptor::from_std(listener)?,
+            listener: TcpListener::from_std(listener)?,
             state,
         })
     }
 
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.acceptor
-            .local_addr()
-            .into_iter()
-            .find_map(|addr| addr.as_socket_addr().copied())
+        self.listener.local_addr().ok()
     }
 
     /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish.
@@ -297,9 +299,12 @@ impl Application {
             tokio::spawn(poll_keys(self.state.clone())),
             tokio::spawn(clean_up_periodically(self.state.clone())),
         ];
-        let served = Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(app, shutdown, Some(DRAIN_TIMEOUT))
-            .await;
+        let limits = ConnectionLimits {
+            max_connections: self.state.config.max_connections,
+            header_timeout: self.state.config.header_timeout,
+            drain_timeout: DRAIN_TIMEOUT,
+        };
+        let served = server::serve(self.listener, app, limits, shutdown).await;
         for task in background {
             task.abort();
         }

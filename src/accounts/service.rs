@@ -11,6 +11,7 @@ use crate::{
     error::Error,
     metrics::Metrics,
     possession::PopPublicKey,
+    rate_limit::LoginThrottle,
     store::{
         AuthLogEntry, AuthLogStore, AuthOutcome, StoreError, UniqueField, UserRecord, UserStore,
     },
@@ -38,6 +39,7 @@ pub struct Accounts {
     users: Arc<dyn UserStore>,
     auth_logs: Arc<dyn AuthLogStore>,
     hasher: PasswordHasher,
+    throttle: Arc<LoginThrottle>,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
 }
@@ -47,6 +49,7 @@ impl Accounts {
         users: Arc<dyn UserStore>,
         auth_logs: Arc<dyn AuthLogStore>,
         hasher: PasswordHasher,
+        throttle: Arc<LoginThrottle>,
         clock: Arc<dyn Clock>,
         metrics: Arc<Metrics>,
     ) -> Self {
@@ -54,6 +57,7 @@ impl Accounts {
             users,
             auth_logs,
             hasher,
+            throttle,
             clock,
             metrics,
         }
@@ -103,8 +107,12 @@ impl Accounts {
 
     /// Checks a username and password. Unknown users are checked against a dummy hash, and both
     /// failures are one error, so neither the answer nor its timing says which users exist.
-    /// Every attempt is appended to the audit log without holding up the response.
+    /// Every attempt is appended to the audit log without holding up the response. An address
+    /// that keeps failing for one username is throttled ([`LoginThrottle`]) before any hashing.
     pub async fn authenticate(&self, attempt: AuthAttempt) -> Result<UserRecord, Error> {
+        self.throttle
+            .check(&attempt.username, attempt.client_ip)
+            .await?;
         let user = self.users.find_by_username(&attempt.username).await?;
         let matches = self
             .hasher
@@ -127,6 +135,11 @@ impl Accounts {
             }
         };
         self.metrics.login(outcome);
+        if result.is_err() {
+            self.throttle
+                .failed(&attempt.username, attempt.client_ip)
+                .await;
+        }
         let entry = AuthLogEntry {
             request_ip: attempt.client_ip,
             request_timestamp: now,

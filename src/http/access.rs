@@ -11,7 +11,8 @@ use crate::{
     error::Error,
     possession::{PopPublicKey, ProofContext},
     startup::AppState,
-    tokens::{InvalidToken, VerifiedToken},
+    store::UserRecord,
+    tokens::{AccessClaims, InvalidToken, VerifiedToken},
 };
 
 /// The `Authorization` header of a protected route: `Bearer <token>`; `DPoP <token>` with a
@@ -36,11 +37,35 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// The user the token was issued to; a client's own token has none.
+    /// The user the token was issued to, who must still exist: a token outlives nothing it
+    /// names, so a deleted user's tokens stop working at once. A client's own token has none.
+    pub async fn user(&self, state: &AppState) -> Result<UserRecord, Error> {
+        state
+            .users
+            .find_by_id(self.user_id()?)
+            .await?
+            .ok_or_else(|| InvalidToken::UnknownSubject.into())
+    }
+
+    /// The id of the user the token was issued to, for a write that itself fails if the user
+    /// is gone; a client's own token has none.
     pub fn user_id(&self) -> Result<Uuid, Error> {
         Uuid::parse_str(&self.verified.claims.sub)
             .map_err(|_| Error::from(InvalidToken::UnknownSubject))
     }
+}
+
+/// Whether what a verified token names still exists: its user, for a user's token (one Postgres
+/// read). A client's own token names no user. For the routes that do not otherwise read the
+/// user (logout, introspection).
+pub async fn subject_exists(state: &AppState, claims: &AccessClaims) -> Result<bool, Error> {
+    if claims.username.is_none() {
+        return Ok(true);
+    }
+    let Ok(user_id) = Uuid::parse_str(&claims.sub) else {
+        return Ok(false);
+    };
+    Ok(state.users.find_by_id(user_id).await?.is_some())
 }
 
 /// Authenticates the caller of a protected route from its `Authorization` header and, for the

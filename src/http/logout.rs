@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 
 use super::{
     ApiTags,
-    access::{AccessAuth, authorize},
+    access::{AccessAuth, authorize, subject_exists},
     error::ApiError,
     optional_json::OptionalJson,
 };
@@ -15,7 +15,7 @@ use crate::{
     sessions::RefreshToken,
     startup::AppState,
     store::{Revocation, RevocationKind},
-    tokens::VerifiedToken,
+    tokens::{InvalidToken, VerifiedToken},
 };
 
 pub struct LogoutApi(pub AppState);
@@ -49,6 +49,9 @@ impl LogoutApi {
     ) -> Result<LogoutResult, ApiError> {
         let state = &self.0;
         let verified = authorize(state, req, &auth).await?.verified;
+        if !subject_exists(state, &verified.claims).await? {
+            return Err(Error::from(InvalidToken::UnknownSubject).into());
+        }
         revoke_access_token(state, &verified).await?;
         if let Some(refresh_token) = body.0.and_then(|body| body.refresh_token) {
             state

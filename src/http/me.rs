@@ -10,11 +10,7 @@ use super::{
     access::{AccessAuth, authorize},
     error::ApiError,
 };
-use crate::{
-    error::Error,
-    startup::AppState,
-    tokens::{AccessClaims, InvalidToken},
-};
+use crate::{startup::AppState, tokens::AccessClaims};
 
 pub struct MeApi(pub AppState);
 
@@ -103,15 +99,7 @@ impl MeApi {
     async fn me(&self, req: &Request, auth: AccessAuth) -> Result<MeResult, ApiError> {
         let caller = authorize(&self.0, req, &auth).await?;
         // A client's own token (client credentials) has no user behind it.
-        let user_id = caller.user_id()?;
-        let user = self
-            .0
-            .users
-            .find_by_id(user_id)
-            .await
-            .map_err(Error::from)?
-            .ok_or(InvalidToken::UnknownSubject)
-            .map_err(Error::from)?;
+        let user = caller.user(&self.0).await?;
         Ok(MeResult::Ok(
             Json(Me {
                 id: user.id,

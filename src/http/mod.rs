@@ -4,6 +4,7 @@ mod access;
 mod auth;
 mod client_auth;
 mod client_ip;
+mod cors;
 pub mod error;
 mod fields;
 mod health;
@@ -20,6 +21,7 @@ mod pop;
 mod prebuilt_json;
 mod profile;
 mod register;
+pub mod server;
 
 use std::sync::Arc;
 
@@ -84,10 +86,13 @@ pub fn routes(state: &AppState) -> impl Endpoint + 'static {
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
     let observer = Arc::new(observe::Observer::new(state));
+    let cors = cors::cors(&state.config);
     Route::new()
         .nest("/", api)
         .nest("/docs", docs)
         .at("/openapi.json", spec)
+        // Off unless origins are configured: then the unused default below is never applied.
+        .with_if(cors.is_some(), cors.unwrap_or_default())
         .around(move |endpoint, request| {
             let observer = observer.clone();
             async move { Ok(observer.call(&*endpoint, request).await) }

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::{
     ApiTags,
-    access::dpop_proof,
+    access::{dpop_proof, subject_exists},
     auth::check_password,
     client_auth::{PresentedClient, presented_client},
     client_ip,
@@ -278,36 +278,39 @@ impl OAuthApi {
     async fn introspect_token(&self, token: &str) -> Result<Introspection, Error> {
         let state = &self.0;
         if looks_like_jwt(token) {
-            return match state.verifier.verify(token).await {
-                Ok(verified) => {
-                    let claims = verified.claims;
-                    // A PoP token is bound too, but used with its own scheme.
-                    let token_type = if claims.nonce.is_some() {
-                        "PoP".to_owned()
-                    } else {
-                        token_type(claims.bound_key()).to_owned()
-                    };
-                    Ok(Introspection {
-                        active: true,
-                        scope: claims.scope,
-                        client_id: claims.client_id,
-                        username: claims.username,
-                        token_type: Some(token_type),
-                        cnf: claims
-                            .cnf
-                            .map(|cnf| super::me::Confirmation { jkt: cnf.jkt }),
-                        exp: Some(claims.exp),
-                        iat: Some(claims.iat),
-                        nbf: Some(claims.nbf),
-                        sub: Some(claims.sub),
-                        aud: Some(claims.aud),
-                        iss: Some(claims.iss),
-                        jti: Some(claims.jti),
-                    })
-                }
-                Err(Error::InvalidToken(_)) => Ok(Introspection::default()),
-                Err(other) => Err(other),
+            let verified = match state.verifier.verify(token).await {
+                Ok(verified) => verified,
+                Err(Error::InvalidToken(_)) => return Ok(Introspection::default()),
+                Err(other) => return Err(other),
             };
+            // A deleted user's token is no longer active.
+            if !subject_exists(state, &verified.claims).await? {
+                return Ok(Introspection::default());
+            }
+            let claims = verified.claims;
+            // A PoP token is bound too, but used with its own scheme.
+            let token_type = if claims.nonce.is_some() {
+                "PoP".to_owned()
+            } else {
+                token_type(claims.bound_key()).to_owned()
+            };
+            return Ok(Introspection {
+                active: true,
+                scope: claims.scope,
+                client_id: claims.client_id,
+                username: claims.username,
+                token_type: Some(token_type),
+                cnf: claims
+                    .cnf
+                    .map(|cnf| super::me::Confirmation { jkt: cnf.jkt }),
+                exp: Some(claims.exp),
+                iat: Some(claims.iat),
+                nbf: Some(claims.nbf),
+                sub: Some(claims.sub),
+                aud: Some(claims.aud),
+                iss: Some(claims.iss),
+                jti: Some(claims.jti),
+            });
         }
         let presented = RefreshToken::presented(token.to_owned());
         Ok(match state.sessions.find_live(&presented).await? {

@@ -47,10 +47,11 @@ impl ProfileApi {
         auth: AccessAuth,
     ) -> Result<ProfileResult, ApiError> {
         let caller = authorize(&self.0, req, &auth).await?;
+        let user = caller.user(&self.0).await?;
         let profile = self
             .0
             .profiles
-            .profile(caller.user_id()?)
+            .profile(user.id)
             .await
             .map_err(Error::from)?
             .unwrap_or_default();
@@ -69,11 +70,11 @@ impl ProfileApi {
         body: Json<ProfileDocument>,
     ) -> Result<ProfileResult, ApiError> {
         let caller = authorize(&self.0, req, &auth).await?;
-        let user_id = caller.user_id()?;
+        let user = caller.user(&self.0).await?;
         let profile = validate(body.0)?;
         self.0
             .profiles
-            .put_profile(user_id, &profile, self.0.clock.now())
+            .put_profile(user.id, &profile, self.0.clock.now())
             .await
             .map_err(Error::from)?;
         Ok(ProfileResult::Ok(

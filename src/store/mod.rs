@@ -215,6 +215,16 @@ pub trait RateLimitStore: Send + Sync {
         window: Duration,
         now: OffsetDateTime,
     ) -> Result<RateDecision, StoreError>;
+
+    /// The same decision as `hit`, without counting anything: whether `key` already has `limit`
+    /// hits within `window`.
+    async fn peek(
+        &self,
+        key: &str,
+        limit: u32,
+        window: Duration,
+        now: OffsetDateTime,
+    ) -> Result<RateDecision, StoreError>;
 }
 
 /// What a revocation names.

@@ -67,9 +67,13 @@ async fn dev_serves_with_no_services_and_says_nothing_persists() {
 
     let banner = tokio::task::spawn_blocking(move || {
         let mut text = String::new();
+        // The banner comes among the first log lines; stop reading once it has.
         for line in BufReader::new(stderr).lines().take(12) {
             text.push_str(&line.unwrap());
             text.push('\n');
+            if text.contains("NOTHING PERSISTS") {
+                break;
+            }
         }
         text
     });

@@ -64,6 +64,14 @@ pub struct AppOptions {
     /// Where clients reach the app (DPoP `htu`); `None` for the first replica's own address,
     /// which its siblings then share, as replicas behind one load balancer do.
     pub public_url: Option<String>,
+    /// Failed logins per username and address before throttling (generous by default: tests
+    /// log in wrongly on purpose, all from 127.0.0.1).
+    pub login_failure_limit: u32,
+    pub cors_origins: Vec<String>,
+    pub max_connections: usize,
+    pub header_timeout: Duration,
+    /// Proxies whose `X-Forwarded-For` is believed: lets a test speak from several addresses.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for AppOptions {
@@ -77,6 +85,11 @@ impl Default for AppOptions {
             pop_nonce_reuse: false,
             dpop_nonce: false,
             public_url: None,
+            login_failure_limit: 1_000,
+            cors_origins: Vec::new(),
+            max_connections: 1_000,
+            header_timeout: Duration::from_secs(10),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -99,7 +112,7 @@ pub fn test_config(options: &AppOptions) -> Config {
         auth_log_retention: time::Duration::days(90),
         cleanup_interval: Duration::from_secs(3600),
         rate_limit_per_second: NonZeroU32::new(options.rate_limit).unwrap(),
-        trusted_proxies: Vec::new(),
+        trusted_proxies: options.trusted_proxies.clone(),
         argon2: Argon2Settings {
             memory_kib: 8 * 1024,
             iterations: 1,
@@ -110,6 +123,11 @@ pub fn test_config(options: &AppOptions) -> Config {
         pop_nonce_reuse: options.pop_nonce_reuse,
         dpop_nonce: options.dpop_nonce,
         request_timeout: Duration::from_secs(5),
+        login_failure_limit: NonZeroU32::new(options.login_failure_limit).unwrap(),
+        login_failure_window: Duration::from_secs(15 * 60),
+        max_connections: options.max_connections,
+        header_timeout: options.header_timeout,
+        cors_origins: options.cors_origins.clone(),
     }
 }
 

@@ -1,4 +1,5 @@
-//! Limits every request meets and headers every answer carries, whatever the route.
+//! Limits every request and connection meets and headers every answer carries, whatever the
+//! route: body and header sizes, slow clients, the connection cap, CORS.
 
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use tokio::{
     net::TcpStream,
 };
 
-use crate::helpers::spawn_app;
+use crate::helpers::{AppOptions, spawn_app, spawn_app_with};
 
 const LIMIT: usize = 64 * 1024;
 
@@ -80,6 +81,161 @@ async fn every_answer_says_nosniff_and_only_public_documents_may_be_cached() {
             assert_eq!(cache, "no-store", "{what}");
         }
     }
+}
+
+#[tokio::test]
+async fn oversized_headers_get_431_and_an_oversized_token_401_never_a_crash() {
+    let app = spawn_app().await;
+    let huge_header = app
+        .client
+        .get(app.url("/healthz"))
+        .header("X-Filler", "f".repeat(40 * 1024))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(huge_header.status(), 431);
+
+    // Within the header limit but longer than any token authd issues: refused unparsed.
+    let long_token = format!("eyJhbGciOiJSUzI1NiJ9.{}.sig", "A".repeat(12 * 1024));
+    let answer = app.me(&long_token).await;
+    assert_eq!(answer.status(), 401);
+    let challenge = answer.headers()["www-authenticate"].to_str().unwrap();
+    assert!(challenge.contains("invalid_token"), "{challenge}");
+
+    // The replica still serves.
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_client_too_slow_to_send_its_headers_is_disconnected() {
+    let app = spawn_app_with(AppOptions {
+        header_timeout: Duration::from_secs(1),
+        ..AppOptions::default()
+    })
+    .await;
+    let host = app.address.trim_start_matches("http://");
+    let mut slow = TcpStream::connect(host).await.unwrap();
+    // A request head that never ends (slowloris): a byte now and then, never the blank line.
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: authd\r\n")
+        .await
+        .unwrap();
+    let mut buffer = [0; 256];
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            if slow.write_all(b"X").await.is_err() {
+                return true;
+            }
+            if let Ok(Ok(0) | Err(_)) =
+                tokio::time::timeout(Duration::from_millis(10), slow.read(&mut buffer)).await
+            {
+                return true;
+            }
+        }
+    })
+    .await;
+    assert_eq!(closed, Ok(true), "a dawdling client was not cut off");
+
+    // An idle keep-alive connection is closed after the same time.
+    let mut idle = TcpStream::connect(host).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: authd\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let read_to_end = tokio::time::timeout(Duration::from_secs(5), idle.read_to_end(&mut answer));
+    assert!(read_to_end.await.is_ok(), "the idle connection stayed open");
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"));
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_wait_until_one_closes() {
+    let app = spawn_app_with(AppOptions {
+        max_connections: 2,
+        ..AppOptions::default()
+    })
+    .await;
+    let host = app.address.trim_start_matches("http://");
+    let holders = [
+        TcpStream::connect(host).await.unwrap(),
+        TcpStream::connect(host).await.unwrap(),
+    ];
+    let mut third = TcpStream::connect(host).await.unwrap(); // the kernel queues it
+    third
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: authd\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let early =
+        tokio::time::timeout(Duration::from_millis(700), third.read_to_end(&mut answer)).await;
+    assert!(
+        early.is_err(),
+        "a third connection was served past the cap of two"
+    );
+
+    drop(holders);
+    tokio::time::timeout(Duration::from_secs(5), third.read_to_end(&mut answer))
+        .await
+        .expect("served once a slot freed")
+        .unwrap();
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"));
+}
+
+#[tokio::test]
+async fn cors_is_off_unless_origins_are_configured() {
+    const APP_ORIGIN: &str = "https://app.example.com";
+    let preflight = |app: &crate::helpers::TestApp, origin: &str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/me"))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "GET")
+            .header("Access-Control-Request-Headers", "authorization")
+            .send()
+    };
+    let allowed_origin = |answer: &reqwest::Response| {
+        answer
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|value| value.to_str().unwrap().to_owned())
+    };
+
+    let off = spawn_app().await;
+    let answer = preflight(&off, APP_ORIGIN).await.unwrap();
+    assert!(!answer.status().is_success(), "{}", answer.status());
+    assert_eq!(allowed_origin(&answer), None);
+    let simple = off
+        .client
+        .get(off.url("/.well-known/jwks.json"))
+        .header("Origin", APP_ORIGIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed_origin(&simple), None);
+
+    let on = spawn_app_with(AppOptions {
+        cors_origins: vec![APP_ORIGIN.to_owned()],
+        ..AppOptions::default()
+    })
+    .await;
+    let answer = preflight(&on, APP_ORIGIN).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(allowed_origin(&answer).as_deref(), Some(APP_ORIGIN));
+    let simple = on
+        .client
+        .get(on.url("/.well-known/jwks.json"))
+        .header("Origin", APP_ORIGIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed_origin(&simple).as_deref(), Some(APP_ORIGIN));
+    let exposed = simple.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(exposed.contains("dpop-nonce"), "{exposed}");
+
+    let other = preflight(&on, "https://evil.example").await.unwrap();
+    assert_eq!(other.status(), 403);
+    assert_eq!(allowed_origin(&other), None);
 }
 
 /// Sends `size` bytes as a chunked body (no `Content-Length`) and returns the status line.

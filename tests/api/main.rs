@@ -25,6 +25,8 @@ mod process;
 mod rate_limit;
 mod register;
 mod rotation;
+mod security_credentials;
+mod security_tokens;
 mod signing_keys;
 mod tokens;
 mod traces;

@@ -38,18 +38,18 @@ async fn assert_invalid_token(response: reqwest::Response, description: &str) {
 
 /// authd's own signing key, opened from the test database with the test's master key, to sign
 /// tokens that are valid in every way but the one under test.
-async fn signing_key(app: &TestApp) -> SigningKey {
+pub async fn signing_key(app: &TestApp) -> SigningKey {
     let stores = stores_for(&app.options, &app.resources).await;
     let record = stores.signing_keys.list_keys().await.unwrap().remove(0);
     SigningKey::open(&record, &MasterKeys::from(&app.master_key)).unwrap()
 }
 
-fn claims_of(token: &str) -> Value {
+pub fn claims_of(token: &str) -> Value {
     let payload = token.split('.').nth(1).unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
 
-async fn forge(
+pub async fn forge(
     app: &TestApp,
     token: &str,
     edit_header: impl FnOnce(&mut Header),

@@ -29,13 +29,15 @@ struct Windows {
 
 impl MemoryRateLimits {
     /// The same sliding-window rule as the Redis script: count the hits inside `window`; admit
-    /// and record this one if fewer than `limit`, else say when the oldest leaves the window.
+    /// (and, if `record`, count) this one if fewer than `limit`, else say when the oldest leaves
+    /// the window.
     pub fn decide(
         &self,
         key: &str,
         limit: u32,
         window: Duration,
         now: OffsetDateTime,
+        record: bool,
     ) -> RateDecision {
         let mut windows = lock(&self.windows);
         let start = now - window;
@@ -51,7 +53,9 @@ impl MemoryRateLimits {
             hits.pop_front();
         }
         if hits.len() < limit as usize {
-            hits.push_back(now);
+            if record {
+                hits.push_back(now);
+            }
             return RateDecision::Allowed;
         }
         let retry_after = hits.front().map_or(window, |oldest| {
@@ -70,6 +74,16 @@ impl RateLimitStore for MemoryRateLimits {
         window: Duration,
         now: OffsetDateTime,
     ) -> Result<RateDecision, StoreError> {
-        Ok(self.decide(key, limit, window, now))
+        Ok(self.decide(key, limit, window, now, true))
+    }
+
+    async fn peek(
+        &self,
+        key: &str,
+        limit: u32,
+        window: Duration,
+        now: OffsetDateTime,
+    ) -> Result<RateDecision, StoreError> {
+        Ok(self.decide(key, limit, window, now, false))
     }
 }

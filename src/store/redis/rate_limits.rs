@@ -10,8 +10,9 @@ use time::OffsetDateTime;
 use super::{Redis, unavailable};
 use crate::store::{RateDecision, RateLimitStore, StoreError};
 
-/// A sorted set of request times (ms) per key. Drop those outside the window; admit if fewer than
-/// the limit remain, else report when the oldest leaves. The TTL reaps idle keys.
+/// A sorted set of request times (ms) per key. Drop those outside the window; admit (and count,
+/// unless only peeking) if fewer than the limit remain, else report when the oldest leaves. The
+/// TTL reaps idle keys.
 static SLIDING_WINDOW: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -20,8 +21,10 @@ static SLIDING_WINDOW: LazyLock<Script> = LazyLock::new(|| {
         local limit = tonumber(ARGV[3])
         redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
         if redis.call('ZCARD', KEYS[1]) < limit then
-            redis.call('ZADD', KEYS[1], now, ARGV[4])
-            redis.call('PEXPIRE', KEYS[1], window)
+            if ARGV[5] == '1' then
+                redis.call('ZADD', KEYS[1], now, ARGV[4])
+                redis.call('PEXPIRE', KEYS[1], window)
+            end
             return 0
         end
         local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
@@ -41,6 +44,29 @@ impl RateLimitStore for RedisRateLimits {
         window: Duration,
         now: OffsetDateTime,
     ) -> Result<RateDecision, StoreError> {
+        self.decide(key, limit, window, now, true).await
+    }
+
+    async fn peek(
+        &self,
+        key: &str,
+        limit: u32,
+        window: Duration,
+        now: OffsetDateTime,
+    ) -> Result<RateDecision, StoreError> {
+        self.decide(key, limit, window, now, false).await
+    }
+}
+
+impl RedisRateLimits {
+    async fn decide(
+        &self,
+        key: &str,
+        limit: u32,
+        window: Duration,
+        now: OffsetDateTime,
+        record: bool,
+    ) -> Result<RateDecision, StoreError> {
         let now_ms = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
         let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
         // Members must be unique even for two requests in the same millisecond.
@@ -53,6 +79,7 @@ impl RateLimitStore for RedisRateLimits {
             .arg(window_ms)
             .arg(limit)
             .arg(member)
+            .arg(if record { "1" } else { "0" })
             .invoke_async(&mut connection)
             .await
             .map_err(|err| unavailable(&err))?;
