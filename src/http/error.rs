@@ -43,6 +43,12 @@ pub enum ApiError {
     /// The username or email is taken.
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
+    /// The body is over 64 KiB (answered before any handler runs).
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorBody>),
+    /// The body is not of the content type the operation takes.
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
     /// Well-formed, but a field's value is not acceptable.
     #[oai(status = 422)]
     Unprocessable(Json<ErrorBody>),
@@ -86,6 +92,12 @@ pub enum OAuthError {
         Json<OAuthErrorBody>,
         #[oai(header = "WWW-Authenticate")] String,
     ),
+    /// The body is over 64 KiB (answered before any handler runs, in authd's error shape).
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorBody>),
+    /// The body is not a form (`application/x-www-form-urlencoded`).
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
     #[oai(status = 429)]
     TooManyRequests(Json<OAuthErrorBody>, #[oai(header = "Retry-After")] u64),
     #[oai(status = 500)]

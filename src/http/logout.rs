@@ -8,6 +8,7 @@ use super::{
     ApiTags,
     access::{AccessAuth, authorize, subject_exists},
     error::ApiError,
+    fields,
     optional_json::OptionalJson,
 };
 use crate::{
@@ -24,7 +25,7 @@ pub struct LogoutApi(pub AppState);
 #[derive(Object)]
 struct LogoutRequest {
     /// Also end this refresh token's session (and every access token issued in it).
-    #[oai(write_only)]
+    #[oai(write_only, deserialize_with = "fields::optional_refresh_token")]
     refresh_token: Option<String>,
 }
 

@@ -23,7 +23,7 @@ mod profile;
 mod register;
 pub mod server;
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Response, Route,
@@ -83,9 +83,10 @@ pub fn api_service(state: &AppState) -> OpenApiService<impl poem_openapi::OpenAp
 /// each request observed (see [`observe`]).
 pub fn routes(state: &AppState) -> impl Endpoint + 'static {
     let api = api_service(state);
+    let allowed = allowed_methods(&api.spec());
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
-    let observer = Arc::new(observe::Observer::new(state));
+    let observer = Arc::new(observe::Observer::new(state, allowed));
     let cors = cors::cors(&state.config);
     Route::new()
         .nest("/", api)
@@ -97,6 +98,29 @@ pub fn routes(state: &AppState) -> impl Endpoint + 'static {
             let observer = observer.clone();
             async move { Ok(observer.call(&*endpoint, request).await) }
         })
+}
+
+/// Each path's methods, as the spec lists them, for the `Allow` header of a 405 (RFC 9110
+/// §15.5.6). Swagger UI and the spec itself answer GET.
+fn allowed_methods(spec: &str) -> HashMap<String, HeaderValue> {
+    let spec: serde_json::Value = serde_json::from_str(spec).unwrap_or_default();
+    let mut allowed: HashMap<String, HeaderValue> = spec["paths"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(path, operations)| {
+            let methods = operations.as_object()?.keys();
+            let methods = methods
+                .map(|method| method.to_ascii_uppercase())
+                .collect::<Vec<_>>()
+                .join(", ");
+            Some((path.clone(), HeaderValue::from_str(&methods).ok()?))
+        })
+        .collect();
+    for path in ["/openapi.json", "/docs", "/docs/"] {
+        allowed.insert(path.to_owned(), HeaderValue::from_static("GET"));
+    }
+    allowed
 }
 
 /// Errors raised by the framework rather than by a handler (unparseable body, unknown route,

@@ -7,6 +7,7 @@
 //! string can carry a secret) and takes the client IP from headers any client can set.
 
 use std::{
+    collections::HashMap,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -16,7 +17,7 @@ use opentelemetry::trace::TraceContextExt;
 use opentelemetry_http::HeaderExtractor;
 use poem::{
     Endpoint, IntoResponse, PathPattern, Request, Response,
-    http::{HeaderMap, HeaderValue, StatusCode},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     web::Json,
 };
 use tracing::{Instrument, field::Empty};
@@ -44,14 +45,17 @@ const QUIET_ROUTES: [&str; 4] = ["/healthz", "/readyz", "/metrics", "/ping"];
 
 pub struct Observer {
     metrics: Arc<Metrics>,
+    /// The `Allow` header of each path, for 405 answers.
+    allowed_methods: HashMap<String, HeaderValue>,
     trusted_proxies: Arc<[IpNet]>,
     deadline: Duration,
 }
 
 impl Observer {
-    pub fn new(state: &AppState) -> Self {
+    pub fn new(state: &AppState, allowed_methods: HashMap<String, HeaderValue>) -> Self {
         Self {
             metrics: state.metrics.clone(),
+            allowed_methods,
             trusted_proxies: state.config.trusted_proxies.clone().into(),
             deadline: state.config.request_timeout,
         }
@@ -60,6 +64,7 @@ impl Observer {
     pub async fn call<E: Endpoint>(&self, endpoint: &E, request: Request) -> Response {
         let started = Instant::now();
         let request_id = request_id(request.headers());
+        let allow = self.allowed_methods.get(request.uri().path()).cloned();
         let method = request.method().clone();
         // Every field here is on every log line of the request, and every later `record` makes
         // the JSON log layer re-encode them all: what is known only at the end goes to the
@@ -100,6 +105,11 @@ impl Observer {
         span.in_scope(|| log_answer(&route, status, elapsed));
         if let Ok(value) = HeaderValue::from_str(&request_id) {
             response.headers_mut().insert(REQUEST_ID, value);
+        }
+        if status == StatusCode::METHOD_NOT_ALLOWED
+            && let Some(allow) = allow
+        {
+            response.headers_mut().insert(header::ALLOW, allow);
         }
         add_safety_headers(&mut response);
         response

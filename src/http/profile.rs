@@ -9,6 +9,7 @@ use super::{
     ApiTags,
     access::{AccessAuth, authorize},
     error::ApiError,
+    fields,
 };
 use crate::{error::Error, startup::AppState, store::Profile};
 
@@ -18,9 +19,18 @@ const MAX_DISPLAY_NAME: usize = 100;
 
 #[derive(Object)]
 struct ProfileDocument {
-    /// Up to 100 characters.
+    /// Up to 100 characters. Left out (or empty) when not set.
+    #[oai(
+        deserialize_with = "fields::optional_display_name",
+        skip_serializing_if_is_none
+    )]
     display_name: Option<String>,
-    /// Digits, spaces, `(`, `)`, `-`, optionally a leading `+`; 3 to 32 characters.
+    /// Digits, spaces, `(`, `)`, `-`, optionally a leading `+`; 3 to 32 characters. Left out
+    /// (or empty) when not set.
+    #[oai(
+        deserialize_with = "fields::optional_phone",
+        skip_serializing_if_is_none
+    )]
     phone: Option<String>,
 }
 

@@ -23,10 +23,11 @@ struct RegisterRequest {
     #[oai(deserialize_with = "fields::email")]
     email: String,
     /// Optional, at least 12 characters. Omit it and authd generates one and returns it once.
-    #[oai(write_only)]
+    #[oai(write_only, deserialize_with = "fields::optional_password")]
     password: Option<String>,
     /// Optional PEM RSA public key (2048–8192 bits) for the proof-of-possession scheme
     /// (`/pop/login`); it can also be set later with `PUT /me/public-key`.
+    #[oai(deserialize_with = "fields::optional_public_key")]
     public_key: Option<String>,
 }
 

@@ -156,6 +156,37 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Whatever is sealed opens to itself with its own AAD, and to nothing with any other
+        /// AAD, another master key, or any single flipped bit of the ciphertext or nonce.
+        #[test]
+        fn sealing_round_trips_and_any_change_fails(
+            plaintext in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048),
+            aad in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            other_aad in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            flip in proptest::prelude::any::<proptest::sample::Index>(),
+            bit in 0u8..8,
+        ) {
+            let key = MasterKey::generate_ephemeral();
+            let sealed = key.seal(&plaintext, &aad).unwrap();
+            let opened = key.open(&sealed, &aad).unwrap();
+            proptest::prop_assert_eq!(opened.as_slice(), plaintext.as_slice());
+            if other_aad != aad {
+                proptest::prop_assert!(key.open(&sealed, &other_aad).is_err());
+            }
+            proptest::prop_assert!(MasterKey::generate_ephemeral().open(&sealed, &aad).is_err());
+
+            let mut tampered = sealed.clone();
+            let position = flip.index(tampered.ciphertext.len());
+            tampered.ciphertext[position] ^= 1 << bit;
+            proptest::prop_assert!(key.open(&tampered, &aad).is_err());
+            let mut renonced = sealed;
+            let position = flip.index(renonced.nonce.len());
+            renonced.nonce[position] ^= 1 << bit;
+            proptest::prop_assert!(key.open(&renonced, &aad).is_err());
+        }
+    }
+
     #[test]
     fn debug_shows_the_id_not_the_key() {
         let key = MasterKey::from_slice(&[7u8; 32]).unwrap();

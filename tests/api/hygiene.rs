@@ -269,3 +269,25 @@ async fn chunked_post(address: &str, path: &str, size: usize) -> String {
         .unwrap_or_default()
         .to_owned()
 }
+
+#[tokio::test]
+async fn a_method_a_path_does_not_take_is_405_naming_the_ones_it_does() {
+    let app = spawn_app().await;
+    for (method, path, allowed) in [
+        (reqwest::Method::DELETE, "/me", "GET"),
+        (reqwest::Method::GET, "/oauth/token", "POST"),
+        (reqwest::Method::DELETE, "/api/profile", "GET, PUT"),
+    ] {
+        let answer = app
+            .client
+            .request(method.clone(), app.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 405, "{method} {path}");
+        let allow = answer.headers()["allow"].to_str().unwrap();
+        let mut methods: Vec<&str> = allow.split(", ").collect();
+        methods.sort_unstable();
+        assert_eq!(methods.join(", "), allowed, "{method} {path}");
+    }
+}

@@ -22,6 +22,7 @@ mod openapi;
 mod outages;
 mod pop;
 mod process;
+mod properties;
 mod rate_limit;
 mod register;
 mod rotation;

@@ -183,29 +183,8 @@ async fn registration_reveals_a_taken_name_only_by_its_documented_409() {
         invalid_free.json::<Value>().await.unwrap()
     );
 
-    // A taken name costs the same time as a new registration (both hash the password first).
-    let (mut new, mut taken) = (Vec::new(), Vec::new());
-    for round in 0..30 {
-        let (status, elapsed) = timed(async {
-            register(format!("user{round}"), format!("user{round}@example.com"))
-                .await
-                .unwrap()
-        })
-        .await;
-        assert_eq!(status, 201);
-        new.push(elapsed);
-        let (status, elapsed) = timed(async {
-            register("alice".into(), format!("alice{round}@example.com"))
-                .await
-                .unwrap()
-        })
-        .await;
-        assert_eq!(status, 409);
-        taken.push(elapsed);
-    }
-    let ratio = median(taken).as_secs_f64() / median(new).as_secs_f64();
-    assert!(
-        (0.8..=1.25).contains(&ratio),
-        "median registration time, taken name / new name: {ratio:.2}"
-    );
+    // No timing comparison of a taken name (409) against a new one (201): the documented 409
+    // already says the name is taken, so timing could reveal nothing more (a new registration
+    // also commits a row, which a refused one does not). What must not differ is everything
+    // else, above: a refused request looks the same whether or not the name exists.
 }

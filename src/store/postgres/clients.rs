@@ -39,6 +39,9 @@ impl ClientStore for PostgresClients {
         fields(otel.kind = "client", db.system.name = "postgresql")
     )]
     async fn find_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+        if !super::storable(client_id) {
+            return Ok(None);
+        }
         let (client, statement) = self
             .0
             .prepared(

@@ -59,6 +59,9 @@ impl UserStore for PostgresUsers {
         fields(otel.kind = "client", db.system.name = "postgresql")
     )]
     async fn find_by_username(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
+        if !super::storable(username) {
+            return Ok(None);
+        }
         let (client, statement) = self
             .0
             .prepared(
