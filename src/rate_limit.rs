@@ -162,10 +162,12 @@ impl LoginThrottle {
     }
 }
 
-/// The store key of a username and address. The username is hashed: it may be anything a
-/// client typed (a password pasted in the wrong field, say), and Redis keys show in tools.
+/// The store key of a username and address. Usernames match regardless of case, so the
+/// throttle does too (`Alice` and `ALICE` share one count). The name is hashed: it may be
+/// anything a client typed (a password pasted in the wrong field, say), and Redis keys show in
+/// tools.
 fn key(username: &str, client_ip: IpAddr) -> String {
-    let digest = Sha256::digest(username.as_bytes());
+    let digest = Sha256::digest(username.to_lowercase().as_bytes());
     let name: String = digest[..16]
         .iter()
         .map(|byte| format!("{byte:02x}"))
