@@ -13,13 +13,12 @@ use std::{
     time::Duration,
 };
 
-use sha2::{Digest, Sha256};
-
 use crate::{
     clock::Clock,
     error::Error,
     metrics::Metrics,
-    store::{RateDecision, RateLimitStore, memory::MemoryRateLimits},
+    store::{RateDecision, RateLimitStore, Tally, memory::MemoryRateLimits},
+    tokens::hash_token,
 };
 
 /// A sliding window over the shared store, with the per-replica fallback.
@@ -46,18 +45,14 @@ impl Windows {
         }
     }
 
-    /// Whether `key` has fewer than `limit` hits in `window`; if so and `record`, counts one.
-    async fn decide(&self, key: &str, limit: u32, window: Duration, record: bool) -> RateDecision {
+    /// Whether `key` has fewer than `limit` hits in `window` (see [`RateLimitStore::hit`]).
+    async fn decide(&self, key: &str, limit: u32, window: Duration, tally: Tally) -> RateDecision {
         let now = self.clock.now();
-        let shared = if record {
-            self.shared.hit(key, limit, window, now).await
-        } else {
-            self.shared.peek(key, limit, window, now).await
-        };
+        let shared = self.shared.hit(key, limit, window, now, tally).await;
         shared.unwrap_or_else(|err| {
             tracing::warn!(error = %err, "shared rate limiter unavailable; limiting per replica");
             self.metrics.rate_limit_fallbacks.inc();
-            self.local.decide(key, limit, window, now, record)
+            self.local.decide(key, limit, window, now, tally)
         })
     }
 
@@ -101,7 +96,7 @@ impl RateLimiter {
         let key = format!("{route}:{client_ip}");
         let decision = self
             .windows
-            .decide(&key, self.limit.get(), self.window, true)
+            .decide(&key, self.limit.get(), self.window, Tally::Count)
             .await;
         self.windows.refuse(decision, route, client_ip)
     }
@@ -148,7 +143,7 @@ impl LoginThrottle {
                 &key(username, client_ip),
                 self.limit.get(),
                 self.window,
-                false,
+                Tally::Peek,
             )
             .await;
         self.windows.refuse(decision, THROTTLED_ROUTE, client_ip)
@@ -157,7 +152,12 @@ impl LoginThrottle {
     /// Counts a failed attempt.
     pub async fn failed(&self, username: &str, client_ip: IpAddr) {
         self.windows
-            .decide(&key(username, client_ip), u32::MAX, self.window, true)
+            .decide(
+                &key(username, client_ip),
+                u32::MAX,
+                self.window,
+                Tally::Count,
+            )
             .await;
     }
 }
@@ -167,10 +167,6 @@ impl LoginThrottle {
 /// anything a client typed (a password pasted in the wrong field, say), and Redis keys show in
 /// tools.
 fn key(username: &str, client_ip: IpAddr) -> String {
-    let digest = Sha256::digest(username.to_lowercase().as_bytes());
-    let name: String = digest[..16]
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
+    let name = hash_token(&username.to_lowercase());
     format!("login-fail:{name}:{client_ip}")
 }

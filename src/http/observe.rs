@@ -64,7 +64,8 @@ impl Observer {
     pub async fn call<E: Endpoint>(&self, endpoint: &E, request: Request) -> Response {
         let started = Instant::now();
         let request_id = request_id(request.headers());
-        let allow = self.allowed_methods.get(request.uri().path()).cloned();
+        // A reference-counted copy: the path is looked up only for a 405, off the hot path.
+        let uri = request.uri().clone();
         let method = request.method().clone();
         // Every field here is on every log line of the request, and every later `record` makes
         // the JSON log layer re-encode them all: what is known only at the end goes to the
@@ -107,9 +108,9 @@ impl Observer {
             response.headers_mut().insert(REQUEST_ID, value);
         }
         if status == StatusCode::METHOD_NOT_ALLOWED
-            && let Some(allow) = allow
+            && let Some(allow) = self.allowed_methods.get(uri.path())
         {
-            response.headers_mut().insert(header::ALLOW, allow);
+            response.headers_mut().insert(header::ALLOW, allow.clone());
         }
         add_safety_headers(&mut response);
         response

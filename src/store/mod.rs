@@ -205,25 +205,26 @@ pub enum RateDecision {
     },
 }
 
+/// Whether a rate-limit decision counts the request it decides on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tally {
+    /// Admitted requests are counted (a request limit).
+    Count,
+    /// Nothing is counted: only whether `limit` is already reached (failures are counted apart).
+    Peek,
+}
+
 #[async_trait]
 pub trait RateLimitStore: Send + Sync {
-    /// Counts one request for `key` if fewer than `limit` fall within `window` before `now`.
+    /// Allowed if fewer than `limit` hits for `key` fall within `window` before `now`; with
+    /// [`Tally::Count`], an allowed request is counted too.
     async fn hit(
         &self,
         key: &str,
         limit: u32,
         window: Duration,
         now: OffsetDateTime,
-    ) -> Result<RateDecision, StoreError>;
-
-    /// The same decision as `hit`, without counting anything: whether `key` already has `limit`
-    /// hits within `window`.
-    async fn peek(
-        &self,
-        key: &str,
-        limit: u32,
-        window: Duration,
-        now: OffsetDateTime,
+        tally: Tally,
     ) -> Result<RateDecision, StoreError>;
 }
 

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::lock;
-use crate::store::{RateDecision, RateLimitStore, StoreError};
+use crate::store::{RateDecision, RateLimitStore, StoreError, Tally};
 
 /// Every this many checks, keys with no hit inside their window are dropped, so memory follows
 /// the active clients rather than every client ever seen.
@@ -29,7 +29,7 @@ struct Windows {
 
 impl MemoryRateLimits {
     /// The same sliding-window rule as the Redis script: count the hits inside `window`; admit
-    /// (and, if `record`, count) this one if fewer than `limit`, else say when the oldest leaves
+    /// (and, with [`Tally::Count`], count) this one if fewer than `limit`, else say when the oldest leaves
     /// the window.
     pub fn decide(
         &self,
@@ -37,7 +37,7 @@ impl MemoryRateLimits {
         limit: u32,
         window: Duration,
         now: OffsetDateTime,
-        record: bool,
+        tally: Tally,
     ) -> RateDecision {
         let mut windows = lock(&self.windows);
         let start = now - window;
@@ -53,7 +53,7 @@ impl MemoryRateLimits {
             hits.pop_front();
         }
         if hits.len() < limit as usize {
-            if record {
+            if tally == Tally::Count {
                 hits.push_back(now);
             }
             return RateDecision::Allowed;
@@ -73,17 +73,8 @@ impl RateLimitStore for MemoryRateLimits {
         limit: u32,
         window: Duration,
         now: OffsetDateTime,
+        tally: Tally,
     ) -> Result<RateDecision, StoreError> {
-        Ok(self.decide(key, limit, window, now, true))
-    }
-
-    async fn peek(
-        &self,
-        key: &str,
-        limit: u32,
-        window: Duration,
-        now: OffsetDateTime,
-    ) -> Result<RateDecision, StoreError> {
-        Ok(self.decide(key, limit, window, now, false))
+        Ok(self.decide(key, limit, window, now, tally))
     }
 }

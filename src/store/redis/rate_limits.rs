@@ -8,7 +8,7 @@ use redis::Script;
 use time::OffsetDateTime;
 
 use super::{Redis, unavailable};
-use crate::store::{RateDecision, RateLimitStore, StoreError};
+use crate::store::{RateDecision, RateLimitStore, StoreError, Tally};
 
 /// A sorted set of request times (ms) per key. Drop those outside the window; admit (and count,
 /// unless only peeking) if fewer than the limit remain, else report when the oldest leaves. The
@@ -43,29 +43,7 @@ impl RateLimitStore for RedisRateLimits {
         limit: u32,
         window: Duration,
         now: OffsetDateTime,
-    ) -> Result<RateDecision, StoreError> {
-        self.decide(key, limit, window, now, true).await
-    }
-
-    async fn peek(
-        &self,
-        key: &str,
-        limit: u32,
-        window: Duration,
-        now: OffsetDateTime,
-    ) -> Result<RateDecision, StoreError> {
-        self.decide(key, limit, window, now, false).await
-    }
-}
-
-impl RedisRateLimits {
-    async fn decide(
-        &self,
-        key: &str,
-        limit: u32,
-        window: Duration,
-        now: OffsetDateTime,
-        record: bool,
+        tally: Tally,
     ) -> Result<RateDecision, StoreError> {
         let now_ms = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
         let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
@@ -79,7 +57,7 @@ impl RedisRateLimits {
             .arg(window_ms)
             .arg(limit)
             .arg(member)
-            .arg(if record { "1" } else { "0" })
+            .arg(if tally == Tally::Count { "1" } else { "0" })
             .invoke_async(&mut connection)
             .await
             .map_err(|err| unavailable(&err))?;
