@@ -9,37 +9,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-AUTHD=${AUTHD:-target/debug/authd}
 MAX_TIME=${MAX_TIME:-120}
-PORT=${PORT:-18099}
-BASE="http://127.0.0.1:$PORT"
-DB="authd_schemathesis_$$"
-PREFIX="authd-schemathesis:$$:"
 command -v schemathesis >/dev/null || python3 -m pip install --quiet --disable-pip-version-check schemathesis==4.32.5
 
-work=$(mktemp -d)
-cleanup() {
-  if [ -n "${authd_pid:-}" ]; then kill "$authd_pid" 2>/dev/null || true; wait "$authd_pid" 2>/dev/null || true; fi
-  psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true
-  redis-cli -h 127.0.0.1 --scan --pattern "${PREFIX}*" | xargs -r redis-cli -h 127.0.0.1 del >/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE $DB" >/dev/null
-# Limits high enough that a fuzzing client is not just rate limited; cheap Argon2.
-DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB" \
-REDIS_URL="redis://127.0.0.1:6379" AUTHD_REDIS_PREFIX="$PREFIX" \
-AUTHD_MASTER_KEY="$(head -c 32 /dev/urandom | base64)" \
-AUTHD_ISSUER="$BASE" AUTHD_RATE_LIMIT=1000000 AUTHD_LOGIN_FAILURE_LIMIT=1000000 \
-AUTHD_ARGON2_MEMORY_KIB=1024 AUTHD_ARGON2_ITERATIONS=1 RUST_LOG=warn \
-  "$AUTHD" serve --listen "127.0.0.1:$PORT" >"$work/authd.log" 2>&1 &
-authd_pid=$!
-for _ in $(seq 1 100); do
-  curl -fs "$BASE/readyz" >/dev/null 2>&1 && break
-  sleep 0.2
-done
-curl -fs "$BASE/readyz" >/dev/null || { cat "$work/authd.log"; exit 1; }
+# Limits high enough that a fuzzing client is not just rate limited.
+export AUTHD_RATE_LIMIT=1000000 AUTHD_LOGIN_FAILURE_LIMIT=1000000
+source tests/serve_authd.sh
+serve_authd schemathesis "${PORT:-18099}"
 
 password=$(curl -fs -H 'Content-Type: application/json' \
   -d '{"username":"schemathesis","email":"schemathesis@example.com"}' "$BASE/register" |
@@ -61,8 +37,5 @@ status=0
 # Logging out revokes the token every later request uses: it gets a run (and a token) of its own.
 run "$MAX_TIME" --exclude-path /logout ${ONLY:+--include-path "$ONLY"} || status=$?
 run $(( MAX_TIME / 6 + 5 )) --include-path /logout || status=$?
-if [ "$status" -ne 0 ]; then
-  echo "--- authd's log (warnings and errors) ---"
-  tail -n 50 "$work/authd.log"
-fi
+if [ "$status" -ne 0 ]; then show_authd_log; fi
 exit "$status"

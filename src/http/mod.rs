@@ -22,6 +22,7 @@ mod prebuilt_json;
 mod profile;
 mod register;
 pub mod server;
+mod ui;
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -79,8 +80,8 @@ pub fn api_service(state: &AppState) -> OpenApiService<impl poem_openapi::OpenAp
     )
 }
 
-/// The whole HTTP application: the API, its spec at `/openapi.json`, Swagger UI at `/docs`,
-/// each request observed (see [`observe`]).
+/// The whole HTTP application: the API, its spec at `/openapi.json`, Swagger UI at `/docs`, the
+/// web UI at `/ui`, each request observed (see [`observe`]).
 pub fn routes(state: &AppState) -> impl Endpoint + 'static {
     let api = api_service(state);
     let allowed = allowed_methods(&api.spec());
@@ -91,6 +92,7 @@ pub fn routes(state: &AppState) -> impl Endpoint + 'static {
     Route::new()
         .nest("/", api)
         .nest("/docs", docs)
+        .nest("/ui", ui::routes(state))
         .at("/openapi.json", spec)
         // Off unless origins are configured: then the unused default below is never applied.
         .with_if(cors.is_some(), cors.unwrap_or_default())
@@ -119,6 +121,9 @@ fn allowed_methods(spec: &str) -> HashMap<String, HeaderValue> {
         .collect();
     for path in ["/openapi.json", "/docs", "/docs/"] {
         allowed.insert(path.to_owned(), HeaderValue::from_static("GET"));
+    }
+    for (path, methods) in ui::ALLOWED_METHODS {
+        allowed.insert(path.to_owned(), HeaderValue::from_static(methods));
     }
     allowed
 }

@@ -81,7 +81,11 @@ impl ProfileApi {
     ) -> Result<ProfileResult, ApiError> {
         let caller = authorize(&self.0, req, &auth).await?;
         let user = caller.user(&self.0).await?;
-        let profile = validate(body.0)?;
+        let ProfileDocument {
+            display_name,
+            phone,
+        } = body.0;
+        let profile = validate(display_name, phone)?;
         self.0
             .profiles
             .put_profile(user.id, &profile, self.0.clock.now())
@@ -103,9 +107,12 @@ impl From<Profile> for ProfileDocument {
     }
 }
 
-fn validate(document: ProfileDocument) -> Result<Profile, Error> {
-    let display_name = document
-        .display_name
+/// A profile as entered, trimmed, empty fields dropped, checked. The web UI's form too.
+pub(super) fn validate(
+    display_name: Option<String>,
+    phone: Option<String>,
+) -> Result<Profile, Error> {
+    let display_name = display_name
         .map(|name| name.trim().to_owned())
         .filter(|name| !name.is_empty());
     if let Some(name) = &display_name
@@ -116,8 +123,7 @@ fn validate(document: ProfileDocument) -> Result<Profile, Error> {
             message: "must be at most 100 characters, without control characters".to_owned(),
         });
     }
-    let phone = document
-        .phone
+    let phone = phone
         .map(|phone| phone.trim().to_owned())
         .filter(|phone| !phone.is_empty());
     if let Some(phone) = &phone

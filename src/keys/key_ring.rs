@@ -179,16 +179,78 @@ pub struct KeyCensus {
     pub active_age: Option<std::time::Duration>,
 }
 
+/// Where a key is in its life at one instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    /// In the JWKS ahead of signing, so verifiers have it before its first token.
+    Published,
+    Signing,
+    /// Past signing, still verifying the tokens it signed.
+    Verifying,
+}
+
+impl KeyState {
+    fn of(key: &SigningKey, now: OffsetDateTime) -> Option<Self> {
+        if !key.verifies_at(now) {
+            None
+        } else if now < key.not_before {
+            Some(Self::Published)
+        } else if key.signs_at(now) {
+            Some(Self::Signing)
+        } else {
+            Some(Self::Verifying)
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Published => "published",
+            Self::Signing => "signing",
+            Self::Verifying => "verifying",
+        }
+    }
+}
+
+/// One key of the JWKS with its schedule: what the UI's keys page lists.
+#[derive(Debug, Clone)]
+pub struct KeyStatus {
+    pub kid: String,
+    pub algorithm: Algorithm,
+    pub state: KeyState,
+    pub not_before: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub retire_at: OffsetDateTime,
+}
+
 impl KeyRing {
+    /// The keys the JWKS lists at `now`, newest first, each with its state and schedule.
+    pub fn statuses(&self, now: OffsetDateTime) -> Vec<KeyStatus> {
+        let mut statuses: Vec<KeyStatus> = self
+            .snapshot()
+            .values()
+            .filter_map(|key| {
+                Some(KeyStatus {
+                    kid: key.kid.clone(),
+                    algorithm: key.algorithm,
+                    state: KeyState::of(key, now)?,
+                    not_before: key.not_before,
+                    expires_at: key.expires_at,
+                    retire_at: key.retire_at,
+                })
+            })
+            .collect();
+        statuses.sort_by_key(|status| std::cmp::Reverse(status.not_before));
+        statuses
+    }
+
     pub fn census(&self, now: OffsetDateTime) -> KeyCensus {
         let mut census = KeyCensus::default();
         for key in self.snapshot().values() {
-            if now < key.not_before {
-                census.published += 1;
-            } else if key.signs_at(now) {
-                census.signing += 1;
-            } else if key.verifies_at(now) {
-                census.verifying += 1;
+            match KeyState::of(key, now) {
+                Some(KeyState::Published) => census.published += 1,
+                Some(KeyState::Signing) => census.signing += 1,
+                Some(KeyState::Verifying) => census.verifying += 1,
+                None => {}
             }
         }
         census.active_age = self

@@ -6,7 +6,7 @@ mod rotation;
 mod signing_key;
 
 pub use key_ring::KeyRingError;
-pub use key_ring::{JsonWebKeySet, KeyCensus, KeyRing};
+pub use key_ring::{JsonWebKeySet, KeyCensus, KeyRing, KeyState, KeyStatus};
 pub use master_key::{MasterKey, MasterKeys, OpenError, SealError, SealedBox};
 pub use rotation::{JWKS_MAX_AGE, KeyManager, KeyPolicy, RotationMode};
 pub use signing_key::{

@@ -17,6 +17,7 @@ use crate::{
     metrics::Metrics,
     store::{
         RefreshTokenRecord, Revocation, RevocationKind, Rotation, SessionRecord, SessionStore,
+        SessionSummary,
     },
     tokens::Revocations,
 };
@@ -147,6 +148,27 @@ impl Sessions {
             tracing::info!(user_id = %session.user_id, session = %session.id, "session revoked");
         }
         Ok(())
+    }
+
+    /// The user's live sessions, newest first.
+    pub async fn live(&self, user_id: Uuid) -> Result<Vec<SessionSummary>, Error> {
+        Ok(self.store.live_sessions(user_id, self.clock.now()).await?)
+    }
+
+    /// Ends `user_id`'s session `session_id` and every access token issued in it. Whether it
+    /// was theirs and live: a session of another user is left alone, as if unknown.
+    pub async fn revoke_by_id(&self, user_id: Uuid, session_id: Uuid) -> Result<bool, Error> {
+        let now = self.clock.now();
+        let Some(session) = self
+            .store
+            .revoke_session_by_id(user_id, session_id, now)
+            .await?
+        else {
+            return Ok(false);
+        };
+        self.revoke_access_tokens(&session).await?;
+        tracing::info!(user_id = %session.user_id, session = %session.id, "session revoked by its user");
+        Ok(true)
     }
 
     async fn revoke_access_tokens(&self, session: &SessionRecord) -> Result<(), Error> {

@@ -326,6 +326,16 @@ impl SessionRecord {
     }
 }
 
+/// A live session as its user sees it in a list: when it began, when its refresh token last
+/// turned over, and when the current one expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSummary {
+    pub session: SessionRecord,
+    /// When the live refresh token was issued: the login, or the latest refresh.
+    pub refreshed_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
 /// One refresh token as stored: only its SHA-256.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshTokenRecord {
@@ -377,6 +387,19 @@ pub trait SessionStore: Send + Sync {
     async fn revoke_session(
         &self,
         presented: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<Option<SessionRecord>, StoreError>;
+    /// The user's sessions that hold a live refresh token, newest first.
+    async fn live_sessions(
+        &self,
+        user_id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SessionSummary>, StoreError>;
+    /// Revokes session `session_id` if it is `user_id`'s and not yet revoked, returning it.
+    async fn revoke_session_by_id(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
         now: OffsetDateTime,
     ) -> Result<Option<SessionRecord>, StoreError>;
 }

@@ -31,3 +31,4 @@ mod security_tokens;
 mod signing_keys;
 mod tokens;
 mod traces;
+mod ui;

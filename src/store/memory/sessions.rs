@@ -7,10 +7,13 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::lock;
-use crate::store::{RefreshTokenRecord, Rotation, SessionRecord, SessionStore, StoreError};
+use crate::store::{
+    RefreshTokenRecord, Rotation, SessionRecord, SessionStore, SessionSummary, StoreError,
+};
 
 struct StoredToken {
     family_id: Uuid,
+    issued_at: OffsetDateTime,
     expires_at: OffsetDateTime,
     used: bool,
     revoked: bool,
@@ -55,6 +58,7 @@ impl SessionStore for MemorySessions {
             first.token_hash,
             StoredToken {
                 family_id: session.id,
+                issued_at: first.issued_at,
                 expires_at: first.expires_at,
                 used: false,
                 revoked: false,
@@ -95,6 +99,7 @@ impl SessionStore for MemorySessions {
             next.token_hash,
             StoredToken {
                 family_id,
+                issued_at: next.issued_at,
                 expires_at: next.expires_at,
                 used: false,
                 revoked: false,
@@ -135,6 +140,51 @@ impl SessionStore for MemorySessions {
             return Ok(None);
         }
         sessions.revoke_family(family_id);
+        Ok(Some(session))
+    }
+
+    async fn live_sessions(
+        &self,
+        user_id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SessionSummary>, StoreError> {
+        let sessions = lock(&self.0);
+        let mut live: Vec<SessionSummary> = sessions
+            .tokens
+            .values()
+            .filter(|token| !token.used && !token.revoked && token.expires_at > now)
+            .filter_map(|token| {
+                let (session, revoked) = sessions.families.get(&token.family_id)?;
+                (session.user_id == user_id && !revoked).then(|| SessionSummary {
+                    session: session.clone(),
+                    refreshed_at: token.issued_at,
+                    expires_at: token.expires_at,
+                })
+            })
+            .collect();
+        live.sort_by_key(|summary| {
+            (
+                std::cmp::Reverse(summary.session.created_at),
+                summary.session.id,
+            )
+        });
+        Ok(live)
+    }
+
+    async fn revoke_session_by_id(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        _now: OffsetDateTime,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let mut sessions = lock(&self.0);
+        let Some((session, false)) = sessions.families.get(&session_id).cloned() else {
+            return Ok(None);
+        };
+        if session.user_id != user_id {
+            return Ok(None);
+        }
+        sessions.revoke_family(session_id);
         Ok(Some(session))
     }
 }

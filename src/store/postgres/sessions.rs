@@ -6,7 +6,9 @@ use time::OffsetDateTime;
 use tokio_postgres::Row;
 
 use super::{Postgres, unavailable};
-use crate::store::{RefreshTokenRecord, Rotation, SessionRecord, SessionStore, StoreError};
+use crate::store::{
+    RefreshTokenRecord, Rotation, SessionRecord, SessionStore, SessionSummary, StoreError,
+};
 
 pub struct PostgresSessions(pub(super) Postgres);
 
@@ -214,5 +216,76 @@ impl SessionStore for PostgresSessions {
         }
         tx.commit().await.map_err(|err| unavailable(&err))?;
         Ok(family_revoked.is_none().then_some(session))
+    }
+
+    #[tracing::instrument(
+        name = "postgres sessions.live_sessions",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
+    async fn live_sessions(
+        &self,
+        user_id: uuid::Uuid,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SessionSummary>, StoreError> {
+        let client = self.0.client().await?;
+        // A live session has exactly one live token (each refresh uses up its predecessor).
+        let rows = client
+            .query(
+                "SELECT f.id AS family_id, f.user_id, f.scope, f.created_at, f.dpop_jkt,
+                        t.issued_at, t.expires_at
+                 FROM refresh_families f JOIN refresh_tokens t ON t.family_id = f.id
+                 WHERE f.user_id = $1 AND f.revoked_at IS NULL
+                   AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > $2
+                 ORDER BY f.created_at DESC, f.id",
+                &[&user_id, &now],
+            )
+            .await
+            .map_err(|err| unavailable(&err))?;
+        Ok(rows
+            .iter()
+            .map(|row| SessionSummary {
+                session: session_from_row(row),
+                refreshed_at: row.get("issued_at"),
+                expires_at: row.get("expires_at"),
+            })
+            .collect())
+    }
+
+    #[tracing::instrument(
+        name = "postgres sessions.revoke_session_by_id",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
+    async fn revoke_session_by_id(
+        &self,
+        user_id: uuid::Uuid,
+        session_id: uuid::Uuid,
+        now: OffsetDateTime,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let mut client = self.0.client().await?;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(|err| unavailable(&err))?;
+        // Locked like a rotation's, so a refresh racing the revocation either finishes first
+        // (and its new token is revoked with the rest) or finds the session revoked.
+        let row = tx
+            .query_opt(
+                "SELECT id AS family_id, user_id, scope, created_at, dpop_jkt
+                 FROM refresh_families
+                 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL
+                 FOR UPDATE",
+                &[&session_id, &user_id],
+            )
+            .await
+            .map_err(|err| unavailable(&err))?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let session = session_from_row(&row);
+        revoke_family(&tx, session.id, now).await?;
+        tx.commit().await.map_err(|err| unavailable(&err))?;
+        Ok(Some(session))
     }
 }

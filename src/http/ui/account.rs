@@ -1,0 +1,223 @@
+//! Registering, signing in and signing out.
+
+use std::sync::Arc;
+
+use askama::Template;
+use poem::{
+    Request, Response, handler,
+    http::StatusCode,
+    web::{Data, Form, Query},
+};
+use serde::Deserialize;
+
+use super::{
+    Ui, csrf,
+    error::UiError,
+    page::{Layout, Notice, html, see_other},
+    session,
+};
+use crate::{
+    accounts::{Email, Password, Username},
+    error::Error,
+    http::client_ip,
+};
+
+#[derive(Template)]
+#[template(path = "register.html")]
+struct RegisterPage {
+    layout: Layout,
+    username: String,
+    email: String,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "registered.html")]
+struct RegisteredPage {
+    layout: Layout,
+    username: String,
+    /// Shown this once; never stored in clear, never shown again.
+    generated_password: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    layout: Layout,
+    username: String,
+    notice: Option<&'static str>,
+    error: Option<String>,
+}
+
+/// No `Debug`: it holds a password.
+#[derive(Deserialize)]
+pub struct RegisterForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// No `Debug`: it holds a password.
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+}
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    notice: Option<String>,
+    username: Option<String>,
+}
+
+/// The form of a button that only acts (log out, revoke a session).
+#[derive(Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    pub csrf: String,
+}
+
+#[handler]
+pub async fn register_form(req: &Request, Data(ui): Data<&Arc<Ui>>) -> Response {
+    let jar = req.cookie();
+    let signed_in = session::current_or_none(&ui.state, jar, &ui.cookies).await;
+    let page = RegisterPage {
+        layout: Layout::new(jar, &ui.cookies, signed_in.as_ref()),
+        username: String::new(),
+        email: String::new(),
+        error: None,
+    };
+    html(&page, StatusCode::OK)
+}
+
+#[handler]
+pub async fn register(
+    req: &Request,
+    Data(ui): Data<&Arc<Ui>>,
+    Form(form): Form<RegisterForm>,
+) -> Result<Response, UiError> {
+    if !csrf::is_genuine(req, &ui.cookies, &form.csrf) {
+        return Err(UiError::forged_form());
+    }
+    let jar = req.cookie();
+    match create_account(ui, req, &form).await {
+        Ok(generated_password) => {
+            let page = RegisteredPage {
+                layout: Layout::new(jar, &ui.cookies, None),
+                username: form.username.trim().to_owned(),
+                generated_password,
+            };
+            // The default `Cache-Control: no-store` keeps the password out of every cache.
+            Ok(html(&page, StatusCode::CREATED))
+        }
+        Err(err) => {
+            let err = UiError::from(err);
+            // The form again, as filled in, but never the password.
+            let page = RegisterPage {
+                layout: Layout::new(jar, &ui.cookies, None),
+                username: form.username,
+                email: form.email,
+                error: Some(err.message.clone()),
+            };
+            Ok(err.retry_after_on(html(&page, err.status)))
+        }
+    }
+}
+
+/// Registers the form's user, as `POST /register` would; the generated password, if any.
+async fn create_account(
+    ui: &Ui,
+    req: &Request,
+    form: &RegisterForm,
+) -> Result<Option<String>, Error> {
+    let state = &ui.state;
+    state
+        .rate_limiter
+        .check("register", client_ip(req, &state.config.trusted_proxies))
+        .await?;
+    let username = Username::parse(form.username.trim())?;
+    let email = Email::parse(form.email.trim())?;
+    let password = Some(form.password.as_str())
+        .filter(|password| !password.is_empty())
+        .map(|password| Password::parse(password.to_owned()))
+        .transpose()?;
+    let registered = state
+        .accounts
+        .register(username, email, password, None)
+        .await?;
+    Ok(registered
+        .generated_password
+        .map(|password| password.expose().to_owned()))
+}
+
+#[handler]
+pub async fn login_form(
+    req: &Request,
+    Data(ui): Data<&Arc<Ui>>,
+    Query(query): Query<LoginQuery>,
+) -> Response {
+    let jar = req.cookie();
+    let signed_in = session::current_or_none(&ui.state, jar, &ui.cookies).await;
+    if signed_in.is_some() {
+        return see_other("/ui/profile");
+    }
+    let page = LoginPage {
+        layout: Layout::new(jar, &ui.cookies, None),
+        username: query.username.unwrap_or_default(),
+        notice: Notice::parse(query.notice.as_deref()).map(Notice::message),
+        error: None,
+    };
+    html(&page, StatusCode::OK)
+}
+
+#[handler]
+pub async fn login(
+    req: &Request,
+    Data(ui): Data<&Arc<Ui>>,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, UiError> {
+    if !csrf::is_genuine(req, &ui.cookies, &form.csrf) {
+        return Err(UiError::forged_form());
+    }
+    let LoginForm {
+        username, password, ..
+    } = form;
+    match session::log_in(&ui.state, req, &ui.cookies, username.clone(), password).await {
+        Ok(()) => Ok(see_other("/ui/profile")),
+        Err(err) => {
+            let err = UiError::from(err);
+            let page = LoginPage {
+                layout: Layout::new(req.cookie(), &ui.cookies, None),
+                username,
+                notice: None,
+                error: Some(err.message.clone()),
+            };
+            Ok(err.retry_after_on(html(&page, err.status)))
+        }
+    }
+}
+
+#[handler]
+pub async fn logout(
+    req: &Request,
+    Data(ui): Data<&Arc<Ui>>,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, UiError> {
+    if !csrf::is_genuine(req, &ui.cookies, &form.csrf) {
+        return Err(UiError::forged_form());
+    }
+    session::log_out(&ui.state, req.cookie(), &ui.cookies).await?;
+    Ok(see_other(&format!(
+        "/ui/login?notice={}",
+        Notice::SignedOut.query()
+    )))
+}

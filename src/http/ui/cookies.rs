@@ -1,0 +1,65 @@
+//! The UI's cookies, named and flagged for how authd is served.
+//!
+//! Over TLS every cookie is `Secure` and `__Host-` prefixed, which also pins it to this host and
+//! `Path=/` (RFC 6265bis §4.1.3.2), so a sibling subdomain cannot plant one. Over plain HTTP (a
+//! laptop, `docker compose up`) neither is possible, and the cookies are kept to `/ui`. Always
+//! `HttpOnly` (page scripts never see a token) and `SameSite=Strict` (no other site's page can
+//! make the browser send them).
+
+use std::time::Duration;
+
+use poem::web::cookie::{Cookie, CookieJar, SameSite};
+
+use crate::config::Config;
+
+/// The refresh token of the browser's session.
+pub const SESSION: &str = "authd_session";
+/// The current access token of that session.
+pub const ACCESS: &str = "authd_access";
+/// The double-submit CSRF token (see `csrf`).
+pub const CSRF: &str = "authd_csrf";
+
+#[derive(Debug, Clone)]
+pub struct CookiePolicy {
+    secure: bool,
+}
+
+impl CookiePolicy {
+    pub fn new(config: &Config) -> Self {
+        Self {
+            secure: config.public_url.starts_with("https://"),
+        }
+    }
+
+    fn name(&self, base: &str) -> String {
+        if self.secure {
+            format!("__Host-{base}")
+        } else {
+            base.to_owned()
+        }
+    }
+
+    pub fn get(&self, jar: &CookieJar, base: &str) -> Option<String> {
+        jar.get(&self.name(base))
+            .map(|cookie| cookie.value_str().to_owned())
+            .filter(|value| !value.is_empty())
+    }
+
+    /// Sets `base` to `value`; without `max_age`, the cookie ends with the browser session.
+    pub fn set(&self, jar: &CookieJar, base: &str, value: &str, max_age: Option<Duration>) {
+        let mut cookie = Cookie::new_with_str(self.name(base), value);
+        cookie.set_http_only(true);
+        cookie.set_same_site(SameSite::Strict);
+        cookie.set_secure(self.secure);
+        cookie.set_path(if self.secure { "/" } else { "/ui" });
+        if let Some(max_age) = max_age {
+            cookie.set_max_age(max_age);
+        }
+        jar.add(cookie);
+    }
+
+    /// Tells the browser to drop `base` (same name, path and flags, empty and already expired).
+    pub fn clear(&self, jar: &CookieJar, base: &str) {
+        self.set(jar, base, "", Some(Duration::ZERO));
+    }
+}

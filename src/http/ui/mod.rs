@@ -1,0 +1,105 @@
+//! The web UI under `/ui`: server-rendered pages where a person can register, sign in, edit
+//! their profile, see their token and sessions, and watch key rotation, without curl.
+//!
+//! Pages are askama templates (checked when authd compiles, HTML-escaped). They work without
+//! JavaScript; one small script only adds a copy button and the token's countdown. The browser
+//! holds a session as `HttpOnly` cookies ([`session`]); forms are guarded against CSRF
+//! ([`csrf`]); every answer carries a strict Content-Security-Policy (no inline script or
+//! style), so injected markup could not run even if escaping failed.
+
+mod account;
+mod assets;
+mod cookies;
+mod csrf;
+mod error;
+mod home;
+mod keys;
+mod page;
+mod profile;
+mod session;
+
+use std::sync::Arc;
+
+use poem::{
+    Endpoint, EndpointExt, Response, Route, get,
+    http::{HeaderValue, header},
+    middleware::CookieJarManager,
+    post,
+};
+
+use self::cookies::CookiePolicy;
+use crate::startup::AppState;
+
+/// What every UI handler is given.
+pub struct Ui {
+    state: AppState,
+    cookies: CookiePolicy,
+}
+
+/// Scripts and styles only from authd's own files, no plugins, no framing, forms only to
+/// authd, no `<base>` tricks; and nothing may be fetched by script.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; \
+     base-uri 'none'";
+
+/// The UI's fixed paths and their methods, for the `Allow` header of a 405.
+pub const ALLOWED_METHODS: [(&str, &str); 7] = [
+    ("/ui", "GET"),
+    ("/ui/", "GET"),
+    ("/ui/register", "GET, POST"),
+    ("/ui/login", "GET, POST"),
+    ("/ui/logout", "POST"),
+    ("/ui/profile", "GET, POST"),
+    ("/ui/keys", "GET"),
+];
+
+/// The UI's routes, to be nested at `/ui`.
+pub fn routes(state: &AppState) -> impl Endpoint + 'static {
+    let ui = Arc::new(Ui {
+        cookies: CookiePolicy::new(&state.config),
+        state: state.clone(),
+    });
+    Route::new()
+        .at("/", get(home::show))
+        .at(
+            "/register",
+            get(account::register_form).post(account::register),
+        )
+        .at("/login", get(account::login_form).post(account::login))
+        .at("/logout", post(account::logout))
+        .at("/profile", get(profile::show).post(profile::save))
+        .at("/sessions/:id/revoke", post(profile::revoke_session))
+        .at("/keys", get(keys::show))
+        .at("/static/:file", get(assets::serve))
+        .data(ui)
+        // Every failure becomes a page here, inside the cookie manager, so that an answer
+        // with an error still carries the cookies its handler set.
+        .catch_all_error(|err: poem::Error| async move {
+            if err.is_from_response() {
+                err.into_response()
+            } else {
+                error::framework_error(err.status())
+            }
+        })
+        .with(CookieJarManager::new())
+        .map_to_response()
+        .after(|response| async move { Ok(with_page_headers(response?)) })
+}
+
+fn with_page_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    headers.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    response
+}

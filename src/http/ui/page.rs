@@ -1,0 +1,134 @@
+//! What every page shares: the layout's data, rendering to an HTML answer, the one-line notices
+//! a redirect can ask for, and dates as people read them.
+
+use askama::Template;
+use poem::{
+    IntoResponse, Response,
+    http::{HeaderValue, StatusCode, header},
+    web::{Redirect, cookie::CookieJar},
+};
+use time::{OffsetDateTime, format_description::well_known::Rfc3339, macros::format_description};
+
+use super::{cookies::CookiePolicy, csrf, session::SignedIn};
+
+/// The header of every page: who is signed in, and the CSRF token its logout button needs.
+#[derive(Debug)]
+pub struct Layout {
+    pub username: Option<String>,
+    pub csrf: String,
+    /// Appended to the stylesheet and script URLs, so a new release is fetched afresh.
+    pub version: &'static str,
+}
+
+impl Layout {
+    pub fn new(jar: &CookieJar, policy: &CookiePolicy, signed_in: Option<&SignedIn>) -> Self {
+        Self {
+            username: signed_in.map(|signed_in| signed_in.user.username.clone()),
+            csrf: csrf::token(jar, policy),
+            version: env!("CARGO_PKG_VERSION"),
+        }
+    }
+
+    /// For error pages, which look at no session and hold no form.
+    pub fn anonymous() -> Self {
+        Self {
+            username: None,
+            csrf: String::new(),
+            version: env!("CARGO_PKG_VERSION"),
+        }
+    }
+}
+
+/// `template` rendered with `status`. A template that fails to render (it cannot, short of a
+/// bug: askama checks them when authd is compiled) is a plain 500.
+pub fn html(template: &impl Template, status: StatusCode) -> Response {
+    match template.render() {
+        Ok(body) => {
+            let mut response = body.with_status(status).into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            response
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "a UI template failed to render");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// After a form post: to the page to see next, as a GET (303, so a reload does not re-post).
+pub fn see_other(location: &str) -> Response {
+    Redirect::see_other(location).into_response()
+}
+
+/// One-line messages a redirect asks the next page to show (`?notice=`). A fixed set, so the
+/// URL cannot make a page say anything else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    SignedOut,
+    SessionEnded,
+    SignInFirst,
+    Saved,
+    SessionRevoked,
+}
+
+impl Notice {
+    pub fn parse(value: Option<&str>) -> Option<Self> {
+        match value? {
+            "signed-out" => Some(Self::SignedOut),
+            "session-ended" => Some(Self::SessionEnded),
+            "sign-in" => Some(Self::SignInFirst),
+            "saved" => Some(Self::Saved),
+            "session-revoked" => Some(Self::SessionRevoked),
+            _ => None,
+        }
+    }
+
+    pub fn query(self) -> &'static str {
+        match self {
+            Self::SignedOut => "signed-out",
+            Self::SessionEnded => "session-ended",
+            Self::SignInFirst => "sign-in",
+            Self::Saved => "saved",
+            Self::SessionRevoked => "session-revoked",
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::SignedOut => "You are signed out. Your session and its tokens are revoked.",
+            Self::SessionEnded => "This browser's session was revoked. Sign in again to continue.",
+            Self::SignInFirst => "Sign in to see that page.",
+            Self::Saved => "Profile saved.",
+            Self::SessionRevoked => "Session revoked, with every token issued in it.",
+        }
+    }
+}
+
+/// An instant as a page shows it: readable text, and the machine form for `<time datetime>`.
+#[derive(Debug, Clone)]
+pub struct When {
+    pub text: String,
+    pub iso: String,
+    pub unix: i64,
+}
+
+impl When {
+    pub fn new(at: OffsetDateTime) -> Self {
+        let at = at.to_offset(time::UtcOffset::UTC);
+        let format = format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
+        Self {
+            text: at.format(&format).unwrap_or_default(),
+            iso: at.format(&Rfc3339).unwrap_or_default(),
+            unix: at.unix_timestamp(),
+        }
+    }
+
+    pub fn from_unix(seconds: i64) -> Self {
+        Self::new(
+            OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH),
+        )
+    }
+}

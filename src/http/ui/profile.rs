@@ -1,0 +1,232 @@
+//! `/ui/profile`: the signed-in user's account, their profile document (the resource behind
+//! `/api/profile`), the access token their session holds, and their sessions, each revocable.
+
+use std::sync::Arc;
+
+use askama::Template;
+use poem::{
+    Request, Response, handler,
+    http::StatusCode,
+    web::{Data, Form, Path, Query},
+};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{
+    Ui,
+    account::CsrfOnly,
+    csrf,
+    error::UiError,
+    page::{Layout, Notice, When, html, see_other},
+    session::{self, SignedIn},
+};
+use crate::{error::Error, http::profile::validate, store::Profile};
+
+struct Account {
+    id: String,
+    username: String,
+    email: String,
+    registered: When,
+    last_login: Option<When>,
+    has_pop_key: bool,
+}
+
+struct Token {
+    header_json: String,
+    claims_json: String,
+    issued: When,
+    expires: When,
+}
+
+struct SessionRow {
+    id: String,
+    started: When,
+    refreshed: When,
+    expires: When,
+    dpop_bound: bool,
+    this_browser: bool,
+}
+
+#[derive(Template)]
+#[template(path = "profile.html")]
+struct ProfilePage {
+    layout: Layout,
+    notice: Option<&'static str>,
+    error: Option<String>,
+    account: Account,
+    display_name: String,
+    phone: String,
+    token: Token,
+    sessions: Vec<SessionRow>,
+}
+
+#[derive(Deserialize)]
+pub struct NoticeQuery {
+    notice: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct ProfileForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    phone: String,
+}
+
+fn sign_in_first() -> Response {
+    see_other(&format!("/ui/login?notice={}", Notice::SignInFirst.query()))
+}
+
+#[handler]
+pub async fn show(
+    req: &Request,
+    Data(ui): Data<&Arc<Ui>>,
+    Query(query): Query<NoticeQuery>,
+) -> Result<Response, UiError> {
+    let Some(signed_in) = session::current(&ui.state, req.cookie(), &ui.cookies).await? else {
+        return Ok(sign_in_first());
+    };
+    let profile = ui
+        .state
+        .profiles
+        .profile(signed_in.user.id)
+        .await
+        .map_err(Error::from)?
+        .unwrap_or_default();
+    let notice = Notice::parse(query.notice.as_deref()).map(Notice::message);
+    let page = render(ui, req, &signed_in, profile, notice, None).await?;
+    Ok(html(&page, StatusCode::OK))
+}
+
+#[handler]
+pub async fn save(
+    req: &Request,
+    Data(ui): Data<&Arc<Ui>>,
+    Form(form): Form<ProfileForm>,
+) -> Result<Response, UiError> {
+    if !csrf::is_genuine(req, &ui.cookies, &form.csrf) {
+        return Err(UiError::forged_form());
+    }
+    let Some(signed_in) = session::current(&ui.state, req.cookie(), &ui.cookies).await? else {
+        return Ok(sign_in_first());
+    };
+    match validate(Some(form.display_name.clone()), Some(form.phone.clone())) {
+        Ok(profile) => {
+            ui.state
+                .profiles
+                .put_profile(signed_in.user.id, &profile, ui.state.clock.now())
+                .await
+                .map_err(Error::from)?;
+            Ok(see_other(&format!(
+                "/ui/profile?notice={}",
+                Notice::Saved.query()
+            )))
+        }
+        Err(err) => {
+            let err = UiError::from(err);
+            // The form as filled in, with what was wrong with it.
+            let entered = Profile {
+                display_name: Some(form.display_name),
+                phone: Some(form.phone),
+            };
+            let page = render(ui, req, &signed_in, entered, None, Some(err.message)).await?;
+            Ok(html(&page, err.status))
+        }
+    }
+}
+
+#[handler]
+pub async fn revoke_session(
+    req: &Request,
+    Data(ui): Data<&Arc<Ui>>,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, UiError> {
+    if !csrf::is_genuine(req, &ui.cookies, &form.csrf) {
+        return Err(UiError::forged_form());
+    }
+    let Some(signed_in) = session::current(&ui.state, req.cookie(), &ui.cookies).await? else {
+        return Ok(sign_in_first());
+    };
+    let not_found = || {
+        UiError::new(
+            StatusCode::NOT_FOUND,
+            "You have no such session: it may have ended already.",
+        )
+    };
+    let id = Uuid::parse_str(&id).map_err(|_| not_found())?;
+    if !ui
+        .state
+        .sessions
+        .revoke_by_id(signed_in.user.id, id)
+        .await?
+    {
+        return Err(not_found());
+    }
+    if id == signed_in.session.id {
+        session::clear(req.cookie(), &ui.cookies);
+        return Ok(see_other(&format!(
+            "/ui/login?notice={}",
+            Notice::SessionEnded.query()
+        )));
+    }
+    Ok(see_other(&format!(
+        "/ui/profile?notice={}",
+        Notice::SessionRevoked.query()
+    )))
+}
+
+async fn render(
+    ui: &Ui,
+    req: &Request,
+    signed_in: &SignedIn,
+    profile: Profile,
+    notice: Option<&'static str>,
+    error: Option<String>,
+) -> Result<ProfilePage, Error> {
+    let user = &signed_in.user;
+    let sessions = ui
+        .state
+        .sessions
+        .live(user.id)
+        .await?
+        .into_iter()
+        .map(|live| SessionRow {
+            id: live.session.id.to_string(),
+            started: When::new(live.session.created_at),
+            refreshed: When::new(live.refreshed_at),
+            expires: When::new(live.expires_at),
+            dpop_bound: live.session.dpop_jkt.is_some(),
+            this_browser: live.session.id == signed_in.session.id,
+        })
+        .collect();
+    let pretty = |value: serde_json::Result<String>| {
+        value.unwrap_or_else(|err| format!("(could not show: {err})"))
+    };
+    let header = jsonwebtoken::decode_header(&signed_in.access_token)
+        .map_err(|err| Error::Internal(format!("decoding our own token's header: {err}")))?;
+    Ok(ProfilePage {
+        layout: Layout::new(req.cookie(), &ui.cookies, Some(signed_in)),
+        notice,
+        error,
+        account: Account {
+            id: user.id.to_string(),
+            username: user.username.clone(),
+            email: user.email.clone(),
+            registered: When::new(user.created_at),
+            last_login: user.last_login_at.map(When::new),
+            has_pop_key: user.pop_public_key.is_some(),
+        },
+        display_name: profile.display_name.unwrap_or_default(),
+        phone: profile.phone.unwrap_or_default(),
+        token: Token {
+            header_json: pretty(serde_json::to_string_pretty(&header)),
+            claims_json: pretty(serde_json::to_string_pretty(&signed_in.claims)),
+            issued: When::from_unix(signed_in.claims.iat),
+            expires: When::from_unix(signed_in.claims.exp),
+        },
+        sessions,
+    })
+}

@@ -1,0 +1,172 @@
+//! A browser's session: a refresh-token family held in an `HttpOnly` cookie, with the family's
+//! current access token beside it. authd is the browser's backend here (a BFF): it reads the
+//! cookies, the page never sees a token.
+//!
+//! The UI does not rotate the refresh token. A browser sends requests in parallel (two tabs,
+//! a reload during a submit), and rotation would see the second as a replayed token and revoke
+//! the session (RFC 9700 §4.14). So the cookie's token lives out its lifetime, which also bounds
+//! the session absolutely; the family stays revocable from any page, by logout, or with
+//! `/oauth/revoke`. When the access token expires, a new one is issued in the same family.
+
+use poem::{Request, web::cookie::CookieJar};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{
+    cookies::{self, CookiePolicy},
+    csrf,
+};
+use crate::{
+    error::Error,
+    http::{auth, client_ip},
+    sessions::RefreshToken,
+    startup::AppState,
+    store::{SessionRecord, UserRecord},
+    tokens::AccessClaims,
+};
+
+/// The signed-in user of a request, and the session and token it holds.
+#[derive(Debug)]
+pub struct SignedIn {
+    pub user: UserRecord,
+    pub session: SessionRecord,
+    /// The access token in the cookie (renewed if it had expired), and its verified claims.
+    pub access_token: String,
+    pub claims: AccessClaims,
+}
+
+/// The browser's session, if it holds a live one. A revoked or expired session, or a deleted
+/// user, clears the cookies and counts as signed out.
+pub async fn current(
+    state: &AppState,
+    jar: &CookieJar,
+    policy: &CookiePolicy,
+) -> Result<Option<SignedIn>, Error> {
+    let Some(refresh) = policy.get(jar, cookies::SESSION) else {
+        return Ok(None);
+    };
+    let live = state
+        .sessions
+        .find_live(&RefreshToken::presented(refresh))
+        .await?;
+    let Some((session, _)) = live else {
+        clear(jar, policy);
+        return Ok(None);
+    };
+    let Some(user) = state.users.find_by_id(session.user_id).await? else {
+        clear(jar, policy);
+        return Ok(None);
+    };
+    // The access cookie counts only as this session's own token; anything else is replaced.
+    if let Some(token) = policy.get(jar, cookies::ACCESS) {
+        match state.verifier.verify(&token).await {
+            Ok(verified) if belongs_to(&verified.claims, &session) => {
+                return Ok(Some(SignedIn {
+                    user,
+                    session,
+                    access_token: token,
+                    claims: verified.claims,
+                }));
+            }
+            Ok(_) | Err(Error::InvalidToken(_)) => {}
+            Err(other) => return Err(other),
+        }
+    }
+    let (access_token, claims) = issue_access_token(state, jar, policy, &user, &session)?;
+    Ok(Some(SignedIn {
+        user,
+        session,
+        access_token,
+        claims,
+    }))
+}
+
+/// Checks a password login and, if it succeeds, starts a session in the browser's cookies.
+/// Every login route checks passwords the same way (throttling, timing, audit log).
+pub async fn log_in(
+    state: &AppState,
+    req: &Request,
+    policy: &CookiePolicy,
+    username: String,
+    password: String,
+) -> Result<(), Error> {
+    let ip = client_ip(req, &state.config.trusted_proxies);
+    state.rate_limiter.check("auth", ip).await?;
+    let user = auth::check_password(state, req, ip, username, password).await?;
+    let started = state.sessions.start(user.id, String::new(), None).await?;
+    let jar = req.cookie();
+    let lifetime = state.config.refresh_token_ttl.try_into().ok();
+    policy.set(
+        jar,
+        cookies::SESSION,
+        started.refresh_token.expose(),
+        lifetime,
+    );
+    issue_access_token(state, jar, policy, &user, &started.session)?;
+    // A new privilege level, a new CSRF token (a token seen before login is worth nothing now).
+    csrf::renew(jar, policy);
+    tracing::info!(user_id = %user.id, session = %started.session.id, "signed in to the web UI");
+    Ok(())
+}
+
+/// Ends the browser's session (its refresh family and every access token issued in it) and
+/// clears its cookies.
+pub async fn log_out(
+    state: &AppState,
+    jar: &CookieJar,
+    policy: &CookiePolicy,
+) -> Result<(), Error> {
+    if let Some(refresh) = policy.get(jar, cookies::SESSION) {
+        state
+            .sessions
+            .revoke(&RefreshToken::presented(refresh))
+            .await?;
+    }
+    clear(jar, policy);
+    Ok(())
+}
+
+/// Forgets the session in the browser (it may already have ended on the server).
+pub fn clear(jar: &CookieJar, policy: &CookiePolicy) {
+    policy.clear(jar, cookies::SESSION);
+    policy.clear(jar, cookies::ACCESS);
+    csrf::renew(jar, policy);
+}
+
+fn belongs_to(claims: &AccessClaims, session: &SessionRecord) -> bool {
+    claims.sid.as_deref() == Some(session.id.to_string().as_str())
+        && Uuid::parse_str(&claims.sub).ok() == Some(session.user_id)
+}
+
+fn issue_access_token(
+    state: &AppState,
+    jar: &CookieJar,
+    policy: &CookiePolicy,
+    user: &UserRecord,
+    session: &SessionRecord,
+) -> Result<(String, AccessClaims), Error> {
+    let now: OffsetDateTime = state.clock.now();
+    let issued = state
+        .tokens
+        .issue_in_session(user, Some(session), None, now)?;
+    state.metrics.token_issued("ui", issued.algorithm);
+    // Lives as long as the session could: an expired token is replaced on the next page.
+    let lifetime = state.config.refresh_token_ttl.try_into().ok();
+    policy.set(jar, cookies::ACCESS, &issued.token, lifetime);
+    Ok((issued.token, issued.claims))
+}
+
+/// For pages anyone may see (home, keys, login, register): the session only names who is
+/// signed in, so a failure to look it up (a backing service down) shows the page signed out
+/// rather than no page.
+pub async fn current_or_none(
+    state: &AppState,
+    jar: &CookieJar,
+    policy: &CookiePolicy,
+) -> Option<SignedIn> {
+    current(state, jar, policy)
+        .await
+        .inspect_err(|err| tracing::warn!(error = %err, "could not look up the UI session"))
+        .ok()
+        .flatten()
+}

@@ -1,0 +1,254 @@
+// authd's web UI in a real browser: Debian's headless Chromium, driven by playwright-core.
+// Started by run.sh, which serves authd at AUTHD_URL on a database and Redis prefix of its own.
+// With SCREENSHOTS set to a folder, each page is also photographed there (screenshots.sh).
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { chromium } from "playwright-core";
+
+const BASE = process.env.AUTHD_URL ?? "http://127.0.0.1:18098";
+const SCREENSHOTS = process.env.SCREENSHOTS;
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+// Chromium cannot reach the internet here: no background requests, no first-run work.
+const CHROMIUM_ARGS = [
+  "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+];
+const DESKTOP = { width: 1024, height: 768 };
+const PHONE = { width: 390, height: 844 };
+
+let browser;
+let run = 0;
+const unique = (name) => `${name}-${process.pid}-${++run}`;
+
+/// A fresh browser profile (no cookies) that fails the test on any script error or any
+/// Content-Security-Policy violation: the UI must need nothing inline.
+async function newPage(options = {}) {
+  const context = await browser.newContext({ viewport: DESKTOP, ...options });
+  const page = await context.newPage();
+  page.problems = [];
+  page.on("pageerror", (error) => page.problems.push(`script error: ${error.message}`));
+  page.on("console", (message) => {
+    // A page answered 4xx on purpose (a refused form) is logged too: that is not a problem.
+    if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) {
+      page.problems.push(`console: ${message.text()}`);
+    }
+  });
+  // But a stylesheet, script or icon that fails to load is.
+  page.on("response", (response) => {
+    if (response.request().resourceType() !== "document" && response.status() >= 400) {
+      page.problems.push(`${response.status()} for ${response.url()}`);
+    }
+  });
+  return page;
+}
+
+async function closePage(page) {
+  assert.deepEqual(page.problems, [], "no script errors or CSP violations");
+  await page.context().close();
+}
+
+async function screenshot(page, name) {
+  if (SCREENSHOTS) await page.screenshot({ path: `${SCREENSHOTS}/${name}.png`, fullPage: true });
+}
+
+/// No WCAG 2.1 A or AA violation that axe-core can detect.
+async function assertAccessible(page) {
+  await page.evaluate(axeSource); // through DevTools: the page's CSP does not apply
+  const result = await page.evaluate(() =>
+    globalThis.axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] }));
+  const violations = result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target).join(", ")})`);
+  assert.deepEqual(violations, [], `accessibility violations on ${page.url()}`);
+}
+
+async function register(page, username, password = "") {
+  await page.goto(`${BASE}/ui/register`);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Email").fill(`${username}@example.com`);
+  if (password) await page.getByLabel(/^Password/).fill(password);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.getByRole("heading", { name: "Account created" }).waitFor();
+}
+
+async function logIn(page, username, password) {
+  await page.goto(`${BASE}/ui/login`);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Log in" }).click();
+}
+
+describe("authd web UI in headless Chromium", () => {
+  before(async () => {
+    browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+      args: CHROMIUM_ARGS,
+    });
+  });
+  after(async () => browser?.close());
+
+  test("the landing page links the UI, the API docs, the spec and the metadata", async () => {
+    const page = await newPage();
+    await page.goto(`${BASE}/ui`);
+    for (const name of [/Register/, /Log in/, /Signing keys/, /API docs/, /OpenAPI spec/, /Server metadata/]) {
+      assert.ok(await page.getByRole("link", { name }).first().isVisible(), `link ${name}`);
+    }
+    await assertAccessible(page);
+    await screenshot(page, "01-home");
+    await page.getByRole("link", { name: /API docs/ }).first().click();
+    await page.waitForURL(/\/docs/);
+    await closePage(page);
+  });
+
+  test("register, see the password once, log in, edit the profile, revoke the session", async () => {
+    const page = await newPage({ permissions: ["clipboard-read", "clipboard-write"] });
+    const username = unique("alice");
+
+    await page.goto(`${BASE}/ui/register`);
+    await assertAccessible(page);
+    await screenshot(page, "02-register");
+    await register(page, username);
+    const password = await page.getByLabel("Your password").inputValue();
+    assert.match(password, /^[0-9a-f-]{36}$/);
+    assert.ok(await page.getByText("will not show it again").isVisible());
+    await page.getByRole("button", { name: "Copy" }).click();
+    await page.getByText("Copied to the clipboard.").waitFor();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), password);
+    await assertAccessible(page);
+    await screenshot(page, "03-registered");
+
+    await page.getByRole("link", { name: "Log in" }).last().click();
+    assert.equal(await page.getByLabel("Username").inputValue(), username, "prefilled");
+    await page.getByLabel("Password").fill(password);
+    await page.getByRole("button", { name: "Log in" }).click();
+    await page.waitForURL(`${BASE}/ui/profile`);
+    await page.getByRole("heading", { name: "Your profile" }).waitFor();
+
+    // The token's countdown ticks (the script's one job on this page).
+    const countdown = page.locator(".countdown");
+    await assert.doesNotReject(countdown.filter({ hasText: /\(in 1[45] min \d+ s\)/ }).waitFor());
+    const claims = JSON.parse(await page.getByLabel("Token claims").textContent());
+    assert.equal(claims.username, username);
+    assert.ok(claims.sid, "issued in a session");
+    // The session's tokens are HttpOnly: invisible to the page's scripts.
+    assert.equal(await page.evaluate(() => document.cookie), "");
+
+    await page.getByLabel("Display name").fill("Alice Example");
+    await page.getByLabel("Phone").fill("+1 555 0100");
+    await page.getByRole("button", { name: "Save profile" }).click();
+    await page.getByText("Profile saved.").waitFor();
+    await page.reload();
+    assert.equal(await page.getByLabel("Display name").inputValue(), "Alice Example");
+    assert.equal(await page.getByLabel("Phone").inputValue(), "+1 555 0100");
+    await assertAccessible(page);
+    await screenshot(page, "04-profile");
+
+    await page.getByRole("button", { name: /Revoke the session .* \(this browser\)/ }).click();
+    await page.waitForURL(/\/ui\/login\?notice=session-ended/);
+    await page.getByText("This browser's session was revoked.").waitFor();
+    await page.goto(`${BASE}/ui/profile`);
+    await page.waitForURL(/\/ui\/login/);
+    await closePage(page);
+  });
+
+  test("a wrong password is shown as an error on the form", async () => {
+    const page = await newPage();
+    const username = unique("bob");
+    await register(page, username, "a long enough password");
+    await logIn(page, username, "the wrong password!");
+    const alert = page.getByRole("alert");
+    await alert.waitFor();
+    assert.equal((await alert.textContent()).trim(), "Wrong username or password.");
+    assert.equal(await page.getByLabel("Username").inputValue(), username);
+    assert.equal(await page.getByLabel("Password").inputValue(), "", "never refilled");
+    await assertAccessible(page);
+    await screenshot(page, "05-login-error");
+    await closePage(page);
+  });
+
+  test("a form without its CSRF token is refused", async () => {
+    const page = await newPage();
+    const username = unique("carol");
+    await register(page, username, "a long enough password");
+    await page.goto(`${BASE}/ui/login`);
+    await page.evaluate(() => document.querySelector("input[name=csrf]").remove());
+    await page.getByLabel("Username").fill(username);
+    await page.getByLabel("Password").fill("a long enough password");
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => r.url() === `${BASE}/ui/login` && r.request().method() === "POST"),
+      page.getByRole("button", { name: "Log in" }).click(),
+    ]);
+    assert.equal(response.status(), 403);
+    await page.getByRole("heading", { name: "Forbidden" }).waitFor();
+    await page.getByText("could not be accepted").waitFor();
+    await screenshot(page, "06-csrf-refused");
+    // Nothing was started: the profile still asks for a login.
+    await page.goto(`${BASE}/ui/profile`);
+    await page.waitForURL(/\/ui\/login/);
+    await closePage(page);
+  });
+
+  test("everything works without JavaScript", async () => {
+    const page = await newPage({ javaScriptEnabled: false });
+    const username = unique("dave");
+    await register(page, username);
+    const password = await page.getByLabel("Your password").inputValue();
+    assert.ok(!(await page.getByRole("button", { name: "Copy" }).isVisible()), "no copy button");
+    await logIn(page, username, password);
+    await page.waitForURL(`${BASE}/ui/profile`);
+    await page.getByLabel("Display name").fill("No Script");
+    await page.getByRole("button", { name: "Save profile" }).click();
+    await page.getByText("Profile saved.").waitFor();
+    await page.getByRole("button", { name: "Log out" }).click();
+    await page.getByText("You are signed out.").waitFor();
+    await closePage(page);
+  });
+
+  test("the keys page shows the JWKS as a table", async () => {
+    const page = await newPage();
+    const jwks = await (await fetch(`${BASE}/.well-known/jwks.json`)).json();
+    await page.goto(`${BASE}/ui/keys`);
+    for (const key of jwks.keys) {
+      const row = page.getByRole("row").filter({ hasText: key.kid });
+      assert.equal(await row.count(), 1, `a row for ${key.kid}`);
+      assert.match(await row.textContent(), new RegExp(key.alg));
+    }
+    assert.ok(await page.getByRole("cell", { name: "signing" }).first().isVisible());
+    await assertAccessible(page);
+    await screenshot(page, "07-keys");
+    await closePage(page);
+  });
+
+  test("on a phone-sized screen nothing overflows sideways", async () => {
+    const page = await newPage({ viewport: PHONE, isMobile: true, hasTouch: true });
+    const username = unique("erin");
+    await register(page, username);
+    const password = await page.getByLabel("Your password").inputValue();
+    await logIn(page, username, password);
+    await page.waitForURL(`${BASE}/ui/profile`);
+    for (const path of ["/ui", "/ui/register", "/ui/profile", "/ui/keys"]) {
+      await page.goto(`${BASE}${path}`);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `${path} is ${overflow}px too wide`);
+    }
+    await page.goto(`${BASE}/ui/profile`);
+    await screenshot(page, "08-profile-phone");
+    await closePage(page);
+  });
+
+  test("the keyboard reaches every control in order, starting with the skip link", async () => {
+    const page = await newPage();
+    await page.goto(`${BASE}/ui/login`);
+    await page.keyboard.press("Tab");
+    assert.equal(await page.evaluate(() => document.activeElement.textContent), "Skip to content");
+    await page.keyboard.press("Enter");
+    const order = [];
+    for (let i = 0; i < 3; i += 1) {
+      await page.keyboard.press("Tab");
+      order.push(await page.evaluate(() => document.activeElement.id || document.activeElement.textContent));
+    }
+    assert.deepEqual(order, ["username", "password", "Log in"]);
+    await closePage(page);
+  });
+});
