@@ -505,6 +505,32 @@ async fn sessions_are_listed_and_each_can_be_revoked() {
 }
 
 #[tokio::test]
+async fn logging_in_again_in_one_browser_replaces_its_session() {
+    let app = spawn_app().await;
+    let mut browser = Browser::new(&app);
+    let password = browser.signed_in_as("pat").await;
+    let first = browser.access_token();
+    // The login page sends a signed-in browser to its profile; a login posted anyway (another
+    // tab's form) starts a new session and ends the old one.
+    assert_eq!(browser.get("/ui/login").await.location(), "/ui/profile");
+    let csrf = browser.get("/ui/profile").await.input("csrf");
+    let page = browser
+        .post_raw(
+            "/ui/login",
+            &[
+                ("username", "pat"),
+                ("password", &password),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.me_status(&first).await, 401);
+    let profile = browser.get("/ui/profile").await.body;
+    assert_eq!(profile.matches("/revoke\"").count(), 1, "one live session");
+}
+
+#[tokio::test]
 async fn nobody_can_revoke_another_users_session() {
     let app = spawn_app().await;
     let mut mallory = Browser::new(&app);

@@ -93,8 +93,15 @@ pub async fn log_in(
     let ip = client_ip(req, &state.config.trusted_proxies);
     state.rate_limiter.check("auth", ip).await?;
     let user = auth::check_password(state, req, ip, username, password).await?;
-    let started = state.sessions.start(user.id, String::new(), None).await?;
     let jar = req.cookie();
+    // A login over a live session replaces it: no session is left running that no browser holds.
+    if let Some(previous) = policy.get(jar, cookies::SESSION) {
+        state
+            .sessions
+            .revoke(&RefreshToken::presented(previous))
+            .await?;
+    }
+    let started = state.sessions.start(user.id, String::new(), None).await?;
     let lifetime = state.config.refresh_token_ttl.try_into().ok();
     policy.set(
         jar,
