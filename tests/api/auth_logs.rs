@@ -77,13 +77,21 @@ async fn successes_and_failures_are_logged_with_ip_user_and_outcome() {
     assert_eq!(logged[1], attempt("unknown_user", None, agent));
     assert_eq!(logged[2], attempt("wrong_password", None, agent));
 
-    let last_login: Option<time::OffsetDateTime> = db
-        .query_one(
-            "SELECT last_login_at FROM users WHERE username = 'alice'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    assert!(last_login.is_some());
+    // Written by the same background task, just after the success's audit row.
+    let last_login_recorded = eventually(Duration::from_secs(5), || async {
+        let last_login: Option<time::OffsetDateTime> = db
+            .query_one(
+                "SELECT last_login_at FROM users WHERE username = 'alice'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        last_login.is_some()
+    })
+    .await;
+    assert!(
+        last_login_recorded,
+        "the successful login is the user's last login"
+    );
 }
