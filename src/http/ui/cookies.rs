@@ -22,12 +22,15 @@ pub const CSRF: &str = "authd_csrf";
 #[derive(Debug, Clone)]
 pub struct CookiePolicy {
     secure: bool,
+    /// How long the session's cookies last: as long as its refresh token can.
+    session_lifetime: Option<Duration>,
 }
 
 impl CookiePolicy {
     pub fn new(config: &Config) -> Self {
         Self {
             secure: config.public_url.starts_with("https://"),
+            session_lifetime: config.refresh_token_ttl.try_into().ok(),
         }
     }
 
@@ -56,6 +59,11 @@ impl CookiePolicy {
             cookie.set_max_age(max_age);
         }
         jar.add(cookie);
+    }
+
+    /// Sets one of the session's cookies, to last as long as the session can.
+    pub fn set_for_session(&self, jar: &CookieJar, base: &str, value: &str) {
+        self.set(jar, base, value, self.session_lifetime);
     }
 
     /// Tells the browser to drop `base` (same name, path and flags, empty and already expired).

@@ -9,7 +9,6 @@
 //! `/oauth/revoke`. When the access token expires, a new one is issued in the same family.
 
 use poem::{Request, web::cookie::CookieJar};
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
@@ -102,13 +101,7 @@ pub async fn log_in(
             .await?;
     }
     let started = state.sessions.start(user.id, String::new(), None).await?;
-    let lifetime = state.config.refresh_token_ttl.try_into().ok();
-    policy.set(
-        jar,
-        cookies::SESSION,
-        started.refresh_token.expose(),
-        lifetime,
-    );
+    policy.set_for_session(jar, cookies::SESSION, started.refresh_token.expose());
     issue_access_token(state, jar, policy, &user, &started.session)?;
     // A new privilege level, a new CSRF token (a token seen before login is worth nothing now).
     csrf::renew(jar, policy);
@@ -152,14 +145,12 @@ fn issue_access_token(
     user: &UserRecord,
     session: &SessionRecord,
 ) -> Result<(String, AccessClaims), Error> {
-    let now: OffsetDateTime = state.clock.now();
     let issued = state
         .tokens
-        .issue_in_session(user, Some(session), None, now)?;
+        .issue_in_session(user, Some(session), None, state.clock.now())?;
     state.metrics.token_issued("ui", issued.algorithm);
     // Lives as long as the session could: an expired token is replaced on the next page.
-    let lifetime = state.config.refresh_token_ttl.try_into().ok();
-    policy.set(jar, cookies::ACCESS, &issued.token, lifetime);
+    policy.set_for_session(jar, cookies::ACCESS, &issued.token);
     Ok((issued.token, issued.claims))
 }
 
