@@ -23,8 +23,10 @@ pub mod rate_limit;
 pub mod scope;
 pub mod sessions;
 pub mod startup;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod tokens;
 
-pub use startup::{AppState, Application, build_app};
+pub use startup::{Application, build_app};
+pub use state::AppState;

@@ -18,7 +18,8 @@ use crate::{
     possession::{DpopVerifier, PopNonces},
     rate_limit::{LoginThrottle, RateLimiter},
     sessions::Sessions,
-    store::{self, KeyEvents, Probe, StoreError, Stores},
+    state::AppState,
+    store::{self, StoreError, Stores},
     tokens::{Revocations, TokenIssuer, TokenVerifier},
 };
 
@@ -42,54 +43,8 @@ pub enum StartupError {
     Bind { addr: SocketAddr, source: io::Error },
 }
 
-/// Everything a request handler needs; cheap to clone (all shared).
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub clock: Arc<dyn Clock>,
-    pub accounts: Accounts,
-    pub tokens: Arc<TokenIssuer>,
-    pub verifier: Arc<TokenVerifier>,
-    pub revocations: Arc<Revocations>,
-    pub sessions: Arc<Sessions>,
-    pub clients: Arc<Clients>,
-    pub users: Arc<dyn store::UserStore>,
-    pub profiles: Arc<dyn store::ProfileStore>,
-    pub pop_nonces: Arc<PopNonces>,
-    pub dpop: Arc<DpopVerifier>,
-    pub key_ring: Arc<KeyRing>,
-    pub keys: Arc<KeyManager>,
-    pub rate_limiter: Arc<RateLimiter>,
-    pub probes: Arc<[Arc<dyn Probe>]>,
-    pub metrics: Arc<Metrics>,
-    pub housekeeping: Arc<dyn store::Housekeeping>,
-    key_events: Arc<dyn KeyEvents>,
-}
-
-/// Retired keys stay this long after they stop verifying, for forensics, then go.
-const RETIRED_KEY_RETENTION: time::Duration = time::Duration::days(7);
-
-impl AppState {
-    /// One cleanup pass (see [`store::Housekeeping`]); `None` if another replica is cleaning.
-    pub async fn clean_up(&self) -> Result<Option<store::CleanupReport>, Error> {
-        let now = self.clock.now();
-        let report = self
-            .housekeeping
-            .clean(
-                now,
-                now - RETIRED_KEY_RETENTION,
-                now - self.config.auth_log_retention,
-            )
-            .await?;
-        if let Some(report) = report
-            && report != store::CleanupReport::default()
-        {
-            tracing::info!(?report, "removed expired data");
-        }
-        Ok(report)
-    }
-}
-
+// The state's constructor lives here, not in `state`: building it is start-up work (it loads
+// keys, hashes a dummy password and can fail with a `StartupError`), and `state` stays below `http`.
 impl AppState {
     /// Loads (or creates) the signing keys and assembles the domain services over `stores`.
     pub async fn build(

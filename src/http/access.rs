@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::{
     error::Error,
     possession::{PopPublicKey, ProofContext},
-    startup::AppState,
+    state::AppState,
     store::UserRecord,
     tokens::{AccessClaims, InvalidToken, VerifiedToken},
 };

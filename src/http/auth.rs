@@ -12,7 +12,7 @@ use super::{ApiTags, client_ip, error::ApiError, fields, optional_json::Optional
 use crate::{
     accounts::{AuthAttempt, Password},
     error::Error,
-    startup::AppState,
+    state::AppState,
     store::UserRecord,
 };
 

@@ -8,7 +8,7 @@ use poem_openapi::{
 };
 
 use super::ApiTags;
-use crate::{metrics::Snapshot, startup::AppState};
+use crate::{metrics::Snapshot, state::AppState};
 
 pub struct HealthApi(pub AppState);
 

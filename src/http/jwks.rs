@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use super::{ApiTags, prebuilt_json::PrebuiltJson};
 use crate::{
     keys::{JWKS_MAX_AGE, PublicJwk},
-    startup::AppState,
+    state::AppState,
 };
 
 pub struct JwksApi {

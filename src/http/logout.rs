@@ -14,7 +14,7 @@ use super::{
 use crate::{
     error::Error,
     sessions::RefreshToken,
-    startup::AppState,
+    state::AppState,
     store::{Revocation, RevocationKind},
     tokens::{InvalidToken, VerifiedToken},
 };

@@ -10,7 +10,7 @@ use super::{
     access::{AccessAuth, authorize},
     error::ApiError,
 };
-use crate::{startup::AppState, tokens::AccessClaims};
+use crate::{state::AppState, tokens::AccessClaims};
 
 pub struct MeApi(pub AppState);
 

@@ -3,7 +3,7 @@
 use poem_openapi::{Object, OpenApi, payload::Json};
 
 use super::ApiTags;
-use crate::{possession::DPOP_ALGORITHMS, startup::AppState};
+use crate::{possession::DPOP_ALGORITHMS, state::AppState};
 
 pub struct MetadataApi(pub AppState);
 

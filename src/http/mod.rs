@@ -33,7 +33,7 @@ use poem::{
 };
 use poem_openapi::{OpenApiService, Tags};
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub use client_ip::{client_ip, user_agent};
 pub use observe::{REQUEST_ID, REQUEST_SPAN};

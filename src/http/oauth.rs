@@ -19,7 +19,7 @@ use crate::{
     possession::ProofContext,
     scope::normalize_scope,
     sessions::{Continuation, RefreshToken},
-    startup::AppState,
+    state::AppState,
 };
 
 pub struct OAuthApi(pub AppState);

@@ -28,7 +28,7 @@ use super::{
     hygiene::{add_safety_headers, read_bounded_body},
     json_error,
 };
-use crate::{metrics::Metrics, startup::AppState};
+use crate::{metrics::Metrics, state::AppState};
 
 /// Names a request in the logs of every replica and of the client; echoed on every answer.
 pub const REQUEST_ID: &str = "x-request-id";

@@ -19,7 +19,7 @@ use super::{
 use crate::{
     error::Error,
     possession::{PopNonces, PopPublicKey},
-    startup::AppState,
+    state::AppState,
     tokens::InvalidToken,
 };
 

@@ -11,7 +11,7 @@ use super::{
     error::ApiError,
     fields,
 };
-use crate::{error::Error, startup::AppState, store::Profile};
+use crate::{error::Error, state::AppState, store::Profile};
 
 pub struct ProfileApi(pub AppState);
 

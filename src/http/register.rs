@@ -8,7 +8,7 @@ use super::{ApiTags, client_ip, error::ApiError, fields};
 use crate::{
     accounts::{Email, Password, Username},
     possession::PopPublicKey,
-    startup::AppState,
+    state::AppState,
 };
 
 pub struct RegisterApi(pub AppState);

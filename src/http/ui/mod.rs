@@ -28,7 +28,7 @@ use poem::{
 };
 
 use self::cookies::CookiePolicy;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// What every UI handler is given.
 pub struct Ui {

@@ -19,7 +19,7 @@ use crate::{
     error::Error,
     http::{auth, client_ip},
     sessions::RefreshToken,
-    startup::AppState,
+    state::AppState,
     store::{SessionRecord, UserRecord},
     tokens::AccessClaims,
 };

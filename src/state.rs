@@ -1,0 +1,67 @@
+//! The state every request handler shares: the stores, the domain services over them, the key
+//! ring and the clock. `http` reads it; `startup` builds it (it sits between the two).
+
+use std::sync::Arc;
+
+use crate::{
+    accounts::Accounts,
+    clients::Clients,
+    clock::Clock,
+    config::Config,
+    error::Error,
+    keys::{KeyManager, KeyRing},
+    metrics::Metrics,
+    possession::{DpopVerifier, PopNonces},
+    rate_limit::RateLimiter,
+    sessions::Sessions,
+    store::{self, KeyEvents, Probe},
+    tokens::{Revocations, TokenIssuer, TokenVerifier},
+};
+
+/// Everything a request handler needs; cheap to clone (all shared).
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub clock: Arc<dyn Clock>,
+    pub accounts: Accounts,
+    pub tokens: Arc<TokenIssuer>,
+    pub verifier: Arc<TokenVerifier>,
+    pub revocations: Arc<Revocations>,
+    pub sessions: Arc<Sessions>,
+    pub clients: Arc<Clients>,
+    pub users: Arc<dyn store::UserStore>,
+    pub profiles: Arc<dyn store::ProfileStore>,
+    pub pop_nonces: Arc<PopNonces>,
+    pub dpop: Arc<DpopVerifier>,
+    pub key_ring: Arc<KeyRing>,
+    pub keys: Arc<KeyManager>,
+    pub rate_limiter: Arc<RateLimiter>,
+    pub probes: Arc<[Arc<dyn Probe>]>,
+    pub metrics: Arc<Metrics>,
+    pub housekeeping: Arc<dyn store::Housekeeping>,
+    pub(crate) key_events: Arc<dyn KeyEvents>,
+}
+
+/// Retired keys stay this long after they stop verifying, for forensics, then go.
+const RETIRED_KEY_RETENTION: time::Duration = time::Duration::days(7);
+
+impl AppState {
+    /// One cleanup pass (see [`store::Housekeeping`]); `None` if another replica is cleaning.
+    pub async fn clean_up(&self) -> Result<Option<store::CleanupReport>, Error> {
+        let now = self.clock.now();
+        let report = self
+            .housekeeping
+            .clean(
+                now,
+                now - RETIRED_KEY_RETENTION,
+                now - self.config.auth_log_retention,
+            )
+            .await?;
+        if let Some(report) = report
+            && report != store::CleanupReport::default()
+        {
+            tracing::info!(?report, "removed expired data");
+        }
+        Ok(report)
+    }
+}
