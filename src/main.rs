@@ -72,7 +72,7 @@ async fn serve(args: ServeArgs) -> Result<(), StartupError> {
     // Validate everything before touching the network, so a typo fails in milliseconds.
     let master_keys = args.connection.master_keys()?;
     let config = Config::from_common(&args.common, args.expired_tokens)?;
-    let telemetry = telemetry::init(LogFormat::Json);
+    let telemetry = telemetry::init(LogFormat::Json)?;
     // Connect first: an unreachable service is then reported under the setting that names it.
     let stores = connect_stores(
         &args.connection.database.database_url,
@@ -100,7 +100,7 @@ async fn serve(args: ServeArgs) -> Result<(), StartupError> {
 
 async fn dev(args: DevArgs) -> Result<(), StartupError> {
     let config = Config::from_common(&args.common, true)?;
-    let telemetry = telemetry::init(LogFormat::Pretty);
+    let telemetry = telemetry::init(LogFormat::Pretty)?;
     let state = AppState::build(
         config,
         memory::stores(),

@@ -39,6 +39,8 @@ pub enum StartupError {
     Keys(#[from] KeyRingError),
     #[error(transparent)]
     Domain(#[from] Error),
+    #[error("traces: {0}")]
+    Telemetry(#[from] crate::telemetry::OtlpError),
     #[error("listen address {addr}: {source}")]
     Bind { addr: SocketAddr, source: io::Error },
 }

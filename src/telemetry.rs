@@ -6,8 +6,11 @@
 //! - Traces: every `tracing` span is also an OpenTelemetry span, so log lines carry a trace id and
 //!   a caller's W3C `traceparent` is honoured. Spans leave the process only when an OTLP endpoint
 //!   is configured with the standard variables (`OTEL_EXPORTER_OTLP_ENDPOINT` or
-//!   `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, and the `OTEL_*` settings the SDK reads:
-//!   `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER`, `OTEL_BSP_*`).
+//!   `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, over the transport `OTEL_EXPORTER_OTLP_PROTOCOL` names,
+//!   see [`otlp`], and the `OTEL_*` settings the SDK reads: `OTEL_SERVICE_NAME`,
+//!   `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER`, `OTEL_BSP_*`).
+
+mod otlp;
 
 use std::io;
 
@@ -28,6 +31,8 @@ use tracing_subscriber::{
 };
 
 use crate::http::REQUEST_SPAN;
+
+pub use otlp::OtlpError;
 
 #[derive(Debug, Clone, Copy)]
 pub enum LogFormat {
@@ -53,23 +58,17 @@ impl Telemetry {
 }
 
 /// Installs the process-wide subscriber and propagator. Must run inside the Tokio runtime: the
-/// OTLP exporter's gRPC channel lives on it. A second call (tests starting several apps) keeps
-/// the first subscriber.
-pub fn init(format: LogFormat) -> Telemetry {
+/// OTLP exporter's connections live on it. A second call (tests starting several apps) keeps
+/// the first subscriber. Fails, naming the setting, when the OTLP settings are unusable: an
+/// operator who asked for traces should not find out from their absence.
+pub fn init(format: LogFormat) -> Result<Telemetry, OtlpError> {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-    let exporter = match otlp_exporter() {
-        Ok(exporter) => exporter,
-        Err(err) => {
-            eprintln!("authd: traces will not be exported: {err}");
-            None
-        }
-    };
-    let provider = tracer_provider(exporter);
+    let provider = tracer_provider(otlp_exporter()?);
     let _ = tracing_subscriber::registry()
         .with(log_layer(format, io::stderr, log_filter()))
         .with(trace_layer(&provider))
         .try_init();
-    Telemetry { provider }
+    Ok(Telemetry { provider })
 }
 
 /// Logs only, for one-shot commands (`migrate`, `keys rotate`): nothing to trace.
@@ -161,9 +160,9 @@ pub fn tracer_provider(exporter: Option<impl SpanExporter + 'static>) -> SdkTrac
     .build()
 }
 
-/// The OTLP/gRPC exporter, when the environment names an endpoint; it reads the endpoint,
-/// headers and timeout from the standard variables itself.
-fn otlp_exporter() -> Result<Option<opentelemetry_otlp::SpanExporter>, String> {
+/// The OTLP exporter, when the environment names an endpoint. Without one nothing is exported
+/// (the specification would default to localhost; a replica has no collector there).
+fn otlp_exporter() -> Result<Option<opentelemetry_otlp::SpanExporter>, OtlpError> {
     let configured = [
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
@@ -175,17 +174,5 @@ fn otlp_exporter() -> Result<Option<opentelemetry_otlp::SpanExporter>, String> {
     if !configured || disabled {
         return Ok(None);
     }
-    if let Ok(protocol) = std::env::var("OTEL_EXPORTER_OTLP_PROTOCOL")
-        && protocol != "grpc"
-    {
-        return Err(format!(
-            "OTEL_EXPORTER_OTLP_PROTOCOL={protocol}: authd exports OTLP over gRPC only (use \
-             grpc, port 4317)"
-        ));
-    }
-    opentelemetry_otlp::SpanExporter::builder()
-        .with_tonic()
-        .build()
-        .map(Some)
-        .map_err(|err| format!("OTLP exporter: {err}"))
+    otlp::span_exporter(otlp::protocol_from_env()?).map(Some)
 }

@@ -1,5 +1,6 @@
-//! OpenTelemetry traces: a real `authd serve` exports OTLP/gRPC to a collector stand-in in this
-//! test (the collector's own protobuf service), and a login shows where its time goes.
+//! OpenTelemetry traces: a real `authd serve` exports OTLP, over gRPC or HTTP/protobuf as the
+//! standard variables say, to a collector stand-in in this test (the collector's own protobuf
+//! types), and a login shows where its time goes.
 
 use std::{
     collections::HashMap,
@@ -15,6 +16,7 @@ use opentelemetry_proto::tonic::{
     common::v1::{AnyValue, KeyValue, any_value::Value as OtlpValue},
     trace::v1::{Span, span::SpanKind},
 };
+use prost::Message;
 use serde_json::Value;
 
 use crate::{
@@ -22,10 +24,12 @@ use crate::{
     process::Served,
 };
 
-/// Keeps every span it is sent, with its service's name.
+/// Keeps every span it is sent, with its service's name, and (over HTTP) the path and content
+/// type of each export.
 #[derive(Clone, Default)]
 struct Collector {
     spans: Arc<Mutex<Vec<(String, Span)>>>,
+    http_posts: Arc<Mutex<Vec<(String, String)>>>,
 }
 
 #[tonic::async_trait]
@@ -34,8 +38,15 @@ impl TraceService for Collector {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        self.receive(request.into_inner());
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+impl Collector {
+    fn receive(&self, request: ExportTraceServiceRequest) {
         let mut spans = self.spans.lock().unwrap();
-        for resource_spans in request.into_inner().resource_spans {
+        for resource_spans in request.resource_spans {
             let service = resource_spans
                 .resource
                 .as_ref()
@@ -45,12 +56,10 @@ impl TraceService for Collector {
                 spans.extend(scope.spans.into_iter().map(|span| (service.clone(), span)));
             }
         }
-        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
     }
-}
 
-impl Collector {
-    /// Listens on a free port; returns the endpoint for `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    /// An OTLP/gRPC receiver on a free port; returns the endpoint for
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`.
     async fn start(&self) -> String {
         let incoming =
             tonic::transport::server::TcpIncoming::bind("127.0.0.1:0".parse().unwrap()).unwrap();
@@ -62,6 +71,42 @@ impl Collector {
                 .serve_with_incoming(incoming),
         );
         endpoint
+    }
+
+    /// An OTLP/HTTP receiver on a free port: decodes the protobuf body of a POST to any path.
+    /// Returns the base URL for `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    async fn start_http(&self) -> String {
+        use poem::{
+            Body, Response,
+            listener::{Acceptor, Listener},
+        };
+        let acceptor = poem::listener::TcpListener::bind("127.0.0.1:0")
+            .into_acceptor()
+            .await
+            .unwrap();
+        let address = acceptor.local_addr()[0].as_socket_addr().cloned().unwrap();
+        let collector = self.clone();
+        let receiver = poem::endpoint::make(move |request: poem::Request| {
+            let collector = collector.clone();
+            async move {
+                let path = request.uri().path().to_owned();
+                let content_type = request.content_type().unwrap_or_default().to_owned();
+                let body = request.into_body().into_vec().await.unwrap();
+                collector
+                    .http_posts
+                    .lock()
+                    .unwrap()
+                    .push((path, content_type));
+                collector.receive(ExportTraceServiceRequest::decode(body.as_slice()).unwrap());
+                Response::builder()
+                    .content_type("application/x-protobuf")
+                    .body(Body::from(
+                        ExportTraceServiceResponse::default().encode_to_vec(),
+                    ))
+            }
+        });
+        tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(receiver));
+        format!("http://{address}")
     }
 
     fn spans_of(&self, trace_id: &[u8]) -> Vec<(String, Span)> {
@@ -134,6 +179,7 @@ async fn a_login_is_one_trace_joined_to_the_callers_showing_hashing_storage_and_
         &resources,
         &[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
             ("OTEL_BSP_SCHEDULE_DELAY", "100"),
         ],
     )
@@ -256,4 +302,108 @@ async fn a_login_is_one_trace_joined_to_the_callers_showing_hashing_storage_and_
         }
     }
     drop(authd);
+}
+
+/// Sends one traced request to a fresh `authd serve` started with `env`, and waits until
+/// `collector` holds its span: whether it came.
+async fn request_span_arrives(collector: &Collector, env: &[(&str, &str)]) -> bool {
+    let resources = durable_resources().await;
+    let mut env = env.to_vec();
+    env.push(("OTEL_BSP_SCHEDULE_DELAY", "100"));
+    let authd = Served::start(&resources, &env).await;
+    let trace_id: [u8; 16] = rand::random();
+    let response = reqwest::Client::new()
+        .get(format!("{}/.well-known/jwks.json", authd.url))
+        .header(
+            "traceparent",
+            format!("00-{}-00f067aa0ba902b7-01", hex(&trace_id)),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    eventually(Duration::from_secs(10), || async {
+        collector
+            .spans_of(&trace_id)
+            .iter()
+            .any(|(_, span)| span.name == "GET /.well-known/jwks.json")
+    })
+    .await
+}
+
+#[tokio::test]
+async fn spans_go_over_http_protobuf_by_default_to_the_endpoint_plus_v1_traces() {
+    let collector = Collector::default();
+    let endpoint = collector.start_http().await;
+    let env = [("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())];
+    assert!(
+        request_span_arrives(&collector, &env).await,
+        "the request's span reaches the OTLP/HTTP receiver"
+    );
+    let posts = collector.http_posts.lock().unwrap().clone();
+    assert!(
+        posts
+            .iter()
+            .all(|post| *post == ("/v1/traces".to_owned(), "application/x-protobuf".to_owned())),
+        "{posts:?}"
+    );
+}
+
+#[tokio::test]
+async fn spans_go_over_http_protobuf_to_the_traces_endpoint_as_given() {
+    let collector = Collector::default();
+    let endpoint = format!("{}/otlp/spans", collector.start_http().await);
+    let env = [
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", endpoint.as_str()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+    ];
+    assert!(request_span_arrives(&collector, &env).await);
+    let posts = collector.http_posts.lock().unwrap().clone();
+    assert!(
+        posts.iter().all(|(path, _)| path == "/otlp/spans"),
+        "{posts:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_traces_protocol_setting_overrides_the_general_one() {
+    let collector = Collector::default();
+    let endpoint = collector.start().await;
+    let env = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc"),
+    ];
+    assert!(
+        request_span_arrives(&collector, &env).await,
+        "the request's span reaches the OTLP/gRPC receiver"
+    );
+}
+
+#[test]
+fn an_unsupported_protocol_stops_authd_naming_the_setting() {
+    let master_key = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        rand::random::<[u8; 32]>(),
+    );
+    for (setting, value) in [
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+        ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "udp"),
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_authd"))
+            .arg("serve")
+            .env("AUTHD_MASTER_KEY", &master_key)
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")
+            .env(setting, value)
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(stderr.trim().lines().count(), 1, "one clear line: {stderr}");
+        assert!(stderr.contains(&format!("{setting}={value}")), "{stderr}");
+        assert!(
+            stderr.contains("http/protobuf"),
+            "says what works: {stderr}"
+        );
+    }
 }
