@@ -3,7 +3,12 @@
 //!
 //! Counters and histograms are updated where things happen; the state of pools, keys and the
 //! hashing queue is read when scraped. Every name starts with `authd_`; labels are bounded
-//! (route templates, outcomes, algorithms), never a user, token or path.
+//! (route templates, outcomes, algorithms), never a user, token or path. Counters whose label
+//! values are a closed set ([`labels`]) have every series from the start, at zero, so a fresh
+//! replica's first scrape shows them, and `rate()` and alerts see a series before its first
+//! event.
+
+mod labels;
 
 use std::time::Duration;
 
@@ -15,14 +20,17 @@ use prometheus::{
 
 use crate::{
     accounts::HasherLoad,
-    keys::KeyCensus,
+    keys::{KeyCensus, SUPPORTED_ALGORITHMS},
+    rate_limit::RateLimitedRoute,
     store::{AuthOutcome, PoolStatus, Probe},
 };
 
+pub(crate) use labels::closed_labels;
+pub use labels::{Grant, Verification};
+
 pub struct Metrics {
     registry: Registry,
-    /// Requests refused by the rate limiter, by route.
-    pub rate_limited: IntCounterVec,
+    rate_limited: IntCounterVec,
     /// Decisions taken by the per-replica limiter because the shared one (Redis) was unreachable.
     pub rate_limit_fallbacks: IntCounter,
     /// Refresh tokens presented a second time: each revokes its whole session.
@@ -32,36 +40,6 @@ pub struct Metrics {
     logins: IntCounterVec,
     tokens_issued: IntCounterVec,
     verifications: IntCounterVec,
-}
-
-/// How a token verification ended, as counted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verification {
-    /// Valid; answered from the verified-token cache.
-    CacheHit,
-    /// Valid; the signature and claims were checked.
-    Ok,
-    Expired,
-    Revoked,
-    BadSignature,
-    /// Any other refusal: malformed, wrong type, issuer, audience, unknown key.
-    Invalid,
-    /// A backing service failed; no verdict.
-    Unavailable,
-}
-
-impl Verification {
-    fn as_str(self) -> &'static str {
-        match self {
-            Verification::CacheHit => "cache_hit",
-            Verification::Ok => "ok",
-            Verification::Expired => "expired",
-            Verification::Revoked => "revoked",
-            Verification::BadSignature => "bad_signature",
-            Verification::Invalid => "invalid",
-            Verification::Unavailable => "unavailable",
-        }
-    }
 }
 
 /// What is read at scrape time.
@@ -126,6 +104,22 @@ impl Metrics {
             &["route", "method"],
         )?;
         registry.register(Box::new(http_duration.clone()))?;
+
+        // Every series of a closed label set, at zero (`with_label_values` creates it).
+        for route in RateLimitedRoute::ALL {
+            rate_limited.with_label_values(&[route.as_str()]);
+        }
+        for outcome in AuthOutcome::ALL {
+            logins.with_label_values(&[outcome.as_str()]);
+        }
+        for grant in Grant::ALL {
+            for algorithm in SUPPORTED_ALGORITHMS {
+                tokens_issued.with_label_values(&[grant.as_str(), &alg_label(algorithm)]);
+            }
+        }
+        for result in Verification::ALL {
+            verifications.with_label_values(&[result.as_str()]);
+        }
         Ok(Self {
             registry,
             rate_limited,
@@ -154,10 +148,15 @@ impl Metrics {
         self.logins.with_label_values(&[outcome.as_str()]).inc();
     }
 
-    /// `grant` names how the token was asked for: an OAuth grant type or the legacy route.
-    pub fn token_issued(&self, grant: &str, algorithm: Algorithm) {
-        let alg = format!("{algorithm:?}");
-        self.tokens_issued.with_label_values(&[grant, &alg]).inc();
+    pub fn token_issued(&self, grant: Grant, algorithm: Algorithm) {
+        self.tokens_issued
+            .with_label_values(&[grant.as_str(), &alg_label(algorithm)])
+            .inc();
+    }
+
+    /// Counts one request refused by a rate limit.
+    pub fn rate_limited(&self, route: RateLimitedRoute) {
+        self.rate_limited.with_label_values(&[route.as_str()]).inc();
     }
 
     pub fn verification(&self, result: Verification) {
@@ -176,6 +175,12 @@ impl Metrics {
         }
         String::from_utf8(buffer).unwrap_or_default()
     }
+}
+
+/// The `alg` label: the JOSE name (RFC 7518 §3.1), which is how `jsonwebtoken` spells its
+/// variants.
+fn alg_label(algorithm: Algorithm) -> String {
+    format!("{algorithm:?}")
 }
 
 /// Families built from state read at scrape time (pools, keys, the hashing queue), so they

@@ -16,10 +16,25 @@ use std::{
 use crate::{
     clock::Clock,
     error::Error,
-    metrics::Metrics,
+    metrics::{Metrics, closed_labels},
     store::{RateDecision, RateLimitStore, Tally, memory::MemoryRateLimits},
     tokens::hash_token,
 };
+
+closed_labels! {
+    /// What a refusal is counted under (`authd_rate_limited_requests_total{route}`); the routes
+    /// also name the per-IP windows in the store.
+    pub enum RateLimitedRoute {
+        /// `POST /auth`, `POST /pop/login`, the web UI's login.
+        Auth => "auth",
+        /// `POST /register`, the web UI's registration.
+        Register => "register",
+        /// `POST /oauth/token`.
+        Token => "token",
+        /// Failed logins per username and address ([`LoginThrottle`]).
+        LoginFailures => "login-failures",
+    }
+}
 
 /// A sliding window over the shared store, with the per-replica fallback.
 struct Windows {
@@ -57,11 +72,17 @@ impl Windows {
     }
 
     /// The error for a refusal, counted under `route` and logged at most once a second.
-    fn refuse(&self, decision: RateDecision, route: &str, client_ip: IpAddr) -> Result<(), Error> {
+    fn refuse(
+        &self,
+        decision: RateDecision,
+        route: RateLimitedRoute,
+        client_ip: IpAddr,
+    ) -> Result<(), Error> {
         let RateDecision::Limited { retry_after } = decision else {
             return Ok(());
         };
-        self.metrics.rate_limited.with_label_values(&[route]).inc();
+        self.metrics.rate_limited(route);
+        let route = route.as_str();
         let second = self.clock.now().unix_timestamp();
         if self.last_warning.swap(second, Ordering::Relaxed) != second {
             tracing::warn!(route, %client_ip, "rate limit exceeded: refusing requests");
@@ -92,8 +113,8 @@ impl RateLimiter {
     }
 
     /// Counts one request from `client_ip` on `route`, or refuses it with the time to wait.
-    pub async fn check(&self, route: &str, client_ip: IpAddr) -> Result<(), Error> {
-        let key = format!("{route}:{client_ip}");
+    pub async fn check(&self, route: RateLimitedRoute, client_ip: IpAddr) -> Result<(), Error> {
+        let key = format!("{}:{client_ip}", route.as_str());
         let decision = self
             .windows
             .decide(&key, self.limit.get(), self.window, Tally::Count)
@@ -115,9 +136,6 @@ pub struct LoginThrottle {
     limit: NonZeroU32,
     window: Duration,
 }
-
-/// The route label of throttled logins in `authd_rate_limited_requests_total`.
-const THROTTLED_ROUTE: &str = "login-failures";
 
 impl LoginThrottle {
     pub fn new(
@@ -146,7 +164,8 @@ impl LoginThrottle {
                 Tally::Peek,
             )
             .await;
-        self.windows.refuse(decision, THROTTLED_ROUTE, client_ip)
+        self.windows
+            .refuse(decision, RateLimitedRoute::LoginFailures, client_ip)
     }
 
     /// Counts a failed attempt.

@@ -12,6 +12,8 @@ use super::{ApiTags, client_ip, error::ApiError, fields, optional_json::Optional
 use crate::{
     accounts::{AuthAttempt, Password},
     error::Error,
+    metrics::Grant,
+    rate_limit::RateLimitedRoute,
     state::AppState,
     store::UserRecord,
 };
@@ -87,7 +89,10 @@ impl AuthApi {
     ) -> Result<AuthResult, ApiError> {
         let state = &self.0;
         let client_ip = client_ip(req, &state.config.trusted_proxies);
-        state.rate_limiter.check("auth", client_ip).await?;
+        state
+            .rate_limiter
+            .check(RateLimitedRoute::Auth, client_ip)
+            .await?;
 
         let want_expired = expired.0.unwrap_or(false);
         if want_expired && !state.config.expired_tokens {
@@ -112,7 +117,7 @@ impl AuthApi {
             state.tokens.issue(&user, now)?
         };
         // The seed's `/auth` is not an OAuth grant; it is counted under its route.
-        state.metrics.token_issued("auth", issued.algorithm);
+        state.metrics.token_issued(Grant::Auth, issued.algorithm);
         Ok(AuthResult::Ok(
             Json(TokenResponse {
                 token: issued.token,

@@ -16,7 +16,9 @@ use super::{
 };
 use crate::{
     error::Error,
+    metrics::Grant,
     possession::ProofContext,
+    rate_limit::RateLimitedRoute,
     scope::normalize_scope,
     sessions::{Continuation, RefreshToken},
     state::AppState,
@@ -146,7 +148,10 @@ impl OAuthApi {
     ) -> Result<OAuthTokenResult, OAuthError> {
         let state = &self.0;
         let client_ip = client_ip(req, &state.config.trusted_proxies);
-        state.rate_limiter.check("token", client_ip).await?;
+        state
+            .rate_limiter
+            .check(RateLimitedRoute::Token, client_ip)
+            .await?;
         // The proof is checked before any credential, so a client asked for a server nonce
         // does not pay for a password check twice.
         let dpop_jkt = match dpop_proof(req)? {
@@ -163,17 +168,23 @@ impl OAuthApi {
         let dpop_jkt = dpop_jkt.as_deref();
         let form = form.0;
         let (grant, continuation) = match form.grant_type.as_deref() {
-            Some(grant @ "password") => {
+            Some("password") => {
                 let username = required(form.username, "username")?;
                 let password = required(form.password, "password")?;
                 let scope = normalize_scope(form.scope.as_deref())?;
                 let user = check_password(state, req, client_ip, username, password).await?;
-                (grant, state.sessions.start(user.id, scope, dpop_jkt).await?)
+                (
+                    Grant::Password,
+                    state.sessions.start(user.id, scope, dpop_jkt).await?,
+                )
             }
-            Some(grant @ "refresh_token") => {
+            Some("refresh_token") => {
                 let presented =
                     RefreshToken::presented(required(form.refresh_token, "refresh_token")?);
-                (grant, state.sessions.refresh(&presented, dpop_jkt).await?)
+                (
+                    Grant::RefreshToken,
+                    state.sessions.refresh(&presented, dpop_jkt).await?,
+                )
             }
             Some("client_credentials") => {
                 let client = presented_client(req, form.client_id, form.client_secret)?
@@ -189,7 +200,7 @@ impl OAuthApi {
                 )?;
                 state
                     .metrics
-                    .token_issued("client_credentials", issued.algorithm);
+                    .token_issued(Grant::ClientCredentials, issued.algorithm);
                 return Ok(OAuthTokenResult::Ok(
                     Json(OAuthTokenResponse {
                         access_token: issued.token,
@@ -329,7 +340,7 @@ impl OAuthApi {
 
     async fn respond(
         &self,
-        grant: &str,
+        grant: Grant,
         continuation: Continuation,
         dpop_jkt: Option<&str>,
     ) -> Result<OAuthTokenResult, OAuthError> {

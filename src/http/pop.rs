@@ -18,7 +18,9 @@ use super::{
 };
 use crate::{
     error::Error,
+    metrics::Grant,
     possession::{PopNonces, PopPublicKey},
+    rate_limit::RateLimitedRoute,
     state::AppState,
     tokens::InvalidToken,
 };
@@ -106,7 +108,10 @@ impl PopApi {
     ) -> Result<PopLoginResult, ApiError> {
         let state = &self.0;
         let client_ip = client_ip(req, &state.config.trusted_proxies);
-        state.rate_limiter.check("auth", client_ip).await?;
+        state
+            .rate_limiter
+            .check(RateLimitedRoute::Auth, client_ip)
+            .await?;
         let Credentials { username, password } = body.0;
         let user = check_password(state, req, client_ip, username, password).await?;
         let key = user
@@ -120,7 +125,9 @@ impl PopApi {
         let issued = state
             .tokens
             .issue_pop(&user, key.thumbprint(), nonce.clone(), now)?;
-        state.metrics.token_issued("pop_login", issued.algorithm);
+        state
+            .metrics
+            .token_issued(Grant::PopLogin, issued.algorithm);
         let expires_at = OffsetDateTime::from_unix_timestamp(issued.claims.exp).unwrap_or(now);
         // Without its nonce in the shared store the token is useless: fail (503) rather than
         // hand it out.

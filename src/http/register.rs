@@ -8,6 +8,7 @@ use super::{ApiTags, client_ip, error::ApiError, fields};
 use crate::{
     accounts::{Email, Password, Username},
     possession::PopPublicKey,
+    rate_limit::RateLimitedRoute,
     state::AppState,
 };
 
@@ -67,7 +68,10 @@ impl RegisterApi {
         let state = &self.0;
         state
             .rate_limiter
-            .check("register", client_ip(req, &state.config.trusted_proxies))
+            .check(
+                RateLimitedRoute::Register,
+                client_ip(req, &state.config.trusted_proxies),
+            )
             .await?;
         let RegisterRequest {
             username,

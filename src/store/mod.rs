@@ -164,20 +164,13 @@ pub trait KeyEvents: Send + Sync {
     async fn subscribe(&self) -> Result<futures_util::stream::BoxStream<'static, ()>, StoreError>;
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthOutcome {
-    Success,
-    UnknownUser,
-    WrongPassword,
-}
-
-impl AuthOutcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuthOutcome::Success => "success",
-            AuthOutcome::UnknownUser => "unknown_user",
-            AuthOutcome::WrongPassword => "wrong_password",
-        }
+crate::metrics::closed_labels! {
+    /// How a password check ended: the `auth_logs.outcome` column and the `outcome` label of
+    /// `authd_logins_total`.
+    pub enum AuthOutcome {
+        Success => "success",
+        UnknownUser => "unknown_user",
+        WrongPassword => "wrong_password",
     }
 }
 

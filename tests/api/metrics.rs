@@ -253,3 +253,52 @@ async fn the_in_memory_stores_of_dev_expose_a_complete_parseable_page() {
     );
     assert!(sample(&samples, "authd_pool_connections", json!({})).is_none());
 }
+
+#[tokio::test]
+async fn a_fresh_replicas_first_scrape_lists_every_counter_of_a_closed_label_set_at_zero() {
+    let app = crate::helpers::spawn_app().await;
+    let samples = scrape(&app).await;
+    let mut expected: Vec<(&str, Value)> = vec![
+        ("authd_rate_limit_fallbacks_total", json!({})),
+        ("authd_refresh_token_reuse_total", json!({})),
+    ];
+    for outcome in ["success", "wrong_password", "unknown_user"] {
+        expected.push(("authd_logins_total", json!({"outcome": outcome})));
+    }
+    for grant in [
+        "password",
+        "refresh_token",
+        "client_credentials",
+        "auth",
+        "pop_login",
+        "ui",
+    ] {
+        for alg in ["RS256", "ES256", "EdDSA"] {
+            expected.push((
+                "authd_tokens_issued_total",
+                json!({"grant": grant, "alg": alg}),
+            ));
+        }
+    }
+    for result in [
+        "cache_hit",
+        "ok",
+        "expired",
+        "revoked",
+        "bad_signature",
+        "invalid",
+        "unavailable",
+    ] {
+        expected.push(("authd_token_verifications_total", json!({"result": result})));
+    }
+    for route in ["auth", "register", "token", "login-failures"] {
+        expected.push(("authd_rate_limited_requests_total", json!({"route": route})));
+    }
+    for (name, labels) in expected {
+        assert_eq!(
+            sample(&samples, name, labels.clone()),
+            Some(0.0),
+            "{name}{labels} at zero on the first scrape"
+        );
+    }
+}

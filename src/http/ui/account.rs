@@ -20,6 +20,7 @@ use crate::{
     accounts::{Email, Password, Username},
     error::Error,
     http::client_ip,
+    rate_limit::RateLimitedRoute,
 };
 
 #[derive(Template)]
@@ -142,7 +143,10 @@ async fn create_account(
     let state = &ui.state;
     state
         .rate_limiter
-        .check("register", client_ip(req, &state.config.trusted_proxies))
+        .check(
+            RateLimitedRoute::Register,
+            client_ip(req, &state.config.trusted_proxies),
+        )
         .await?;
     let username = Username::parse(form.username.trim())?;
     let email = Email::parse(form.email.trim())?;

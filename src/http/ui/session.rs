@@ -18,6 +18,8 @@ use super::{
 use crate::{
     error::Error,
     http::{auth, client_ip},
+    metrics::Grant,
+    rate_limit::RateLimitedRoute,
     sessions::RefreshToken,
     state::AppState,
     store::{SessionRecord, UserRecord},
@@ -90,7 +92,7 @@ pub async fn log_in(
     password: String,
 ) -> Result<(), Error> {
     let ip = client_ip(req, &state.config.trusted_proxies);
-    state.rate_limiter.check("auth", ip).await?;
+    state.rate_limiter.check(RateLimitedRoute::Auth, ip).await?;
     let user = auth::check_password(state, req, ip, username, password).await?;
     let jar = req.cookie();
     // A login over a live session replaces it: no session is left running that no browser holds.
@@ -148,7 +150,7 @@ fn issue_access_token(
     let issued = state
         .tokens
         .issue_in_session(user, Some(session), None, state.clock.now())?;
-    state.metrics.token_issued("ui", issued.algorithm);
+    state.metrics.token_issued(Grant::Ui, issued.algorithm);
     // Lives as long as the session could: an expired token is replaced on the next page.
     policy.set_for_session(jar, cookies::ACCESS, &issued.token);
     Ok((issued.token, issued.claims))
