@@ -3,7 +3,10 @@
 //! to a key is refused as a bearer token, so stealing it is not enough.
 
 use poem::Request;
-use poem_openapi::{SecurityScheme, auth::ApiKey};
+use poem_openapi::{
+    SecurityScheme,
+    auth::{ApiKey, Bearer},
+};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -15,13 +18,28 @@ use crate::{
     tokens::{AccessClaims, InvalidToken, VerifiedToken},
 };
 
-/// The `Authorization` header of a protected route: `Bearer <token>`; `DPoP <token>` with a
-/// `DPoP` proof header; or `PoP <token>` with `PoP-Signature: base64(RSA-PSS-SHA256(nonce ||
-/// token))` (and `PoP-Nonce`, the nonce signed, once the token's own nonce has been used).
-/// In Swagger UI, type the scheme too: `Bearer eyJ…`.
+/// The `Authorization` header of a protected route, declared in the spec as two alternatives
+/// on the one header: `BearerAuth`, a plain bearer token, for which Swagger UI's Authorize
+/// dialog takes the `access_token` as it came (and lists first), and `HeaderAuth`, the header
+/// whole, for the proof schemes.
+#[derive(SecurityScheme)]
+pub enum AccessAuth {
+    Bearer(BearerAuth),
+    Header(HeaderAuth),
+}
+
+/// `Authorization: Bearer <token>` (RFC 6750): an `access_token` from `/oauth/token` or `/auth`
+/// that is not bound to a key. In Swagger UI, paste the token alone.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", bearer_format = "JWT")]
+pub struct BearerAuth(Bearer);
+
+/// The `Authorization` header whole, scheme included: `DPoP <token>` with a `DPoP` proof
+/// header; `PoP <token>` with `PoP-Signature: base64(RSA-PSS-SHA256(nonce || token))` (and
+/// `PoP-Nonce`, the nonce signed, once the token's own nonce has been used); or `Bearer <token>`.
 #[derive(SecurityScheme)]
 #[oai(ty = "api_key", key_name = "Authorization", key_in = "header")]
-pub struct AccessAuth(ApiKey);
+pub struct HeaderAuth(ApiKey);
 
 /// Header carrying the PoP signature.
 pub const POP_SIGNATURE: &str = "PoP-Signature";
@@ -75,12 +93,14 @@ pub async fn authorize(
     req: &Request,
     auth: &AccessAuth,
 ) -> Result<Caller, Error> {
-    let (scheme, token) = auth
-        .0
-        .key
-        .trim()
-        .split_once(' ')
-        .ok_or(Error::MissingToken)?;
+    let (scheme, token) = match auth {
+        AccessAuth::Bearer(BearerAuth(bearer)) => ("Bearer", bearer.token.as_str()),
+        AccessAuth::Header(HeaderAuth(header)) => header
+            .key
+            .trim()
+            .split_once(' ')
+            .ok_or(Error::MissingToken)?,
+    };
     let token = token.trim();
     if scheme.eq_ignore_ascii_case("Bearer") {
         let verified = state.verifier.verify(token).await?;

@@ -92,9 +92,10 @@ impl From<AccessClaims> for Claims {
 impl MeApi {
     /// The caller's user
     ///
-    /// Accepts Bearer, DPoP and PoP tokens (see the `AccessAuth` scheme). 401 with
-    /// `WWW-Authenticate` (RFC 6750 §3, RFC 9449 §7.1) for a missing, malformed, expired, revoked
-    /// or wrongly signed token, a missing or bad proof, or a token whose user no longer exists.
+    /// Accepts Bearer, DPoP and PoP tokens (see the `BearerAuth` and `HeaderAuth` schemes). 401
+    /// with `WWW-Authenticate` (RFC 6750 §3, RFC 9449 §7.1) for a missing, malformed, expired,
+    /// revoked or wrongly signed token, a missing or bad proof, or a token whose user no longer
+    /// exists.
     #[oai(path = "/me", method = "get")]
     async fn me(&self, req: &Request, auth: AccessAuth) -> Result<MeResult, ApiError> {
         let caller = authorize(&self.0, req, &auth).await?;

@@ -5,6 +5,7 @@ mod auth;
 mod client_auth;
 mod client_ip;
 mod cors;
+mod docs;
 pub mod error;
 mod fields;
 mod health;
@@ -86,7 +87,7 @@ pub fn routes(state: &AppState) -> impl Endpoint + 'static {
     let api = api_service(state);
     let allowed = allowed_methods(&api.spec());
     let spec = api.spec_endpoint();
-    let docs = api.swagger_ui();
+    let docs = docs::swagger_ui(api.swagger_ui_html());
     let observer = Arc::new(observe::Observer::new(state, allowed));
     let cors = cors::cors(&state.config);
     Route::new()

@@ -51,8 +51,46 @@ async fn swagger_ui_is_served_at_docs() {
     let app = spawn_app().await;
     let response = app.get("/docs").await;
     assert_eq!(response.status(), 200);
+    // Its inline script and style are allowed by hash, and nothing else inline.
+    let policy = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(policy.starts_with("default-src 'none'; "), "{policy}");
+    assert!(policy.contains("script-src 'sha256-"), "{policy}");
+    assert!(policy.contains("style-src 'sha256-"), "{policy}");
+    assert!(policy.contains("connect-src 'self'"), "{policy}");
+    assert!(!policy.contains("unsafe"), "{policy}");
     let html = response.text().await.unwrap();
     assert!(html.contains("swagger"), "{html}");
+}
+
+#[tokio::test]
+async fn protected_routes_declare_a_bearer_scheme_and_the_whole_header() {
+    let app = spawn_app().await;
+    let spec: Value = app.get("/openapi.json").await.json().await.unwrap();
+    let schemes = &spec["components"]["securitySchemes"];
+    // What Swagger UI's Authorize dialog offers: the access token alone, sent as a bearer...
+    assert_eq!(schemes["BearerAuth"]["type"], "http", "{schemes}");
+    assert_eq!(schemes["BearerAuth"]["scheme"], "bearer", "{schemes}");
+    assert_eq!(schemes["BearerAuth"]["bearerFormat"], "JWT", "{schemes}");
+    // ...or the header whole, for DPoP and PoP.
+    assert_eq!(schemes["HeaderAuth"]["type"], "apiKey", "{schemes}");
+    assert_eq!(schemes["HeaderAuth"]["in"], "header", "{schemes}");
+    assert_eq!(schemes["HeaderAuth"]["name"], "Authorization", "{schemes}");
+    for (path, method) in [
+        ("/me", "get"),
+        ("/logout", "post"),
+        ("/me/public-key", "put"),
+        ("/api/profile", "get"),
+        ("/api/profile", "put"),
+    ] {
+        assert_eq!(
+            spec["paths"][path][method]["security"],
+            serde_json::json!([{ "BearerAuth": [] }, { "HeaderAuth": [] }]),
+            "{method} {path}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -5,54 +5,17 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { chromium } from "playwright-core";
+import { BASE, PHONE, closePage, launchChromium, newPage as newBrowserPage, screenshot } from "./browser.mjs";
 
-const BASE = process.env.AUTHD_URL ?? "http://127.0.0.1:18098";
-const SCREENSHOTS = process.env.SCREENSHOTS;
 const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
-
-// Chromium cannot reach the internet here: no background requests, no first-run work.
-const CHROMIUM_ARGS = [
-  "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-];
-const DESKTOP = { width: 1024, height: 768 };
-const PHONE = { width: 390, height: 844 };
 
 let browser;
 let run = 0;
 const unique = (name) => `${name}-${process.pid}-${++run}`;
 
-/// A fresh browser profile (no cookies) that fails the test on any script error or any
-/// Content-Security-Policy violation: the UI must need nothing inline.
-async function newPage(options = {}) {
-  const context = await browser.newContext({ viewport: DESKTOP, ...options });
-  const page = await context.newPage();
-  page.problems = [];
-  page.on("pageerror", (error) => page.problems.push(`script error: ${error.message}`));
-  page.on("console", (message) => {
-    // A page answered 4xx on purpose (a refused form) is logged too: that is not a problem.
-    if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) {
-      page.problems.push(`console: ${message.text()}`);
-    }
-  });
-  // But a stylesheet, script or icon that fails to load is.
-  page.on("response", (response) => {
-    if (response.request().resourceType() !== "document" && response.status() >= 400) {
-      page.problems.push(`${response.status()} for ${response.url()}`);
-    }
-  });
-  return page;
-}
-
-async function closePage(page) {
-  assert.deepEqual(page.problems, [], "no script errors or CSP violations");
-  await page.context().close();
-}
-
-async function screenshot(page, name) {
-  if (SCREENSHOTS) await page.screenshot({ path: `${SCREENSHOTS}/${name}.png`, fullPage: true });
-}
+/// A fresh browser profile (see browser.mjs): any CSP violation fails the test, as the UI must
+/// need nothing inline.
+const newPage = (options = {}) => newBrowserPage(browser, options);
 
 /// No WCAG 2.1 A or AA violation that axe-core can detect.
 async function assertAccessible(page) {
@@ -81,10 +44,7 @@ async function logIn(page, username, password) {
 
 describe("authd web UI in headless Chromium", () => {
   before(async () => {
-    browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-      args: CHROMIUM_ARGS,
-    });
+    browser = await launchChromium();
   });
   after(async () => browser?.close());
 
