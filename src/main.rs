@@ -184,7 +184,9 @@ async fn list_keys(args: DatabaseArgs) -> Result<(), StartupError> {
         "KID", "ALG", "STATE", "NOT BEFORE", "SIGNS UNTIL", "VERIFIES UNTIL"
     );
     for key in keys {
-        let state = if now >= key.retire_at {
+        let state = if key.purpose == store::KeyPurpose::ExpiredTest {
+            "test-only"
+        } else if now >= key.retire_at {
             "retired"
         } else if now >= key.expires_at {
             "verifying"

@@ -74,7 +74,12 @@ impl AppState {
                 "expired-token test mode is ON: POST /auth?expired=true issues expired tokens"
             );
             key_ring = key_ring
-                .with_expired_test_key(masters.current(), now)
+                .with_expired_test_key(
+                    stores.signing_keys.as_ref(),
+                    &masters,
+                    config.signing_algorithm,
+                    now,
+                )
                 .await?;
         }
         let key_ring = Arc::new(key_ring);

@@ -54,6 +54,7 @@ impl AppState {
             .clean(
                 now,
                 now - RETIRED_KEY_RETENTION,
+                self.config.expired_tokens,
                 now - self.config.auth_log_retention,
             )
             .await?;

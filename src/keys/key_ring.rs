@@ -16,7 +16,7 @@ use super::{
     MasterKey, MasterKeys, PublicJwk, SigningKey,
     signing_key::{KeyError, KeyWindow, generate},
 };
-use crate::store::{SigningKeyRecord, SigningKeyStore, StoreError};
+use crate::store::{KeyPurpose, SigningKeyRecord, SigningKeyStore, StoreError};
 
 /// How far apart replicas' clocks may be while still agreeing on which key signs.
 const CLOCK_SKEW_ALLOWANCE: Duration = Duration::minutes(1);
@@ -42,7 +42,7 @@ pub enum KeyRingError {
     Join(String),
 }
 
-/// Decrypted signing keys by kid, plus an optional throwaway key for the expired-token test mode.
+/// Decrypted signing keys by kid.
 type Keys = Arc<HashMap<String, Arc<SigningKey>>>;
 
 #[derive(Debug)]
@@ -52,6 +52,8 @@ pub struct KeyRing {
     /// Counts reloads, so what is derived from one key set (the JWKS document) knows when it is
     /// stale.
     generation: AtomicU64,
+    /// The expired-token test mode's stored key, kept apart from `keys`: never in the JWKS,
+    /// never chosen to sign, but known to verification (see [`Self::verification_key`]).
     expired_test_key: Option<Arc<SigningKey>>,
 }
 
@@ -108,20 +110,46 @@ impl KeyRing {
         Ok(())
     }
 
-    /// Adds a key that expired a day ago and is never stored or published, for the
-    /// `?expired=true` test mode: its tokens fail verification everywhere, as expired tokens should.
+    /// Adds the `?expired=true` test mode's key: a stored key, sealed like the others, that
+    /// expired the day before it was made and is never published. The first replica to start
+    /// in test mode creates it (under the key-creation lock, so there is one); the others, and
+    /// later starts, load it.
     pub async fn with_expired_test_key(
         mut self,
-        master: &MasterKey,
+        store: &dyn SigningKeyStore,
+        masters: &MasterKeys,
+        algorithm: Algorithm,
         now: OffsetDateTime,
     ) -> Result<Self, KeyRingError> {
-        let window = KeyWindow {
-            not_before: now - Duration::days(2),
-            expires_at: now - Duration::days(1),
-            retire_at: now - Duration::days(1),
+        let stored_test_key = |records: &[SigningKeyRecord]| {
+            records
+                .iter()
+                .filter(|record| record.purpose == KeyPurpose::ExpiredTest)
+                .max_by_key(|record| record.created_at)
+                .cloned()
         };
-        let (_, key) = generate_off_runtime(Algorithm::RS256, master.clone(), window, now).await?;
-        self.expired_test_key = Some(Arc::new(key));
+        let mut record = stored_test_key(&store.list_keys().await?);
+        if record.is_none() {
+            let window = KeyWindow {
+                not_before: now - Duration::days(2),
+                expires_at: now - Duration::days(1),
+                retire_at: now - Duration::days(1),
+            };
+            let (mut created, _) =
+                generate_off_runtime(algorithm, masters.current().clone(), window, now).await?;
+            created.purpose = KeyPurpose::ExpiredTest;
+            let needed = move |stored: &[SigningKeyRecord]| stored_test_key(stored).is_none();
+            if store.insert_key_if(&created, &needed, None).await? {
+                tracing::info!(kid = %created.kid, alg = ?created.algorithm, "created expired-token test key");
+            }
+            record = stored_test_key(&store.list_keys().await?);
+        }
+        let record = record.ok_or_else(|| {
+            KeyRingError::Store(StoreError::Corrupt(
+                "the expired-token test key was stored but cannot be read back".to_owned(),
+            ))
+        })?;
+        self.expired_test_key = Some(Arc::new(SigningKey::open(&record, masters)?));
         Ok(self)
     }
 
@@ -138,12 +166,15 @@ impl KeyRing {
         self.expired_test_key.clone()
     }
 
-    /// The key named by a token's `kid`, if it may still verify.
+    /// The key named by a token's `kid`, if it may still verify. In test mode, also the test
+    /// key, although it is retired: its tokens (expired an hour before they are issued) then
+    /// fail as expired, as the test mode promises, rather than as signed by an unknown key.
     pub fn verification_key(&self, kid: &str, now: OffsetDateTime) -> Option<Arc<SigningKey>> {
         self.snapshot()
             .get(kid)
             .filter(|key| key.verifies_at(now))
             .cloned()
+            .or_else(|| self.expired_test_key.clone().filter(|key| key.kid == kid))
     }
 
     /// Which key set the ring holds: changes on every reload. Read it before [`Self::jwks`], so
@@ -270,14 +301,18 @@ impl KeyRing {
     }
 }
 
-/// Opens every stored key that can still verify at `now`.
+/// Opens every stored signing key that can still verify at `now` (not the test key: see
+/// [`KeyRing::with_expired_test_key`]).
 fn open_all(
     records: &[SigningKeyRecord],
     masters: &MasterKeys,
     now: OffsetDateTime,
 ) -> Result<Keys, KeyRingError> {
     let mut keys = HashMap::new();
-    for record in records.iter().filter(|record| now < record.retire_at) {
+    let verifying = |record: &&SigningKeyRecord| {
+        record.purpose == KeyPurpose::Signing && now < record.retire_at
+    };
+    for record in records.iter().filter(verifying) {
         let key = SigningKey::open(record, masters)?;
         keys.insert(key.kid.clone(), Arc::new(key));
     }
@@ -285,7 +320,7 @@ fn open_all(
 }
 
 pub(super) fn signs_at(record: &SigningKeyRecord, now: OffsetDateTime) -> bool {
-    record.not_before <= now && now < record.expires_at
+    record.purpose == KeyPurpose::Signing && record.not_before <= now && now < record.expires_at
 }
 
 /// RSA key generation takes long enough to stall the async runtime: run it on a blocking thread.

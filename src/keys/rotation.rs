@@ -17,7 +17,7 @@ use super::{
 };
 use crate::{
     clock::Clock,
-    store::{KeyEvents, SigningKeyRecord, SigningKeyStore, Supersede},
+    store::{KeyEvents, KeyPurpose, SigningKeyRecord, SigningKeyStore, Supersede},
 };
 
 /// How long verifiers may cache the JWKS (its `Cache-Control: max-age`), and so how far ahead a
@@ -175,10 +175,12 @@ impl KeyManager {
     }
 }
 
-/// Due when the newest key was created a whole interval ago.
+/// Due when the newest signing key was created a whole interval ago (the test key, made
+/// whenever the test mode first starts, says nothing about rotation).
 fn is_due(stored: &[SigningKeyRecord], now: OffsetDateTime, interval: Duration) -> bool {
     stored
         .iter()
+        .filter(|record| record.purpose == KeyPurpose::Signing)
         .map(|record| record.created_at)
         .max()
         .is_none_or(|newest| newest + interval <= now)

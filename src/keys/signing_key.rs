@@ -22,7 +22,7 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use super::{MasterKey, MasterKeys, SealError, master_key::OpenError};
-use crate::store::SigningKeyRecord;
+use crate::store::{KeyPurpose, SigningKeyRecord};
 
 /// The public half as published in the JWKS (RFC 7517), with `kid`, `alg` and `use` set.
 pub type PublicJwk = Jwk;
@@ -147,6 +147,7 @@ pub fn generate(
         not_before: window.not_before,
         expires_at: window.expires_at,
         retire_at: window.retire_at,
+        purpose: KeyPurpose::Signing,
     };
     let private = PrivateKey::parse(algorithm, &pkcs8)
         .map_err(|reason| KeyError::Generate(reason.to_owned()))?;

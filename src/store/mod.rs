@@ -122,6 +122,33 @@ pub struct SigningKeyRecord {
     pub not_before: OffsetDateTime,
     pub expires_at: OffsetDateTime,
     pub retire_at: OffsetDateTime,
+    pub purpose: KeyPurpose,
+}
+
+/// What a stored key is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyPurpose {
+    /// Signs access tokens in its window, and is in the JWKS while it verifies.
+    Signing,
+    /// Signs only the expired-token test mode's tokens (`AUTHD_EXPIRED_TOKENS`): expired from
+    /// the start, never in the JWKS, never signing anything else. One at most.
+    ExpiredTest,
+}
+
+impl KeyPurpose {
+    /// As stored in `signing_keys.purpose`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Signing => "signing",
+            Self::ExpiredTest => "expired_test",
+        }
+    }
+
+    pub fn parse(stored: &str) -> Option<Self> {
+        [Self::Signing, Self::ExpiredTest]
+            .into_iter()
+            .find(|purpose| purpose.as_str() == stored)
+    }
 }
 
 /// Decides, from the keys stored when the lock is held, whether a new key is still needed.
@@ -427,11 +454,14 @@ pub struct CleanupReport {
 /// needs them.
 #[async_trait]
 pub trait Housekeeping: Send + Sync {
-    /// `None` when another replica holds the cleanup lock (it is doing the work).
+    /// `None` when another replica holds the cleanup lock (it is doing the work). Keys retired
+    /// before `retired_keys_before` go, except the expired-token test key while
+    /// `keep_expired_test_key` (the test mode is on and signs with it).
     async fn clean(
         &self,
         now: OffsetDateTime,
         retired_keys_before: OffsetDateTime,
+        keep_expired_test_key: bool,
         auth_logs_before: OffsetDateTime,
     ) -> Result<Option<CleanupReport>, StoreError>;
 }

@@ -11,6 +11,7 @@ mod clients;
 mod cluster;
 mod dev_contract;
 mod dpop;
+mod expired_tokens;
 mod health;
 mod helpers;
 mod hygiene;

@@ -21,8 +21,8 @@ pub use tokens::MemoryTokenState;
 
 use super::{
     AuthLogEntry, AuthLogStore, CleanupReport, ClientRecord, ClientStore, Housekeeping, KeyEvents,
-    KeyNeed, SigningKeyRecord, SigningKeyStore, StoreError, Stores, Supersede, UniqueField,
-    UserRecord, UserStore,
+    KeyNeed, KeyPurpose, SigningKeyRecord, SigningKeyStore, StoreError, Stores, Supersede,
+    UniqueField, UserRecord, UserStore,
 };
 
 /// Wires a full set of in-memory stores.
@@ -137,8 +137,12 @@ impl SigningKeyStore for MemorySigningKeys {
             retire_at,
         }) = supersede
         {
-            keys.retain(|old| old.not_before < signing_ends);
-            for old in keys.iter_mut() {
+            // Only keys that sign are superseded; the test key never does.
+            keys.retain(|old| old.purpose != KeyPurpose::Signing || old.not_before < signing_ends);
+            for old in keys
+                .iter_mut()
+                .filter(|old| old.purpose == KeyPurpose::Signing)
+            {
                 old.expires_at = old.expires_at.min(signing_ends);
                 old.retire_at = old.retire_at.min(retire_at).max(old.expires_at);
             }
@@ -191,6 +195,7 @@ impl Housekeeping for NoHousekeeping {
         &self,
         _now: OffsetDateTime,
         _retired_keys_before: OffsetDateTime,
+        _keep_expired_test_key: bool,
         _auth_logs_before: OffsetDateTime,
     ) -> Result<Option<CleanupReport>, StoreError> {
         Ok(Some(CleanupReport::default()))

@@ -22,6 +22,7 @@ impl Housekeeping for PostgresHousekeeping {
         &self,
         now: OffsetDateTime,
         retired_keys_before: OffsetDateTime,
+        keep_expired_test_key: bool,
         auth_logs_before: OffsetDateTime,
     ) -> Result<Option<CleanupReport>, StoreError> {
         let mut client = self.0.client().await?;
@@ -55,11 +56,15 @@ impl Housekeeping for PostgresHousekeeping {
             )
             .await?,
             revocations: delete("DELETE FROM revocations WHERE expires_at <= $1", now).await?,
-            signing_keys: delete(
-                "DELETE FROM signing_keys WHERE retire_at <= $1",
-                retired_keys_before,
-            )
-            .await?,
+            // The test key is retired from the day it is made; it goes once the test mode is off.
+            signing_keys: tx
+                .execute(
+                    "DELETE FROM signing_keys WHERE retire_at <= $1
+                     AND (purpose <> 'expired_test' OR NOT $2)",
+                    &[&retired_keys_before, &keep_expired_test_key],
+                )
+                .await
+                .map_err(|err| unavailable(&err))?,
             auth_logs: delete(
                 "DELETE FROM auth_logs WHERE request_timestamp < $1",
                 auth_logs_before,

@@ -9,14 +9,14 @@ use tokio_postgres::Row;
 use super::{Postgres, unavailable};
 use crate::{
     keys::SealedBox,
-    store::{KeyNeed, SigningKeyRecord, SigningKeyStore, StoreError, Supersede},
+    store::{KeyNeed, KeyPurpose, SigningKeyRecord, SigningKeyStore, StoreError, Supersede},
 };
 
 /// Serialises key creation across replicas (transaction-scoped advisory lock).
 const KEY_CREATION_LOCK: i64 = 0x6175_7468_645f_6b79; // "authd_ky"
 
 const SELECT_KEYS: &str = "SELECT kid, alg, public_jwk, private_key_ciphertext, private_key_nonce,
-        master_key_id, created_at, not_before, expires_at, retire_at
+        master_key_id, created_at, not_before, expires_at, retire_at, purpose
      FROM signing_keys ORDER BY not_before";
 
 pub struct PostgresSigningKeys(pub(super) Postgres);
@@ -99,8 +99,9 @@ impl SigningKeyStore for PostgresSigningKeys {
             .map_err(|err| StoreError::Corrupt(format!("public JWK: {err}")))?;
         tx.execute(
             "INSERT INTO signing_keys (kid, alg, public_jwk, private_key_ciphertext,
-                 private_key_nonce, master_key_id, created_at, not_before, expires_at, retire_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                 private_key_nonce, master_key_id, created_at, not_before, expires_at, retire_at,
+                 purpose)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             &[
                 &key.kid,
                 &format!("{:?}", key.algorithm),
@@ -112,17 +113,20 @@ impl SigningKeyStore for PostgresSigningKeys {
                 &key.not_before,
                 &key.expires_at,
                 &key.retire_at,
+                &key.purpose.as_str(),
             ],
         )
         .await
         .map_err(|err| unavailable(&err))?;
+        // Only keys that sign are superseded; the test key never does.
         if let Some(Supersede {
             signing_ends,
             retire_at,
         }) = supersede
         {
             tx.execute(
-                "DELETE FROM signing_keys WHERE kid <> $1 AND not_before >= $2",
+                "DELETE FROM signing_keys
+                 WHERE kid <> $1 AND not_before >= $2 AND purpose = 'signing'",
                 &[&key.kid, &signing_ends],
             )
             .await
@@ -131,7 +135,7 @@ impl SigningKeyStore for PostgresSigningKeys {
                 "UPDATE signing_keys
                  SET expires_at = LEAST(expires_at, $2),
                      retire_at = GREATEST(LEAST(retire_at, $3), LEAST(expires_at, $2))
-                 WHERE kid <> $1",
+                 WHERE kid <> $1 AND purpose = 'signing'",
                 &[&key.kid, &signing_ends, &retire_at],
             )
             .await
@@ -149,6 +153,7 @@ fn key_from_row(row: &Row) -> Result<SigningKeyRecord, StoreError> {
     let get = |err: tokio_postgres::Error| corrupt("row", &err);
     let alg: String = row.try_get("alg").map_err(get)?;
     let public_jwk: serde_json::Value = row.try_get("public_jwk").map_err(get)?;
+    let purpose: String = row.try_get("purpose").map_err(get)?;
     Ok(SigningKeyRecord {
         kid: row.try_get("kid").map_err(get)?,
         algorithm: Algorithm::from_str(&alg).map_err(|err| corrupt("alg", &err))?,
@@ -163,5 +168,6 @@ fn key_from_row(row: &Row) -> Result<SigningKeyRecord, StoreError> {
         not_before: row.try_get("not_before").map_err(get)?,
         expires_at: row.try_get("expires_at").map_err(get)?,
         retire_at: row.try_get("retire_at").map_err(get)?,
+        purpose: KeyPurpose::parse(&purpose).ok_or_else(|| corrupt("purpose", &purpose))?,
     })
 }
