@@ -2,7 +2,12 @@
 //!
 //! Parsing happens once, here; the rest of authd receives a validated [`Config`].
 
-use std::{net::SocketAddr, num::NonZeroU32, time::Duration};
+use std::{
+    net::SocketAddr,
+    num::NonZeroU32,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use clap::{Args, Parser, Subcommand};
@@ -157,12 +162,22 @@ pub struct ConnectionArgs {
     /// first. The first seals new keys; all open the keys they sealed. See `authd keys rewrap`.
     #[arg(long, env = "AUTHD_MASTER_KEYS", hide_env_values = true)]
     pub master_keys: Option<String>,
+
+    /// A file holding the master key (base64, as AUTHD_MASTER_KEY), for secrets mounted as files
+    /// (Docker, Kubernetes). AUTHD_MASTER_KEY or AUTHD_MASTER_KEYS, when set, take precedence.
+    #[arg(long, env = "AUTHD_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
 }
 
 impl ConnectionArgs {
-    /// The master keys this deployment holds, from AUTHD_MASTER_KEY or AUTHD_MASTER_KEYS.
+    /// The master keys this deployment holds, from AUTHD_MASTER_KEY or AUTHD_MASTER_KEYS, else
+    /// from AUTHD_MASTER_KEY_FILE. An empty variable counts as unset: compose passes
+    /// `${AUTHD_MASTER_KEY:-}` through as an empty string when the operator set none.
     pub fn master_keys(&self) -> Result<MasterKeys, ConfigError> {
-        match (self.master_key.as_deref(), self.master_keys.as_deref()) {
+        fn set(value: &Option<String>) -> Option<&str> {
+            value.as_deref().filter(|v| !v.trim().is_empty())
+        }
+        match (set(&self.master_key), set(&self.master_keys)) {
             (Some(_), Some(_)) => Err(ConfigError::new(
                 "AUTHD_MASTER_KEYS",
                 "set AUTHD_MASTER_KEY or AUTHD_MASTER_KEYS, not both",
@@ -176,9 +191,24 @@ impl ConnectionArgs {
                     .unwrap_or_else(|| Err(ConfigError::new("AUTHD_MASTER_KEYS", "is empty")))?;
                 Ok(MasterKeys::new(current, keys.collect::<Result<_, _>>()?))
             }
-            (single, None) => parse_master_key(single).map(MasterKeys::from),
+            (Some(single), None) => parse_master_key(Some(single)).map(MasterKeys::from),
+            (None, None) => match &self.master_key_file {
+                Some(path) => read_master_key_file(path).map(MasterKeys::from),
+                None => parse_master_key(None).map(MasterKeys::from),
+            },
         }
     }
+}
+
+/// Reads `AUTHD_MASTER_KEY_FILE`. Neither the key nor the file's contents reach an error message.
+fn read_master_key_file(path: &Path) -> Result<MasterKey, ConfigError> {
+    let contents = Zeroizing::new(std::fs::read_to_string(path).map_err(|err| {
+        ConfigError::new(
+            "AUTHD_MASTER_KEY_FILE",
+            format!("cannot read {}: {err}", path.display()),
+        )
+    })?);
+    decode_master_key("AUTHD_MASTER_KEY_FILE", Some(&contents))
 }
 
 #[derive(Args)]

@@ -139,6 +139,48 @@ fn master_key_and_master_keys_together_are_refused() {
 
 const VALID_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
+/// A file holding `contents`, as a mounted secret would (removed when the test ends).
+fn key_file(contents: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    std::io::Write::write_all(&mut file, contents.as_bytes()).unwrap();
+    file
+}
+
+#[test]
+fn a_master_key_file_is_read_without_echoing_it_and_the_variable_wins() {
+    let short = key_file("c2VjcmV0LWJ1dC1zaG9ydA==\n");
+    let path = short.path().to_str().unwrap();
+    let stderr = serve_error(&[("AUTHD_MASTER_KEY_FILE", path)], &[]);
+    assert!(
+        stderr.contains("AUTHD_MASTER_KEY_FILE") && stderr.contains("32 bytes"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("c2VjcmV0"), "{stderr}");
+
+    // Compose passes an unset AUTHD_MASTER_KEY as an empty one: the file still counts.
+    let stderr = serve_error(
+        &[("AUTHD_MASTER_KEY", ""), ("AUTHD_MASTER_KEY_FILE", path)],
+        &[],
+    );
+    assert!(stderr.contains("AUTHD_MASTER_KEY_FILE"), "{stderr}");
+
+    // A key given in the environment overrides the file (the operator's real secret).
+    let stderr = serve_error(
+        &[("AUTHD_MASTER_KEY", "%%%"), ("AUTHD_MASTER_KEY_FILE", path)],
+        &[],
+    );
+    assert!(
+        stderr.contains("AUTHD_MASTER_KEY: is not valid base64"),
+        "{stderr}"
+    );
+
+    let stderr = serve_error(&[("AUTHD_MASTER_KEY_FILE", "/nonexistent/master.key")], &[]);
+    assert!(
+        stderr.contains("AUTHD_MASTER_KEY_FILE") && stderr.contains("/nonexistent/master.key"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn an_unreachable_database_names_database_url() {
     let stderr = serve_error(
@@ -220,9 +262,12 @@ fn help_documents_every_setting() {
 #[tokio::test]
 async fn serve_migrates_a_fresh_database_serves_and_drains_on_sigterm() {
     let resources = empty_database().await;
+    // The key as docker-compose.yml hands it over: a file, and an empty variable.
+    let master_key = key_file(&format!("{VALID_KEY}\n"));
     let mut child = authd()
         .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("AUTHD_MASTER_KEY", VALID_KEY)
+        .env("AUTHD_MASTER_KEY", "")
+        .env("AUTHD_MASTER_KEY_FILE", master_key.path())
         .env("DATABASE_URL", resources.database_url())
         .env("REDIS_URL", redis_url())
         .env("AUTHD_REDIS_PREFIX", &resources.redis_prefix)
