@@ -1,29 +1,22 @@
 #!/usr/bin/env bash
-# Validates the deploy files without a container engine or a cluster (CI runs it):
-#   - docker-compose.yml with `docker-compose config` (Debian's docker-compose);
+# Validates the deploy files' syntax without a container engine or a cluster (CI runs it first;
+# deploy/compose-test.sh then builds and runs the compose file for real):
+#   - docker-compose.yml, alone and with deploy/compose.standins.yml, with `docker-compose config`
+#     (Debian's docker-compose);
 #   - deploy/nginx.conf with `nginx -t`, its upstream names pointed at localhost (nginx resolves
 #     them at load time, and the compose network's names do not exist here);
 #   - deploy/k8s with `kubectl kustomize` (when kubectl is installed) and every manifest, the
 #     secret template included, against the Kubernetes JSON schemas with kubernetes-validate
 #     (PyPI), strictly, so an unknown or misspelt field fails.
-# deploy/Dockerfile is not built here (no engine); it is built by `docker-compose up --build`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 work=$(mktemp -d)
-created_env=""
-cleanup() {
-  rm -rf "$work"
-  if [ -n "$created_env" ]; then rm -f deploy/authd.env; fi
-}
-trap cleanup EXIT
+trap 'rm -rf "$work"' EXIT
 
 echo "--> docker-compose.yml"
-if [ ! -e deploy/authd.env ]; then
-  cp deploy/authd.env.example deploy/authd.env
-  created_env=1
-fi
 docker-compose -f docker-compose.yml config --quiet
+docker-compose -f docker-compose.yml -f deploy/compose.standins.yml config --quiet
 docker-compose -f docker-compose.yml --profile tracing config --services | sort | tr '\n' ' '
 echo
 

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# docker-compose.yml, built and run for real on a local container engine, then tested through
+# nginx on a published loopback port, then broken under load. CI runs it (.ci/run); so can you:
+#
+#   bash deploy/compose-test.sh            # everything: engine, images, cluster, smoke, faults
+#   FAULTS=0 bash deploy/compose-test.sh   # up to the smoke test
+#   KEEP=1 bash deploy/compose-test.sh     # leave the cluster running afterwards
+#
+# 1. Installs docker.io, docker-compose and debootstrap if missing; starts dockerd if it is not
+#    running (these machines have no systemd).
+# 2. Builds the registry-free stand-ins for the images the compose file pulls
+#    (deploy/standins/build.sh; cached between runs on the same machine).
+# 3. Runs the real docker-compose.yml with deploy/compose.standins.yml over it, `up --build`:
+#    deploy/Dockerfile itself builds the image, on the stand-in base images.
+# 4. tests/containers/smoke.py: register, token, verification on every replica, JWKS, /readyz.
+# 5. tests/containers/faults.py: restart and kill replicas, pause Redis and Postgres, cut a
+#    replica off the network, all under authd-load's steady mixed load.
+# Everything stays on this machine: the compose network and a port published on 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+project=${COMPOSE_PROJECT:-authd-ci}
+port=${AUTHD_HTTP_PORT:-18080}
+base="http://127.0.0.1:$port"
+load=${AUTHD_LOAD:-target/debug/authd-load}
+report=${FAULTS_REPORT:-target/compose-faults.json}
+compose_cmd="docker-compose -p $project -f docker-compose.yml -f deploy/compose.standins.yml"
+compose() { $compose_cmd "$@"; }
+
+step() { printf '\n--> %s\n' "$*"; }
+
+apt_install() {
+  if [ -z "${APT_UPDATED:-}" ]; then apt-get update -qq; APT_UPDATED=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+ensure_engine() {
+  command -v dockerd >/dev/null || apt_install docker.io
+  command -v docker-compose >/dev/null || apt_install docker-compose
+  command -v debootstrap >/dev/null || apt_install debootstrap
+  if docker info >/dev/null 2>&1; then return; fi
+  step "starting dockerd"
+  mkdir -p /var/log
+  nohup dockerd >/var/log/dockerd.log 2>&1 &
+  for _ in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && return
+    sleep 0.5
+  done
+  tail -n 20 /var/log/dockerd.log >&2
+  echo "dockerd did not start" >&2
+  return 1
+}
+
+cleanup() {
+  local status=$?
+  if [ "$status" -ne 0 ]; then
+    echo "compose test failed; the services' last log lines:" >&2
+    compose logs --no-color --tail 30 >&2 || true
+  fi
+  if [ -z "${KEEP:-}" ]; then compose down -v --remove-orphans >/dev/null 2>&1 || true; fi
+  exit "$status"
+}
+
+step "container engine"
+ensure_engine
+docker version --format 'engine {{.Server.Version}}'
+docker-compose version --short
+
+step "stand-in images (deploy/standins/build.sh)"
+bash deploy/standins/build.sh
+
+if [ "${FAULTS:-1}" = 1 ] && [ ! -x "$load" ]; then
+  step "authd-load"
+  cargo build --locked -p authd-load
+fi
+
+step "docker-compose up --build (project $project, nginx on $base)"
+compose down -v --remove-orphans >/dev/null 2>&1 || true
+trap cleanup EXIT
+# Logins through one load balancer all come from one address: lift the per-IP limit for the load.
+export AUTHD_HTTP_PORT=$port AUTHD_RATE_LIMIT=1000000
+started=$(date +%s)
+compose build --quiet 2>&1 | grep -v -e '^DEPRECATED' -e 'legacy builder' -e 'buildx' -e '^ *$' || true
+compose up -d
+for _ in $(seq 1 180); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/readyz")" = 200 ] && break
+  sleep 1
+done
+compose ps
+echo "built and ready in $(( $(date +%s) - started )) s"
+
+step "smoke test through nginx (tests/containers/smoke.py)"
+python3 tests/containers/smoke.py --base "$base" --project "$project"
+
+if [ "${FAULTS:-1}" = 1 ]; then
+  step "faults under load (tests/containers/faults.py)"
+  client=$(compose exec -T authd-1 authd clients create --name compose-load --scope "" |
+    python3 -c 'import json, sys; c = json.load(sys.stdin); print(f"{c[\"client_id\"]}:{c[\"client_secret\"]}")')
+  mkdir -p "$(dirname "$report")"
+  python3 tests/containers/faults.py --base "$base" --project "$project" \
+    --compose "$compose_cmd" --load "$load" --client "$client" --report "$report"
+fi
+echo "compose test passed"
