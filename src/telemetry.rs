@@ -12,7 +12,7 @@
 
 mod otlp;
 
-use std::io;
+use std::io::{self, IsTerminal};
 
 use opentelemetry::{KeyValue, trace::TracerProvider as _};
 use opentelemetry_sdk::{
@@ -102,7 +102,11 @@ where
     S: Subscriber + for<'span> LookupSpan<'span>,
     W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
 {
-    let layer = tracing_subscriber::fmt::layer().with_writer(writer);
+    // Colours only for a person at a terminal: in a file, a pipe or `docker logs` the escape
+    // codes are noise in every line.
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(writer)
+        .with_ansi(io::stderr().is_terminal());
     let layer = match format {
         LogFormat::Json => layer
             .json()
