@@ -98,21 +98,6 @@ async fn a_request_without_credentials_is_400() {
 }
 
 #[tokio::test]
-async fn expired_tokens_are_refused_unless_the_test_mode_is_on() {
-    let app = spawn_app().await;
-    let password = app.register("erin").await;
-    let response = app
-        .post_json(
-            "/auth?expired=true",
-            json!({"username": "erin", "password": password}),
-        )
-        .await;
-    assert_eq!(response.status(), 400);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"], "expired_tokens_disabled");
-}
-
-#[tokio::test]
 async fn the_test_mode_issues_an_expired_token_whose_key_is_not_published() {
     let app = spawn_app_with(AppOptions {
         expired_tokens: true,

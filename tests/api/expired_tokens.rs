@@ -45,15 +45,6 @@ async fn assert_refused_as_expired(app: &TestApp, token: &str) {
     assert!(challenge.contains("expired"), "{challenge}");
 }
 
-async fn published_kids(app: &TestApp) -> Vec<String> {
-    app.jwks().await["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|key| key["kid"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 /// `(kid, master_key_id)` of every stored key whose expiry has passed.
 async fn expired_rows(app: &TestApp) -> Vec<(String, String)> {
     app.db()
@@ -97,7 +88,7 @@ async fn expired_tokens_are_signed_by_a_stored_expired_key_that_is_never_publish
         "and one valid key, sealed alike"
     );
 
-    assert!(!published_kids(&app).await.contains(kid));
+    assert!(!app.published_kids().await.contains(kid));
     assert_refused_as_expired(&app, &token).await;
     let password = app.register("normal").await;
     let normal = app.login("normal", &password).await;
@@ -191,7 +182,7 @@ async fn cleanup_keeps_the_test_key_while_the_test_mode_uses_it_and_removes_it_a
 async fn dev_memory_stores_keep_the_test_key_out_of_the_jwks_too() {
     let app = spawn_app_with(test_mode(Backend::Memory)).await;
     let token = expired_token(&app, "dev").await;
-    assert!(!published_kids(&app).await.contains(&kid_of(&token)));
+    assert!(!app.published_kids().await.contains(&kid_of(&token)));
     assert_refused_as_expired(&app, &token).await;
     let password = app.register("live").await;
     let normal = app.login("live", &password).await;

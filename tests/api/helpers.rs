@@ -275,6 +275,16 @@ impl TestApp {
             .await
             .unwrap()
     }
+
+    /// The kids the JWKS publishes, in its order.
+    pub async fn published_kids(&self) -> Vec<String> {
+        self.jwks().await["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|key| key["kid"].as_str().unwrap().to_owned())
+            .collect()
+    }
 }
 
 /// Builds the stores for `options.backend` on `resources`.

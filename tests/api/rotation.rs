@@ -31,15 +31,6 @@ fn authd_keys(app: &TestApp, args: &[&str]) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
-async fn published_kids(app: &TestApp) -> Vec<String> {
-    app.jwks().await["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|key| key["kid"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 fn kid_of(token: &str) -> String {
     jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
 }
@@ -56,7 +47,7 @@ async fn an_immediate_rotation_reaches_every_replica_and_retires_the_old_key() {
     assert_ne!(new_kid, old_kid);
     for replica in [&first, &second] {
         let followed = eventually(Duration::from_secs(3), || async {
-            published_kids(replica).await == [new_kid.clone()]
+            replica.published_kids().await == [new_kid.clone()]
         })
         .await;
         assert!(followed, "a replica did not reload within 3s");
@@ -91,7 +82,7 @@ async fn a_planned_rotation_publishes_ahead_then_hands_over_with_a_grace_period(
     let new_kid = authd_keys(&first, &["rotate"]).trim().to_owned();
     for replica in [&first, &second] {
         let both = eventually(Duration::from_secs(3), || async {
-            let kids = published_kids(replica).await;
+            let kids = replica.published_kids().await;
             kids.contains(&new_kid) && kids.contains(&old_kid)
         })
         .await;
@@ -126,7 +117,7 @@ async fn a_planned_rotation_publishes_ahead_then_hands_over_with_a_grace_period(
 
     // Retired: gone from the JWKS, and its tokens refused.
     clock.advance(time::Duration::minutes(2)); // t = 21m10s
-    assert_eq!(published_kids(&second).await, vec![new_kid.clone()]);
+    assert_eq!(second.published_kids().await, vec![new_kid.clone()]);
     assert_eq!(second.me_status(&late_old).await, 401);
     let body: Value = first.jwks().await;
     assert_eq!(body["keys"].as_array().unwrap().len(), 1);
