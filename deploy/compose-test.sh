@@ -95,7 +95,7 @@ python3 tests/containers/smoke.py --base "$base" --project "$project"
 if [ "${FAULTS:-1}" = 1 ]; then
   step "faults under load (tests/containers/faults.py)"
   client=$(compose exec -T authd-1 authd clients create --name compose-load --scope "" |
-    python3 -c 'import json, sys; c = json.load(sys.stdin); print(f"{c[\"client_id\"]}:{c[\"client_secret\"]}")')
+    python3 -c 'import json, sys; c = json.load(sys.stdin); print(c["client_id"] + ":" + c["client_secret"])')
   mkdir -p "$(dirname "$report")"
   python3 tests/containers/faults.py --base "$base" --project "$project" \
     --compose "$compose_cmd" --load "$load" --client "$client" --report "$report"
