@@ -12,25 +12,13 @@ import argparse
 import json
 import secrets
 import subprocess
-import sys
 
 import jwt
 import requests
 
+from engine import container
+
 REPLICAS = ("authd-1", "authd-2", "authd-3")
-
-
-def container(project: str, service: str) -> str:
-    """The container id of a compose service (v1 and v2 name containers differently)."""
-    out = subprocess.run(
-        ["docker", "ps", "-q",
-         "--filter", f"label=com.docker.compose.project={project}",
-         "--filter", f"label=com.docker.compose.service={service}"],
-        check=True, capture_output=True, text=True,
-    ).stdout.split()
-    if len(out) != 1:
-        sys.exit(f"expected one running container for {service}, found {out}")
-    return out[0]
 
 
 def in_replica(project: str, service: str, *curl_args: str) -> tuple[int, str]:
