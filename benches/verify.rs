@@ -59,6 +59,9 @@ fn config() -> Config {
         max_connections: 1_000,
         header_timeout: Duration::from_secs(10),
         cors_origins: Vec::new(),
+        require_par: false,
+        dynamic_registration: false,
+        registration_token: None,
     }
 }
 

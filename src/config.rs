@@ -83,19 +83,96 @@ pub struct RotateKeysArgs {
 
 #[derive(Subcommand)]
 pub enum ClientsCommand {
-    /// Register a client; prints its client_id and client_secret (shown this once) as JSON.
+    /// Register a client; prints it as JSON, with its client_secret (shown this once) if it
+    /// is confidential.
     Create(CreateClientArgs),
+    /// Print every client as JSON lines.
+    List(DatabaseArgs),
+    /// Print one client as JSON.
+    Show(ClientIdArgs),
+    /// Change a client's registration: each option given replaces that field.
+    Update(UpdateClientArgs),
+    /// Delete a client, the consents users gave it and its sessions' refresh tokens.
+    Delete(ClientIdArgs),
 }
 
 #[derive(Args)]
 pub struct CreateClientArgs {
-    /// A name people recognise the client by.
+    /// A name people recognise the client by (shown on the consent page).
     #[arg(long)]
     pub name: String,
+
+    /// A public client (a browser or native app): no secret, token endpoint auth `none`.
+    #[arg(long, conflicts_with = "jwks")]
+    pub public: bool,
 
     /// Space-separated scopes the client may be granted.
     #[arg(long, default_value = "")]
     pub scope: String,
+
+    /// Where the authorization endpoint may send codes (repeat for several): https, or http
+    /// on a loopback address.
+    #[arg(long = "redirect-uri")]
+    pub redirect_uris: Vec<String>,
+
+    /// authorization_code, refresh_token or client_credentials (repeat for several). Default:
+    /// authorization_code and refresh_token with a redirect URI, else client_credentials.
+    #[arg(long = "grant-type")]
+    pub grant_types: Vec<String>,
+
+    /// The client must push its authorization requests first (RFC 9126).
+    #[arg(long)]
+    pub require_par: bool,
+
+    /// A JWK set file of the client's public keys: the client authenticates with
+    /// private_key_jwt (RFC 7523) instead of a secret.
+    #[arg(long)]
+    pub jwks: Option<PathBuf>,
+
+    /// Where RP-initiated logout may send the browser back to (repeat for several).
+    #[arg(long = "post-logout-redirect-uri")]
+    pub post_logout_redirect_uris: Vec<String>,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+#[derive(Args)]
+pub struct ClientIdArgs {
+    pub client_id: String,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+#[derive(Args)]
+pub struct UpdateClientArgs {
+    pub client_id: String,
+
+    #[arg(long)]
+    pub name: Option<String>,
+
+    #[arg(long)]
+    pub scope: Option<String>,
+
+    /// Replaces every registered redirect URI (repeat for several).
+    #[arg(long = "redirect-uri")]
+    pub redirect_uris: Vec<String>,
+
+    /// Replaces the allowed grant types (repeat for several).
+    #[arg(long = "grant-type")]
+    pub grant_types: Vec<String>,
+
+    #[arg(long)]
+    pub require_par: Option<bool>,
+
+    /// Replaces the client's JWK set (private_key_jwt clients).
+    #[arg(long)]
+    pub jwks: Option<PathBuf>,
+
+    /// Replaces every post-logout redirect URI (repeat for several).
+    #[arg(long = "post-logout-redirect-uri")]
+    pub post_logout_redirect_uris: Vec<String>,
 
     #[command(flatten)]
     pub database: DatabaseArgs,
@@ -326,6 +403,21 @@ pub struct CommonArgs {
     #[arg(long, env = "AUTHD_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
 
+    /// Every authorization request must be pushed to `/oauth/par` first (RFC 9126 §6), for all
+    /// clients; without it, only clients registered with `--require-par` must.
+    #[arg(long, env = "AUTHD_REQUIRE_PAR", default_value_t = false)]
+    pub require_par: bool,
+
+    /// Let anyone register a client at `POST /oauth/register` (RFC 7591). Off by default:
+    /// clients are made with `authd clients create`.
+    #[arg(long, env = "AUTHD_DYNAMIC_REGISTRATION", default_value_t = false)]
+    pub dynamic_registration: bool,
+
+    /// With dynamic registration on: the initial access token a registration must bring as a
+    /// Bearer token (RFC 7591 §3). Unset: registration is open.
+    #[arg(long, env = "AUTHD_REGISTRATION_TOKEN", hide_env_values = true)]
+    pub registration_token: Option<String>,
+
     /// Argon2id memory cost in KiB (OWASP: 19456).
     #[arg(long, env = "AUTHD_ARGON2_MEMORY_KIB", default_value = "19456")]
     pub argon2_memory_kib: u32,
@@ -394,6 +486,12 @@ pub struct Config {
     pub header_timeout: Duration,
     /// Origins allowed cross-origin access, each `scheme://host[:port]`; empty means none.
     pub cors_origins: Vec<String>,
+    /// Every authorization request must be pushed first (RFC 9126 §6).
+    pub require_par: bool,
+    /// `POST /oauth/register` is open (RFC 7591).
+    pub dynamic_registration: bool,
+    /// The initial access token dynamic registration requires, if any.
+    pub registration_token: Option<secrecy::SecretString>,
 }
 
 impl Config {
@@ -537,6 +635,13 @@ impl Config {
             max_connections: args.max_connections,
             header_timeout: args.header_timeout,
             cors_origins,
+            require_par: args.require_par,
+            dynamic_registration: args.dynamic_registration,
+            registration_token: args
+                .registration_token
+                .clone()
+                .filter(|token| !token.is_empty())
+                .map(secrecy::SecretString::from),
         })
     }
 }

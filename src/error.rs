@@ -51,6 +51,13 @@ pub enum Error {
     /// PoP login for a user that has registered no public key.
     #[error("no public key is registered for this user: add one with PUT /me/public-key")]
     PopKeyRequired,
+    /// An OAuth request refused with a specific RFC error code (`unauthorized_client`,
+    /// `invalid_request_uri`, `invalid_redirect_uri`, `invalid_client_metadata`, ...).
+    #[error("{description}")]
+    OAuth {
+        code: &'static str,
+        description: String,
+    },
     #[error("unsupported grant_type: {0}")]
     UnsupportedGrantType(String),
     #[error("too many requests")]
@@ -67,6 +74,15 @@ pub enum Error {
     /// A bug or a broken invariant; logged with its cause, answered without details.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl Error {
+    pub fn oauth(code: &'static str, description: impl Into<String>) -> Self {
+        Self::OAuth {
+            code,
+            description: description.into(),
+        }
+    }
 }
 
 impl From<StoreError> for Error {

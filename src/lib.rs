@@ -11,6 +11,7 @@
 )]
 
 pub mod accounts;
+pub mod authorization;
 pub mod clients;
 pub mod clock;
 pub mod config;

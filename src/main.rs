@@ -1,20 +1,19 @@
 //! The `authd` command: parse the command line, start what it names, exit with one clear line.
 
+mod client_commands;
+
 use std::{process::ExitCode, sync::Arc};
 
 use authd::{
     AppState, Application,
-    clients::Clients,
     clock::SystemClock,
     config::{
-        Cli, ClientsCommand, Command, CommonArgs, Config, ConnectionArgs, CreateClientArgs,
-        DatabaseArgs, DevArgs, KeysCommand, RewrapKeysArgs, RotateKeysArgs, ServeArgs,
-        explain_parse_error,
+        Cli, ClientsCommand, Command, CommonArgs, Config, ConnectionArgs, DatabaseArgs, DevArgs,
+        KeysCommand, RewrapKeysArgs, RotateKeysArgs, ServeArgs, explain_parse_error,
     },
     error::Error,
     keys::MasterKey,
     keys::RotationMode,
-    scope::normalize_scope,
     startup::{StartupError, connect_stores},
     store::SigningKeyStore,
     store::{self, memory, postgres::run_migrations},
@@ -53,7 +52,11 @@ async fn run(command: Command) -> Result<(), StartupError> {
     match command {
         Command::Serve(args) => serve(args).await,
         Command::Dev(args) => dev(args).await,
-        Command::Clients(ClientsCommand::Create(args)) => create_client(args).await,
+        Command::Clients(ClientsCommand::Create(args)) => client_commands::create(args).await,
+        Command::Clients(ClientsCommand::List(args)) => client_commands::list(args).await,
+        Command::Clients(ClientsCommand::Show(args)) => client_commands::show(args).await,
+        Command::Clients(ClientsCommand::Update(args)) => client_commands::update(args).await,
+        Command::Clients(ClientsCommand::Delete(args)) => client_commands::delete(args).await,
         Command::Keys(KeysCommand::Rotate(args)) => rotate_keys(*args).await,
         Command::Keys(KeysCommand::List(args)) => list_keys(args).await,
         Command::Keys(KeysCommand::Rewrap(args)) => rewrap_keys(*args).await,
@@ -211,33 +214,6 @@ async fn list_keys(args: DatabaseArgs) -> Result<(), StartupError> {
 fn short_date(at: time::OffsetDateTime) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
     at.format(&format).unwrap_or_else(|_| at.to_string())
-}
-
-/// Registers a client and prints its credentials once, as JSON, for scripts to capture.
-async fn create_client(args: CreateClientArgs) -> Result<(), StartupError> {
-    let scope = normalize_scope(Some(&args.scope))?;
-    let pool = store::postgres::connect(&args.database.database_url)
-        .await
-        .map_err(|source| StartupError::Connect {
-            setting: "DATABASE_URL",
-            source,
-        })?;
-    let clients = Clients::new(
-        store::postgres::Postgres::new(pool).clients(),
-        Arc::new(SystemClock),
-    );
-    let (client, secret) = clients.create(&args.name, scope).await?;
-    println!(
-        "{}",
-        serde_json::json!({
-            "client_id": client.client_id,
-            "client_secret": secret.expose(),
-            "name": client.name,
-            "scope": client.scope,
-        })
-    );
-    eprintln!("authd: client created; store the secret now, it cannot be shown again");
-    Ok(())
 }
 
 /// Resolves on SIGTERM (orchestrators) or Ctrl-C (people).

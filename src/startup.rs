@@ -9,7 +9,8 @@ use tokio::net::TcpListener;
 use crate::http::server::{self, ConnectionLimits};
 use crate::{
     accounts::{Accounts, PasswordHasher},
-    clients::Clients,
+    authorization::Authorizations,
+    clients::{ClientAssertions, Clients},
     clock::Clock,
     config::{Config, ConfigError},
     error::Error,
@@ -100,7 +101,21 @@ impl AppState {
         let key_events = stores.key_events.clone();
         let hasher = PasswordHasher::new(config.argon2).await?;
         let revocations = Arc::new(Revocations::new(stores.revocations, stores.token_cache));
+        let sessions = Arc::new(Sessions::new(
+            stores.sessions,
+            revocations.clone(),
+            clock.clone(),
+            config.refresh_token_ttl,
+            config.access_token_ttl + config.clock_leeway,
+            metrics.clone(),
+        ));
         Ok(Self {
+            authorizations: Arc::new(Authorizations::new(
+                stores.proof_state.clone(),
+                stores.consents,
+                sessions.clone(),
+                clock.clone(),
+            )),
             verifier: Arc::new(TokenVerifier::new(
                 key_ring.clone(),
                 revocations.clone(),
@@ -110,15 +125,15 @@ impl AppState {
                 config.clock_leeway,
                 metrics.clone(),
             )),
-            sessions: Arc::new(Sessions::new(
-                stores.sessions,
-                revocations.clone(),
-                clock.clone(),
-                config.refresh_token_ttl,
-                config.access_token_ttl + config.clock_leeway,
-                metrics.clone(),
+            sessions,
+            clients: Arc::new(Clients::new(stores.clients, clock.clone()).with_assertions(
+                ClientAssertions::new(
+                    &config.issuer,
+                    &config.public_url,
+                    stores.proof_state.clone(),
+                    clock.clone(),
+                ),
             )),
-            clients: Arc::new(Clients::new(stores.clients, clock.clone())),
             revocations,
             users: stores.users.clone(),
             profiles: stores.profiles,
@@ -209,6 +224,7 @@ pub async fn connect_stores(
         revocations: postgres.revocations(),
         sessions: postgres.sessions(),
         clients: postgres.clients(),
+        consents: postgres.consents(),
         profiles: postgres.profiles(),
         proof_state: Arc::new(store::redis::RedisProofState(redis.clone())),
         housekeeping: postgres.housekeeping(),

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::{
     accounts::Accounts,
+    authorization::Authorizations,
     clients::Clients,
     clock::Clock,
     config::Config,
@@ -29,6 +30,7 @@ pub struct AppState {
     pub revocations: Arc<Revocations>,
     pub sessions: Arc<Sessions>,
     pub clients: Arc<Clients>,
+    pub authorizations: Arc<Authorizations>,
     pub users: Arc<dyn store::UserStore>,
     pub profiles: Arc<dyn store::ProfileStore>,
     pub pop_nonces: Arc<PopNonces>,

@@ -1,4 +1,9 @@
-//! Confidential clients (RFC 6749 §2.1): registration and authentication by client secret.
+//! Registered clients (RFC 6749 §2): registration, the command line's edits, and client
+//! authentication by secret, by signed assertion (RFC 7523) or, for a public client, by id.
+
+mod assertion;
+pub mod redirect_uri;
+mod registration;
 
 use std::sync::Arc;
 
@@ -7,10 +12,13 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+pub use assertion::{ClientAssertions, JWT_BEARER_ASSERTION};
+pub use registration::{Checked, GRANT_TYPES, Registration};
+
 use crate::{
     clock::Clock,
     error::Error,
-    store::{ClientRecord, ClientStore},
+    store::{ClientAuthMethod, ClientRecord, ClientStore},
 };
 
 /// A client secret: 256 random bits, base64url. `Debug` prints `[REDACTED]`.
@@ -37,48 +45,179 @@ impl ClientSecret {
     }
 }
 
+/// How a request says which client sent it, not yet checked.
+#[derive(Debug)]
+pub enum ClientCredentials {
+    /// `client_secret_basic` or `client_secret_post`.
+    Secret {
+        client_id: String,
+        secret: ClientSecret,
+    },
+    /// `private_key_jwt`: the client id, if also sent, must be the assertion's subject.
+    Assertion {
+        client_id: Option<String>,
+        assertion: String,
+    },
+    /// A `client_id` alone: proves nothing, and is accepted only for a public client.
+    Public { client_id: String },
+}
+
 pub struct Clients {
     store: Arc<dyn ClientStore>,
     clock: Arc<dyn Clock>,
+    assertions: Option<ClientAssertions>,
 }
 
 impl Clients {
     pub fn new(store: Arc<dyn ClientStore>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+        Self {
+            store,
+            clock,
+            assertions: None,
+        }
     }
 
-    /// Registers a client allowed `scope`; the secret is returned this once and never stored.
+    /// Also accepts `private_key_jwt` assertions, checked by `assertions`.
+    pub fn with_assertions(mut self, assertions: ClientAssertions) -> Self {
+        self.assertions = Some(assertions);
+        self
+    }
+
+    /// Registers a client; a confidential client's secret is returned this once and only its
+    /// hash is stored.
     pub async fn create(
         &self,
-        name: &str,
-        scope: String,
-    ) -> Result<(ClientRecord, ClientSecret), Error> {
-        let secret = ClientSecret::generate();
-        let client = ClientRecord {
-            client_id: format!("client_{}", uuid::Uuid::new_v4().simple()),
-            name: name.to_owned(),
-            secret_hash: secret.hash(),
-            scope,
-            created_at: self.clock.now(),
-        };
+        registration: Registration,
+    ) -> Result<(ClientRecord, Option<ClientSecret>), Error> {
+        let checked = registration.check()?;
+        let secret = checked
+            .auth_method
+            .uses_secret()
+            .then(ClientSecret::generate);
+        let client = record(
+            format!("client_{}", uuid::Uuid::new_v4().simple()),
+            checked,
+            secret.as_ref().map(ClientSecret::hash),
+            self.clock.now(),
+        );
         self.store.insert_client(&client).await?;
         Ok((client, secret))
     }
 
-    /// Checks a client's credentials. The comparison is constant-time, and an unknown client is
-    /// compared against a dummy, so neither timing nor answer says which client ids exist.
-    pub async fn authenticate(
+    pub async fn find(&self, client_id: &str) -> Result<Option<ClientRecord>, Error> {
+        Ok(self.store.find_client(client_id).await?)
+    }
+
+    pub async fn list(&self) -> Result<Vec<ClientRecord>, Error> {
+        Ok(self.store.list_clients().await?)
+    }
+
+    /// Replaces a client's registration with `registration`. The secret stays while the client
+    /// keeps a secret method; a client cannot become confidential here (it would need a new
+    /// secret: create a new client). `None` if there is no such client.
+    pub async fn update(
         &self,
         client_id: &str,
-        secret: &ClientSecret,
+        registration: Registration,
+    ) -> Result<Option<ClientRecord>, Error> {
+        let Some(existing) = self.store.find_client(client_id).await? else {
+            return Ok(None);
+        };
+        let checked = registration.check()?;
+        let secret_hash = match (existing.secret_hash, checked.auth_method.uses_secret()) {
+            (Some(hash), true) => Some(hash),
+            (_, false) => None,
+            (None, true) => {
+                return Err(Error::InvalidField {
+                    field: "token_endpoint_auth_method",
+                    message: "a client without a secret cannot switch to a secret method: \
+                              create a new client"
+                        .to_owned(),
+                });
+            }
+        };
+        let client = record(
+            existing.client_id,
+            checked,
+            secret_hash,
+            existing.created_at,
+        );
+        Ok(self.store.update_client(&client).await?.then_some(client))
+    }
+
+    /// Deletes a client, its consents and its sessions; whether it existed.
+    pub async fn delete(&self, client_id: &str) -> Result<bool, Error> {
+        Ok(self.store.delete_client(client_id).await?)
+    }
+
+    /// Checks the credentials a client presented against its registered method. A secret is
+    /// compared in constant time, and against a dummy for an unknown client, so neither timing
+    /// nor answer says which client ids exist. Every failure is the same `invalid_client`.
+    pub async fn authenticate(
+        &self,
+        credentials: &ClientCredentials,
     ) -> Result<ClientRecord, Error> {
-        let client = self.store.find_client(client_id).await?;
-        let expected = client.as_ref().map_or([0u8; 32], |c| c.secret_hash);
-        let matches: bool = secret.hash().ct_eq(&expected).into();
-        match client {
-            Some(client) if matches => Ok(client),
-            _ => Err(Error::InvalidClient),
+        match credentials {
+            ClientCredentials::Secret { client_id, secret } => {
+                let client = self.store.find_client(client_id).await?;
+                let expected = client
+                    .as_ref()
+                    .and_then(|client| client.secret_hash)
+                    .unwrap_or([0u8; 32]);
+                let matches: bool = secret.hash().ct_eq(&expected).into();
+                match client {
+                    // Both secret methods take the secret either way, as before methods were
+                    // registered: the secret is the same, only where it travels differs.
+                    Some(client) if matches && client.auth_method.uses_secret() => Ok(client),
+                    _ => Err(Error::InvalidClient),
+                }
+            }
+            ClientCredentials::Assertion {
+                client_id,
+                assertion,
+            } => {
+                let assertions = self.assertions.as_ref().ok_or(Error::InvalidClient)?;
+                let subject = assertion::unverified_subject(assertion)?;
+                if client_id.as_ref().is_some_and(|id| *id != subject) {
+                    return Err(Error::InvalidClient);
+                }
+                let client = self
+                    .store
+                    .find_client(&subject)
+                    .await?
+                    .filter(|client| client.auth_method == ClientAuthMethod::PrivateKeyJwt)
+                    .ok_or(Error::InvalidClient)?;
+                assertions.verify(&client, assertion).await?;
+                Ok(client)
+            }
+            ClientCredentials::Public { client_id } => self
+                .store
+                .find_client(client_id)
+                .await?
+                .filter(ClientRecord::is_public)
+                .ok_or(Error::InvalidClient),
         }
+    }
+}
+
+fn record(
+    client_id: String,
+    checked: Checked,
+    secret_hash: Option<[u8; 32]>,
+    created_at: time::OffsetDateTime,
+) -> ClientRecord {
+    ClientRecord {
+        client_id,
+        name: checked.name,
+        secret_hash,
+        scope: checked.scope,
+        redirect_uris: checked.redirect_uris,
+        grant_types: checked.grant_types,
+        auth_method: checked.auth_method,
+        jwks: checked.jwks,
+        post_logout_redirect_uris: checked.post_logout_redirect_uris,
+        require_par: checked.require_par,
+        created_at,
     }
 }
 

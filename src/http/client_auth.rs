@@ -1,41 +1,79 @@
-//! Client authentication at the OAuth endpoints (RFC 6749 §2.3.1): HTTP Basic
-//! (`client_secret_basic`) or `client_id` and `client_secret` form fields (`client_secret_post`).
+//! Client authentication at the OAuth endpoints (RFC 6749 §2.3.1, RFC 7523 §2.2): HTTP Basic
+//! (`client_secret_basic`), `client_id` and `client_secret` form fields
+//! (`client_secret_post`), a signed `client_assertion` (`private_key_jwt`), or a `client_id`
+//! alone (a public client, `none`).
 
 use poem::{
     Request,
     web::headers::{Authorization, HeaderMapExt, authorization::Basic},
 };
 
-use crate::{clients::ClientSecret, error::Error};
+use crate::{
+    clients::{ClientCredentials, ClientSecret, JWT_BEARER_ASSERTION},
+    error::Error,
+};
 
-/// Credentials a client presented, not yet checked.
-pub struct PresentedClient {
-    pub client_id: String,
-    pub secret: ClientSecret,
+/// The client fields of an OAuth form.
+#[derive(Default)]
+pub struct ClientFields {
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub client_assertion_type: Option<String>,
+    pub client_assertion: Option<String>,
 }
 
-/// The client credentials of `req`, if it sent any. Sending them both ways is refused
-/// (RFC 6749 §2.3: a client MUST NOT use more than one method).
+/// The client credentials of `req`, if it sent any. Using more than one method is refused
+/// (RFC 6749 §2.3: a client MUST NOT use more than one).
 pub fn presented_client(
     req: &Request,
-    form_client_id: Option<String>,
-    form_secret: Option<String>,
-) -> Result<Option<PresentedClient>, Error> {
+    fields: ClientFields,
+) -> Result<Option<ClientCredentials>, Error> {
     let basic = req.headers().typed_get::<Authorization<Basic>>();
-    match (basic, form_client_id, form_secret) {
-        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => Err(Error::InvalidField {
-            field: "client_id",
-            message: "client credentials were sent both as HTTP Basic and in the form".to_owned(),
-        }),
-        (Some(basic), None, None) => Ok(Some(PresentedClient {
-            client_id: basic.username().to_owned(),
-            secret: ClientSecret::presented(basic.password().to_owned()),
-        })),
-        (None, Some(client_id), Some(secret)) => Ok(Some(PresentedClient {
+    let ClientFields {
+        client_id,
+        client_secret,
+        client_assertion_type,
+        client_assertion,
+    } = fields;
+    let client_id = client_id.filter(|id| !id.is_empty());
+    let more_than_one = |what: &str| Error::InvalidField {
+        field: "client_id",
+        message: format!("client credentials were sent {what}"),
+    };
+    match (basic, client_secret, client_assertion) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) | (None, Some(_), Some(_)) => {
+            Err(more_than_one("by more than one method"))
+        }
+        (Some(basic), None, None) => {
+            if client_id
+                .as_deref()
+                .is_some_and(|id| id != basic.username())
+            {
+                return Err(more_than_one("for two different clients"));
+            }
+            Ok(Some(ClientCredentials::Secret {
+                client_id: basic.username().to_owned(),
+                secret: ClientSecret::presented(basic.password().to_owned()),
+            }))
+        }
+        (None, Some(secret), None) => Ok(client_id.map(|client_id| ClientCredentials::Secret {
             client_id,
             secret: ClientSecret::presented(secret),
         })),
-        // A client_id alone identifies a public client; authd has none, so it proves nothing.
-        (None, _, _) => Ok(None),
+        (None, None, Some(assertion)) => {
+            if client_assertion_type.as_deref() != Some(JWT_BEARER_ASSERTION) {
+                return Err(Error::InvalidField {
+                    field: "client_assertion_type",
+                    message: format!("must be {JWT_BEARER_ASSERTION}"),
+                });
+            }
+            Ok(Some(ClientCredentials::Assertion {
+                client_id,
+                assertion,
+            }))
+        }
+        (None, None, None) => {
+            Ok(client_id.map(|client_id| ClientCredentials::Public { client_id }))
+        }
     }
 }

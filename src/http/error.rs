@@ -121,6 +121,7 @@ impl From<Error> for OAuthError {
             // RFC 6749 §5.2: bad resource-owner credentials are an invalid grant.
             Error::InvalidCredentials | Error::InvalidGrant(_) => bad_request("invalid_grant"),
             Error::UnsupportedGrantType(_) => bad_request("unsupported_grant_type"),
+            Error::OAuth { code, .. } => bad_request(code),
             // RFC 9449 §4.3 and §8.
             Error::InvalidDpopProof(_) => bad_request("invalid_dpop_proof"),
             Error::UseDpopNonce { nonce } => {
@@ -192,6 +193,10 @@ impl From<Error> for ApiError {
             Error::UnsupportedGrantType(_) => {
                 ApiError::BadRequest(ErrorBody::new("unsupported_grant_type", err.to_string()))
             }
+            Error::OAuth {
+                code,
+                ref description,
+            } => ApiError::BadRequest(ErrorBody::new(code, description.clone())),
             Error::InvalidClient => ApiError::Unauthorized(
                 ErrorBody::new("invalid_client", err.to_string()),
                 None,

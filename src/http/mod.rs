@@ -2,6 +2,7 @@
 
 mod access;
 mod auth;
+mod authorize_docs;
 mod client_auth;
 mod client_ip;
 mod cors;
@@ -17,12 +18,14 @@ mod metadata;
 mod oauth;
 mod observe;
 mod optional_json;
+mod par;
 mod ping;
 mod pop;
 mod prebuilt_json;
 mod profile;
 mod register;
 pub mod server;
+mod token;
 mod ui;
 
 use std::{collections::HashMap, sync::Arc};
@@ -67,7 +70,10 @@ pub fn api_service(state: &AppState) -> OpenApiService<impl poem_openapi::OpenAp
             logout::LogoutApi(state.clone()),
             pop::PopApi(state.clone()),
             profile::ProfileApi(state.clone()),
+            token::TokenApi(state.clone()),
             oauth::OAuthApi(state.clone()),
+            par::ParApi(state.clone()),
+            authorize_docs::AuthorizeDocs,
             metadata::MetadataApi(state.clone()),
         ),
         "authd",
@@ -94,6 +100,7 @@ pub fn routes(state: &AppState) -> impl Endpoint + 'static {
         .nest("/", api)
         .nest("/docs", docs)
         .nest("/ui", ui::routes(state))
+        .nest("/oauth/authorize", ui::authorize_routes(state))
         .at("/openapi.json", spec)
         // Off unless origins are configured: then the unused default below is never applied.
         .with_if(cors.is_some(), cors.unwrap_or_default())

@@ -55,6 +55,7 @@ closed_labels! {
         Password => "password",
         RefreshToken => "refresh_token",
         ClientCredentials => "client_credentials",
+        AuthorizationCode => "authorization_code",
         /// `POST /auth`, the seed-compatible login.
         Auth => "auth",
         /// `POST /pop/login`, the signed-nonce scheme.

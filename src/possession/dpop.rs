@@ -233,7 +233,7 @@ fn has_private_members(header: &serde_json::Value) -> bool {
 }
 
 /// The key type must be the one the algorithm signs with, so no key is used two ways.
-fn key_fits(alg: Algorithm, jwk: &Jwk) -> bool {
+pub fn key_fits(alg: Algorithm, jwk: &Jwk) -> bool {
     match (&jwk.algorithm, alg) {
         (AlgorithmParameters::RSA(_), Algorithm::RS256 | Algorithm::PS256) => true,
         (AlgorithmParameters::EllipticCurve(ec), Algorithm::ES256) => {

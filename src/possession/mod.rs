@@ -7,6 +7,6 @@ mod dpop;
 mod pop_key;
 mod pop_nonces;
 
-pub use dpop::{DPOP_ALGORITHMS, DpopVerifier, ProofContext, access_token_hash};
+pub use dpop::{DPOP_ALGORITHMS, DpopVerifier, ProofContext, access_token_hash, key_fits};
 pub use pop_key::PopPublicKey;
 pub use pop_nonces::PopNonces;

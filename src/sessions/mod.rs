@@ -29,6 +29,17 @@ pub struct Continuation {
     pub refresh_token: RefreshToken,
 }
 
+/// What a new session is: whose, with what scope, bound to which key and granted to which
+/// client.
+#[derive(Debug)]
+pub struct NewSession<'a> {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub scope: String,
+    pub dpop_jkt: Option<&'a str>,
+    pub client_id: Option<&'a str>,
+}
+
 pub struct Sessions {
     store: Arc<dyn SessionStore>,
     revocations: Arc<Revocations>,
@@ -67,13 +78,26 @@ impl Sessions {
         scope: String,
         dpop_jkt: Option<&str>,
     ) -> Result<Continuation, Error> {
-        let now = self.clock.now();
-        let session = SessionRecord {
+        self.start_with(NewSession {
             id: Uuid::now_v7(),
             user_id,
             scope,
-            created_at: now,
-            dpop_jkt: dpop_jkt.map(str::to_owned),
+            dpop_jkt,
+            client_id: None,
+        })
+        .await
+    }
+
+    /// Starts the session `new` describes: one granted to a client, or one whose id the
+    /// caller had to know before it existed.
+    pub async fn start_with(&self, new: NewSession<'_>) -> Result<Continuation, Error> {
+        let session = SessionRecord {
+            id: new.id,
+            user_id: new.user_id,
+            scope: new.scope,
+            created_at: self.clock.now(),
+            dpop_jkt: new.dpop_jkt.map(str::to_owned),
+            client_id: new.client_id.map(str::to_owned),
         };
         let refresh_token = RefreshToken::generate();
         self.store
@@ -169,6 +193,36 @@ impl Sessions {
         self.revoke_access_tokens(&session).await?;
         tracing::info!(user_id = %session.user_id, session = %session.id, "session revoked by its user");
         Ok(true)
+    }
+
+    /// Ends every session `user_id` granted `client_id`, with the access tokens issued in them
+    /// (a withdrawn consent). Returns how many there were.
+    pub async fn revoke_for_client(&self, user_id: Uuid, client_id: &str) -> Result<usize, Error> {
+        let now = self.clock.now();
+        let ended = self
+            .store
+            .revoke_client_sessions(user_id, client_id, now)
+            .await?;
+        for session in &ended {
+            self.revoke_access_tokens(session).await?;
+        }
+        Ok(ended.len())
+    }
+
+    /// Ends session `session_id` whoever holds it, and every access token issued in it, even
+    /// one the session has not issued yet (a replayed authorization code, OAuth 2.1 §4.1.3:
+    /// the replay can arrive while the first redemption is still starting the session).
+    pub async fn revoke_granted(&self, user_id: Uuid, session_id: Uuid) -> Result<(), Error> {
+        let now = self.clock.now();
+        self.store
+            .revoke_session_by_id(user_id, session_id, now)
+            .await?;
+        let revocation = Revocation {
+            kind: RevocationKind::Session,
+            id: session_id.to_string(),
+            expires_at: now + self.access_token_reach,
+        };
+        self.revocations.revoke(&revocation, now, None).await
     }
 
     async fn revoke_access_tokens(&self, session: &SessionRecord) -> Result<(), Error> {

@@ -39,7 +39,8 @@ impl Subject {
         Self {
             sub: user.id.to_string(),
             username: Some(user.username.clone()),
-            client_id: None,
+            // A session granted to a client by the code flow names it (RFC 9068 §2.2).
+            client_id: session.and_then(|session| session.client_id.clone()),
             sid: session.map(|session| session.id.to_string()),
             scope: session
                 .map(|session| session.scope.clone())

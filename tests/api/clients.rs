@@ -232,6 +232,8 @@ async fn the_metadata_document_lists_real_endpoints() {
     let issuer = crate::helpers::ISSUER;
     assert_eq!(metadata["issuer"], issuer);
     for (field, path) in [
+        ("authorization_endpoint", "/oauth/authorize"),
+        ("pushed_authorization_request_endpoint", "/oauth/par"),
         ("token_endpoint", "/oauth/token"),
         ("jwks_uri", "/.well-known/jwks.json"),
         ("revocation_endpoint", "/oauth/revoke"),
@@ -246,8 +248,29 @@ async fn the_metadata_document_lists_real_endpoints() {
     }
     assert_eq!(
         metadata["grant_types_supported"],
-        serde_json::json!(["password", "refresh_token", "client_credentials"])
+        serde_json::json!([
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "password"
+        ])
     );
+    // The code flow as RFC 9700 §2.1 wants it: code only, PKCE with S256 only, and `iss` in
+    // every authorization response (RFC 9207).
+    assert_eq!(
+        metadata["response_types_supported"],
+        serde_json::json!(["code"])
+    );
+    assert_eq!(
+        metadata["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    assert_eq!(
+        metadata["authorization_response_iss_parameter_supported"],
+        true
+    );
+    assert_eq!(metadata["require_pushed_authorization_requests"], false);
+    assert!(metadata.get("registration_endpoint").is_none());
     assert_eq!(
         metadata["access_token_signing_alg_values_supported"],
         serde_json::json!(["RS256"])

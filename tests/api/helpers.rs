@@ -72,6 +72,11 @@ pub struct AppOptions {
     pub header_timeout: Duration,
     /// Proxies whose `X-Forwarded-For` is believed: lets a test speak from several addresses.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `AUTHD_REQUIRE_PAR`.
+    pub require_par: bool,
+    /// `AUTHD_DYNAMIC_REGISTRATION`, and its initial access token.
+    pub dynamic_registration: bool,
+    pub registration_token: Option<String>,
 }
 
 impl Default for AppOptions {
@@ -90,6 +95,9 @@ impl Default for AppOptions {
             max_connections: 1_000,
             header_timeout: Duration::from_secs(10),
             trusted_proxies: Vec::new(),
+            require_par: false,
+            dynamic_registration: false,
+            registration_token: None,
         }
     }
 }
@@ -128,6 +136,12 @@ pub fn test_config(options: &AppOptions) -> Config {
         max_connections: options.max_connections,
         header_timeout: options.header_timeout,
         cors_origins: options.cors_origins.clone(),
+        require_par: options.require_par,
+        dynamic_registration: options.dynamic_registration,
+        registration_token: options
+            .registration_token
+            .clone()
+            .map(secrecy::SecretString::from),
     }
 }
 

@@ -117,8 +117,12 @@ async fn bad_requests_get_rfc_6749_errors() {
             "invalid_request",
         ),
         (
-            vec![("grant_type", "authorization_code"), ("code", "x")],
+            vec![("grant_type", "implicit"), ("code", "x")],
             "unsupported_grant_type",
+        ),
+        (
+            vec![("grant_type", "authorization_code"), ("code", "x")],
+            "invalid_request",
         ),
         (
             vec![

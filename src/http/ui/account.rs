@@ -11,7 +11,7 @@ use poem::{
 use serde::Deserialize;
 
 use super::{
-    Ui, csrf,
+    Ui, authorize, csrf,
     error::UiError,
     page::{Layout, Notice, html, see_other},
     session,
@@ -48,6 +48,9 @@ struct LoginPage {
     username: String,
     notice: Option<&'static str>,
     error: Option<String>,
+    /// The held authorization request this login continues, and the client asking.
+    authorization: Option<String>,
+    client_name: Option<String>,
 }
 
 /// No `Debug`: it holds a password.
@@ -72,12 +75,16 @@ pub struct LoginForm {
     username: String,
     #[serde(default)]
     password: String,
+    #[serde(default)]
+    authorization: String,
 }
 
 #[derive(Deserialize)]
 pub struct LoginQuery {
     notice: Option<String>,
     username: Option<String>,
+    /// A held authorization request to continue after the login.
+    authorization: Option<String>,
 }
 
 /// The form of a button that only acts (log out, revoke a session).
@@ -168,19 +175,32 @@ pub async fn login_form(
     req: &Request,
     Data(ui): Data<&Arc<Ui>>,
     Query(query): Query<LoginQuery>,
-) -> Response {
+) -> Result<Response, UiError> {
     let jar = req.cookie();
+    let flow = match &query.authorization {
+        Some(id) => Some(authorize::held_for_login(ui, id).await?),
+        None => None,
+    };
+    // In a flow the form shows even to a signed-in user: `prompt=login` and `max_age` ask
+    // for a new login.
     let signed_in = session::current_or_none(&ui.state, jar, &ui.cookies).await;
-    if signed_in.is_some() {
-        return see_other("/ui/profile");
+    if signed_in.is_some() && flow.is_none() {
+        return Ok(see_other("/ui/profile"));
     }
+    let hint = flow.as_ref().and_then(|flow| flow.login_hint.clone());
     let page = LoginPage {
-        layout: Layout::new(jar, &ui.cookies, None),
-        username: query.username.unwrap_or_default(),
+        layout: Layout::new(jar, &ui.cookies, signed_in.as_ref()),
+        username: query.username.or(hint).unwrap_or_default(),
         notice: Notice::parse(query.notice.as_deref()).map(Notice::message),
         error: None,
+        authorization: query.authorization,
+        client_name: flow.as_ref().map(|flow| flow.client_name.clone()),
     };
-    html(&page, StatusCode::OK)
+    let response = html(&page, StatusCode::OK);
+    Ok(match &flow {
+        Some(flow) => authorize::allow_form_to_end_at(response, &flow.redirect_uri),
+        None => response,
+    })
 }
 
 #[handler]
@@ -193,19 +213,36 @@ pub async fn login(
         return Err(UiError::forged_form());
     }
     let LoginForm {
-        username, password, ..
+        username,
+        password,
+        authorization,
+        ..
     } = form;
+    let authorization = Some(authorization).filter(|id| !id.is_empty());
     match session::log_in(&ui.state, req, &ui.cookies, username.clone(), password).await {
-        Ok(()) => Ok(see_other("/ui/profile")),
+        Ok(()) => Ok(see_other(&match &authorization {
+            Some(id) => authorize::resume_url(id),
+            None => "/ui/profile".to_owned(),
+        })),
         Err(err) => {
             let err = UiError::from(err);
+            let flow = match &authorization {
+                Some(id) => Some(authorize::held_for_login(ui, id).await?),
+                None => None,
+            };
             let page = LoginPage {
                 layout: Layout::new(req.cookie(), &ui.cookies, None),
                 username,
                 notice: None,
                 error: Some(err.message.clone()),
+                client_name: flow.as_ref().map(|flow| flow.client_name.clone()),
+                authorization,
             };
-            Ok(err.retry_after_on(html(&page, err.status)))
+            let response = err.retry_after_on(html(&page, err.status));
+            Ok(match &flow {
+                Some(flow) => authorize::allow_form_to_end_at(response, &flow.redirect_uri),
+                None => response,
+            })
         }
     }
 }

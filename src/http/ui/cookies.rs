@@ -2,9 +2,15 @@
 //!
 //! Over TLS every cookie is `Secure` and `__Host-` prefixed, which also pins it to this host and
 //! `Path=/` (RFC 6265bis §4.1.3.2), so a sibling subdomain cannot plant one. Over plain HTTP (a
-//! laptop, `docker compose up`) neither is possible, and the cookies are kept to `/ui`. Always
-//! `HttpOnly` (page scripts never see a token) and `SameSite=Strict` (no other site's page can
-//! make the browser send them).
+//! laptop, `docker compose up`) neither is possible. Always `Path=/`, as the authorization
+//! endpoint (`/oauth/authorize`) reads the session too, and `HttpOnly` (page scripts never see
+//! a token).
+//!
+//! `SameSite=Lax`: a browser that an application sends to `/oauth/authorize` arrives from
+//! another site, and with `Strict` it would arrive without its session, so a signed-in user
+//! would be asked to log in on every visit. `Lax` sends the cookies on such top-level GET
+//! navigations only; another site's form post or fetch still arrives without them, and every
+//! form also checks the CSRF token (see `csrf`). The CSRF cookie itself stays `Strict`.
 
 use std::time::Duration;
 
@@ -52,9 +58,13 @@ impl CookiePolicy {
     pub fn set(&self, jar: &CookieJar, base: &str, value: &str, max_age: Option<Duration>) {
         let mut cookie = Cookie::new_with_str(self.name(base), value);
         cookie.set_http_only(true);
-        cookie.set_same_site(SameSite::Strict);
+        cookie.set_same_site(if base == CSRF {
+            SameSite::Strict
+        } else {
+            SameSite::Lax
+        });
         cookie.set_secure(self.secure);
-        cookie.set_path(if self.secure { "/" } else { "/ui" });
+        cookie.set_path("/");
         if let Some(max_age) = max_age {
             cookie.set_max_age(max_age);
         }

@@ -1,6 +1,6 @@
 //! CSRF protection for the UI's forms, in three layers, any one of which stops a cross-site
 //! form post:
-//! - the session cookies are `SameSite=Strict`, so another site's form arrives without them;
+//! - the session cookies are `SameSite=Lax`, so another site's form post arrives without them;
 //! - a browser that says where a request comes from (`Sec-Fetch-Site`, sent by every current
 //!   browser) must say it comes from this origin, or was typed by the user;
 //! - every form carries a token that must equal the `authd_csrf` cookie's (double submit): a

@@ -9,6 +9,7 @@
 
 mod account;
 mod assets;
+mod authorize;
 mod cookies;
 mod csrf;
 mod error;
@@ -43,7 +44,7 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
      base-uri 'none'";
 
 /// The UI's fixed paths and their methods, for the `Allow` header of a 405.
-pub const ALLOWED_METHODS: [(&str, &str); 7] = [
+pub const ALLOWED_METHODS: [(&str, &str); 9] = [
     ("/ui", "GET"),
     ("/ui/", "GET"),
     ("/ui/register", "GET, POST"),
@@ -51,15 +52,26 @@ pub const ALLOWED_METHODS: [(&str, &str); 7] = [
     ("/ui/logout", "POST"),
     ("/ui/profile", "GET, POST"),
     ("/ui/keys", "GET"),
+    ("/oauth/authorize/continue", "GET"),
+    ("/oauth/authorize/consent", "POST"),
 ];
+
+/// The authorization endpoint's routes, to be nested at `/oauth/authorize`: pages like the
+/// UI's, with its cookies and headers.
+pub fn authorize_routes(state: &AppState) -> impl Endpoint + 'static {
+    let route = Route::new()
+        .at(
+            "/",
+            get(authorize::authorize_get).post(authorize::authorize_post),
+        )
+        .at("/continue", get(authorize::resume))
+        .at("/consent", post(authorize::consent));
+    as_pages(route, state)
+}
 
 /// The UI's routes, to be nested at `/ui`.
 pub fn routes(state: &AppState) -> impl Endpoint + 'static {
-    let ui = Arc::new(Ui {
-        cookies: CookiePolicy::new(&state.config),
-        state: state.clone(),
-    });
-    Route::new()
+    let route = Route::new()
         .at("/", get(home::show))
         .at(
             "/register",
@@ -69,8 +81,23 @@ pub fn routes(state: &AppState) -> impl Endpoint + 'static {
         .at("/logout", post(account::logout))
         .at("/profile", get(profile::show).post(profile::save))
         .at("/sessions/:id/revoke", post(profile::revoke_session))
+        .at(
+            "/applications/:client_id/revoke",
+            post(profile::revoke_application),
+        )
         .at("/keys", get(keys::show))
-        .at("/static/:file", get(assets::serve))
+        .at("/static/:file", get(assets::serve));
+    as_pages(route, state)
+}
+
+/// `route` served as pages: handlers given the [`Ui`], every error a page, cookies managed,
+/// and the page headers on every answer.
+fn as_pages(route: Route, state: &AppState) -> impl Endpoint + 'static {
+    let ui = Arc::new(Ui {
+        cookies: CookiePolicy::new(&state.config),
+        state: state.clone(),
+    });
+    route
         .data(ui)
         // Every failure becomes a page here, inside the cookie manager, so that an answer
         // with an error still carries the cookies its handler set.
@@ -88,10 +115,10 @@ pub fn routes(state: &AppState) -> impl Endpoint + 'static {
 
 fn with_page_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
+    // A page that must let a form end at a client sets its own (see `authorize`).
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(CONTENT_SECURITY_POLICY));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
         header::REFERRER_POLICY,

@@ -72,6 +72,7 @@ pub enum Notice {
     SignInFirst,
     Saved,
     SessionRevoked,
+    ApplicationRevoked,
 }
 
 impl Notice {
@@ -82,6 +83,7 @@ impl Notice {
             "sign-in" => Some(Self::SignInFirst),
             "saved" => Some(Self::Saved),
             "session-revoked" => Some(Self::SessionRevoked),
+            "application-revoked" => Some(Self::ApplicationRevoked),
             _ => None,
         }
     }
@@ -93,6 +95,7 @@ impl Notice {
             Self::SignInFirst => "sign-in",
             Self::Saved => "saved",
             Self::SessionRevoked => "session-revoked",
+            Self::ApplicationRevoked => "application-revoked",
         }
     }
 
@@ -103,6 +106,9 @@ impl Notice {
             Self::SignInFirst => "Sign in to see that page.",
             Self::Saved => "Profile saved.",
             Self::SessionRevoked => "Session revoked, with every token issued in it.",
+            Self::ApplicationRevoked => {
+                "Application revoked: its access to your account ended, with every token it held."
+            }
         }
     }
 }

@@ -47,6 +47,13 @@ struct SessionRow {
     this_browser: bool,
 }
 
+struct ApplicationRow {
+    client_id: String,
+    name: String,
+    scope: String,
+    granted: When,
+}
+
 #[derive(Template)]
 #[template(path = "profile.html")]
 struct ProfilePage {
@@ -58,6 +65,7 @@ struct ProfilePage {
     phone: String,
     token: Token,
     sessions: Vec<SessionRow>,
+    applications: Vec<ApplicationRow>,
 }
 
 #[derive(Deserialize)]
@@ -178,6 +186,37 @@ pub async fn revoke_session(
     )))
 }
 
+/// Withdraws the user's consent to a client, ending the client's sessions for them.
+#[handler]
+pub async fn revoke_application(
+    req: &Request,
+    Data(ui): Data<&Arc<Ui>>,
+    Path(client_id): Path<String>,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, UiError> {
+    if !csrf::is_genuine(req, &ui.cookies, &form.csrf) {
+        return Err(UiError::forged_form());
+    }
+    let Some(signed_in) = session::current(&ui.state, req.cookie(), &ui.cookies).await? else {
+        return Ok(sign_in_first());
+    };
+    if !ui
+        .state
+        .authorizations
+        .withdraw(signed_in.user.id, &client_id)
+        .await?
+    {
+        return Err(UiError::new(
+            StatusCode::NOT_FOUND,
+            "That application has no access to your account.",
+        ));
+    }
+    Ok(see_other(&format!(
+        "/ui/profile?notice={}",
+        Notice::ApplicationRevoked.query()
+    )))
+}
+
 async fn render(
     ui: &Ui,
     req: &Request,
@@ -200,6 +239,19 @@ async fn render(
             expires: When::new(live.expires_at),
             dpop_bound: live.session.dpop_jkt.is_some(),
             this_browser: live.session.id == signed_in.session.id,
+        })
+        .collect();
+    let applications = ui
+        .state
+        .authorizations
+        .consents(user.id)
+        .await?
+        .into_iter()
+        .map(|summary| ApplicationRow {
+            client_id: summary.consent.client_id,
+            name: summary.client_name,
+            scope: summary.consent.scope,
+            granted: When::new(summary.consent.granted_at),
         })
         .collect();
     let pretty = |value: serde_json::Result<String>| {
@@ -228,5 +280,6 @@ async fn render(
             expires: When::from_unix(signed_in.claims.exp),
         },
         sessions,
+        applications,
     })
 }

@@ -20,19 +20,21 @@ pub use sessions::MemorySessions;
 pub use tokens::MemoryTokenState;
 
 use super::{
-    AuthLogEntry, AuthLogStore, CleanupReport, ClientRecord, ClientStore, Housekeeping, KeyEvents,
-    KeyNeed, KeyPurpose, SigningKeyRecord, SigningKeyStore, StoreError, Stores, Supersede,
-    UniqueField, UserRecord, UserStore,
+    AuthLogEntry, AuthLogStore, CleanupReport, ClientRecord, ClientStore, Consent, ConsentStore,
+    ConsentSummary, Housekeeping, KeyEvents, KeyNeed, KeyPurpose, SigningKeyRecord,
+    SigningKeyStore, StoreError, Stores, Supersede, UniqueField, UserRecord, UserStore,
 };
 
 /// Wires a full set of in-memory stores.
 pub fn stores() -> Stores {
     let tokens = Arc::new(MemoryTokenState::default());
+    let clients = Arc::new(MemoryClients::default());
     Stores {
         revocations: tokens.clone(),
         token_cache: tokens,
         sessions: Arc::new(MemorySessions::default()),
-        clients: Arc::new(MemoryClients::default()),
+        clients: clients.clone(),
+        consents: clients,
         profiles: Arc::new(MemoryProfiles::default()),
         proof_state: Arc::new(MemoryProofState::default()),
         key_events: Arc::new(MemoryKeyEvents::default()),
@@ -202,20 +204,119 @@ impl Housekeeping for NoHousekeeping {
     }
 }
 
+/// Clients and the consents users gave them, under one lock, so that deleting a client
+/// forgets its consents as the database's cascade does.
 #[derive(Default)]
 pub struct MemoryClients {
-    by_id: Mutex<HashMap<String, ClientRecord>>,
+    inner: Mutex<ClientsAndConsents>,
+}
+
+#[derive(Default)]
+struct ClientsAndConsents {
+    clients: Vec<ClientRecord>,
+    consents: HashMap<(Uuid, String), Consent>,
 }
 
 #[async_trait]
 impl ClientStore for MemoryClients {
     async fn insert_client(&self, client: &ClientRecord) -> Result<(), StoreError> {
-        lock(&self.by_id).insert(client.client_id.clone(), client.clone());
+        lock(&self.inner).clients.push(client.clone());
         Ok(())
     }
 
     async fn find_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
-        Ok(lock(&self.by_id).get(client_id).cloned())
+        Ok(lock(&self.inner)
+            .clients
+            .iter()
+            .find(|client| client.client_id == client_id)
+            .cloned())
+    }
+
+    async fn list_clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
+        Ok(lock(&self.inner).clients.clone())
+    }
+
+    async fn update_client(&self, client: &ClientRecord) -> Result<bool, StoreError> {
+        let mut inner = lock(&self.inner);
+        let Some(stored) = inner
+            .clients
+            .iter_mut()
+            .find(|stored| stored.client_id == client.client_id)
+        else {
+            return Ok(false);
+        };
+        *stored = ClientRecord {
+            created_at: stored.created_at,
+            ..client.clone()
+        };
+        Ok(true)
+    }
+
+    async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
+        let mut inner = lock(&self.inner);
+        let before = inner.clients.len();
+        inner.clients.retain(|client| client.client_id != client_id);
+        inner.consents.retain(|(_, client), _| client != client_id);
+        Ok(inner.clients.len() < before)
+    }
+}
+
+#[async_trait]
+impl ConsentStore for MemoryClients {
+    async fn find_consent(
+        &self,
+        user_id: Uuid,
+        client_id: &str,
+    ) -> Result<Option<Consent>, StoreError> {
+        Ok(lock(&self.inner)
+            .consents
+            .get(&(user_id, client_id.to_owned()))
+            .cloned())
+    }
+
+    async fn save_consent(&self, consent: &Consent) -> Result<(), StoreError> {
+        lock(&self.inner).consents.insert(
+            (consent.user_id, consent.client_id.clone()),
+            consent.clone(),
+        );
+        Ok(())
+    }
+
+    async fn list_consents(&self, user_id: Uuid) -> Result<Vec<ConsentSummary>, StoreError> {
+        let inner = lock(&self.inner);
+        let mut listed: Vec<ConsentSummary> = inner
+            .consents
+            .values()
+            .filter(|consent| consent.user_id == user_id)
+            .filter_map(|consent| {
+                let client = inner
+                    .clients
+                    .iter()
+                    .find(|client| client.client_id == consent.client_id)?;
+                Some(ConsentSummary {
+                    consent: consent.clone(),
+                    client_name: client.name.clone(),
+                })
+            })
+            .collect();
+        listed.sort_by(|a, b| {
+            (
+                std::cmp::Reverse(a.consent.granted_at),
+                &a.consent.client_id,
+            )
+                .cmp(&(
+                    std::cmp::Reverse(b.consent.granted_at),
+                    &b.consent.client_id,
+                ))
+        });
+        Ok(listed)
+    }
+
+    async fn delete_consent(&self, user_id: Uuid, client_id: &str) -> Result<bool, StoreError> {
+        Ok(lock(&self.inner)
+            .consents
+            .remove(&(user_id, client_id.to_owned()))
+            .is_some())
     }
 }
 

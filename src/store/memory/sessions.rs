@@ -171,6 +171,29 @@ impl SessionStore for MemorySessions {
         Ok(live)
     }
 
+    async fn revoke_client_sessions(
+        &self,
+        user_id: Uuid,
+        client_id: &str,
+        _now: OffsetDateTime,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let mut sessions = lock(&self.0);
+        let ended: Vec<SessionRecord> = sessions
+            .families
+            .values()
+            .filter(|(session, revoked)| {
+                !revoked
+                    && session.user_id == user_id
+                    && session.client_id.as_deref() == Some(client_id)
+            })
+            .map(|(session, _)| session.clone())
+            .collect();
+        for session in &ended {
+            sessions.revoke_family(session.id);
+        }
+        Ok(ended)
+    }
+
     async fn revoke_session_by_id(
         &self,
         user_id: Uuid,

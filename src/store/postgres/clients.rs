@@ -1,11 +1,44 @@
-//! `clients` table.
+//! `clients` and `consents`.
 
 use async_trait::async_trait;
+use tokio_postgres::Row;
+use uuid::Uuid;
 
-use super::{Postgres, unavailable};
-use crate::store::{ClientRecord, ClientStore, StoreError};
+use super::{Postgres, storable, unavailable};
+use crate::store::{
+    ClientAuthMethod, ClientRecord, ClientStore, Consent, ConsentStore, ConsentSummary, StoreError,
+};
 
 pub struct PostgresClients(pub(super) Postgres);
+
+const COLUMNS: &str = "client_id, name, secret_hash, scope, redirect_uris, grant_types,
+    token_endpoint_auth_method, jwks::text AS jwks, post_logout_redirect_uris, require_par,
+    created_at";
+
+fn client_from_row(row: &Row) -> Result<ClientRecord, StoreError> {
+    let hash: Option<Vec<u8>> = row.get("secret_hash");
+    let method: String = row.get("token_endpoint_auth_method");
+    Ok(ClientRecord {
+        client_id: row.get("client_id"),
+        name: row.get("name"),
+        secret_hash: hash
+            .map(|hash| {
+                hash.try_into()
+                    .map_err(|_| StoreError::Corrupt("clients.secret_hash length".to_owned()))
+            })
+            .transpose()?,
+        scope: row.get("scope"),
+        redirect_uris: row.get("redirect_uris"),
+        grant_types: row.get("grant_types"),
+        auth_method: ClientAuthMethod::parse(&method).ok_or_else(|| {
+            StoreError::Corrupt(format!("clients.token_endpoint_auth_method {method}"))
+        })?,
+        jwks: row.get("jwks"),
+        post_logout_redirect_uris: row.get("post_logout_redirect_uris"),
+        require_par: row.get("require_par"),
+        created_at: row.get("created_at"),
+    })
+}
 
 #[async_trait]
 impl ClientStore for PostgresClients {
@@ -15,16 +48,24 @@ impl ClientStore for PostgresClients {
         fields(otel.kind = "client", db.system.name = "postgresql")
     )]
     async fn insert_client(&self, client: &ClientRecord) -> Result<(), StoreError> {
-        let client_row = self.0.client().await?;
-        client_row
+        let connection = self.0.client().await?;
+        connection
             .execute(
-                "INSERT INTO clients (client_id, name, secret_hash, scope, created_at)
-                 VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO clients (client_id, name, secret_hash, scope, redirect_uris,
+                    grant_types, token_endpoint_auth_method, jwks, post_logout_redirect_uris,
+                    require_par, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, $9, $10, $11)",
                 &[
                     &client.client_id,
                     &client.name,
-                    &client.secret_hash.as_slice(),
+                    &client.secret_hash.as_ref().map(<[u8; 32]>::as_slice),
                     &client.scope,
+                    &client.redirect_uris,
+                    &client.grant_types,
+                    &client.auth_method.as_str(),
+                    &client.jwks,
+                    &client.post_logout_redirect_uris,
+                    &client.require_par,
                     &client.created_at,
                 ],
             )
@@ -39,32 +80,199 @@ impl ClientStore for PostgresClients {
         fields(otel.kind = "client", db.system.name = "postgresql")
     )]
     async fn find_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
-        if !super::storable(client_id) {
+        if !storable(client_id) {
             return Ok(None);
         }
-        let (client, statement) = self
+        let (connection, statement) = self
             .0
-            .prepared(
-                "SELECT client_id, name, secret_hash, scope, created_at FROM clients
-                 WHERE client_id = $1",
-            )
+            .prepared(&format!(
+                "SELECT {COLUMNS} FROM clients WHERE client_id = $1"
+            ))
             .await?;
-        let Some(row) = client
+        connection
             .query_opt(&statement, &[&client_id])
             .await
             .map_err(|err| unavailable(&err))?
-        else {
-            return Ok(None);
-        };
-        let hash: Vec<u8> = row.get("secret_hash");
-        Ok(Some(ClientRecord {
-            client_id: row.get("client_id"),
-            name: row.get("name"),
-            secret_hash: hash
-                .try_into()
-                .map_err(|_| StoreError::Corrupt("clients.secret_hash length".to_owned()))?,
-            scope: row.get("scope"),
-            created_at: row.get("created_at"),
-        }))
+            .as_ref()
+            .map(client_from_row)
+            .transpose()
+    }
+
+    #[tracing::instrument(
+        name = "postgres clients.list_clients",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
+    async fn list_clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
+        let connection = self.0.client().await?;
+        connection
+            .query(
+                &format!("SELECT {COLUMNS} FROM clients ORDER BY created_at, client_id"),
+                &[],
+            )
+            .await
+            .map_err(|err| unavailable(&err))?
+            .iter()
+            .map(client_from_row)
+            .collect()
+    }
+
+    #[tracing::instrument(
+        name = "postgres clients.update_client",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
+    async fn update_client(&self, client: &ClientRecord) -> Result<bool, StoreError> {
+        let connection = self.0.client().await?;
+        connection
+            .execute(
+                "UPDATE clients SET name = $2, secret_hash = $3, scope = $4, redirect_uris = $5,
+                    grant_types = $6, token_endpoint_auth_method = $7, jwks = $8::text::jsonb,
+                    post_logout_redirect_uris = $9, require_par = $10
+                 WHERE client_id = $1",
+                &[
+                    &client.client_id,
+                    &client.name,
+                    &client.secret_hash.as_ref().map(<[u8; 32]>::as_slice),
+                    &client.scope,
+                    &client.redirect_uris,
+                    &client.grant_types,
+                    &client.auth_method.as_str(),
+                    &client.jwks,
+                    &client.post_logout_redirect_uris,
+                    &client.require_par,
+                ],
+            )
+            .await
+            .map(|rows| rows == 1)
+            .map_err(|err| unavailable(&err))
+    }
+
+    #[tracing::instrument(
+        name = "postgres clients.delete_client",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
+    async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
+        if !storable(client_id) {
+            return Ok(false);
+        }
+        let connection = self.0.client().await?;
+        // Consents and the client's sessions (with their refresh tokens) go by cascade.
+        connection
+            .execute("DELETE FROM clients WHERE client_id = $1", &[&client_id])
+            .await
+            .map(|rows| rows == 1)
+            .map_err(|err| unavailable(&err))
+    }
+}
+
+pub struct PostgresConsents(pub(super) Postgres);
+
+fn consent_from_row(row: &Row) -> Consent {
+    Consent {
+        user_id: row.get("user_id"),
+        client_id: row.get("client_id"),
+        scope: row.get("scope"),
+        granted_at: row.get("granted_at"),
+    }
+}
+
+#[async_trait]
+impl ConsentStore for PostgresConsents {
+    #[tracing::instrument(
+        name = "postgres consents.find_consent",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
+    async fn find_consent(
+        &self,
+        user_id: Uuid,
+        client_id: &str,
+    ) -> Result<Option<Consent>, StoreError> {
+        let (connection, statement) = self
+            .0
+            .prepared(
+                "SELECT user_id, client_id, scope, granted_at FROM consents
+                 WHERE user_id = $1 AND client_id = $2",
+            )
+            .await?;
+        Ok(connection
+            .query_opt(&statement, &[&user_id, &client_id])
+            .await
+            .map_err(|err| unavailable(&err))?
+            .as_ref()
+            .map(consent_from_row))
+    }
+
+    #[tracing::instrument(
+        name = "postgres consents.save_consent",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
+    async fn save_consent(&self, consent: &Consent) -> Result<(), StoreError> {
+        let connection = self.0.client().await?;
+        connection
+            .execute(
+                "INSERT INTO consents (user_id, client_id, scope, granted_at)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (user_id, client_id)
+                 DO UPDATE SET scope = EXCLUDED.scope, granted_at = EXCLUDED.granted_at",
+                &[
+                    &consent.user_id,
+                    &consent.client_id,
+                    &consent.scope,
+                    &consent.granted_at,
+                ],
+            )
+            .await
+            .map(drop)
+            .map_err(|err| unavailable(&err))
+    }
+
+    #[tracing::instrument(
+        name = "postgres consents.list_consents",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
+    async fn list_consents(&self, user_id: Uuid) -> Result<Vec<ConsentSummary>, StoreError> {
+        let connection = self.0.client().await?;
+        let rows = connection
+            .query(
+                "SELECT c.user_id, c.client_id, c.scope, c.granted_at, k.name
+                 FROM consents c JOIN clients k ON k.client_id = c.client_id
+                 WHERE c.user_id = $1
+                 ORDER BY c.granted_at DESC, c.client_id",
+                &[&user_id],
+            )
+            .await
+            .map_err(|err| unavailable(&err))?;
+        Ok(rows
+            .iter()
+            .map(|row| ConsentSummary {
+                consent: consent_from_row(row),
+                client_name: row.get("name"),
+            })
+            .collect())
+    }
+
+    #[tracing::instrument(
+        name = "postgres consents.delete_consent",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
+    async fn delete_consent(&self, user_id: Uuid, client_id: &str) -> Result<bool, StoreError> {
+        if !storable(client_id) {
+            return Ok(false);
+        }
+        let connection = self.0.client().await?;
+        connection
+            .execute(
+                "DELETE FROM consents WHERE user_id = $1 AND client_id = $2",
+                &[&user_id, &client_id],
+            )
+            .await
+            .map(|rows| rows == 1)
+            .map_err(|err| unavailable(&err))
     }
 }

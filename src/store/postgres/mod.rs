@@ -110,6 +110,10 @@ impl Postgres {
         Arc::new(clients::PostgresClients(self.clone()))
     }
 
+    pub fn consents(&self) -> Arc<clients::PostgresConsents> {
+        Arc::new(clients::PostgresConsents(self.clone()))
+    }
+
     pub fn profiles(&self) -> Arc<profiles::PostgresProfiles> {
         Arc::new(profiles::PostgresProfiles(self.clone()))
     }

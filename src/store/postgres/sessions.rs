@@ -19,6 +19,7 @@ fn session_from_row(row: &Row) -> SessionRecord {
         scope: row.get("scope"),
         created_at: row.get("created_at"),
         dpop_jkt: row.get("dpop_jkt"),
+        client_id: row.get("client_id"),
     }
 }
 
@@ -69,7 +70,7 @@ async fn revoke_family(
 
 /// The presented token and its session, locked until the transaction ends.
 const LOCK_PRESENTED: &str = "SELECT t.family_id, t.used_at, t.revoked_at AS token_revoked_at,
-        t.expires_at, f.user_id, f.scope, f.created_at, f.dpop_jkt,
+        t.expires_at, f.user_id, f.scope, f.created_at, f.dpop_jkt, f.client_id,
         f.revoked_at AS family_revoked_at
      FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
      WHERE t.token_hash = $1
@@ -103,14 +104,15 @@ impl SessionStore for PostgresSessions {
             .await
             .map_err(|err| unavailable(&err))?;
         tx.execute(
-            "INSERT INTO refresh_families (id, user_id, scope, created_at, dpop_jkt)
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO refresh_families (id, user_id, scope, created_at, dpop_jkt, client_id)
+             VALUES ($1, $2, $3, $4, $5, $6)",
             &[
                 &session.id,
                 &session.user_id,
                 &session.scope,
                 &session.created_at,
                 &session.dpop_jkt,
+                &session.client_id,
             ],
         )
         .await
@@ -180,7 +182,7 @@ impl SessionStore for PostgresSessions {
         let client = self.0.client().await?;
         let row = client
             .query_opt(
-                "SELECT t.family_id, t.expires_at, f.user_id, f.scope, f.created_at, f.dpop_jkt
+                "SELECT t.family_id, t.expires_at, f.user_id, f.scope, f.created_at, f.dpop_jkt, f.client_id
                  FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
                  WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.revoked_at IS NULL
                    AND f.revoked_at IS NULL AND t.expires_at > $2",
@@ -232,7 +234,7 @@ impl SessionStore for PostgresSessions {
         // A live session has exactly one live token (each refresh uses up its predecessor).
         let rows = client
             .query(
-                "SELECT f.id AS family_id, f.user_id, f.scope, f.created_at, f.dpop_jkt,
+                "SELECT f.id AS family_id, f.user_id, f.scope, f.created_at, f.dpop_jkt, f.client_id,
                         t.issued_at, t.expires_at
                  FROM refresh_families f JOIN refresh_tokens t ON t.family_id = f.id
                  WHERE f.user_id = $1 AND f.revoked_at IS NULL
@@ -250,6 +252,41 @@ impl SessionStore for PostgresSessions {
                 expires_at: row.get("expires_at"),
             })
             .collect())
+    }
+
+    #[tracing::instrument(
+        name = "postgres sessions.revoke_client_sessions",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
+    async fn revoke_client_sessions(
+        &self,
+        user_id: uuid::Uuid,
+        client_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let mut client = self.0.client().await?;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(|err| unavailable(&err))?;
+        // Locked as `revoke_session_by_id` locks one, for the same reason.
+        let rows = tx
+            .query(
+                "SELECT id AS family_id, user_id, scope, created_at, dpop_jkt, client_id
+                 FROM refresh_families
+                 WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL
+                 FOR UPDATE",
+                &[&user_id, &client_id],
+            )
+            .await
+            .map_err(|err| unavailable(&err))?;
+        let sessions: Vec<SessionRecord> = rows.iter().map(session_from_row).collect();
+        for session in &sessions {
+            revoke_family(&tx, session.id, now).await?;
+        }
+        tx.commit().await.map_err(|err| unavailable(&err))?;
+        Ok(sessions)
     }
 
     #[tracing::instrument(
@@ -272,7 +309,7 @@ impl SessionStore for PostgresSessions {
         // (and its new token is revoked with the rest) or finds the session revoked.
         let row = tx
             .query_opt(
-                "SELECT id AS family_id, user_id, scope, created_at, dpop_jkt
+                "SELECT id AS family_id, user_id, scope, created_at, dpop_jkt, client_id
                  FROM refresh_families
                  WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL
                  FOR UPDATE",

@@ -1,5 +1,7 @@
 //! Proof state shared by replicas: `nonce:{id}` (proof-of-possession nonces), `dpop:{jti}` (the
-//! DPoP replay guard) and `dpop-nonce:{nonce}` (DPoP server nonces). All expire.
+//! DPoP replay guard), `dpop-nonce:{nonce}` (DPoP server nonces), `client-assertion:{client}:{jti}`
+//! (the `private_key_jwt` replay guard), and the code flow's `authz-request:{id}`,
+//! `par:{id}`, `authz-code:{hash}` and `authz-code-used:{hash}`. All expire.
 
 use std::time::Duration;
 

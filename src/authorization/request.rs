@@ -1,0 +1,280 @@
+//! An authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3, OpenID Connect Core §3.1.2.1)
+//! read from its parameters and checked against the client's registration.
+//!
+//! Errors come in two kinds (RFC 6749 §4.1.2.1): until the client and redirect URI are known
+//! good, nothing may be sent to the redirect URI (it could be an attacker's), so the user sees
+//! a page; after that, the client is told, at its redirect URI.
+
+use serde::{Deserialize, Serialize};
+
+use super::pkce;
+use crate::{
+    clients::{grant_scope, redirect_uri},
+    error::Error,
+    scope::normalize_scope,
+    store::ClientRecord,
+};
+
+/// A request's parameters, as sent, in order.
+pub type Params = Vec<(String, String)>;
+
+/// A checked authorization request: everything needed to show consent and issue a code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizationRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    /// Whether the request named its redirect URI (then the token request must repeat it,
+    /// RFC 6749 §4.1.3); without one, the client's only registered URI is used.
+    pub redirect_uri_sent: bool,
+    /// The scope to grant: what was asked for, or the client's whole scope if nothing was.
+    pub scope: String,
+    pub state: Option<String>,
+    pub code_challenge: String,
+    /// OpenID Connect's `nonce`, echoed in the ID token.
+    pub nonce: Option<String>,
+    pub prompt: Prompt,
+    /// Seconds since the user last authenticated, at most (OpenID Connect Core §3.1.2.1).
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+    /// The DPoP key the code is bound to (RFC 9449 §10).
+    pub dpop_jkt: Option<String>,
+    /// Unix seconds: a login after this answers `prompt=login`.
+    pub created_at: i64,
+}
+
+/// `prompt` (OpenID Connect Core §3.1.2.1), as flags.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prompt {
+    pub none: bool,
+    pub login: bool,
+    pub consent: bool,
+}
+
+/// Why a request was refused, and where the refusal goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The client or redirect URI is unknown: tell the user, never redirect. `code` is the
+    /// OAuth error for a caller that is not a browser (a pushed request).
+    ToUser { code: &'static str, message: String },
+    /// Tell the client at its redirect URI.
+    ToClient(ClientError),
+}
+
+/// An error for the client (RFC 6749 §4.1.2.1), sent to `redirect_uri` with `state`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientError {
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub error: &'static str,
+    pub description: String,
+}
+
+impl ClientError {
+    pub fn for_request(
+        request: &AuthorizationRequest,
+        error: &'static str,
+        description: &str,
+    ) -> Self {
+        Self {
+            redirect_uri: request.redirect_uri.clone(),
+            state: request.state.clone(),
+            error,
+            description: description.to_owned(),
+        }
+    }
+}
+
+/// A parameter sent more than once (RFC 6749 §3.1 forbids it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Repeated;
+
+/// The one value of `name` (an empty value counts as absent).
+pub fn single<'a>(params: &'a Params, name: &str) -> Result<Option<&'a str>, Repeated> {
+    let mut values = params
+        .iter()
+        .filter(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str());
+    match (values.next(), values.next()) {
+        (value, None) => Ok(value.filter(|value| !value.is_empty())),
+        _ => Err(Repeated),
+    }
+}
+
+/// The client and redirect URI a request names, if both are good: only then may an error be
+/// sent to the redirect URI. `client` is the registered client `client_id` names, if any.
+pub fn redirect_target(
+    params: &Params,
+    client: Option<&ClientRecord>,
+) -> Result<(String, bool), Refusal> {
+    let to_user = |message: &str| Refusal::ToUser {
+        code: "invalid_request",
+        message: message.to_owned(),
+    };
+    let bad_redirect = |message: &str| Refusal::ToUser {
+        code: "invalid_redirect_uri",
+        message: message.to_owned(),
+    };
+    let client_id = single(params, "client_id")
+        .map_err(|Repeated| to_user("The request names more than one client."))?
+        .ok_or_else(|| to_user("The request does not say which application is asking."))?;
+    let client = client
+        .filter(|client| client.client_id == client_id)
+        .ok_or_else(|| {
+            to_user("The application that sent you here is not registered with authd.")
+        })?;
+    if !client.allows_grant("authorization_code") {
+        return Err(to_user(
+            "The application that sent you here is not allowed to sign users in.",
+        ));
+    }
+    match single(params, "redirect_uri")
+        .map_err(|Repeated| bad_redirect("The request names more than one redirect URI."))?
+    {
+        Some(uri) if redirect_uri::is_registered(&client.redirect_uris, uri) => {
+            Ok((uri.to_owned(), true))
+        }
+        Some(_) => Err(bad_redirect(
+            "The application asked to return you to an address it has not registered. \
+             authd will not send you there.",
+        )),
+        None => match client.redirect_uris.as_slice() {
+            [only] => Ok((only.clone(), false)),
+            _ => Err(bad_redirect(
+                "The request does not say where to return you, and the application has \
+                 registered several addresses.",
+            )),
+        },
+    }
+}
+
+/// Checks a request whose client and redirect URI are good (see [`redirect_target`]).
+pub fn check(
+    params: &Params,
+    client: &ClientRecord,
+    now: i64,
+) -> Result<AuthorizationRequest, Refusal> {
+    let (redirect_uri, redirect_uri_sent) = redirect_target(params, Some(client))?;
+    // `state` is echoed even on the errors below, if it came once.
+    let state = single(params, "state").ok().flatten().map(str::to_owned);
+    let refuse = |error: &'static str, description: &str| {
+        Refusal::ToClient(ClientError {
+            redirect_uri: redirect_uri.clone(),
+            state: state.clone(),
+            error,
+            description: description.to_owned(),
+        })
+    };
+    let get = |name: &str| {
+        single(params, name).map_err(|Repeated| {
+            refuse(
+                "invalid_request",
+                &format!("`{name}` is sent more than once"),
+            )
+        })
+    };
+    get("state")?;
+    if get("request")?.is_some() {
+        return Err(refuse(
+            "request_not_supported",
+            "request objects are not supported: push the request to /oauth/par instead",
+        ));
+    }
+    match get("response_type")? {
+        Some("code") => {}
+        Some(_) => {
+            return Err(refuse(
+                "unsupported_response_type",
+                "only response_type=code is supported",
+            ));
+        }
+        None => return Err(refuse("invalid_request", "response_type is required")),
+    }
+    if let Some(mode) = get("response_mode")?
+        && mode != "query"
+    {
+        return Err(refuse(
+            "invalid_request",
+            "only response_mode=query is supported",
+        ));
+    }
+    let code_challenge = get("code_challenge")?.ok_or_else(|| {
+        refuse(
+            "invalid_request",
+            "PKCE is required: send code_challenge and code_challenge_method=S256",
+        )
+    })?;
+    match get("code_challenge_method")? {
+        Some("S256") => {}
+        Some(_) | None => {
+            return Err(refuse(
+                "invalid_request",
+                "code_challenge_method must be S256 (plain is not accepted)",
+            ));
+        }
+    }
+    if !pkce::well_formed(code_challenge) {
+        return Err(refuse(
+            "invalid_request",
+            "code_challenge must be 43 to 128 base64url characters",
+        ));
+    }
+    let requested =
+        normalize_scope(get("scope")?).map_err(|err| refuse("invalid_scope", &err.to_string()))?;
+    let scope = grant_scope(client, &requested).map_err(|err| match err {
+        Error::InvalidField { message, .. } => refuse("invalid_scope", &message),
+        other => refuse("invalid_scope", &other.to_string()),
+    })?;
+    let prompt =
+        parse_prompt(get("prompt")?).map_err(|message| refuse("invalid_request", &message))?;
+    let max_age = get("max_age")?
+        .map(|value| {
+            value
+                .parse::<i64>()
+                .ok()
+                .filter(|seconds| *seconds >= 0)
+                .ok_or_else(|| {
+                    refuse(
+                        "invalid_request",
+                        "max_age must be a whole number of seconds",
+                    )
+                })
+        })
+        .transpose()?;
+    let dpop_jkt = get("dpop_jkt")?.map(str::to_owned);
+    Ok(AuthorizationRequest {
+        client_id: client.client_id.clone(),
+        redirect_uri: redirect_uri.clone(),
+        redirect_uri_sent,
+        scope,
+        state: state.clone(),
+        code_challenge: code_challenge.to_owned(),
+        nonce: get("nonce")?.map(str::to_owned),
+        prompt,
+        max_age,
+        login_hint: get("login_hint")?.map(str::to_owned),
+        dpop_jkt,
+        created_at: now,
+    })
+}
+
+fn parse_prompt(value: Option<&str>) -> Result<Prompt, String> {
+    let mut prompt = Prompt::default();
+    for word in value
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|w| !w.is_empty())
+    {
+        match word {
+            "none" => prompt.none = true,
+            "login" => prompt.login = true,
+            "consent" => prompt.consent = true,
+            // Accounts are not chosen: the browser's session is the account.
+            "select_account" => {}
+            other => return Err(format!("prompt `{other}` is not supported")),
+        }
+    }
+    if prompt.none && (prompt.login || prompt.consent) {
+        return Err("prompt=none cannot be combined with other values".to_owned());
+    }
+    Ok(prompt)
+}

@@ -1,0 +1,153 @@
+//! `authd clients …`: register, list, show, change and delete clients from the command line.
+//! Each prints JSON, so scripts can capture what they need (a secret is printed only at
+//! creation, and only then).
+
+use std::{path::Path, sync::Arc};
+
+use authd::{
+    clients::{Clients, Registration},
+    clock::SystemClock,
+    config::{ClientIdArgs, CreateClientArgs, DatabaseArgs, UpdateClientArgs},
+    error::Error,
+    startup::StartupError,
+    store::{self, ClientAuthMethod, ClientRecord},
+};
+use serde_json::{Value, json};
+
+async fn clients(database: &DatabaseArgs) -> Result<Clients, StartupError> {
+    let pool = store::postgres::connect(&database.database_url)
+        .await
+        .map_err(|source| StartupError::Connect {
+            setting: "DATABASE_URL",
+            source,
+        })?;
+    Ok(Clients::new(
+        store::postgres::Postgres::new(pool).clients(),
+        Arc::new(SystemClock),
+    ))
+}
+
+pub async fn create(args: CreateClientArgs) -> Result<(), StartupError> {
+    let registration = Registration {
+        name: args.name,
+        auth_method: args.public.then_some(ClientAuthMethod::None),
+        redirect_uris: args.redirect_uris,
+        grant_types: args.grant_types,
+        scope: args.scope,
+        require_par: args.require_par,
+        jwks: args.jwks.as_deref().map(read_jwks).transpose()?,
+        post_logout_redirect_uris: args.post_logout_redirect_uris,
+    };
+    let (client, secret) = clients(&args.database).await?.create(registration).await?;
+    let mut printed = describe(&client);
+    if let Some(secret) = &secret {
+        printed["client_secret"] = json!(secret.expose());
+    }
+    println!("{printed}");
+    if secret.is_some() {
+        eprintln!("authd: client created; store the secret now, it cannot be shown again");
+    }
+    Ok(())
+}
+
+pub async fn list(database: DatabaseArgs) -> Result<(), StartupError> {
+    for client in clients(&database).await?.list().await? {
+        println!("{}", describe(&client));
+    }
+    Ok(())
+}
+
+pub async fn show(args: ClientIdArgs) -> Result<(), StartupError> {
+    let client = clients(&args.database)
+        .await?
+        .find(&args.client_id)
+        .await?
+        .ok_or_else(|| unknown(&args.client_id))?;
+    println!("{}", describe(&client));
+    Ok(())
+}
+
+pub async fn update(args: UpdateClientArgs) -> Result<(), StartupError> {
+    let clients = clients(&args.database).await?;
+    let existing = clients
+        .find(&args.client_id)
+        .await?
+        .ok_or_else(|| unknown(&args.client_id))?;
+    let mut registration = Registration::from(&existing);
+    if let Some(name) = args.name {
+        registration.name = name;
+    }
+    if let Some(scope) = args.scope {
+        registration.scope = scope;
+    }
+    if !args.redirect_uris.is_empty() {
+        registration.redirect_uris = args.redirect_uris;
+    }
+    if !args.grant_types.is_empty() {
+        registration.grant_types = args.grant_types;
+    }
+    if let Some(require_par) = args.require_par {
+        registration.require_par = require_par;
+    }
+    if let Some(path) = &args.jwks {
+        registration.jwks = Some(read_jwks(path)?);
+    }
+    if !args.post_logout_redirect_uris.is_empty() {
+        registration.post_logout_redirect_uris = args.post_logout_redirect_uris;
+    }
+    let updated = clients
+        .update(&args.client_id, registration)
+        .await?
+        .ok_or_else(|| unknown(&args.client_id))?;
+    println!("{}", describe(&updated));
+    Ok(())
+}
+
+pub async fn delete(args: ClientIdArgs) -> Result<(), StartupError> {
+    if !clients(&args.database)
+        .await?
+        .delete(&args.client_id)
+        .await?
+    {
+        return Err(unknown(&args.client_id));
+    }
+    println!(
+        "{}",
+        json!({ "client_id": args.client_id, "deleted": true })
+    );
+    Ok(())
+}
+
+/// A client as RFC 7591 §2 names its metadata (and `name`, as the first version printed it).
+fn describe(client: &ClientRecord) -> Value {
+    json!({
+        "client_id": client.client_id,
+        "client_name": client.name,
+        "name": client.name,
+        "client_type": if client.is_public() { "public" } else { "confidential" },
+        "token_endpoint_auth_method": client.auth_method.as_str(),
+        "redirect_uris": client.redirect_uris,
+        "grant_types": client.grant_types,
+        "scope": client.scope,
+        "require_pushed_authorization_requests": client.require_par,
+        "post_logout_redirect_uris": client.post_logout_redirect_uris,
+        "jwks": client.jwks.as_deref().and_then(|jwks| serde_json::from_str::<Value>(jwks).ok()),
+        "created_at": client.created_at.unix_timestamp(),
+    })
+}
+
+fn read_jwks(path: &Path) -> Result<String, StartupError> {
+    std::fs::read_to_string(path).map_err(|err| {
+        StartupError::Domain(Error::InvalidField {
+            field: "jwks",
+            message: format!("cannot read {}: {err}", path.display()),
+        })
+    })
+}
+
+fn unknown(client_id: &str) -> StartupError {
+    StartupError::Domain(Error::InvalidField {
+        field: "client_id",
+        message: format!("no client `{client_id}`"),
+    })
+}

@@ -1,0 +1,33 @@
+//! `grant_type=client_credentials` (RFC 6749 §4.4): a confidential client's token for itself.
+
+use poem::Request;
+
+use super::{Granted, OAuthTokenRequest, OAuthTokenResponse, authenticated_client, token_type};
+use crate::{
+    clients::grant_scope, error::Error, metrics::Grant, scope::normalize_scope, state::AppState,
+};
+
+pub(super) async fn grant(
+    state: &AppState,
+    req: &Request,
+    mut form: OAuthTokenRequest,
+    dpop_jkt: Option<&str>,
+) -> Result<Granted, Error> {
+    let client = authenticated_client(state, req, &mut form, "client_credentials").await?;
+    let scope = grant_scope(&client, &normalize_scope(form.scope.as_deref())?)?;
+    let issued =
+        state
+            .tokens
+            .issue_for_client(&client, scope.clone(), dpop_jkt, state.clock.now())?;
+    Ok(Granted {
+        grant: Grant::ClientCredentials,
+        algorithm: issued.algorithm,
+        response: OAuthTokenResponse {
+            access_token: issued.token,
+            token_type: token_type(dpop_jkt).to_owned(),
+            expires_in: issued.expires_in,
+            refresh_token: None,
+            scope,
+        },
+    })
+}

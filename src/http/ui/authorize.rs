@@ -1,0 +1,424 @@
+//! The authorization endpoint (RFC 6749 §3.1, §4.1) as the browser sees it: `/oauth/authorize`
+//! checks the request, sends a user without a session to the login page (the request kept in
+//! Redis meanwhile), asks for consent once per client and scope set, and returns the user to
+//! the client with a one-time code.
+//!
+//! Pages and redirects share the UI's cookies, CSRF guard and headers. The one header that
+//! differs is the CSP's `form-action`: a form whose answer redirects to the client must be
+//! allowed to, as browsers apply `form-action` to the redirects that follow a submission.
+
+use std::sync::Arc;
+
+use askama::Template;
+use poem::{
+    Body, IntoResponse, Request, Response, handler,
+    http::{HeaderValue, StatusCode, header},
+    web::{Data, Form, Query},
+};
+use serde::Deserialize;
+use url::Url;
+
+use super::{
+    CONTENT_SECURITY_POLICY, Ui, csrf,
+    error::UiError,
+    page::{Layout, html, see_other},
+    session::{self, SignedIn},
+};
+use crate::{
+    authorization::{
+        AuthorizationRequest, ClientError, CodeGrant, Params, Refusal,
+        request::{check, redirect_target, single},
+    },
+    error::Error,
+};
+
+#[derive(Template)]
+#[template(path = "consent.html")]
+struct ConsentPage {
+    layout: Layout,
+    client_name: String,
+    username: String,
+    scopes: Vec<String>,
+    request: String,
+}
+
+#[derive(Deserialize)]
+pub struct ContinueQuery {
+    #[serde(default)]
+    request: String,
+}
+
+#[derive(Deserialize)]
+pub struct ConsentForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    request: String,
+    #[serde(default)]
+    decision: String,
+}
+
+#[handler]
+pub async fn authorize_get(req: &Request, Data(ui): Data<&Arc<Ui>>) -> Result<Response, UiError> {
+    let params = parse_params(req.uri().query().unwrap_or_default());
+    start(ui, req, params).await
+}
+
+/// RFC 6749 §3.1 lets the request come as a form post as well (OpenID Connect requires it).
+#[handler]
+pub async fn authorize_post(
+    req: &Request,
+    Data(ui): Data<&Arc<Ui>>,
+    body: Body,
+) -> Result<Response, UiError> {
+    let is_form = req
+        .content_type()
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Err(UiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "An authorization request is posted as application/x-www-form-urlencoded.",
+        ));
+    }
+    let body = body
+        .into_string()
+        .await
+        .map_err(|_| UiError::new(StatusCode::BAD_REQUEST, "That request could not be read."))?;
+    start(ui, req, parse_params(&body)).await
+}
+
+/// Where the login page returns to, with the held request's id.
+#[handler]
+pub async fn resume(
+    req: &Request,
+    Data(ui): Data<&Arc<Ui>>,
+    Query(query): Query<ContinueQuery>,
+) -> Result<Response, UiError> {
+    let request = ui
+        .state
+        .authorizations
+        .held(&query.request, false)
+        .await?
+        .ok_or_else(expired)?;
+    proceed(ui, req, &query.request, request).await
+}
+
+#[handler]
+pub async fn consent(
+    req: &Request,
+    Data(ui): Data<&Arc<Ui>>,
+    Form(form): Form<ConsentForm>,
+) -> Result<Response, UiError> {
+    if !csrf::is_genuine(req, &ui.cookies, &form.csrf) {
+        return Err(UiError::forged_form());
+    }
+    let Some(signed_in) = session::current(&ui.state, req.cookie(), &ui.cookies).await? else {
+        return Ok(see_other(&login_url(&form.request)));
+    };
+    // Taken, so the same consent cannot be answered twice.
+    let authorizations = &ui.state.authorizations;
+    let request = authorizations
+        .held(&form.request, true)
+        .await?
+        .ok_or_else(expired)?;
+    if form.decision != "allow" {
+        let denied =
+            ClientError::for_request(&request, "access_denied", "the user denied the request");
+        return Ok(ui.to_client(&denied));
+    }
+    authorizations
+        .consent(signed_in.user.id, &request.client_id, &request.scope)
+        .await?;
+    ui.code_redirect(&signed_in, request).await
+}
+
+async fn start(ui: &Ui, req: &Request, params: Params) -> Result<Response, UiError> {
+    let state = &ui.state;
+    let client = match single(&params, "client_id") {
+        Ok(Some(client_id)) => state.clients.find(client_id).await?,
+        _ => None,
+    };
+    let now = state.clock.now().unix_timestamp();
+    let request = match single(&params, "request_uri") {
+        Ok(Some(request_uri)) => {
+            // RFC 9126 §4: the pushed request is the whole request; other parameters but
+            // client_id are ignored. It names its redirect URI, so an unknown or used
+            // request_uri can only be shown to the user.
+            let client = client.ok_or_else(|| refusal_page(&unknown_client()))?;
+            match state.authorizations.take_pushed(request_uri).await? {
+                Some(request) if request.client_id == client.client_id => request,
+                _ => {
+                    return Err(UiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "This sign-in request has expired or was already used. Go back to the \
+                         application and start again.",
+                    ));
+                }
+            }
+        }
+        Ok(None) => {
+            let Some(client) = client.as_ref() else {
+                // Without a registered client there is nowhere safe to redirect to.
+                let refusal = redirect_target(&params, None)
+                    .err()
+                    .unwrap_or_else(unknown_client);
+                return Err(refusal_page(&refusal));
+            };
+            let request = match check(&params, client, now) {
+                Ok(request) => request,
+                Err(refusal) => return ui.refuse(&refusal),
+            };
+            let must_push = state.config.require_par || client.require_par;
+            if must_push {
+                let error = ClientError::for_request(
+                    &request,
+                    "invalid_request",
+                    "authorization requests must be pushed to /oauth/par first (RFC 9126)",
+                );
+                return Ok(ui.to_client(&error));
+            }
+            request
+        }
+        Err(_) => {
+            return Err(UiError::new(
+                StatusCode::BAD_REQUEST,
+                "The request names more than one request_uri.",
+            ));
+        }
+    };
+    let id = state.authorizations.hold(&request).await?;
+    proceed(ui, req, &id, request).await
+}
+
+/// The next step of a held request: log in, consent, or the code.
+async fn proceed(
+    ui: &Ui,
+    req: &Request,
+    id: &str,
+    request: AuthorizationRequest,
+) -> Result<Response, UiError> {
+    let state = &ui.state;
+    let signed_in = session::current(state, req.cookie(), &ui.cookies).await?;
+    let now = state.clock.now().unix_timestamp();
+    let needs_login = match &signed_in {
+        None => true,
+        Some(signed_in) => {
+            let auth_time = signed_in.session.created_at.unix_timestamp();
+            // A login since the request was made answers `prompt=login` and any `max_age`.
+            let fresh = auth_time >= request.created_at;
+            let too_old = request
+                .max_age
+                .is_some_and(|max_age| now - auth_time > max_age);
+            !fresh && (request.prompt.login || too_old)
+        }
+    };
+    if needs_login {
+        if request.prompt.none {
+            let error =
+                ClientError::for_request(&request, "login_required", "the user is not signed in");
+            return Ok(ui.to_client(&error));
+        }
+        return Ok(ui.with_form_action(see_other(&login_url(id)), &request));
+    }
+    let Some(signed_in) = signed_in else {
+        return Err(expired());
+    };
+    let consented = state
+        .authorizations
+        .has_consent(signed_in.user.id, &request.client_id, &request.scope)
+        .await?;
+    if consented && !request.prompt.consent {
+        // Taken, so a held request gives one code at most.
+        let request = state
+            .authorizations
+            .held(id, true)
+            .await?
+            .ok_or_else(expired)?;
+        return ui.code_redirect(&signed_in, request).await;
+    }
+    if request.prompt.none {
+        let error = ClientError::for_request(
+            &request,
+            "consent_required",
+            "the user has not allowed this client yet",
+        );
+        return Ok(ui.to_client(&error));
+    }
+    let client = state
+        .clients
+        .find(&request.client_id)
+        .await?
+        .ok_or_else(expired)?;
+    let page = ConsentPage {
+        layout: Layout::new(req.cookie(), &ui.cookies, Some(&signed_in)),
+        client_name: client.name,
+        username: signed_in.user.username.clone(),
+        scopes: request
+            .scope
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        request: id.to_owned(),
+    };
+    Ok(ui.with_form_action(html(&page, StatusCode::OK), &request))
+}
+
+impl Ui {
+    /// Issues the code for `request` and sends the browser back to the client with it.
+    async fn code_redirect(
+        &self,
+        signed_in: &SignedIn,
+        request: AuthorizationRequest,
+    ) -> Result<Response, UiError> {
+        let grant = CodeGrant {
+            user_id: signed_in.user.id,
+            auth_time: signed_in.session.created_at.unix_timestamp(),
+            request,
+        };
+        let code = self.state.authorizations.issue_code(&grant).await?;
+        let request = &grant.request;
+        let mut answer: Vec<(&str, &str)> = vec![("code", &code)];
+        if let Some(state) = &request.state {
+            answer.push(("state", state));
+        }
+        tracing::info!(
+            user_id = %signed_in.user.id,
+            client_id = %request.client_id,
+            "authorization code issued"
+        );
+        Ok(self.redirect_to_client(&request.redirect_uri, &answer))
+    }
+
+    fn refuse(&self, refusal: &Refusal) -> Result<Response, UiError> {
+        match refusal {
+            Refusal::ToUser { .. } => Err(refusal_page(refusal)),
+            Refusal::ToClient(error) => Ok(self.to_client(error)),
+        }
+    }
+
+    /// An error for the client, at its redirect URI (RFC 6749 §4.1.2.1).
+    fn to_client(&self, error: &ClientError) -> Response {
+        let mut answer: Vec<(&str, &str)> = vec![
+            ("error", error.error),
+            ("error_description", &error.description),
+        ];
+        if let Some(state) = &error.state {
+            answer.push(("state", state));
+        }
+        self.redirect_to_client(&error.redirect_uri, &answer)
+    }
+
+    /// 303 to `redirect_uri` with `answer` and `iss` (RFC 9207) added to its query.
+    fn redirect_to_client(&self, redirect_uri: &str, answer: &[(&str, &str)]) -> Response {
+        let Ok(mut url) = Url::parse(redirect_uri) else {
+            // Registered URIs are checked at registration; this is a broken record.
+            return UiError::from(Error::Internal(format!(
+                "unparseable redirect URI {redirect_uri}"
+            )))
+            .into_response();
+        };
+        url.query_pairs_mut()
+            .extend_pairs(answer)
+            .append_pair("iss", &self.state.config.issuer);
+        see_other(url.as_str())
+    }
+
+    fn with_form_action(&self, response: Response, request: &AuthorizationRequest) -> Response {
+        allow_form_to_end_at(response, &request.redirect_uri)
+    }
+}
+
+/// `response`, with a CSP whose `form-action` also allows `redirect_uri`'s origin, so a form
+/// on this page may end at the client.
+pub fn allow_form_to_end_at(mut response: Response, redirect_uri: &str) -> Response {
+    let Ok(url) = Url::parse(redirect_uri) else {
+        return response;
+    };
+    let policy = CONTENT_SECURITY_POLICY.replace(
+        "form-action 'self'",
+        &format!("form-action 'self' {}", url.origin().ascii_serialization()),
+    );
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    response
+}
+
+/// What the login page shows of the request it continues.
+pub struct LoginFlow {
+    pub client_name: String,
+    pub login_hint: Option<String>,
+    pub redirect_uri: String,
+}
+
+/// The held request a login continues; an error page if it has expired.
+pub async fn held_for_login(ui: &Ui, id: &str) -> Result<LoginFlow, UiError> {
+    let state = &ui.state;
+    let request = state
+        .authorizations
+        .held(id, false)
+        .await?
+        .ok_or_else(expired)?;
+    let client = state
+        .clients
+        .find(&request.client_id)
+        .await?
+        .ok_or_else(expired)?;
+    Ok(LoginFlow {
+        client_name: client.name,
+        login_hint: request.login_hint,
+        redirect_uri: request.redirect_uri,
+    })
+}
+
+pub fn resume_url(request_id: &str) -> String {
+    format!(
+        "/oauth/authorize/continue?{}",
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("request", request_id)
+            .finish()
+    )
+}
+
+/// Query or form pairs, percent-decoded, in order, duplicates kept (to be refused).
+fn parse_params(encoded: &str) -> Params {
+    url::form_urlencoded::parse(encoded.as_bytes())
+        .map(|(key, value)| (key.into_owned(), value.into_owned()))
+        .collect()
+}
+
+pub fn login_url(request_id: &str) -> String {
+    let mut url = String::from("/ui/login?");
+    url.push_str(
+        &url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("authorization", request_id)
+            .finish(),
+    );
+    url
+}
+
+fn refusal_page(refusal: &Refusal) -> UiError {
+    let message = match refusal {
+        Refusal::ToUser { message, .. } => message.clone(),
+        Refusal::ToClient(error) => error.description.clone(),
+    };
+    UiError::new(StatusCode::BAD_REQUEST, message)
+}
+
+fn unknown_client() -> Refusal {
+    Refusal::ToUser {
+        code: "invalid_client",
+        message: "The application that sent you here is not registered with authd.".to_owned(),
+    }
+}
+
+fn expired() -> UiError {
+    UiError::new(
+        StatusCode::BAD_REQUEST,
+        "This sign-in request has expired or was already answered. Go back to the application \
+         and start again.",
+    )
+}
