@@ -227,6 +227,11 @@ impl Authorizations {
     }
 }
 
+/// `at` in Unix milliseconds, as requests record when they were made.
+pub fn unix_millis(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
 /// 256 random bits, base64url: an id nobody can guess.
 fn random_id() -> String {
     let mut bytes = [0u8; 32];

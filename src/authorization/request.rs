@@ -38,8 +38,9 @@ pub struct AuthorizationRequest {
     pub login_hint: Option<String>,
     /// The DPoP key the code is bound to (RFC 9449 §10).
     pub dpop_jkt: Option<String>,
-    /// Unix seconds: a login after this answers `prompt=login`.
-    pub created_at: i64,
+    /// Unix milliseconds: a login after this answers `prompt=login` (seconds would take a
+    /// login in the same second as the request for a new one).
+    pub created_at_ms: i64,
 }
 
 /// `prompt` (OpenID Connect Core §3.1.2.1), as flags.
@@ -148,10 +149,11 @@ pub fn redirect_target(
 }
 
 /// Checks a request whose client and redirect URI are good (see [`redirect_target`]).
+/// `now_ms` is the time in Unix milliseconds.
 pub fn check(
     params: &Params,
     client: &ClientRecord,
-    now: i64,
+    now_ms: i64,
 ) -> Result<AuthorizationRequest, Refusal> {
     let (redirect_uri, redirect_uri_sent) = redirect_target(params, Some(client))?;
     // `state` is echoed even on the errors below, if it came once.
@@ -253,7 +255,7 @@ pub fn check(
         max_age,
         login_hint: get("login_hint")?.map(str::to_owned),
         dpop_jkt,
-        created_at: now,
+        created_at_ms: now_ms,
     })
 }
 

@@ -5,6 +5,7 @@ mod auth;
 mod authorize_docs;
 mod client_auth;
 mod client_ip;
+mod client_registration;
 mod cors;
 mod docs;
 pub mod error;
@@ -73,6 +74,7 @@ pub fn api_service(state: &AppState) -> OpenApiService<impl poem_openapi::OpenAp
             token::TokenApi(state.clone()),
             oauth::OAuthApi(state.clone()),
             par::ParApi(state.clone()),
+            client_registration::ClientRegistrationApi(state.clone()),
             authorize_docs::AuthorizeDocs,
             metadata::MetadataApi(state.clone()),
         ),

@@ -13,7 +13,7 @@ use super::{
     error::OAuthError,
 };
 use crate::{
-    authorization::{CODE_TTL, Params, Refusal, request::check},
+    authorization::{CODE_TTL, Params, Refusal, request::check, unix_millis},
     error::Error,
     possession::ProofContext,
     state::AppState,
@@ -135,7 +135,7 @@ impl ParApi {
         .filter_map(|(name, value)| Some((name.to_owned(), value?)))
         .collect();
         params.retain(|(_, value)| !value.is_empty());
-        let now = state.clock.now().unix_timestamp();
+        let now = unix_millis(state.clock.now());
         let request = check(&params, &client, now).map_err(|refusal| match refusal {
             // No browser is involved: every refusal goes to the client, as JSON.
             Refusal::ToUser { code, message } => Error::oauth(code, message),

@@ -48,6 +48,28 @@ impl DpopKey {
         Self { encoding, jwk, alg }
     }
 
+    /// The RFC 7638 SHA-256 thumbprint of the public key (what `dpop_jkt` and `cnf.jkt` name).
+    pub fn thumbprint(&self) -> String {
+        self.jwk
+            .thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
+            .unwrap()
+    }
+
+    /// The public key as a JWK set, its `kid` the thumbprint: what a `private_key_jwt` client
+    /// registers.
+    pub fn public_jwks(&self) -> Value {
+        let mut jwk = serde_json::to_value(&self.jwk).unwrap();
+        jwk["kid"] = json!(self.thumbprint());
+        json!({ "keys": [jwk] })
+    }
+
+    /// A JWT with `claims`, its header naming the key by `kid` (a client assertion, RFC 7523).
+    pub fn assertion(&self, claims: &Value) -> String {
+        let mut header = Header::new(self.alg);
+        header.kid = Some(self.thumbprint());
+        encode(&header, claims, &self.encoding).unwrap()
+    }
+
     /// A proof for `method` `url`, bound to `token` if given, carrying `nonce` if given.
     pub fn proof(
         &self,

@@ -28,6 +28,7 @@ use crate::{
     authorization::{
         AuthorizationRequest, ClientError, CodeGrant, Params, Refusal,
         request::{check, redirect_target, single},
+        unix_millis,
     },
     error::Error,
 };
@@ -138,7 +139,7 @@ async fn start(ui: &Ui, req: &Request, params: Params) -> Result<Response, UiErr
         Ok(Some(client_id)) => state.clients.find(client_id).await?,
         _ => None,
     };
-    let now = state.clock.now().unix_timestamp();
+    let now = unix_millis(state.clock.now());
     let request = match single(&params, "request_uri") {
         Ok(Some(request_uri)) => {
             // RFC 9126 §4: the pushed request is the whole request; other parameters but
@@ -205,7 +206,7 @@ async fn proceed(
         Some(signed_in) => {
             let auth_time = signed_in.session.created_at.unix_timestamp();
             // A login since the request was made answers `prompt=login` and any `max_age`.
-            let fresh = auth_time >= request.created_at;
+            let fresh = unix_millis(signed_in.session.created_at) >= request.created_at_ms;
             let too_old = request
                 .max_age
                 .is_some_and(|max_age| now - auth_time > max_age);
