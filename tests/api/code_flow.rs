@@ -867,3 +867,60 @@ async fn a_consent_form_without_its_csrf_token_is_refused_and_gives_no_code() {
         .get(0);
     assert_eq!(consents, 0);
 }
+
+#[tokio::test]
+async fn a_third_party_oauth_client_runs_the_code_flow_with_pkce_par_and_dpop() {
+    // requests-oauth2client (PyPI) builds every request from authd's metadata; the script
+    // plays the browser through authd's real login and consent forms.
+    let app = spawn_app().await;
+    let password = app.register("alice").await;
+    let redirect_uri = "http://127.0.0.1:9/callback";
+    let public = register_client(
+        &app,
+        &[
+            "--name",
+            "Notes (public)",
+            "--public",
+            "--redirect-uri",
+            redirect_uri,
+            "--scope",
+            "notes:read",
+        ],
+    );
+    let confidential = register_client(
+        &app,
+        &[
+            "--name",
+            "Notes (server)",
+            "--redirect-uri",
+            redirect_uri,
+            "--scope",
+            "notes:read notes:write",
+        ],
+    );
+    // Async: the app under test serves on this same runtime thread.
+    let output = tokio::process::Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/interop/code_flow_client.py"
+        ))
+        .args([
+            app.address.as_str(),
+            crate::helpers::ISSUER,
+            "alice",
+            &password,
+            public["client_id"].as_str().unwrap(),
+            confidential["client_id"].as_str().unwrap(),
+            confidential["client_secret"].as_str().unwrap(),
+            redirect_uri,
+        ])
+        .output()
+        .await
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "requests-oauth2client failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
