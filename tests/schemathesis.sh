@@ -14,6 +14,8 @@ command -v schemathesis >/dev/null || python3 -m pip install --quiet --disable-p
 
 # Limits high enough that a fuzzing client is not just rate limited.
 export AUTHD_RATE_LIMIT=1000000 AUTHD_LOGIN_FAILURE_LIMIT=1000000
+# Dynamic registration on, so /oauth/register is fuzzed rather than only answering 404.
+export AUTHD_DYNAMIC_REGISTRATION=true
 source tests/serve_authd.sh
 serve_authd schemathesis "${PORT:-18099}"
 

@@ -11,7 +11,7 @@ use subtle::ConstantTimeEq;
 
 use super::{
     ApiTags, client_ip,
-    error::{OAuthError, OAuthErrorBody},
+    error::{ErrorBody, OAuthError, OAuthErrorBody},
 };
 use crate::{
     clients::Registration,
@@ -69,8 +69,11 @@ struct RegisteredClient {
     jwks: Option<serde_json::Value>,
 }
 
+/// Every answer of the endpoint: one type, so that a body poem-openapi cannot parse is answered
+/// in the RFC 7591 error shape too (its handler is the successful type's).
 #[derive(ApiResponse)]
-enum RegistrationResult {
+#[oai(bad_request_handler = "unreadable_metadata")]
+enum RegistrationAnswer {
     #[oai(status = 201)]
     Created(
         Json<RegisteredClient>,
@@ -78,10 +81,6 @@ enum RegistrationResult {
         #[oai(header = "Cache-Control")]
         String,
     ),
-}
-
-#[derive(ApiResponse)]
-enum RegistrationError {
     /// `invalid_redirect_uri` or `invalid_client_metadata` (RFC 7591 §3.2.2).
     #[oai(status = 400)]
     BadRequest(Json<OAuthErrorBody>),
@@ -94,12 +93,25 @@ enum RegistrationError {
     /// Dynamic registration is off.
     #[oai(status = 404)]
     Disabled(Json<OAuthErrorBody>),
+    /// The body is over 64 KiB (answered before any handler runs, in authd's error shape).
+    #[allow(dead_code)] // built by the framework, described here
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorBody>),
+    /// The body is not JSON (answered before any handler runs, in authd's error shape).
+    #[allow(dead_code)] // built by the framework, described here
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
     #[oai(status = 429)]
     TooManyRequests(Json<OAuthErrorBody>, #[oai(header = "Retry-After")] u64),
     #[oai(status = 500)]
     Internal(Json<OAuthErrorBody>),
     #[oai(status = 503)]
     Unavailable(Json<OAuthErrorBody>),
+}
+
+/// Metadata that is not the JSON object RFC 7591 §2 describes.
+fn unreadable_metadata(err: poem::Error) -> RegistrationAnswer {
+    RegistrationAnswer::BadRequest(body("invalid_client_metadata", err.to_string()))
 }
 
 fn body(error: &str, description: impl Into<String>) -> Json<OAuthErrorBody> {
@@ -109,7 +121,7 @@ fn body(error: &str, description: impl Into<String>) -> Json<OAuthErrorBody> {
     })
 }
 
-impl From<Error> for RegistrationError {
+impl From<Error> for RegistrationAnswer {
     fn from(err: Error) -> Self {
         match err {
             // RFC 7591 §3.2.2: a bad redirect URI has its own code; any other field is
@@ -141,11 +153,19 @@ impl ClientRegistrationApi {
     /// Off unless the server runs with `AUTHD_DYNAMIC_REGISTRATION=true` (then 404). With
     /// `AUTHD_REGISTRATION_TOKEN` set, send it as `Authorization: Bearer …`.
     #[oai(path = "/oauth/register", method = "post")]
-    async fn register(
+    async fn register(&self, req: &Request, metadata: Json<ClientMetadata>) -> RegistrationAnswer {
+        self.try_register(req, metadata.0)
+            .await
+            .unwrap_or_else(|refused| refused)
+    }
+}
+
+impl ClientRegistrationApi {
+    async fn try_register(
         &self,
         req: &Request,
-        metadata: Json<ClientMetadata>,
-    ) -> Result<RegistrationResult, RegistrationError> {
+        metadata: ClientMetadata,
+    ) -> Result<RegistrationAnswer, RegistrationAnswer> {
         let state = &self.0;
         self.admit(req)?;
         state
@@ -155,23 +175,21 @@ impl ClientRegistrationApi {
                 client_ip(req, &state.config.trusted_proxies),
             )
             .await?;
-        let registration = registration(metadata.0)?;
+        let registration = registration(metadata)?;
         let (client, secret) = state.clients.create(registration).await?;
         tracing::info!(client_id = %client.client_id, "client registered dynamically");
-        Ok(RegistrationResult::Created(
+        Ok(RegistrationAnswer::Created(
             Json(describe(&client, secret.map(|s| s.expose().to_owned()))),
             "no-store".to_owned(),
         ))
     }
-}
 
-impl ClientRegistrationApi {
     /// Whether this request may register at all: the endpoint is on, and the initial access
     /// token, if one is configured, is presented (compared in constant time).
-    fn admit(&self, req: &Request) -> Result<(), RegistrationError> {
+    fn admit(&self, req: &Request) -> Result<(), RegistrationAnswer> {
         let config = &self.0.config;
         if !config.dynamic_registration {
-            return Err(RegistrationError::Disabled(body(
+            return Err(RegistrationAnswer::Disabled(body(
                 "not_found",
                 "dynamic client registration is off on this server",
             )));
@@ -192,7 +210,7 @@ impl ClientRegistrationApi {
         ) {
             return Ok(());
         }
-        Err(RegistrationError::Unauthorized(
+        Err(RegistrationAnswer::Unauthorized(
             body(
                 "invalid_token",
                 "registration requires the initial access token",
@@ -202,9 +220,9 @@ impl ClientRegistrationApi {
     }
 }
 
-fn registration(metadata: ClientMetadata) -> Result<Registration, RegistrationError> {
+fn registration(metadata: ClientMetadata) -> Result<Registration, RegistrationAnswer> {
     let invalid =
-        |message: &str| RegistrationError::BadRequest(body("invalid_client_metadata", message));
+        |message: &str| RegistrationAnswer::BadRequest(body("invalid_client_metadata", message));
     if metadata.jwks_uri.is_some() {
         return Err(invalid(
             "jwks_uri is not supported: register the keys in jwks",
@@ -234,7 +252,7 @@ fn registration(metadata: ClientMetadata) -> Result<Registration, RegistrationEr
     }
     let redirect_uris = metadata.redirect_uris.unwrap_or_default();
     if redirect_uris.is_empty() {
-        return Err(RegistrationError::BadRequest(body(
+        return Err(RegistrationAnswer::BadRequest(body(
             "invalid_redirect_uri",
             "at least one redirect URI is required",
         )));
