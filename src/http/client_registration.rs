@@ -76,7 +76,8 @@ struct RegisteredClient {
 enum RegistrationAnswer {
     #[oai(status = 201)]
     Created(
-        Json<RegisteredClient>,
+        // Boxed: far larger than the error variants.
+        Json<Box<RegisteredClient>>,
         /// The body may hold a secret: no cache may keep it.
         #[oai(header = "Cache-Control")]
         String,
@@ -179,7 +180,10 @@ impl ClientRegistrationApi {
         let (client, secret) = state.clients.create(registration).await?;
         tracing::info!(client_id = %client.client_id, "client registered dynamically");
         Ok(RegistrationAnswer::Created(
-            Json(describe(&client, secret.map(|s| s.expose().to_owned()))),
+            Json(Box::new(describe(
+                &client,
+                secret.map(|s| s.expose().to_owned()),
+            ))),
             "no-store".to_owned(),
         ))
     }
