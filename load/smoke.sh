@@ -10,7 +10,9 @@ out=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$out"' EXIT
 
 # Login-heavy scenarios need a rate limit above what one load tool sends.
-AUTHD_LISTEN=127.0.0.1:0 AUTHD_RATE_LIMIT=1000000 "$authd" dev >"$out/stdout" 2>"$out/stderr" &
+# Dynamic registration on: it is how the code-flow scenario gets its client from `authd dev`.
+AUTHD_LISTEN=127.0.0.1:0 AUTHD_RATE_LIMIT=1000000 AUTHD_DYNAMIC_REGISTRATION=true \
+  "$authd" dev >"$out/stdout" 2>"$out/stderr" &
 pid=$!
 for _ in $(seq 1 100); do
   url=$(sed -n 's/^authd listening on //p' "$out/stdout")
@@ -23,4 +25,10 @@ done
   --json "$out/closed.json"
 "$load" --target "$url" --scenario verify --duration 2s --rate 200 --users 4 --strict
 grep -q '"errors": 0' "$out/closed.json"
+
+client=$(curl -fs -H 'Content-Type: application/json' "$url/oauth/register" \
+  -d '{"client_name":"load","redirect_uris":["http://127.0.0.1/callback"]}' |
+  python3 -c 'import json, sys; c = json.load(sys.stdin); print(c["client_id"] + ":" + c["client_secret"])')
+"$load" --target "$url" --scenario code-flow --client "$client" --duration 2s --concurrency 4 \
+  --users 2 --strict
 echo "load smoke: no errors"

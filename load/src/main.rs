@@ -5,6 +5,7 @@
 //! a progress line, then requests/s, latency percentiles and errors by status, and can write
 //! the same as JSON. It sends only to the `--target` URLs it is given: no proxy, no redirects.
 
+mod code_flow;
 mod dpop;
 mod prepare;
 mod report;
@@ -24,6 +25,7 @@ use clap::Parser;
 use tokio::sync::Semaphore;
 
 use crate::{
+    code_flow::FlowClient,
     prepare::{Needs, prepare},
     report::{Recorder, progress},
     scenario::{Context, Scenario, parse_mix},
@@ -57,9 +59,13 @@ struct Args {
     #[arg(long, default_value_t = 16)]
     users: usize,
     /// A confidential client, `ID:SECRET` (from `authd clients create`), for the
-    /// client-credentials and introspect scenarios.
+    /// client-credentials, introspect and code-flow scenarios (for code-flow, registered with
+    /// `--redirect-uri` and the authorization_code grant).
     #[arg(long)]
     client: Option<String>,
+    /// The redirect URI the `--client` registered, for the code-flow scenario.
+    #[arg(long, default_value = "http://127.0.0.1/callback")]
+    redirect_uri: String,
     /// The URL authd knows itself by (`AUTHD_PUBLIC_URL`), which DPoP proofs name; default:
     /// read from its metadata document (RFC 8414 `token_endpoint`).
     #[arg(long)]
@@ -139,7 +145,16 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         None => targets[0].clone(),
     };
 
+    let flow_client = match (&oauth_client, uses(Scenario::CodeFlow)) {
+        (Some((id, secret)), true) => Some(FlowClient {
+            id: id.clone(),
+            secret: secret.clone(),
+            redirect_uri: args.redirect_uri.clone(),
+        }),
+        _ => None,
+    };
     let needs = Needs {
+        browser_sessions_for: flow_client.as_ref(),
         users: if sequence == [Scenario::Get] {
             0
         } else {
@@ -170,6 +185,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         public_url,
         fixture,
         oauth_client,
+        flow_client,
         sequence,
         path: args.path.clone(),
         next_target: AtomicUsize::new(0),

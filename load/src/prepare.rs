@@ -6,7 +6,10 @@ use std::{collections::VecDeque, sync::Mutex, time::Duration};
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
 use serde_json::Value;
 
-use crate::dpop::DpopKey;
+use crate::{
+    code_flow::{BrowserSession, FlowClient, consent, sign_in},
+    dpop::DpopKey,
+};
 
 #[derive(Default)]
 pub struct Fixture {
@@ -18,12 +21,16 @@ pub struct Fixture {
     pub refresh_tokens: Mutex<VecDeque<String>>,
     /// DPoP-bound access tokens, with the key each is bound to.
     pub dpop_tokens: Vec<(DpopKey, String)>,
+    /// Browsers signed in on `/ui`, each having consented to the code-flow client.
+    pub browser_sessions: Vec<BrowserSession>,
 }
 
-pub struct Needs {
+pub struct Needs<'a> {
     pub users: usize,
     pub refresh_sessions: usize,
     pub dpop_sessions: usize,
+    /// Sign every user in on `/ui` and consent to this client.
+    pub browser_sessions_for: Option<&'a FlowClient>,
 }
 
 /// Registers and logs in through `base`. Login routes are rate limited per client IP: on 429
@@ -33,7 +40,7 @@ pub async fn prepare(
     client: &Client,
     base: &str,
     public_url: &str,
-    needs: &Needs,
+    needs: &Needs<'_>,
 ) -> Result<Fixture, String> {
     if needs.users == 0 {
         return Ok(Fixture::default());
@@ -73,11 +80,20 @@ pub async fn prepare(
         let session = json(login(client, base, user, Some(proof)).await?, "DPoP login").await?;
         dpop_tokens.push((key, field(&session, "access_token")?));
     }
+    let mut browser_sessions = Vec::new();
+    if let Some(flow_client) = needs.browser_sessions_for {
+        for (username, password) in &credentials {
+            let session = sign_in(client, base, username, password).await?;
+            consent(client, base, &session, flow_client).await?;
+            browser_sessions.push(session);
+        }
+    }
     Ok(Fixture {
         credentials,
         tokens,
         refresh_tokens: Mutex::new(refresh_tokens),
         dpop_tokens,
+        browser_sessions,
     })
 }
 

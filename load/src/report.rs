@@ -12,6 +12,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 /// How one request ended.
+#[derive(Debug)]
 pub enum Outcome {
     Answered(u16),
     /// No HTTP answer: connection refused or reset, timeout.

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use clap::ValueEnum;
 use reqwest::{Client, RequestBuilder};
 
-use crate::{prepare::Fixture, report::Outcome};
+use crate::{code_flow::FlowClient, prepare::Fixture, report::Outcome};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Scenario {
@@ -23,6 +23,10 @@ pub enum Scenario {
     Introspect,
     /// `GET /me` with a DPoP-bound token and a fresh proof each time
     DpopVerify,
+    /// The authorization code flow: PAR, the authorization endpoint with a live `/ui` session,
+    /// and the token endpoint; one flow counts as one request (needs `--client` registered for
+    /// the code flow with `--redirect-uri`)
+    CodeFlow,
     /// A weighted mix of the above (`--mix`)
     Mixed,
     /// A plain `GET` of `--path`, nothing prepared: for baselines (any HTTP server)
@@ -39,13 +43,17 @@ impl Scenario {
             Scenario::ClientCredentials => "client-credentials",
             Scenario::Introspect => "introspect",
             Scenario::DpopVerify => "dpop-verify",
+            Scenario::CodeFlow => "code-flow",
             Scenario::Mixed => "mixed",
             Scenario::Get => "get",
         }
     }
 
     pub fn needs_client(self) -> bool {
-        matches!(self, Scenario::ClientCredentials | Scenario::Introspect)
+        matches!(
+            self,
+            Scenario::ClientCredentials | Scenario::Introspect | Scenario::CodeFlow
+        )
     }
 }
 
@@ -104,6 +112,8 @@ pub struct Context {
     pub public_url: String,
     pub fixture: Fixture,
     pub oauth_client: Option<(String, String)>,
+    /// The client of the code-flow scenario (the `--client`, with `--redirect-uri`).
+    pub flow_client: Option<FlowClient>,
     pub sequence: Vec<Scenario>,
     /// The path of the `get` scenario.
     pub path: String,
@@ -164,6 +174,17 @@ impl Context {
                     .get(format!("{base}/me"))
                     .header("authorization", format!("DPoP {token}"))
                     .header("DPoP", proof)
+            }
+            Scenario::CodeFlow => {
+                let (Some(flow_client), Some(session)) = (
+                    &self.flow_client,
+                    fixture
+                        .browser_sessions
+                        .get(pick(fixture.browser_sessions.len())),
+                ) else {
+                    return Outcome::Failed("code-flow needs --client and a prepared session");
+                };
+                return crate::code_flow::flow(&self.client, base, session, flow_client).await;
             }
             // Expanded into the sequence before the run; never a request of its own.
             Scenario::Mixed => return Outcome::Failed("mixed is not a request"),
