@@ -22,7 +22,7 @@ use super::{
     CONTENT_SECURITY_POLICY, Ui, csrf,
     error::UiError,
     page::{Layout, html, see_other},
-    session::{self, SignedIn},
+    session,
 };
 use crate::{
     authorization::{
@@ -31,6 +31,7 @@ use crate::{
         unix_millis,
     },
     error::Error,
+    store::{SessionRecord, UserRecord},
 };
 
 #[derive(Template)]
@@ -101,7 +102,7 @@ pub async fn resume(
         .held(&query.request, false)
         .await?
         .ok_or_else(expired)?;
-    proceed(ui, req, &query.request, request).await
+    proceed(ui, req, Pending::Held(query.request, request)).await
 }
 
 #[handler]
@@ -130,24 +131,21 @@ pub async fn consent(
     authorizations
         .consent(signed_in.user.id, &request.client_id, &request.scope)
         .await?;
-    ui.code_redirect(&signed_in, request).await
+    ui.code_redirect(&signed_in.user, &signed_in.session, request)
+        .await
 }
 
 async fn start(ui: &Ui, req: &Request, params: Params) -> Result<Response, UiError> {
     let state = &ui.state;
-    let client = match single(&params, "client_id") {
-        Ok(Some(client_id)) => state.clients.find(client_id).await?,
-        _ => None,
-    };
-    let now = unix_millis(state.clock.now());
+    let client_id = single(&params, "client_id").ok().flatten();
     let request = match single(&params, "request_uri") {
         Ok(Some(request_uri)) => {
             // RFC 9126 §4: the pushed request is the whole request; other parameters but
-            // client_id are ignored. It names its redirect URI, so an unknown or used
+            // client_id are ignored. The client authenticated when it pushed, so it is not
+            // looked up again. The request names its redirect URI, so an unknown or used
             // request_uri can only be shown to the user.
-            let client = client.ok_or_else(|| refusal_page(&unknown_client()))?;
             match state.authorizations.take_pushed(request_uri).await? {
-                Some(request) if request.client_id == client.client_id => request,
+                Some(request) if Some(request.client_id.as_str()) == client_id => request,
                 _ => {
                     return Err(UiError::new(
                         StatusCode::BAD_REQUEST,
@@ -158,6 +156,10 @@ async fn start(ui: &Ui, req: &Request, params: Params) -> Result<Response, UiErr
             }
         }
         Ok(None) => {
+            let client = match client_id {
+                Some(client_id) => state.clients.find(client_id).await?,
+                None => None,
+            };
             let Some(client) = client.as_ref() else {
                 // Without a registered client there is nowhere safe to redirect to.
                 let refusal = redirect_target(&params, None)
@@ -165,6 +167,7 @@ async fn start(ui: &Ui, req: &Request, params: Params) -> Result<Response, UiErr
                     .unwrap_or_else(unknown_client);
                 return Err(refusal_page(&refusal));
             };
+            let now = unix_millis(state.clock.now());
             let request = match check(&params, client, now) {
                 Ok(request) => request,
                 Err(refusal) => return ui.refuse(&refusal),
@@ -187,69 +190,100 @@ async fn start(ui: &Ui, req: &Request, params: Params) -> Result<Response, UiErr
             ));
         }
     };
-    let id = state.authorizations.hold(&request).await?;
-    proceed(ui, req, &id, request).await
+    proceed(ui, req, Pending::New(request)).await
 }
 
-/// The next step of a held request: log in, consent, or the code.
-async fn proceed(
-    ui: &Ui,
-    req: &Request,
-    id: &str,
-    request: AuthorizationRequest,
-) -> Result<Response, UiError> {
+/// A request on its way: just made (nothing stored yet), or held in Redis for a login or a
+/// consent under an id.
+enum Pending {
+    New(AuthorizationRequest),
+    Held(String, AuthorizationRequest),
+}
+
+impl Pending {
+    fn request(&self) -> &AuthorizationRequest {
+        match self {
+            Pending::New(request) | Pending::Held(_, request) => request,
+        }
+    }
+
+    /// The id the login or consent page continues with: the held one, or a new hold.
+    async fn id(&self, ui: &Ui) -> Result<String, Error> {
+        match self {
+            Pending::Held(id, _) => Ok(id.clone()),
+            Pending::New(request) => ui.state.authorizations.hold(request).await,
+        }
+    }
+
+    /// The request to answer with a code. A held one is taken, so it gives one code at most.
+    async fn take(self, ui: &Ui) -> Result<AuthorizationRequest, UiError> {
+        match self {
+            Pending::New(request) => Ok(request),
+            Pending::Held(id, _) => ui
+                .state
+                .authorizations
+                .held(&id, true)
+                .await?
+                .ok_or_else(expired),
+        }
+    }
+}
+
+/// The next step of a request: log in, consent, or the code. Only a request that needs a page
+/// is stored, so a signed-in user who has consented costs no write but the code's.
+async fn proceed(ui: &Ui, req: &Request, pending: Pending) -> Result<Response, UiError> {
     let state = &ui.state;
-    let signed_in = session::current(state, req.cookie(), &ui.cookies).await?;
+    let live = session::live(state, req.cookie(), &ui.cookies).await?;
+    let request = pending.request();
     let now = state.clock.now().unix_timestamp();
-    let needs_login = match &signed_in {
+    let needs_login = match &live {
         None => true,
-        Some(signed_in) => {
-            let auth_time = signed_in.session.created_at.unix_timestamp();
+        Some((_, session)) => {
+            let auth_time = session.created_at.unix_timestamp();
             // A login since the request was made answers `prompt=login` and any `max_age`.
-            let fresh = unix_millis(signed_in.session.created_at) >= request.created_at_ms;
+            let fresh = unix_millis(session.created_at) >= request.created_at_ms;
             let too_old = request
                 .max_age
                 .is_some_and(|max_age| now - auth_time > max_age);
             !fresh && (request.prompt.login || too_old)
         }
     };
-    if needs_login {
+    let Some((user, session)) = live.filter(|_| !needs_login) else {
         if request.prompt.none {
             let error =
-                ClientError::for_request(&request, "login_required", "the user is not signed in");
+                ClientError::for_request(request, "login_required", "the user is not signed in");
             return Ok(ui.to_client(&error));
         }
-        return Ok(ui.with_form_action(see_other(&login_url(id)), &request));
-    }
-    let Some(signed_in) = signed_in else {
-        return Err(expired());
+        let id = pending.id(ui).await?;
+        return Ok(ui.with_form_action(see_other(&login_url(&id)), pending.request()));
     };
     let consented = state
         .authorizations
-        .has_consent(signed_in.user.id, &request.client_id, &request.scope)
+        .has_consent(user.id, &request.client_id, &request.scope)
         .await?;
     if consented && !request.prompt.consent {
-        // Taken, so a held request gives one code at most.
-        let request = state
-            .authorizations
-            .held(id, true)
-            .await?
-            .ok_or_else(expired)?;
-        return ui.code_redirect(&signed_in, request).await;
+        let request = pending.take(ui).await?;
+        return ui.code_redirect(&user, &session, request).await;
     }
     if request.prompt.none {
         let error = ClientError::for_request(
-            &request,
+            request,
             "consent_required",
             "the user has not allowed this client yet",
         );
         return Ok(ui.to_client(&error));
     }
+    // The consent page: the full session (its layout names the user and holds the CSRF token).
+    let signed_in = session::current(state, req.cookie(), &ui.cookies)
+        .await?
+        .ok_or_else(expired)?;
     let client = state
         .clients
         .find(&request.client_id)
         .await?
         .ok_or_else(expired)?;
+    let id = pending.id(ui).await?;
+    let request = pending.request();
     let page = ConsentPage {
         layout: Layout::new(req.cookie(), &ui.cookies, Some(&signed_in)),
         client_name: client.name,
@@ -260,21 +294,22 @@ async fn proceed(
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect(),
-        request: id.to_owned(),
+        request: id,
     };
-    Ok(ui.with_form_action(html(&page, StatusCode::OK), &request))
+    Ok(ui.with_form_action(html(&page, StatusCode::OK), request))
 }
 
 impl Ui {
     /// Issues the code for `request` and sends the browser back to the client with it.
     async fn code_redirect(
         &self,
-        signed_in: &SignedIn,
+        user: &UserRecord,
+        session: &SessionRecord,
         request: AuthorizationRequest,
     ) -> Result<Response, UiError> {
         let grant = CodeGrant {
-            user_id: signed_in.user.id,
-            auth_time: signed_in.session.created_at.unix_timestamp(),
+            user_id: user.id,
+            auth_time: session.created_at.unix_timestamp(),
             request,
         };
         let code = self.state.authorizations.issue_code(&grant).await?;
@@ -284,7 +319,7 @@ impl Ui {
             answer.push(("state", state));
         }
         tracing::info!(
-            user_id = %signed_in.user.id,
+            user_id = %user.id,
             client_id = %request.client_id,
             "authorization code issued"
         );

@@ -43,19 +43,7 @@ pub async fn current(
     jar: &CookieJar,
     policy: &CookiePolicy,
 ) -> Result<Option<SignedIn>, Error> {
-    let Some(refresh) = policy.get(jar, cookies::SESSION) else {
-        return Ok(None);
-    };
-    let live = state
-        .sessions
-        .find_live(&RefreshToken::presented(refresh))
-        .await?;
-    let Some((session, _)) = live else {
-        clear(jar, policy);
-        return Ok(None);
-    };
-    let Some(user) = state.users.find_by_id(session.user_id).await? else {
-        clear(jar, policy);
+    let Some((user, session)) = live(state, jar, policy).await? else {
         return Ok(None);
     };
     // The access cookie counts only as this session's own token; anything else is replaced.
@@ -80,6 +68,32 @@ pub async fn current(
         access_token,
         claims,
     }))
+}
+
+/// The browser's live session and its user, without the access cookie: for the authorization
+/// endpoint, which needs to know who is signed in and since when, and no token. A revoked or
+/// expired session, or a deleted user, clears the cookies and counts as signed out.
+pub async fn live(
+    state: &AppState,
+    jar: &CookieJar,
+    policy: &CookiePolicy,
+) -> Result<Option<(UserRecord, SessionRecord)>, Error> {
+    let Some(refresh) = policy.get(jar, cookies::SESSION) else {
+        return Ok(None);
+    };
+    let live = state
+        .sessions
+        .find_live(&RefreshToken::presented(refresh))
+        .await?;
+    let Some((session, _)) = live else {
+        clear(jar, policy);
+        return Ok(None);
+    };
+    let Some(user) = state.users.find_by_id(session.user_id).await? else {
+        clear(jar, policy);
+        return Ok(None);
+    };
+    Ok(Some((user, session)))
 }
 
 /// Checks a password login and, if it succeeds, starts a session in the browser's cookies.

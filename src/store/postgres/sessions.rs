@@ -98,27 +98,38 @@ impl SessionStore for PostgresSessions {
         session: &SessionRecord,
         first: &RefreshTokenRecord,
     ) -> Result<(), StoreError> {
-        let mut client = self.0.client().await?;
-        let tx = client
-            .transaction()
+        // One statement, so one round trip and atomic: the session and its first token exist
+        // together or not at all (the foreign key is checked at the statement's end).
+        let (client, statement) = self
+            .0
+            .prepared(
+                "WITH family AS (
+                     INSERT INTO refresh_families (id, user_id, scope, created_at, dpop_jkt, client_id)
+                     VALUES ($1, $2, $3, $4, $5, $6)
+                 )
+                 INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, issued_at, expires_at)
+                 VALUES ($7, $1, $2, $8, $9, $10)",
+            )
+            .await?;
+        client
+            .execute(
+                &statement,
+                &[
+                    &session.id,
+                    &session.user_id,
+                    &session.scope,
+                    &session.created_at,
+                    &session.dpop_jkt,
+                    &session.client_id,
+                    &first.id,
+                    &first.token_hash.as_slice(),
+                    &first.issued_at,
+                    &first.expires_at,
+                ],
+            )
             .await
-            .map_err(|err| unavailable(&err))?;
-        tx.execute(
-            "INSERT INTO refresh_families (id, user_id, scope, created_at, dpop_jkt, client_id)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-            &[
-                &session.id,
-                &session.user_id,
-                &session.scope,
-                &session.created_at,
-                &session.dpop_jkt,
-                &session.client_id,
-            ],
-        )
-        .await
-        .map_err(|err| unavailable(&err))?;
-        insert_token(&tx, session, first).await?;
-        tx.commit().await.map_err(|err| unavailable(&err))
+            .map(drop)
+            .map_err(|err| unavailable(&err))
     }
 
     #[tracing::instrument(
@@ -179,15 +190,18 @@ impl SessionStore for PostgresSessions {
         presented: &[u8; 32],
         now: OffsetDateTime,
     ) -> Result<Option<(SessionRecord, OffsetDateTime)>, StoreError> {
-        let client = self.0.client().await?;
-        let row = client
-            .query_opt(
+        // Prepared once per connection: every UI page and authorization request runs it.
+        let (client, statement) = self
+            .0
+            .prepared(
                 "SELECT t.family_id, t.expires_at, f.user_id, f.scope, f.created_at, f.dpop_jkt, f.client_id
                  FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
                  WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.revoked_at IS NULL
                    AND f.revoked_at IS NULL AND t.expires_at > $2",
-                &[&presented.as_slice(), &now],
             )
+            .await?;
+        let row = client
+            .query_opt(&statement, &[&presented.as_slice(), &now])
             .await
             .map_err(|err| unavailable(&err))?;
         Ok(row.map(|row| (session_from_row(&row), row.get("expires_at"))))
