@@ -31,6 +31,8 @@ closed_labels! {
         Register => "register",
         /// `POST /oauth/token`.
         Token => "token",
+        /// `/oauth/authorize` (a request may be stored while the user logs in).
+        Authorize => "authorize",
         /// Failed logins per username and address ([`LoginThrottle`]).
         LoginFailures => "login-failures",
     }

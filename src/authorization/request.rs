@@ -15,6 +15,9 @@ use crate::{
     store::ClientRecord,
 };
 
+/// The longest `state`, `nonce`, `login_hint` or `scope` accepted.
+pub const MAX_PARAMETER_LEN: usize = 2048;
+
 /// A request's parameters, as sent, in order.
 pub type Params = Vec<(String, String)>;
 
@@ -243,6 +246,25 @@ pub fn check(
         })
         .transpose()?;
     let dpop_jkt = get("dpop_jkt")?.map(str::to_owned);
+    // An RFC 7638 SHA-256 thumbprint: 43 base64url characters.
+    if dpop_jkt
+        .as_deref()
+        .is_some_and(|jkt| !well_formed_thumbprint(jkt))
+    {
+        return Err(refuse(
+            "invalid_request",
+            "dpop_jkt must be a base64url SHA-256 JWK thumbprint",
+        ));
+    }
+    // What is echoed or kept is bounded, since a request may be stored while the user logs in.
+    for name in ["state", "nonce", "login_hint", "scope"] {
+        if get(name)?.is_some_and(|value| value.len() > MAX_PARAMETER_LEN) {
+            return Err(refuse(
+                "invalid_request",
+                &format!("{name} is longer than {MAX_PARAMETER_LEN} bytes"),
+            ));
+        }
+    }
     Ok(AuthorizationRequest {
         client_id: client.client_id.clone(),
         redirect_uri: redirect_uri.clone(),
@@ -257,6 +279,14 @@ pub fn check(
         dpop_jkt,
         created_at_ms: now_ms,
     })
+}
+
+/// RFC 7638 with SHA-256: 32 bytes, so 43 base64url characters (as `dpop_jkt` carries it).
+fn well_formed_thumbprint(jkt: &str) -> bool {
+    jkt.len() == 43
+        && jkt
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
 }
 
 fn parse_prompt(value: Option<&str>) -> Result<Prompt, String> {

@@ -572,6 +572,11 @@ async fn bad_requests_from_a_known_client_are_answered_at_its_redirect_uri() {
         ),
         (duplicated, "invalid_request"),
     ];
+    // Longer than any `state`, `nonce`, `login_hint` or `scope` authd keeps (2048 bytes).
+    let long = "n".repeat(2049);
+    let mut long_nonce = base.clone();
+    long_nonce.push(("nonce", &long));
+    let cases = cases.into_iter().chain([(long_nonce, "invalid_request")]);
     for (params, expected) in cases {
         let page = browser.get(&authorize_path(&params)).await;
         let answer = client_answer(&page).unwrap_or_else(|| panic!("{params:?}"));
@@ -923,4 +928,29 @@ async fn a_third_party_oauth_client_runs_the_code_flow_with_pkce_par_and_dpop() 
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+#[tokio::test]
+async fn the_authorization_endpoint_is_rate_limited_per_address() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::AppOptions {
+        rate_limit: 3,
+        ..crate::helpers::AppOptions::default()
+    })
+    .await;
+    let client_id = public_client(&app, "");
+    let mut browser = Browser::new(&app);
+    let (_, challenge) = pkce();
+    let path = authorize_path(&request(&client_id, &challenge, ""));
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(browser.get(&path).await.status);
+    }
+    let limited = browser.get(&path).await;
+    assert_eq!(
+        limited.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{statuses:?}"
+    );
+    assert!(limited.headers.contains_key(header::RETRY_AFTER));
+    assert!(limited.headers.get(header::LOCATION).is_none());
 }

@@ -31,6 +31,8 @@ use crate::{
         unix_millis,
     },
     error::Error,
+    http::client_ip,
+    rate_limit::RateLimitedRoute,
     store::{SessionRecord, UserRecord},
 };
 
@@ -137,6 +139,14 @@ pub async fn consent(
 
 async fn start(ui: &Ui, req: &Request, params: Params) -> Result<Response, UiError> {
     let state = &ui.state;
+    // Per address, like the login: each request without a session is stored for a while.
+    state
+        .rate_limiter
+        .check(
+            RateLimitedRoute::Authorize,
+            client_ip(req, &state.config.trusted_proxies),
+        )
+        .await?;
     let client_id = single(&params, "client_id").ok().flatten();
     let request = match single(&params, "request_uri") {
         Ok(Some(request_uri)) => {
