@@ -150,6 +150,20 @@ pub async fn authorize(
 }
 
 /// The request's DPoP proof, if it sent one; more than one is an error (RFC 9449 §4.3 check 1).
+/// The thumbprint of the key of the request's DPoP proof, checked for a request that carries
+/// no access token (the token and PAR endpoints); `None` without a proof.
+pub async fn proof_key(state: &AppState, req: &Request) -> Result<Option<String>, Error> {
+    let Some(proof) = dpop_proof(req)? else {
+        return Ok(None);
+    };
+    let context = ProofContext {
+        method: req.method().as_str(),
+        path: req.original_uri().path(),
+        access_token: None,
+    };
+    Ok(Some(state.dpop.verify(proof, context).await?))
+}
+
 pub fn dpop_proof(req: &Request) -> Result<Option<&str>, Error> {
     let mut proofs = req.headers().get_all("DPoP").iter();
     let first = proofs.next();

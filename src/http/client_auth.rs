@@ -14,7 +14,6 @@ use crate::{
 };
 
 /// The client fields of an OAuth form.
-#[derive(Default)]
 pub struct ClientFields {
     pub client_id: Option<String>,
     pub client_secret: Option<String>,

@@ -8,14 +8,13 @@ use serde::Deserialize;
 
 use super::{
     ApiTags,
-    access::dpop_proof,
+    access::proof_key,
     client_auth::{ClientFields, presented_client},
     error::OAuthError,
 };
 use crate::{
     authorization::{CODE_TTL, Params, Refusal, request::check, unix_millis},
     error::Error,
-    possession::ProofContext,
     state::AppState,
 };
 
@@ -97,17 +96,7 @@ impl ParApi {
         if form.request_uri.is_some() {
             return Err(Error::oauth("invalid_request", "request_uri cannot be pushed").into());
         }
-        let proof_jkt = match dpop_proof(req)? {
-            Some(proof) => {
-                let context = ProofContext {
-                    method: req.method().as_str(),
-                    path: req.original_uri().path(),
-                    access_token: None,
-                };
-                Some(state.dpop.verify(proof, context).await?)
-            }
-            None => None,
-        };
+        let proof_jkt = proof_key(state, req).await?;
         if let (Some(proof_jkt), Some(dpop_jkt)) = (&proof_jkt, &form.dpop_jkt)
             && proof_jkt != dpop_jkt
         {

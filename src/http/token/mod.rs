@@ -12,14 +12,14 @@ use serde::Deserialize;
 
 use super::{
     ApiTags,
-    access::dpop_proof,
+    access::proof_key,
     client_auth::{ClientFields, presented_client},
     client_ip,
     error::OAuthError,
 };
 use crate::{
-    clients::ClientCredentials, error::Error, metrics::Grant, possession::ProofContext,
-    rate_limit::RateLimitedRoute, sessions::Continuation, state::AppState, store::ClientRecord,
+    clients::ClientCredentials, error::Error, metrics::Grant, rate_limit::RateLimitedRoute,
+    sessions::Continuation, state::AppState, store::ClientRecord,
 };
 
 pub struct TokenApi(pub AppState);
@@ -135,17 +135,7 @@ impl TokenApi {
             .await?;
         // The proof is checked before any credential, so a client asked for a server nonce
         // does not pay for a password check twice.
-        let dpop_jkt = match dpop_proof(req)? {
-            Some(proof) => {
-                let context = ProofContext {
-                    method: req.method().as_str(),
-                    path: req.original_uri().path(),
-                    access_token: None,
-                };
-                Some(state.dpop.verify(proof, context).await?)
-            }
-            None => None,
-        };
+        let dpop_jkt = proof_key(state, req).await?;
         let dpop_jkt = dpop_jkt.as_deref();
         let mut form = form.0;
         let granted = match form.grant_type.take().as_deref() {
