@@ -11,29 +11,35 @@ use std::sync::Arc;
 
 use askama::Template;
 use poem::{
-    Body, IntoResponse, Request, Response, handler,
-    http::{HeaderValue, StatusCode, header},
+    Body, Request, Response, handler,
+    http::StatusCode,
     web::{Data, Form, Query},
 };
 use serde::Deserialize;
-use url::Url;
 
+mod answer;
+mod pending;
+
+pub use answer::{allow_form_to_end_at, login_url, resume_url};
+
+use self::{
+    answer::{expired, refusal_page, unknown_client},
+    pending::Pending,
+};
 use super::{
-    CONTENT_SECURITY_POLICY, Ui, csrf,
+    Ui, csrf,
     error::UiError,
     page::{Layout, html, see_other},
     session,
 };
 use crate::{
     authorization::{
-        AuthorizationRequest, ClientError, CodeGrant, Params, Refusal,
+        ClientError, Params,
         request::{check, redirect_target, single},
         unix_millis,
     },
-    error::Error,
     http::client_ip,
     rate_limit::RateLimitedRoute,
-    store::{SessionRecord, UserRecord},
 };
 
 #[derive(Template)]
@@ -203,42 +209,6 @@ async fn start(ui: &Ui, req: &Request, params: Params) -> Result<Response, UiErr
     proceed(ui, req, Pending::New(request)).await
 }
 
-/// A request on its way: just made (nothing stored yet), or held in Redis for a login or a
-/// consent under an id.
-enum Pending {
-    New(AuthorizationRequest),
-    Held(String, AuthorizationRequest),
-}
-
-impl Pending {
-    fn request(&self) -> &AuthorizationRequest {
-        match self {
-            Pending::New(request) | Pending::Held(_, request) => request,
-        }
-    }
-
-    /// The id the login or consent page continues with: the held one, or a new hold.
-    async fn id(&self, ui: &Ui) -> Result<String, Error> {
-        match self {
-            Pending::Held(id, _) => Ok(id.clone()),
-            Pending::New(request) => ui.state.authorizations.hold(request).await,
-        }
-    }
-
-    /// The request to answer with a code. A held one is taken, so it gives one code at most.
-    async fn take(self, ui: &Ui) -> Result<AuthorizationRequest, UiError> {
-        match self {
-            Pending::New(request) => Ok(request),
-            Pending::Held(id, _) => ui
-                .state
-                .authorizations
-                .held(&id, true)
-                .await?
-                .ok_or_else(expired),
-        }
-    }
-}
-
 /// The next step of a request: log in, consent, or the code. Only a request that needs a page
 /// is stored, so a signed-in user who has consented costs no write but the code's.
 async fn proceed(ui: &Ui, req: &Request, pending: Pending) -> Result<Response, UiError> {
@@ -309,90 +279,6 @@ async fn proceed(ui: &Ui, req: &Request, pending: Pending) -> Result<Response, U
     Ok(ui.with_form_action(html(&page, StatusCode::OK), request))
 }
 
-impl Ui {
-    /// Issues the code for `request` and sends the browser back to the client with it.
-    async fn code_redirect(
-        &self,
-        user: &UserRecord,
-        session: &SessionRecord,
-        request: AuthorizationRequest,
-    ) -> Result<Response, UiError> {
-        let grant = CodeGrant {
-            user_id: user.id,
-            auth_time: session.created_at.unix_timestamp(),
-            request,
-        };
-        let code = self.state.authorizations.issue_code(&grant).await?;
-        let request = &grant.request;
-        let mut answer: Vec<(&str, &str)> = vec![("code", &code)];
-        if let Some(state) = &request.state {
-            answer.push(("state", state));
-        }
-        tracing::info!(
-            user_id = %user.id,
-            client_id = %request.client_id,
-            "authorization code issued"
-        );
-        Ok(self.redirect_to_client(&request.redirect_uri, &answer))
-    }
-
-    fn refuse(&self, refusal: &Refusal) -> Result<Response, UiError> {
-        match refusal {
-            Refusal::ToUser { .. } => Err(refusal_page(refusal)),
-            Refusal::ToClient(error) => Ok(self.to_client(error)),
-        }
-    }
-
-    /// An error for the client, at its redirect URI (RFC 6749 §4.1.2.1).
-    fn to_client(&self, error: &ClientError) -> Response {
-        let mut answer: Vec<(&str, &str)> = vec![
-            ("error", error.error),
-            ("error_description", &error.description),
-        ];
-        if let Some(state) = &error.state {
-            answer.push(("state", state));
-        }
-        self.redirect_to_client(&error.redirect_uri, &answer)
-    }
-
-    /// 303 to `redirect_uri` with `answer` and `iss` (RFC 9207) added to its query.
-    fn redirect_to_client(&self, redirect_uri: &str, answer: &[(&str, &str)]) -> Response {
-        let Ok(mut url) = Url::parse(redirect_uri) else {
-            // Registered URIs are checked at registration; this is a broken record.
-            return UiError::from(Error::Internal(format!(
-                "unparseable redirect URI {redirect_uri}"
-            )))
-            .into_response();
-        };
-        url.query_pairs_mut()
-            .extend_pairs(answer)
-            .append_pair("iss", &self.state.config.issuer);
-        see_other(url.as_str())
-    }
-
-    fn with_form_action(&self, response: Response, request: &AuthorizationRequest) -> Response {
-        allow_form_to_end_at(response, &request.redirect_uri)
-    }
-}
-
-/// `response`, with a CSP whose `form-action` also allows `redirect_uri`'s origin, so a form
-/// on this page may end at the client.
-pub fn allow_form_to_end_at(mut response: Response, redirect_uri: &str) -> Response {
-    let Ok(url) = Url::parse(redirect_uri) else {
-        return response;
-    };
-    let policy = CONTENT_SECURITY_POLICY.replace(
-        "form-action 'self'",
-        &format!("form-action 'self' {}", url.origin().ascii_serialization()),
-    );
-    if let Ok(value) = HeaderValue::from_str(&policy) {
-        response
-            .headers_mut()
-            .insert(header::CONTENT_SECURITY_POLICY, value);
-    }
-    response
-}
-
 /// What the login page shows of the request it continues.
 pub struct LoginFlow {
     pub client_name: String,
@@ -420,51 +306,9 @@ pub async fn held_for_login(ui: &Ui, id: &str) -> Result<LoginFlow, UiError> {
     })
 }
 
-pub fn resume_url(request_id: &str) -> String {
-    format!(
-        "/oauth/authorize/continue?{}",
-        url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("request", request_id)
-            .finish()
-    )
-}
-
 /// Query or form pairs, percent-decoded, in order, duplicates kept (to be refused).
 fn parse_params(encoded: &str) -> Params {
     url::form_urlencoded::parse(encoded.as_bytes())
         .map(|(key, value)| (key.into_owned(), value.into_owned()))
         .collect()
-}
-
-pub fn login_url(request_id: &str) -> String {
-    let mut url = String::from("/ui/login?");
-    url.push_str(
-        &url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("authorization", request_id)
-            .finish(),
-    );
-    url
-}
-
-fn refusal_page(refusal: &Refusal) -> UiError {
-    let message = match refusal {
-        Refusal::ToUser { message, .. } => message.clone(),
-        Refusal::ToClient(error) => error.description.clone(),
-    };
-    UiError::new(StatusCode::BAD_REQUEST, message)
-}
-
-fn unknown_client() -> Refusal {
-    Refusal::ToUser {
-        code: "invalid_client",
-        message: "The application that sent you here is not registered with authd.".to_owned(),
-    }
-}
-
-fn expired() -> UiError {
-    UiError::new(
-        StatusCode::BAD_REQUEST,
-        "This sign-in request has expired or was already answered. Go back to the application \
-         and start again.",
-    )
 }
