@@ -114,17 +114,25 @@ impl Sessions {
     ///
     /// A DPoP-bound session refreshes only with a proof by its key (`dpop_jkt`). The store
     /// checks that under the same lock as the rotation, before the token is used, so a thief
-    /// without the key cannot burn the owner's token.
+    /// without the key cannot burn the owner's token. A session the code flow granted a client
+    /// refreshes only for that client (`client_id`, authenticated), checked the same way.
     pub async fn refresh(
         &self,
         presented: &RefreshToken,
         dpop_jkt: Option<&str>,
+        client_id: Option<&str>,
     ) -> Result<Continuation, Error> {
         let next = RefreshToken::generate();
         let now = self.clock.now();
         match self
             .store
-            .rotate(&presented.hash(), dpop_jkt, &self.record(&next), now)
+            .rotate(
+                &presented.hash(),
+                dpop_jkt,
+                client_id,
+                &self.record(&next),
+                now,
+            )
             .await?
         {
             Rotation::Rotated(session) => Ok(Continuation {
@@ -143,6 +151,11 @@ impl Sessions {
                     "refresh token was already used; the session is revoked",
                 ))
             }
+            // No client authenticated: the session's client must (RFC 6749 §6).
+            Rotation::WrongClient if client_id.is_none() => Err(Error::InvalidClient),
+            Rotation::WrongClient => Err(Error::InvalidGrant(
+                "the refresh token was issued to another client",
+            )),
             Rotation::WrongKey => Err(Error::InvalidGrant(
                 "the refresh token is bound to a DPoP key: send a DPoP proof signed with it",
             )),

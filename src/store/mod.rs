@@ -347,6 +347,12 @@ impl SessionRecord {
     pub fn accepts_key(&self, dpop_jkt: Option<&str>) -> bool {
         self.dpop_jkt.is_none() || self.dpop_jkt.as_deref() == dpop_jkt
     }
+
+    /// Whether a refresh by `client_id` (the authenticated client, if any) may continue this
+    /// session: always for a session no client was granted, only by its own client otherwise.
+    pub fn accepts_client(&self, client_id: Option<&str>) -> bool {
+        self.client_id.is_none() || self.client_id.as_deref() == client_id
+    }
 }
 
 /// A live session as its user sees it in a list: when it began, when its refresh token last
@@ -378,6 +384,9 @@ pub enum Rotation {
     /// It is live, but its session is bound to another DPoP key than the one presented:
     /// nothing changed, so a thief without the key cannot spend the owner's token.
     WrongKey,
+    /// It is live, but its session was granted to another client than the one that presented
+    /// it (or to a client, and none authenticated): nothing changed.
+    WrongClient,
     /// Unknown, expired, or already revoked.
     Invalid,
 }
@@ -392,11 +401,13 @@ pub trait SessionStore: Send + Sync {
     /// Atomically: if `presented` is live, mark it used and add `next` to its session; if it was
     /// used already, revoke the session and all its tokens. Of concurrent calls with one token,
     /// exactly one rotates. A live token of a DPoP-bound session rotates only when `dpop_jkt`
-    /// is the session's key.
+    /// is the session's key, and one of a session granted to a client only when `client_id`
+    /// is that client.
     async fn rotate(
         &self,
         presented: &[u8; 32],
         dpop_jkt: Option<&str>,
+        client_id: Option<&str>,
         next: &RefreshTokenRecord,
         now: OffsetDateTime,
     ) -> Result<Rotation, StoreError>;

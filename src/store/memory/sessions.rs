@@ -71,6 +71,7 @@ impl SessionStore for MemorySessions {
         &self,
         presented: &[u8; 32],
         dpop_jkt: Option<&str>,
+        client_id: Option<&str>,
         next: &RefreshTokenRecord,
         now: OffsetDateTime,
     ) -> Result<Rotation, StoreError> {
@@ -88,6 +89,9 @@ impl SessionStore for MemorySessions {
         if token.used {
             sessions.revoke_family(family_id);
             return Ok(Rotation::Reused(session));
+        }
+        if !session.accepts_client(client_id) {
+            return Ok(Rotation::WrongClient);
         }
         if !session.accepts_key(dpop_jkt) {
             return Ok(Rotation::WrongKey);

@@ -141,6 +141,7 @@ impl SessionStore for PostgresSessions {
         &self,
         presented: &[u8; 32],
         dpop_jkt: Option<&str>,
+        client_id: Option<&str>,
         next: &RefreshTokenRecord,
         now: OffsetDateTime,
     ) -> Result<Rotation, StoreError> {
@@ -164,6 +165,8 @@ impl SessionStore for PostgresSessions {
         } else if used_at.is_some() {
             revoke_family(&tx, session.id, now).await?;
             Rotation::Reused(session)
+        } else if !session.accepts_client(client_id) {
+            Rotation::WrongClient
         } else if !session.accepts_key(dpop_jkt) {
             Rotation::WrongKey
         } else {
