@@ -19,6 +19,7 @@ pub mod error;
 pub mod http;
 pub mod keys;
 pub mod metrics;
+pub mod oidc;
 pub mod possession;
 pub mod rate_limit;
 pub mod scope;

@@ -48,6 +48,11 @@ pub struct AppState {
 const RETIRED_KEY_RETENTION: time::Duration = time::Duration::days(7);
 
 impl AppState {
+    /// `token` read as an ID token authd issued (an `id_token_hint`), if it is one.
+    pub fn read_id_token_hint(&self, token: &str) -> Option<crate::oidc::IdTokenHint> {
+        crate::oidc::read_hint(&self.key_ring, &self.config.issuer, token, self.clock.now())
+    }
+
     /// One cleanup pass (see [`store::Housekeeping`]); `None` if another replica is cleaning.
     pub async fn clean_up(&self) -> Result<Option<store::CleanupReport>, Error> {
         let now = self.clock.now();

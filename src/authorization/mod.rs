@@ -44,6 +44,9 @@ pub struct CodeGrant {
     pub user_id: Uuid,
     /// Unix seconds of the login the code comes from.
     pub auth_time: i64,
+    /// How the user authenticated (RFC 8176).
+    #[serde(default)]
+    pub amr: Vec<String>,
 }
 
 /// Who redeemed a code, for revoking what it gave when it comes back.

@@ -9,13 +9,13 @@ use serde::{Deserialize, Serialize};
 
 use super::pkce;
 use crate::{
-    clients::{grant_scope, redirect_uri},
-    error::Error,
+    clients::redirect_uri,
+    oidc::{IdTokenHint, RequestedClaims, STANDARD_SCOPES},
     scope::normalize_scope,
     store::ClientRecord,
 };
 
-/// The longest `state`, `nonce`, `login_hint` or `scope` accepted.
+/// The longest `state`, `nonce`, `login_hint`, `scope` or `claims` accepted.
 pub const MAX_PARAMETER_LEN: usize = 2048;
 
 /// A request's parameters, as sent, in order.
@@ -41,9 +41,29 @@ pub struct AuthorizationRequest {
     pub login_hint: Option<String>,
     /// The DPoP key the code is bound to (RFC 9449 §10).
     pub dpop_jkt: Option<String>,
+    /// The individual claims asked for with `claims` (OpenID Connect Core §5.5).
+    #[serde(default)]
+    pub claims: RequestedClaims,
+    /// The user an `id_token_hint` names: only they may be signed in to answer the request.
+    #[serde(default)]
+    pub hinted_subject: Option<String>,
     /// Unix milliseconds: a login after this answers `prompt=login` (seconds would take a
     /// login in the same second as the request for a new one).
     pub created_at_ms: i64,
+}
+
+impl AuthorizationRequest {
+    /// What the user consents to: the scope, and the scopes of the claims asked for one by one
+    /// (a client cannot get a user's email through `claims` without their say).
+    pub fn consent_scope(&self) -> String {
+        let mut scopes: Vec<&str> = self.scope.split(' ').filter(|s| !s.is_empty()).collect();
+        for scope in self.claims.scopes() {
+            if !scopes.contains(&scope) {
+                scopes.push(scope);
+            }
+        }
+        scopes.join(" ")
+    }
 }
 
 /// `prompt` (OpenID Connect Core §3.1.2.1), as flags.
@@ -152,11 +172,13 @@ pub fn redirect_target(
 }
 
 /// Checks a request whose client and redirect URI are good (see [`redirect_target`]).
-/// `now_ms` is the time in Unix milliseconds.
+/// `now_ms` is the time in Unix milliseconds; `read_hint` reads an `id_token_hint` (`None` if
+/// it is not an ID token authd issued).
 pub fn check(
     params: &Params,
     client: &ClientRecord,
     now_ms: i64,
+    read_hint: &dyn Fn(&str) -> Option<IdTokenHint>,
 ) -> Result<AuthorizationRequest, Refusal> {
     let (redirect_uri, redirect_uri_sent) = redirect_target(params, Some(client))?;
     // `state` is echoed even on the errors below, if it came once.
@@ -225,10 +247,8 @@ pub fn check(
     }
     let requested =
         normalize_scope(get("scope")?).map_err(|err| refuse("invalid_scope", &err.to_string()))?;
-    let scope = grant_scope(client, &requested).map_err(|err| match err {
-        Error::InvalidField { message, .. } => refuse("invalid_scope", &message),
-        other => refuse("invalid_scope", &other.to_string()),
-    })?;
+    let scope =
+        user_scope(client, requested).map_err(|message| refuse("invalid_scope", &message))?;
     let prompt =
         parse_prompt(get("prompt")?).map_err(|message| refuse("invalid_request", &message))?;
     let max_age = get("max_age")?
@@ -257,7 +277,7 @@ pub fn check(
         ));
     }
     // What is echoed or kept is bounded, since a request may be stored while the user logs in.
-    for name in ["state", "nonce", "login_hint", "scope"] {
+    for name in ["state", "nonce", "login_hint", "scope", "claims"] {
         if get(name)?.is_some_and(|value| value.len() > MAX_PARAMETER_LEN) {
             return Err(refuse(
                 "invalid_request",
@@ -265,6 +285,24 @@ pub fn check(
             ));
         }
     }
+    let claims = get("claims")?
+        .map(RequestedClaims::parse)
+        .transpose()
+        .map_err(|message| refuse("invalid_request", &message))?
+        .unwrap_or_default();
+    let hinted_subject = get("id_token_hint")?
+        .map(|hint| {
+            read_hint(hint)
+                .filter(|hint| hint.aud == client.client_id)
+                .map(|hint| hint.sub)
+                .ok_or_else(|| {
+                    refuse(
+                        "invalid_request",
+                        "id_token_hint is not an ID token authd issued to this client",
+                    )
+                })
+        })
+        .transpose()?;
     Ok(AuthorizationRequest {
         client_id: client.client_id.clone(),
         redirect_uri: redirect_uri.clone(),
@@ -277,8 +315,27 @@ pub fn check(
         max_age,
         login_hint: get("login_hint")?.map(str::to_owned),
         dpop_jkt,
+        claims,
+        hinted_subject,
         created_at_ms: now_ms,
     })
+}
+
+/// The scope granted for a user: what was asked for, or the client's whole scope if nothing
+/// was. OpenID Connect's standard scopes are open to every client of the code flow (they are
+/// about the user, who consents to them); any other must be registered for the client.
+fn user_scope(client: &ClientRecord, requested: String) -> Result<String, String> {
+    if requested.is_empty() {
+        return Ok(client.scope.clone());
+    }
+    let registered: Vec<&str> = client.scope.split(' ').collect();
+    match requested
+        .split(' ')
+        .find(|scope| !STANDARD_SCOPES.contains(scope) && !registered.contains(scope))
+    {
+        Some(denied) => Err(format!("`{denied}` is not granted to this client")),
+        None => Ok(requested),
+    }
 }
 
 /// RFC 7638 with SHA-256: 32 bytes, so 43 base64url characters (as `dpop_jkt` carries it).

@@ -36,7 +36,13 @@ struct PushedRequest {
     prompt: Option<String>,
     max_age: Option<String>,
     login_hint: Option<String>,
+    /// Accepted; authd's pages are in English only.
     ui_locales: Option<String>,
+    /// A previous ID token of the user who is to sign in (OpenID Connect Core §3.1.2.1).
+    #[oai(write_only)]
+    id_token_hint: Option<String>,
+    /// Individual claims to release (OpenID Connect Core §5.5), as JSON.
+    claims: Option<String>,
     /// The DPoP key the code is to be bound to (RFC 9449 §10); a DPoP proof header sets it too.
     dpop_jkt: Option<String>,
     /// Not allowed here (RFC 9126 §2.1).
@@ -117,6 +123,8 @@ impl ParApi {
             ("prompt", form.prompt),
             ("max_age", form.max_age),
             ("login_hint", form.login_hint),
+            ("id_token_hint", form.id_token_hint),
+            ("claims", form.claims),
             ("dpop_jkt", form.dpop_jkt.or(proof_jkt)),
             ("request", form.request),
         ]
@@ -125,11 +133,13 @@ impl ParApi {
         .collect();
         params.retain(|(_, value)| !value.is_empty());
         let now = unix_millis(state.clock.now());
-        let request = check(&params, &client, now).map_err(|refusal| match refusal {
-            // No browser is involved: every refusal goes to the client, as JSON.
-            Refusal::ToUser { code, message } => Error::oauth(code, message),
-            Refusal::ToClient(error) => Error::oauth(error.error, error.description),
-        })?;
+        let read_hint = |hint: &str| state.read_id_token_hint(hint);
+        let request =
+            check(&params, &client, now, &read_hint).map_err(|refusal| match refusal {
+                // No browser is involved: every refusal goes to the client, as JSON.
+                Refusal::ToUser { code, message } => Error::oauth(code, message),
+                Refusal::ToClient(error) => Error::oauth(error.error, error.description),
+            })?;
         let request_uri = state.authorizations.push(&request).await?;
         Ok(PushedResult::Created(
             Json(PushedResponse {

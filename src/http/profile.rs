@@ -138,6 +138,7 @@ pub(super) fn validate(
     Ok(Profile {
         display_name,
         phone,
+        updated_at: None,
     })
 }
 

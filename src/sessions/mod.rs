@@ -15,6 +15,7 @@ use crate::{
     clock::Clock,
     error::Error,
     metrics::Metrics,
+    oidc::Login,
     store::{
         RefreshTokenRecord, Revocation, RevocationKind, Rotation, SessionRecord, SessionStore,
         SessionSummary,
@@ -38,6 +39,8 @@ pub struct NewSession<'a> {
     pub scope: String,
     pub dpop_jkt: Option<&'a str>,
     pub client_id: Option<&'a str>,
+    /// The login it continues, for its ID tokens (OpenID Connect).
+    pub login: Option<Login>,
 }
 
 pub struct Sessions {
@@ -84,6 +87,7 @@ impl Sessions {
             scope,
             dpop_jkt,
             client_id: None,
+            login: None,
         })
         .await
     }
@@ -98,6 +102,7 @@ impl Sessions {
             created_at: self.clock.now(),
             dpop_jkt: new.dpop_jkt.map(str::to_owned),
             client_id: new.client_id.map(str::to_owned),
+            login: new.login,
         };
         let refresh_token = RefreshToken::generate();
         self.store
@@ -174,6 +179,15 @@ impl Sessions {
             .store
             .find_live(&presented.hash(), self.clock.now())
             .await?)
+    }
+
+    /// `user_id`'s session `session_id`, unless it was revoked.
+    pub async fn find(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+    ) -> Result<Option<SessionRecord>, Error> {
+        Ok(self.store.find_session(user_id, session_id).await?)
     }
 
     /// Ends the session `presented` belongs to, if any (unknown tokens are not an error:

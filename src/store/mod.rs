@@ -83,6 +83,8 @@ pub trait UserStore: Send + Sync {
 pub struct Profile {
     pub display_name: Option<String>,
     pub phone: Option<String>,
+    /// When it was last saved (OpenID Connect's `updated_at`): set by the store, not written.
+    pub updated_at: Option<OffsetDateTime>,
 }
 
 #[async_trait]
@@ -339,6 +341,9 @@ pub struct SessionRecord {
     /// The client the session was granted to by the code flow; `None` for the password grant
     /// and the web UI's own sessions.
     pub client_id: Option<String>,
+    /// The login the session continues: a web UI session's own, or the one a code-flow
+    /// session's code came from. `None` for the password grant and `/auth`.
+    pub login: Option<crate::oidc::Login>,
 }
 
 impl SessionRecord {
@@ -417,6 +422,12 @@ pub trait SessionStore: Send + Sync {
         presented: &[u8; 32],
         now: OffsetDateTime,
     ) -> Result<Option<(SessionRecord, OffsetDateTime)>, StoreError>;
+    /// Session `session_id` of `user_id`, if it exists and is not revoked.
+    async fn find_session(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+    ) -> Result<Option<SessionRecord>, StoreError>;
     /// Revokes the session `presented` belongs to, returning it if there was one to revoke.
     async fn revoke_session(
         &self,

@@ -6,7 +6,7 @@ mod revocations;
 mod verifier;
 
 pub use claims::{AccessClaims, Confirmation};
-pub use issuer::{IssuedToken, TokenIssuer};
+pub use issuer::{IdTokenGrant, IssuedToken, TokenIssuer};
 pub use revocations::{Revocations, remaining};
 pub use verifier::{InvalidToken, MAX_TOKEN_LEN, TokenVerifier, VerifiedToken, hash_token};
 

@@ -13,6 +13,7 @@ use crate::{
     authorization::{Redemption, pkce},
     error::Error,
     metrics::Grant,
+    oidc::Login,
     sessions::NewSession,
     state::AppState,
 };
@@ -78,7 +79,13 @@ pub(super) async fn grant(
             scope: request.scope.clone(),
             dpop_jkt,
             client_id: Some(&client.client_id),
+            login: Some(Login {
+                auth_time: grant.auth_time,
+                amr: grant.amr.clone(),
+                claims: request.claims.clone(),
+            }),
         })
         .await?;
-    session_tokens(state, Grant::AuthorizationCode, started, dpop_jkt).await
+    let nonce = request.nonce.as_deref();
+    session_tokens(state, Grant::AuthorizationCode, started, dpop_jkt, nonce).await
 }

@@ -28,6 +28,7 @@ pub(super) async fn grant(
             expires_in: issued.expires_in,
             refresh_token: None,
             scope,
+            id_token: None,
         },
     })
 }

@@ -18,8 +18,15 @@ use super::{
     error::OAuthError,
 };
 use crate::{
-    clients::ClientCredentials, error::Error, metrics::Grant, rate_limit::RateLimitedRoute,
-    sessions::Continuation, state::AppState, store::ClientRecord,
+    clients::ClientCredentials,
+    error::Error,
+    metrics::Grant,
+    oidc,
+    rate_limit::RateLimitedRoute,
+    sessions::Continuation,
+    state::AppState,
+    store::{ClientRecord, SessionRecord, UserRecord},
+    tokens::{IdTokenGrant, IssuedToken},
 };
 
 pub struct TokenApi(pub AppState);
@@ -85,6 +92,10 @@ pub struct OAuthTokenResponse {
     #[oai(skip_serializing_if_is_none)]
     refresh_token: Option<String>,
     scope: String,
+    /// OpenID Connect: who signed in, for the client, when the code flow's scope has `openid`
+    /// (also on a refresh of such a session, with the same `sub` and `auth_time`).
+    #[oai(skip_serializing_if_is_none)]
+    id_token: Option<String>,
 }
 
 #[derive(ApiResponse)]
@@ -176,12 +187,14 @@ async fn authenticated_client(
     Ok(client)
 }
 
-/// Access token and refresh token of a session just started or continued.
+/// Access token and refresh token of a session just started or continued, and an ID token if
+/// the session is an OpenID Connect one. `nonce` is the authorization request's.
 async fn session_tokens(
     state: &AppState,
     grant: Grant,
     continuation: Continuation,
     dpop_jkt: Option<&str>,
+    nonce: Option<&str>,
 ) -> Result<Granted, Error> {
     let Continuation {
         session,
@@ -197,6 +210,7 @@ async fn session_tokens(
     let issued = state
         .tokens
         .issue_in_session(&user, Some(&session), jkt, state.clock.now())?;
+    let id_token = id_token(state, &user, &session, &issued, nonce).await?;
     Ok(Granted {
         grant,
         algorithm: issued.algorithm,
@@ -206,8 +220,46 @@ async fn session_tokens(
             expires_in: issued.expires_in,
             refresh_token: Some(refresh_token.expose().to_owned()),
             scope: session.scope,
+            id_token,
         },
     })
+}
+
+/// The ID token of a session the code flow granted a client with scope `openid`, beside
+/// `access_token`; `None` for any other session.
+async fn id_token(
+    state: &AppState,
+    user: &UserRecord,
+    session: &SessionRecord,
+    access_token: &IssuedToken,
+    nonce: Option<&str>,
+) -> Result<Option<String>, Error> {
+    let (Some(client_id), Some(login)) = (&session.client_id, &session.login) else {
+        return Ok(None);
+    };
+    if !oidc::is_openid(&session.scope) {
+        return Ok(None);
+    }
+    // Only the claims the `claims` parameter asked to find here: scope claims are UserInfo's
+    // (OpenID Connect Core §5.4), which keeps the token small and its profile read rare.
+    let names: Vec<&str> = login.claims.id_token.iter().map(String::as_str).collect();
+    let profile = if oidc::claims::needs_profile(&names) {
+        state.profiles.profile(user.id).await?
+    } else {
+        None
+    };
+    let grant = IdTokenGrant {
+        session,
+        client_id,
+        login,
+        nonce,
+        access_token,
+        user_claims: oidc::user_claims(user, profile.as_ref(), &names),
+    };
+    state
+        .tokens
+        .issue_id_token(grant, state.clock.now())
+        .map(Some)
 }
 
 /// RFC 9449 §5: a token bound to a DPoP key is of type `DPoP`.

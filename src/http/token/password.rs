@@ -24,5 +24,5 @@ pub(super) async fn grant(
     let scope = normalize_scope(form.scope.as_deref())?;
     let user = check_password(state, req, client_ip, username, password).await?;
     let started = state.sessions.start(user.id, scope, dpop_jkt).await?;
-    session_tokens(state, Grant::Password, started, dpop_jkt).await
+    session_tokens(state, Grant::Password, started, dpop_jkt, None).await
 }

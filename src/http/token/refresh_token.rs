@@ -29,5 +29,6 @@ pub(super) async fn grant(
         .sessions
         .refresh(&presented, dpop_jkt, client_id.as_deref())
         .await?;
-    session_tokens(state, Grant::RefreshToken, continued, dpop_jkt).await
+    // A refreshed ID token carries no nonce (OpenID Connect Core §12.2).
+    session_tokens(state, Grant::RefreshToken, continued, dpop_jkt, None).await
 }

@@ -138,6 +138,7 @@ pub async fn save(
             let entered = Profile {
                 display_name: Some(form.display_name),
                 phone: Some(form.phone),
+                updated_at: None,
             };
             let page = render(ui, req, &signed_in, entered, None, Some(err.message)).await?;
             Ok(html(&page, err.status))

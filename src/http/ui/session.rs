@@ -19,8 +19,9 @@ use crate::{
     error::Error,
     http::{auth, client_ip},
     metrics::Grant,
+    oidc::Login,
     rate_limit::RateLimitedRoute,
-    sessions::RefreshToken,
+    sessions::{NewSession, RefreshToken},
     state::AppState,
     store::{SessionRecord, UserRecord},
     tokens::AccessClaims,
@@ -116,7 +117,18 @@ pub async fn log_in(
             .revoke(&RefreshToken::presented(previous))
             .await?;
     }
-    let started = state.sessions.start(user.id, String::new(), None).await?;
+    let started = state
+        .sessions
+        .start_with(NewSession {
+            id: Uuid::now_v7(),
+            user_id: user.id,
+            scope: String::new(),
+            dpop_jkt: None,
+            client_id: None,
+            // What the codes this session gives pass on to ID tokens (`auth_time`, `amr`).
+            login: Some(Login::password(state.clock.now().unix_timestamp())),
+        })
+        .await?;
     policy.set_for_session(jar, cookies::SESSION, started.refresh_token.expose());
     issue_access_token(state, jar, policy, &user, &started.session)?;
     // A new privilege level, a new CSRF token (a token seen before login is worth nothing now).

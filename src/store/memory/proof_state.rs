@@ -70,9 +70,13 @@ impl ProfileStore for MemoryProfiles {
         &self,
         user_id: Uuid,
         profile: &Profile,
-        _now: OffsetDateTime,
+        now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        lock(&self.by_user).insert(user_id, profile.clone());
+        let saved = Profile {
+            updated_at: Some(now),
+            ..profile.clone()
+        };
+        lock(&self.by_user).insert(user_id, saved);
         Ok(())
     }
 }

@@ -128,6 +128,19 @@ impl SessionStore for MemorySessions {
         Ok(live.then(|| (session.clone(), token.expires_at)))
     }
 
+    async fn find_session(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let sessions = lock(&self.0);
+        Ok(sessions
+            .families
+            .get(&session_id)
+            .filter(|(session, revoked)| !revoked && session.user_id == user_id)
+            .map(|(session, _)| session.clone()))
+    }
+
     async fn revoke_session(
         &self,
         presented: &[u8; 32],

@@ -19,7 +19,7 @@ impl ProfileStore for PostgresProfiles {
     async fn profile(&self, user_id: Uuid) -> Result<Option<Profile>, StoreError> {
         let (client, statement) = self
             .0
-            .prepared("SELECT display_name, phone FROM profiles WHERE user_id = $1")
+            .prepared("SELECT display_name, phone, updated_at FROM profiles WHERE user_id = $1")
             .await?;
         let row = client
             .query_opt(&statement, &[&user_id])
@@ -28,6 +28,7 @@ impl ProfileStore for PostgresProfiles {
         Ok(row.map(|row| Profile {
             display_name: row.get("display_name"),
             phone: row.get("phone"),
+            updated_at: row.get("updated_at"),
         }))
     }
 

@@ -3,11 +3,15 @@
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use time::OffsetDateTime;
-use tokio_postgres::Row;
+use tokio_postgres::{Row, types::Json};
+use uuid::Uuid;
 
 use super::{Postgres, unavailable};
-use crate::store::{
-    RefreshTokenRecord, Rotation, SessionRecord, SessionStore, SessionSummary, StoreError,
+use crate::{
+    oidc::Login,
+    store::{
+        RefreshTokenRecord, Rotation, SessionRecord, SessionStore, SessionSummary, StoreError,
+    },
 };
 
 pub struct PostgresSessions(pub(super) Postgres);
@@ -20,6 +24,13 @@ fn session_from_row(row: &Row) -> SessionRecord {
         created_at: row.get("created_at"),
         dpop_jkt: row.get("dpop_jkt"),
         client_id: row.get("client_id"),
+        // Written by `start_session` from the same type; a row that does not read counts as a
+        // session without a login (it then gives no ID token), never as an error.
+        login: row
+            .try_get::<_, Option<Json<Login>>>("login")
+            .ok()
+            .flatten()
+            .map(|Json(login)| login),
     }
 }
 
@@ -70,7 +81,7 @@ async fn revoke_family(
 
 /// The presented token and its session, locked until the transaction ends.
 const LOCK_PRESENTED: &str = "SELECT t.family_id, t.used_at, t.revoked_at AS token_revoked_at,
-        t.expires_at, f.user_id, f.scope, f.created_at, f.dpop_jkt, f.client_id,
+        t.expires_at, f.user_id, f.scope, f.created_at, f.dpop_jkt, f.client_id, f.login,
         f.revoked_at AS family_revoked_at
      FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
      WHERE t.token_hash = $1
@@ -104,8 +115,9 @@ impl SessionStore for PostgresSessions {
             .0
             .prepared(
                 "WITH family AS (
-                     INSERT INTO refresh_families (id, user_id, scope, created_at, dpop_jkt, client_id)
-                     VALUES ($1, $2, $3, $4, $5, $6)
+                     INSERT INTO refresh_families
+                         (id, user_id, scope, created_at, dpop_jkt, client_id, login)
+                     VALUES ($1, $2, $3, $4, $5, $6, $11)
                  )
                  INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, issued_at, expires_at)
                  VALUES ($7, $1, $2, $8, $9, $10)",
@@ -125,6 +137,7 @@ impl SessionStore for PostgresSessions {
                     &first.token_hash.as_slice(),
                     &first.issued_at,
                     &first.expires_at,
+                    &session.login.as_ref().map(Json),
                 ],
             )
             .await
@@ -197,7 +210,7 @@ impl SessionStore for PostgresSessions {
         let (client, statement) = self
             .0
             .prepared(
-                "SELECT t.family_id, t.expires_at, f.user_id, f.scope, f.created_at, f.dpop_jkt, f.client_id
+                "SELECT t.family_id, t.expires_at, f.user_id, f.scope, f.created_at, f.dpop_jkt, f.client_id, f.login
                  FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
                  WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.revoked_at IS NULL
                    AND f.revoked_at IS NULL AND t.expires_at > $2",
@@ -208,6 +221,31 @@ impl SessionStore for PostgresSessions {
             .await
             .map_err(|err| unavailable(&err))?;
         Ok(row.map(|row| (session_from_row(&row), row.get("expires_at"))))
+    }
+
+    #[tracing::instrument(
+        name = "postgres sessions.find_session",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
+    async fn find_session(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let (client, statement) = self
+            .0
+            .prepared(
+                "SELECT id AS family_id, user_id, scope, created_at, dpop_jkt, client_id, login
+                 FROM refresh_families
+                 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+            )
+            .await?;
+        let row = client
+            .query_opt(&statement, &[&session_id, &user_id])
+            .await
+            .map_err(|err| unavailable(&err))?;
+        Ok(row.as_ref().map(session_from_row))
     }
 
     #[tracing::instrument(
@@ -251,7 +289,7 @@ impl SessionStore for PostgresSessions {
         // A live session has exactly one live token (each refresh uses up its predecessor).
         let rows = client
             .query(
-                "SELECT f.id AS family_id, f.user_id, f.scope, f.created_at, f.dpop_jkt, f.client_id,
+                "SELECT f.id AS family_id, f.user_id, f.scope, f.created_at, f.dpop_jkt, f.client_id, f.login,
                         t.issued_at, t.expires_at
                  FROM refresh_families f JOIN refresh_tokens t ON t.family_id = f.id
                  WHERE f.user_id = $1 AND f.revoked_at IS NULL
@@ -290,7 +328,7 @@ impl SessionStore for PostgresSessions {
         // Locked as `revoke_session_by_id` locks one, for the same reason.
         let rows = tx
             .query(
-                "SELECT id AS family_id, user_id, scope, created_at, dpop_jkt, client_id
+                "SELECT id AS family_id, user_id, scope, created_at, dpop_jkt, client_id, login
                  FROM refresh_families
                  WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL
                  FOR UPDATE",
@@ -326,7 +364,7 @@ impl SessionStore for PostgresSessions {
         // (and its new token is revoked with the rest) or finds the session revoked.
         let row = tx
             .query_opt(
-                "SELECT id AS family_id, user_id, scope, created_at, dpop_jkt, client_id
+                "SELECT id AS family_id, user_id, scope, created_at, dpop_jkt, client_id, login
                  FROM refresh_families
                  WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL
                  FOR UPDATE",

@@ -12,6 +12,7 @@ use crate::{
     authorization::{AuthorizationRequest, ClientError, CodeGrant, Refusal},
     error::Error,
     http::ui::{CONTENT_SECURITY_POLICY, Ui, error::UiError, page::see_other},
+    oidc::Login,
     store::{SessionRecord, UserRecord},
 };
 
@@ -23,9 +24,11 @@ impl Ui {
         session: &SessionRecord,
         request: AuthorizationRequest,
     ) -> Result<Response, UiError> {
+        let login = login_of(session);
         let grant = CodeGrant {
             user_id: user.id,
-            auth_time: session.created_at.unix_timestamp(),
+            auth_time: login.auth_time,
+            amr: login.amr,
             request,
         };
         let code = self.state.authorizations.issue_code(&grant).await?;
@@ -120,6 +123,15 @@ pub fn resume_url(request_id: &str) -> String {
             .append_pair("request", request_id)
             .finish()
     )
+}
+
+/// The login a web UI session holds (one from before OpenID Connect: a password login when the
+/// session started).
+pub(super) fn login_of(session: &SessionRecord) -> Login {
+    session
+        .login
+        .clone()
+        .unwrap_or_else(|| Login::password(session.created_at.unix_timestamp()))
 }
 
 pub(super) fn refusal_page(refusal: &Refusal) -> UiError {

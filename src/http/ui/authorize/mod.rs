@@ -23,7 +23,7 @@ mod pending;
 pub use answer::{allow_form_to_end_at, login_url, resume_url};
 
 use self::{
-    answer::{expired, refusal_page, unknown_client},
+    answer::{expired, login_of, refusal_page, unknown_client},
     pending::Pending,
 };
 use super::{
@@ -137,7 +137,11 @@ pub async fn consent(
         return Ok(ui.to_client(&denied));
     }
     authorizations
-        .consent(signed_in.user.id, &request.client_id, &request.scope)
+        .consent(
+            signed_in.user.id,
+            &request.client_id,
+            &request.consent_scope(),
+        )
         .await?;
     ui.code_redirect(&signed_in.user, &signed_in.session, request)
         .await
@@ -184,7 +188,8 @@ async fn start(ui: &Ui, req: &Request, params: Params) -> Result<Response, UiErr
                 return Err(refusal_page(&refusal));
             };
             let now = unix_millis(state.clock.now());
-            let request = match check(&params, client, now) {
+            let read_hint = |hint: &str| state.read_id_token_hint(hint);
+            let request = match check(&params, client, now, &read_hint) {
                 Ok(request) => request,
                 Err(refusal) => return ui.refuse(&refusal),
             };
@@ -218,14 +223,27 @@ async fn proceed(ui: &Ui, req: &Request, pending: Pending) -> Result<Response, U
     let now = state.clock.now().unix_timestamp();
     let needs_login = match &live {
         None => true,
-        Some((_, session)) => {
-            let auth_time = session.created_at.unix_timestamp();
+        Some((user, session)) => {
+            let auth_time = login_of(session).auth_time;
             // A login since the request was made answers `prompt=login` and any `max_age`.
             let fresh = unix_millis(session.created_at) >= request.created_at_ms;
             let too_old = request
                 .max_age
                 .is_some_and(|max_age| now - auth_time > max_age);
-            !fresh && (request.prompt.login || too_old)
+            // OpenID Connect Core §3.1.2.1: only the user an `id_token_hint` names may answer.
+            let someone_else = request
+                .hinted_subject
+                .as_deref()
+                .is_some_and(|sub| sub != user.id.to_string());
+            if someone_else && fresh {
+                let error = ClientError::for_request(
+                    request,
+                    "login_required",
+                    "the user who signed in is not the one id_token_hint names",
+                );
+                return Ok(ui.to_client(&error));
+            }
+            someone_else || (!fresh && (request.prompt.login || too_old))
         }
     };
     let Some((user, session)) = live.filter(|_| !needs_login) else {
@@ -239,7 +257,7 @@ async fn proceed(ui: &Ui, req: &Request, pending: Pending) -> Result<Response, U
     };
     let consented = state
         .authorizations
-        .has_consent(user.id, &request.client_id, &request.scope)
+        .has_consent(user.id, &request.client_id, &request.consent_scope())
         .await?;
     if consented && !request.prompt.consent {
         let request = pending.take(ui).await?;
@@ -269,7 +287,7 @@ async fn proceed(ui: &Ui, req: &Request, pending: Pending) -> Result<Response, U
         client_name: client.name,
         username: signed_in.user.username.clone(),
         scopes: request
-            .scope
+            .consent_scope()
             .split(' ')
             .filter(|s| !s.is_empty())
             .map(str::to_owned)

@@ -1,0 +1,53 @@
+//! OpenID Connect Core 1.0 on top of the code flow: who logged in, told to the client in a
+//! signed ID token (§2) and at the UserInfo endpoint (§5.3), with the claims each scope
+//! releases (§5.4) or the `claims` parameter asks for (§5.5).
+//!
+//! authd is a code-flow-only provider: no implicit or hybrid flows (RFC 9700 §2.1.2), so an
+//! ID token comes only from the token endpoint, and scope claims are released at UserInfo, as
+//! §5.4 says for a flow that issues an access token.
+
+pub mod claims;
+pub mod id_token;
+
+use serde::{Deserialize, Serialize};
+
+pub use claims::{RequestedClaims, claims_supported, scope_of_claim, user_claims};
+pub use id_token::{IdTokenClaims, IdTokenHint, at_hash, read_hint};
+
+/// The scope that makes a request an OpenID Connect one.
+pub const OPENID: &str = "openid";
+
+/// The scopes OpenID Connect Core §5.4 defines that authd releases claims for. Every client
+/// allowed the code flow may ask for them: they are about the user, who consents to each.
+/// (`address` is not offered: authd keeps no postal address.)
+pub const STANDARD_SCOPES: [&str; 4] = [OPENID, "profile", "email", "phone"];
+
+/// Whether `scope` (space-separated) asks for OpenID Connect.
+pub fn is_openid(scope: &str) -> bool {
+    scope.split(' ').any(|s| s == OPENID)
+}
+
+/// How and when the user authenticated, and which claims the client asked for: carried from
+/// the login to the session a code starts, so every ID token of the session repeats the same
+/// `auth_time` and `amr` (OpenID Connect Core §12.2), and UserInfo knows the request's claims.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Login {
+    /// Unix seconds of the authentication.
+    pub auth_time: i64,
+    /// Authentication methods (RFC 8176), e.g. `pwd`.
+    #[serde(default)]
+    pub amr: Vec<String>,
+    #[serde(default, skip_serializing_if = "RequestedClaims::is_empty")]
+    pub claims: RequestedClaims,
+}
+
+impl Login {
+    /// A password login at `auth_time`: every interactive login authd has so far.
+    pub fn password(auth_time: i64) -> Self {
+        Self {
+            auth_time,
+            amr: vec!["pwd".to_owned()],
+            claims: RequestedClaims::default(),
+        }
+    }
+}
