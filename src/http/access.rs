@@ -41,6 +41,21 @@ pub struct BearerAuth(Bearer);
 #[oai(ty = "api_key", key_name = "Authorization", key_in = "header")]
 pub struct HeaderAuth(ApiKey);
 
+impl AccessAuth {
+    /// The request's `Authorization` header, read as poem-openapi would, for an operation that
+    /// also takes the token another way (`POST /userinfo`'s form body).
+    pub fn from_header(req: &Request) -> Option<Self> {
+        let value = req.headers().get(poem::http::header::AUTHORIZATION)?;
+        let key = value.to_str().ok()?.to_owned();
+        Some(Self::Header(HeaderAuth(ApiKey { key })))
+    }
+
+    /// A token sent as a plain bearer in a form body (RFC 6750 §2.2).
+    pub fn bearer_token(token: String) -> Self {
+        Self::Bearer(BearerAuth(Bearer { token }))
+    }
+}
+
 /// Header carrying the PoP signature.
 pub const POP_SIGNATURE: &str = "PoP-Signature";
 /// Header naming the PoP nonce signed (request) or to sign next (response).

@@ -28,6 +28,7 @@ mod register;
 pub mod server;
 mod token;
 mod ui;
+mod userinfo;
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -76,7 +77,8 @@ pub fn api_service(state: &AppState) -> OpenApiService<impl poem_openapi::OpenAp
             par::ParApi(state.clone()),
             client_registration::ClientRegistrationApi(state.clone()),
             authorize_docs::AuthorizeDocs,
-            metadata::MetadataApi(state.clone()),
+            metadata::MetadataApi::new(state.clone()),
+            userinfo::UserInfoApi(state.clone()),
         ),
         "authd",
         env!("CARGO_PKG_VERSION"),
@@ -103,6 +105,7 @@ pub fn routes(state: &AppState) -> impl Endpoint + 'static {
         .nest("/docs", docs)
         .nest("/ui", ui::routes(state))
         .nest("/oauth/authorize", ui::authorize_routes(state))
+        .nest("/oauth/end_session", ui::end_session_routes(state))
         .at("/openapi.json", spec)
         // Off unless origins are configured: then the unused default below is never applied.
         .with_if(cors.is_some(), cors.unwrap_or_default())

@@ -68,7 +68,8 @@ impl<'a, T: ParseFromJSON + ToJSON> ApiExtractor<'a> for OptionalJson<T> {
     }
 }
 
-fn has_body(request: &Request) -> bool {
+/// Whether the request carries a body, by its headers.
+pub(super) fn has_body(request: &Request) -> bool {
     let headers = request.headers();
     headers.contains_key(TRANSFER_ENCODING)
         || headers
