@@ -12,6 +12,7 @@ mod assets;
 mod authorize;
 mod cookies;
 mod csrf;
+mod end_session;
 mod error;
 mod home;
 mod keys;
@@ -44,7 +45,7 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
      base-uri 'none'";
 
 /// The UI's fixed paths and their methods, for the `Allow` header of a 405.
-pub const ALLOWED_METHODS: [(&str, &str); 9] = [
+pub const ALLOWED_METHODS: [(&str, &str); 11] = [
     ("/ui", "GET"),
     ("/ui/", "GET"),
     ("/ui/register", "GET, POST"),
@@ -54,6 +55,8 @@ pub const ALLOWED_METHODS: [(&str, &str); 9] = [
     ("/ui/keys", "GET"),
     ("/oauth/authorize/continue", "GET"),
     ("/oauth/authorize/consent", "POST"),
+    ("/oauth/end_session", "GET, POST"),
+    ("/oauth/end_session/confirm", "POST"),
 ];
 
 /// The authorization endpoint's routes, to be nested at `/oauth/authorize`: pages like the
@@ -66,6 +69,17 @@ pub fn authorize_routes(state: &AppState) -> impl Endpoint + 'static {
         )
         .at("/continue", get(authorize::resume))
         .at("/consent", post(authorize::consent));
+    as_pages(route, state)
+}
+
+/// RP-initiated logout's routes, to be nested at `/oauth/end_session`: pages like the UI's.
+pub fn end_session_routes(state: &AppState) -> impl Endpoint + 'static {
+    let route = Route::new()
+        .at(
+            "/",
+            get(end_session::end_session_get).post(end_session::end_session_post),
+        )
+        .at("/confirm", post(end_session::confirm));
     as_pages(route, state)
 }
 
