@@ -448,7 +448,7 @@ async fn a_failed_token_request_leaves_the_code_to_its_holder() {
 }
 
 #[tokio::test]
-async fn registered_redirect_uri_is_enforced_with_an_error_page_and_no_redirect() {
+async fn oidcc_ensure_registered_redirect_uri_with_an_error_page_and_no_redirect() {
     let app = spawn_app().await;
     let client_id = public_client(&app, "");
     let mut browser = Browser::new(&app);
@@ -514,7 +514,7 @@ async fn an_unknown_client_gets_an_error_page_never_a_redirect() {
 }
 
 #[tokio::test]
-async fn unknown_parameters_are_ignored() {
+async fn oidcc_ensure_request_with_unknown_parameter_succeeds() {
     let app = spawn_app().await;
     let client_id = public_client(&app, "");
     let mut browser = Browser::new(&app);
@@ -590,7 +590,7 @@ async fn bad_requests_from_a_known_client_are_answered_at_its_redirect_uri() {
 }
 
 #[tokio::test]
-async fn the_request_can_be_posted_as_a_form() {
+async fn oidcc_ensure_post_request_succeeds() {
     let app = spawn_app().await;
     let client_id = public_client(&app, "");
     let mut browser = Browser::new(&app);
@@ -683,7 +683,7 @@ async fn prompt_consent_asks_again_though_consent_is_remembered() {
 }
 
 #[tokio::test]
-async fn oidcc_max_age_1_asks_for_a_new_login_once_a_second_has_passed() {
+async fn max_age_asks_for_a_new_login_once_it_has_passed() {
     let app = spawn_app().await;
     let client_id = public_client(&app, "");
     let mut browser = Browser::new(&app);
@@ -710,7 +710,7 @@ async fn oidcc_max_age_1_asks_for_a_new_login_once_a_second_has_passed() {
 }
 
 #[tokio::test]
-async fn login_hint_fills_in_the_username() {
+async fn oidcc_login_hint_fills_in_the_username() {
     let app = spawn_app().await;
     let client_id = public_client(&app, "");
     let mut browser = Browser::new(&app);

@@ -22,6 +22,7 @@ mod jwks;
 mod logs;
 mod metrics;
 mod oauth;
+mod oidc;
 mod openapi;
 mod outages;
 mod par;

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::helpers::{AppOptions, TestApp, eventually, redis_url, spawn_app_with};
 
-fn authd_keys(app: &TestApp, args: &[&str]) -> String {
+pub fn authd_keys(app: &TestApp, args: &[&str]) -> String {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_authd"))
         .env_clear()
         .arg("keys")
@@ -31,7 +31,7 @@ fn authd_keys(app: &TestApp, args: &[&str]) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
-fn kid_of(token: &str) -> String {
+pub fn kid_of(token: &str) -> String {
     jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
 }
 
