@@ -257,3 +257,56 @@ async fn a_revoked_session_s_token_gets_no_claims() {
     let response = userinfo(&app, tokens["access_token"].as_str().unwrap()).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn a_dpop_bound_token_gets_its_claims_only_with_a_proof() {
+    use crate::dpop::{DpopKey, htu};
+    let app = spawn_app().await;
+    let client_id = oidc_client(&app);
+    let (mut browser, user_id) = signed_in(&app, "alice").await;
+    let key = DpopKey::generate();
+    let (verifier, challenge) = crate::code_flow::pkce();
+    let answer = super::authorize(&mut browser, &client_id, &challenge, "openid email", &[]).await;
+    let response = app
+        .client
+        .post(app.url("/oauth/token"))
+        .header(
+            "DPoP",
+            key.proof("POST", &htu(&app, "/oauth/token"), None, None),
+        )
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", answer["code"].as_str()),
+            ("redirect_uri", crate::code_flow::REDIRECT_URI),
+            ("code_verifier", &verifier),
+            ("client_id", &client_id),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let tokens: Value = response.json().await.unwrap();
+    assert_eq!(tokens["token_type"], "DPoP");
+    let token = tokens["access_token"].as_str().unwrap();
+
+    assert_eq!(
+        userinfo(&app, token).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "not as a bearer"
+    );
+    let response = app
+        .client
+        .get(app.url("/userinfo"))
+        .header(header::AUTHORIZATION, format!("DPoP {token}"))
+        .header(
+            "DPoP",
+            key.proof("GET", &htu(&app, "/userinfo"), Some(token), None),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let claims: Value = response.json().await.unwrap();
+    assert_eq!(claims["sub"], user_id.as_str());
+    assert_eq!(claims["email"], "alice@example.com");
+}
