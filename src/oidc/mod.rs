@@ -22,6 +22,17 @@ pub const OPENID: &str = "openid";
 /// (`address` is not offered: authd keeps no postal address.)
 pub const STANDARD_SCOPES: [&str; 4] = [OPENID, "profile", "email", "phone"];
 
+/// What a standard scope lets the client learn, in words for the consent page.
+pub fn scope_description(scope: &str) -> Option<&'static str> {
+    match scope {
+        OPENID => Some("who you are: your authd user id"),
+        "profile" => Some("your username and display name"),
+        "email" => Some("your email address"),
+        "phone" => Some("your phone number"),
+        _ => None,
+    }
+}
+
 /// Whether `scope` (space-separated) asks for OpenID Connect.
 pub fn is_openid(scope: &str) -> bool {
     scope.split(' ').any(|s| s == OPENID)

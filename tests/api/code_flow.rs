@@ -203,6 +203,20 @@ pub async fn redeem(
         .unwrap()
 }
 
+/// `grant_type=refresh_token` for a public client's session.
+pub async fn refresh(app: &TestApp, client_id: &str, refresh_token: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/oauth/token"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", client_id),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn error_of(response: reqwest::Response) -> (u16, String) {
     let status = response.status().as_u16();
     let body: Value = response.json().await.unwrap();
@@ -357,17 +371,7 @@ async fn oidcc_codereuse_a_second_use_fails_and_revokes_the_tokens_of_the_first(
     assert_eq!((status, error.as_str()), (400, "invalid_grant"));
     // OAuth 2.1 §4.1.3: what the first redemption gave is revoked.
     assert_eq!(app.me_status(&access).await, 401);
-    let refreshed = app
-        .client
-        .post(app.url("/oauth/token"))
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", first["refresh_token"].as_str().unwrap()),
-            ("client_id", &client_id),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let refreshed = refresh(&app, &client_id, first["refresh_token"].as_str().unwrap()).await;
     assert_eq!(error_of(refreshed).await, (400, "invalid_grant".to_owned()));
 }
 
@@ -816,17 +820,7 @@ async fn revoking_a_connected_application_ends_its_tokens_and_forgets_consent() 
         .await;
     assert_eq!(revoked.status, StatusCode::SEE_OTHER);
     assert_eq!(app.me_status(access).await, 401);
-    let refreshed = app
-        .client
-        .post(app.url("/oauth/token"))
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
-            ("client_id", &client_id),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let refreshed = refresh(&app, &client_id, tokens["refresh_token"].as_str().unwrap()).await;
     assert_eq!(refreshed.status(), 400);
     // The browser's own session is untouched, and consent is asked again.
     let page = visit(

@@ -22,7 +22,7 @@ use super::{
     Ui, csrf,
     error::UiError,
     page::{Layout, Notice, html, see_other},
-    session,
+    params, session,
 };
 use crate::{
     authorization::{
@@ -65,8 +65,7 @@ const PARAMETERS: [&str; 4] = [
 
 #[handler]
 pub async fn end_session_get(req: &Request, Data(ui): Data<&Arc<Ui>>) -> Result<Response, UiError> {
-    let params = parse(req.uri().query().unwrap_or_default());
-    start(ui, req, &params).await
+    start(ui, req, &params::from_query(req)).await
 }
 
 /// The same request as a form post (RP-Initiated Logout §2).
@@ -76,7 +75,7 @@ pub async fn end_session_post(
     Data(ui): Data<&Arc<Ui>>,
     body: Body,
 ) -> Result<Response, UiError> {
-    let params = form_params(req, body).await?;
+    let params = params::from_form(req, body, "A sign-out request").await?;
     start(ui, req, &params).await
 }
 
@@ -87,7 +86,7 @@ pub async fn confirm(
     Data(ui): Data<&Arc<Ui>>,
     body: Body,
 ) -> Result<Response, UiError> {
-    let params = form_params(req, body).await?;
+    let params = params::from_form(req, body, "A sign-out request").await?;
     let csrf_token = single(&params, "csrf").ok().flatten().unwrap_or_default();
     if !csrf::is_genuine(req, &ui.cookies, csrf_token) {
         return Err(UiError::forged_form());
@@ -228,27 +227,4 @@ fn with_state(uri: &str, state: Option<&str>) -> String {
         }
         Err(_) => uri.to_owned(),
     }
-}
-
-async fn form_params(req: &Request, body: Body) -> Result<Params, UiError> {
-    let is_form = req
-        .content_type()
-        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
-        return Err(UiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "A sign-out request is posted as application/x-www-form-urlencoded.",
-        ));
-    }
-    let body = body
-        .into_string()
-        .await
-        .map_err(|_| UiError::new(StatusCode::BAD_REQUEST, "That request could not be read."))?;
-    Ok(parse(&body))
-}
-
-fn parse(encoded: &str) -> Params {
-    url::form_urlencoded::parse(encoded.as_bytes())
-        .map(|(key, value)| (key.into_owned(), value.into_owned()))
-        .collect()
 }

@@ -17,6 +17,7 @@ mod error;
 mod home;
 mod keys;
 mod page;
+mod params;
 mod profile;
 mod session;
 

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256, Sha512};
 
 use super::{oidc_client, openid_tokens, signed_in, verify_id_token};
 use crate::{
-    code_flow::{answer_consent, client_answer, follow, pkce},
+    code_flow::{answer_consent, client_answer, follow, pkce, refresh},
     helpers::{AppOptions, ISSUER, spawn_app, spawn_app_with},
     tokens::claims_of,
 };
@@ -126,20 +126,12 @@ async fn oidcc_refresh_token_gives_a_fresh_id_token_for_the_same_login() {
     let first = verify_id_token(&app, tokens["id_token"].as_str().unwrap(), &client_id).await;
 
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let refreshed: serde_json::Value = app
-        .client
-        .post(app.url("/oauth/token"))
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
-            ("client_id", &client_id),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let refreshed: serde_json::Value =
+        refresh(&app, &client_id, tokens["refresh_token"].as_str().unwrap())
+            .await
+            .json()
+            .await
+            .unwrap();
     let id_token = refreshed["id_token"].as_str().expect("a fresh ID token");
     let second = verify_id_token(&app, id_token, &client_id).await;
     for claim in ["iss", "sub", "aud", "azp", "auth_time", "sid", "amr"] {

@@ -32,16 +32,8 @@ async fn signed_in_to_authd(browser: &mut Browser<'_>) -> bool {
 
 /// Whether the client's session (its refresh token) still works.
 async fn refreshes(app: &TestApp, client_id: &str, tokens: &serde_json::Value) -> bool {
-    app.client
-        .post(app.url("/oauth/token"))
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
-            ("client_id", client_id),
-        ])
-        .send()
+    crate::code_flow::refresh(app, client_id, tokens["refresh_token"].as_str().unwrap())
         .await
-        .unwrap()
         .status()
         == StatusCode::OK
 }

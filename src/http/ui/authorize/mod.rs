@@ -30,7 +30,7 @@ use super::{
     Ui, csrf,
     error::UiError,
     page::{Layout, html, see_other},
-    session,
+    params, session,
 };
 use crate::{
     authorization::{
@@ -39,6 +39,7 @@ use crate::{
         unix_millis,
     },
     http::client_ip,
+    oidc,
     rate_limit::RateLimitedRoute,
 };
 
@@ -48,7 +49,8 @@ struct ConsentPage {
     layout: Layout,
     client_name: String,
     username: String,
-    scopes: Vec<String>,
+    /// Each scope, with what it reveals when it is one of OpenID Connect's.
+    scopes: Vec<(String, Option<&'static str>)>,
     request: String,
 }
 
@@ -70,8 +72,7 @@ pub struct ConsentForm {
 
 #[handler]
 pub async fn authorize_get(req: &Request, Data(ui): Data<&Arc<Ui>>) -> Result<Response, UiError> {
-    let params = parse_params(req.uri().query().unwrap_or_default());
-    start(ui, req, params).await
+    start(ui, req, params::from_query(req)).await
 }
 
 /// RFC 6749 §3.1 lets the request come as a form post as well (OpenID Connect requires it).
@@ -81,20 +82,8 @@ pub async fn authorize_post(
     Data(ui): Data<&Arc<Ui>>,
     body: Body,
 ) -> Result<Response, UiError> {
-    let is_form = req
-        .content_type()
-        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
-        return Err(UiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "An authorization request is posted as application/x-www-form-urlencoded.",
-        ));
-    }
-    let body = body
-        .into_string()
-        .await
-        .map_err(|_| UiError::new(StatusCode::BAD_REQUEST, "That request could not be read."))?;
-    start(ui, req, parse_params(&body)).await
+    let params = params::from_form(req, body, "An authorization request").await?;
+    start(ui, req, params).await
 }
 
 /// Where the login page returns to, with the held request's id.
@@ -290,7 +279,7 @@ async fn proceed(ui: &Ui, req: &Request, pending: Pending) -> Result<Response, U
             .consent_scope()
             .split(' ')
             .filter(|s| !s.is_empty())
-            .map(str::to_owned)
+            .map(|scope| (scope.to_owned(), oidc::scope_description(scope)))
             .collect(),
         request: id,
     };
@@ -322,11 +311,4 @@ pub async fn held_for_login(ui: &Ui, id: &str) -> Result<LoginFlow, UiError> {
         login_hint: request.login_hint,
         redirect_uri: request.redirect_uri,
     })
-}
-
-/// Query or form pairs, percent-decoded, in order, duplicates kept (to be refused).
-fn parse_params(encoded: &str) -> Params {
-    url::form_urlencoded::parse(encoded.as_bytes())
-        .map(|(key, value)| (key.into_owned(), value.into_owned()))
-        .collect()
 }
