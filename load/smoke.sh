@@ -29,6 +29,7 @@ grep -q '"errors": 0' "$out/closed.json"
 client=$(curl -fs -H 'Content-Type: application/json' "$url/oauth/register" \
   -d '{"client_name":"load","redirect_uris":["http://127.0.0.1/callback"]}' |
   python3 -c 'import json, sys; c = json.load(sys.stdin); print(c["client_id"] + ":" + c["client_secret"])')
-"$load" --target "$url" --scenario code-flow --client "$client" --duration 2s --concurrency 4 \
-  --users 2 --strict
+# With scope openid, so each flow also signs an ID token.
+"$load" --target "$url" --scenario code-flow --client "$client" --scope openid --duration 2s \
+  --concurrency 4 --users 2 --strict
 echo "load smoke: no errors"

@@ -15,6 +15,8 @@ pub struct FlowClient {
     pub id: String,
     pub secret: String,
     pub redirect_uri: String,
+    /// What each flow asks for; `None` for the client's registered scope.
+    pub scope: Option<String>,
 }
 
 /// A browser's `/ui` session: the cookies to send.
@@ -137,16 +139,20 @@ async fn push(
     flow_client: &FlowClient,
     challenge: &str,
 ) -> Result<String, Outcome> {
+    let mut form = vec![
+        ("response_type", "code"),
+        ("redirect_uri", flow_client.redirect_uri.as_str()),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+        ("state", "load"),
+    ];
+    if let Some(scope) = &flow_client.scope {
+        form.push(("scope", scope));
+    }
     let response = client
         .post(format!("{base}/oauth/par"))
         .basic_auth(&flow_client.id, Some(&flow_client.secret))
-        .form(&[
-            ("response_type", "code"),
-            ("redirect_uri", flow_client.redirect_uri.as_str()),
-            ("code_challenge", challenge),
-            ("code_challenge_method", "S256"),
-            ("state", "load"),
-        ])
+        .form(&form)
         .send()
         .await
         .map_err(|err| failed(&err))?;

@@ -66,6 +66,10 @@ struct Args {
     /// The redirect URI the `--client` registered, for the code-flow scenario.
     #[arg(long, default_value = "http://127.0.0.1/callback")]
     redirect_uri: String,
+    /// The scope the code-flow scenario asks for (`openid` adds an ID token to each token
+    /// response); default: none, so the client's registered scope.
+    #[arg(long)]
+    scope: Option<String>,
     /// The URL authd knows itself by (`AUTHD_PUBLIC_URL`), which DPoP proofs name; default:
     /// read from its metadata document (RFC 8414 `token_endpoint`).
     #[arg(long)]
@@ -150,6 +154,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
             id: id.clone(),
             secret: secret.clone(),
             redirect_uri: args.redirect_uri.clone(),
+            scope: args.scope.clone(),
         }),
         _ => None,
     };
