@@ -44,15 +44,16 @@ pub fn presented_client(
             Err(more_than_one("by more than one method"))
         }
         (Some(basic), None, None) => {
-            if client_id
-                .as_deref()
-                .is_some_and(|id| id != basic.username())
-            {
+            let (basic_id, secret) = (
+                form_decoded(basic.username())?,
+                form_decoded(basic.password())?,
+            );
+            if client_id.as_deref().is_some_and(|id| id != basic_id) {
                 return Err(more_than_one("for two different clients"));
             }
             Ok(Some(ClientCredentials::Secret {
-                client_id: basic.username().to_owned(),
-                secret: ClientSecret::presented(basic.password().to_owned()),
+                client_id: basic_id,
+                secret: ClientSecret::presented(secret),
             }))
         }
         (None, Some(secret), None) => Ok(client_id.map(|client_id| ClientCredentials::Secret {
@@ -75,4 +76,15 @@ pub fn presented_client(
             Ok(client_id.map(|client_id| ClientCredentials::Public { client_id }))
         }
     }
+}
+
+/// A Basic credential as RFC 6749 §2.3.1 has clients send it: form-urlencoded before it is
+/// base64-encoded, so `%XX` and `+` are decoded here. A raw id or secret passes unchanged, as
+/// neither ever holds `%` or `+` (ids are `client_` and hex, secrets base64url), so clients that
+/// skip the encoding work too. Bytes that are not UTF-8 are no client's credentials.
+fn form_decoded(value: &str) -> Result<String, Error> {
+    percent_encoding::percent_decode_str(&value.replace('+', " "))
+        .decode_utf8()
+        .map(|decoded| decoded.into_owned())
+        .map_err(|_| Error::InvalidClient)
 }

@@ -278,3 +278,52 @@ async fn the_metadata_document_lists_real_endpoints() {
     let methods = metadata["introspection_endpoint_auth_methods_supported"].to_string();
     assert!(methods.contains("client_secret_basic") && methods.contains("client_secret_post"));
 }
+
+#[tokio::test]
+async fn basic_credentials_are_form_urldecoded_as_rfc_6749_says() {
+    // RFC 6749 §2.3.1: id and secret are form-urlencoded, then put in Basic. Strict clients
+    // (openid-client, oauth4webapi) encode every character but letters and digits.
+    let app = spawn_app().await;
+    let (client_id, secret) = create_client(&app, "reports:read");
+    let strictly_encoded = |value: &str| -> String {
+        value
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect()
+    };
+    let encoded_id = strictly_encoded(&client_id);
+    assert_ne!(
+        encoded_id, client_id,
+        "client ids hold `_`, which gets encoded"
+    );
+    for (id, secret) in [
+        (encoded_id.clone(), strictly_encoded(&secret)),
+        (client_id.clone(), secret.clone()), // sent raw, as most clients do
+    ] {
+        let response = app
+            .client
+            .post(app.url("/oauth/token"))
+            .basic_auth(&id, Some(&secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{id}");
+    }
+    // Decoded, a wrong secret is still wrong.
+    let wrong = app
+        .client
+        .post(app.url("/oauth/token"))
+        .basic_auth(&encoded_id, Some("%41"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+}
