@@ -101,20 +101,23 @@ pub async fn confirm(
 
 async fn start(ui: &Ui, req: &Request, params: &Params) -> Result<Response, UiError> {
     let logout = check(ui, params).await?;
-    let live = session::live(&ui.state, req.cookie(), &ui.cookies).await?;
-    let signed_in = live.as_ref().map(|(user, _)| user.id.to_string());
+    // The full session, as the confirmation page's header names who is signed in.
+    let signed_in = session::current(&ui.state, req.cookie(), &ui.cookies).await?;
+    let user_id = signed_in
+        .as_ref()
+        .map(|signed_in| signed_in.user.id.to_string());
     let proven = logout.hint.as_ref().is_some_and(|hint| {
-        !hint.expired && signed_in.as_deref().is_none_or(|user| user == hint.sub)
+        !hint.expired && user_id.as_deref().is_none_or(|user| user == hint.sub)
     });
     let application_session = logout.hint.as_ref().is_some_and(|hint| hint.sid.is_some());
-    if proven || (live.is_none() && !application_session) {
+    if proven || (signed_in.is_none() && !application_session) {
         // Proven by a current hint, or nothing here to end: no question to ask.
         return sign_out(ui, req, logout).await;
     }
     let page = ConfirmPage {
-        layout: Layout::new(req.cookie(), &ui.cookies, None),
+        layout: Layout::new(req.cookie(), &ui.cookies, signed_in.as_ref()),
         client_name: logout.client_name.clone(),
-        username: live.map(|(user, _)| user.username),
+        username: signed_in.map(|signed_in| signed_in.user.username),
         ends_application_session: application_session,
         request: logout.params.clone(),
     };
