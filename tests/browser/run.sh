@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The web UI, Swagger UI and "Log in with authd" in a real browser: starts `authd serve` on a
-# database and Redis prefix of its own, then runs tests/browser/ui.test.mjs, swagger.test.mjs
-# and code_flow.test.mjs (helpers in browser.mjs, the relying party in relying_party/)
-# in Debian's headless Chromium with playwright-core (which cannot download a browser here: it is
-# pointed at /usr/bin/chromium). Installs Chromium (apt) and the npm packages (pinned by
-# package-lock.json) when they are missing.
+# The web UI, Swagger UI, "Log in with authd" and OpenID Connect in a real browser: starts
+# `authd serve` on a database and Redis prefix of its own, registers the two relying parties as
+# clients, then runs tests/browser/ui.test.mjs, swagger.test.mjs, code_flow.test.mjs (a
+# single-page app on oauth4webapi, in relying_party/) and oidc.test.mjs (a server-side OpenID
+# relying party on openid-client, in oidc_rp/), helpers in browser.mjs, in Debian's headless
+# Chromium with playwright-core (which cannot download a browser here: it is pointed at
+# /usr/bin/chromium).
+# Installs Chromium (apt) and the npm packages (pinned by package-lock.json) when they are missing.
 #
 #   bash tests/browser/run.sh                     # after `cargo build`
 #   SCREENSHOTS=docs/screenshots bash tests/browser/run.sh   # also photograph each page
@@ -32,9 +34,21 @@ RP_CLIENT_ID=$(DATABASE_URL="postgres://postgres@127.0.0.1:5432/$SERVED_DB" \
   --redirect-uri "http://localhost:$RP_PORT/callback" --scope notes:read 2>/dev/null |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["client_id"])')
 export RP_PORT RP_CLIENT_ID
+# The relying party of oidc.test.mjs: confidential (client_secret_basic), on localhost too, with
+# a page authd's RP-initiated logout may send the browser back to. It registers only `openid`:
+# profile, email and phone are open to every code-flow client.
+OIDC_RP_PORT=${OIDC_RP_PORT:-18097}
+OIDC_RP_CLIENT=$(DATABASE_URL="postgres://postgres@127.0.0.1:5432/$SERVED_DB" \
+  "${AUTHD:-target/debug/authd}" clients create --name Journal \
+  --redirect-uri "http://localhost:$OIDC_RP_PORT/callback" \
+  --post-logout-redirect-uri "http://localhost:$OIDC_RP_PORT/logged-out" --scope openid 2>/dev/null)
+OIDC_RP_CLIENT_ID=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["client_id"])' "$OIDC_RP_CLIENT")
+OIDC_RP_CLIENT_SECRET=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["client_secret"])' "$OIDC_RP_CLIENT")
+export OIDC_RP_PORT OIDC_RP_CLIENT_ID OIDC_RP_CLIENT_SECRET
 
 status=0
-(cd tests/browser && AUTHD_URL="$BASE" node --test --test-concurrency=1 \
-  ui.test.mjs swagger.test.mjs code_flow.test.mjs) || status=$?
+# A per-test deadline, so a browser that hangs fails the run instead of stalling it.
+(cd tests/browser && AUTHD_URL="$BASE" node --test --test-concurrency=1 --test-timeout=180000 \
+  ui.test.mjs swagger.test.mjs code_flow.test.mjs oidc.test.mjs) || status=$?
 if [ "$status" -ne 0 ]; then show_authd_log; fi
 exit "$status"
