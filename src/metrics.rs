@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
     proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType},
 };
 
@@ -35,6 +36,8 @@ pub struct Metrics {
     pub rate_limit_fallbacks: IntCounter,
     /// Refresh tokens presented a second time: each revokes its whole session.
     pub refresh_reuse: IntCounter,
+    /// Login attempts queued for the audit log and not yet written.
+    pub audit_queue_depth: IntGauge,
     http_requests: IntCounterVec,
     http_duration: HistogramVec,
     logins: IntCounterVec,
@@ -92,6 +95,11 @@ impl Metrics {
             "Refresh tokens presented after they were rotated (each revokes its session)",
         )?;
         registry.register(Box::new(refresh_reuse.clone()))?;
+        let audit_queue_depth = IntGauge::new(
+            "audit_queue_depth",
+            "Login attempts queued for auth_logs and not yet written (logins wait at the bound)",
+        )?;
+        registry.register(Box::new(audit_queue_depth.clone()))?;
         let http_duration = HistogramVec::new(
             HistogramOpts::new(
                 "http_request_duration_seconds",
@@ -125,6 +133,7 @@ impl Metrics {
             rate_limited,
             rate_limit_fallbacks,
             refresh_reuse,
+            audit_queue_depth,
             http_requests,
             http_duration,
             logins,

@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 
 use crate::http::server::{self, ConnectionLimits};
 use crate::{
-    accounts::{Accounts, PasswordHasher},
+    accounts::{AUDIT_QUEUE_CAPACITY, Accounts, AuditLog, PasswordHasher},
     authorization::Authorizations,
     clients::{ClientAssertions, Clients},
     clock::Clock,
@@ -150,8 +150,13 @@ impl AppState {
                 config.dpop_nonce,
             )),
             accounts: Accounts::new(
-                stores.users,
-                stores.auth_logs,
+                stores.users.clone(),
+                AuditLog::start(
+                    stores.auth_logs,
+                    stores.users,
+                    metrics.audit_queue_depth.clone(),
+                    AUDIT_QUEUE_CAPACITY,
+                ),
                 hasher,
                 Arc::new(LoginThrottle::new(
                     stores.rate_limits.clone(),
@@ -286,6 +291,8 @@ impl Application {
         for task in background {
             task.abort();
         }
+        // The requests have drained: write the audit rows they queued before the process ends.
+        self.state.accounts.flush_audit().await;
         served
     }
 }

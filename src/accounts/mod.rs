@@ -1,11 +1,13 @@
 //! User accounts: validated identities, password hashing, registration and authentication.
 
+mod audit;
 mod email;
 mod hasher;
 mod password;
 mod service;
 mod username;
 
+pub use audit::{AuditLog, QUEUE_CAPACITY as AUDIT_QUEUE_CAPACITY};
 pub use email::Email;
 pub use hasher::{HasherLoad, PasswordHasher};
 pub use password::Password;

@@ -2,19 +2,16 @@
 
 use std::{net::IpAddr, sync::Arc};
 
-use tracing::Instrument;
 use uuid::Uuid;
 
-use super::{Email, HasherLoad, Password, PasswordHasher, Username};
+use super::{AuditLog, Email, HasherLoad, Password, PasswordHasher, Username};
 use crate::{
     clock::Clock,
     error::Error,
     metrics::Metrics,
     possession::PopPublicKey,
     rate_limit::LoginThrottle,
-    store::{
-        AuthLogEntry, AuthLogStore, AuthOutcome, StoreError, UniqueField, UserRecord, UserStore,
-    },
+    store::{AuthLogEntry, AuthOutcome, StoreError, UniqueField, UserRecord, UserStore},
 };
 
 /// The outcome of a registration: the new user's id, and the password if authd generated it
@@ -37,7 +34,7 @@ pub struct AuthAttempt {
 #[derive(Clone)]
 pub struct Accounts {
     users: Arc<dyn UserStore>,
-    auth_logs: Arc<dyn AuthLogStore>,
+    audit: AuditLog,
     hasher: PasswordHasher,
     throttle: Arc<LoginThrottle>,
     clock: Arc<dyn Clock>,
@@ -47,7 +44,7 @@ pub struct Accounts {
 impl Accounts {
     pub fn new(
         users: Arc<dyn UserStore>,
-        auth_logs: Arc<dyn AuthLogStore>,
+        audit: AuditLog,
         hasher: PasswordHasher,
         throttle: Arc<LoginThrottle>,
         clock: Arc<dyn Clock>,
@@ -55,7 +52,7 @@ impl Accounts {
     ) -> Self {
         Self {
             users,
-            auth_logs,
+            audit,
             hasher,
             throttle,
             clock,
@@ -107,7 +104,7 @@ impl Accounts {
 
     /// Checks a username and password. Unknown users are checked against a dummy hash, and both
     /// failures are one error, so neither the answer nor its timing says which users exist.
-    /// Every attempt is appended to the audit log without holding up the response. An address
+    /// Every attempt is queued for the audit log, written in the background. An address
     /// that keeps failing for one username is throttled ([`LoginThrottle`]) before any hashing.
     pub async fn authenticate(&self, attempt: AuthAttempt) -> Result<UserRecord, Error> {
         self.throttle
@@ -147,26 +144,13 @@ impl Accounts {
             outcome,
             user_agent: attempt.user_agent,
         };
-        self.record_attempt(entry);
+        // Waits only if the audit queue is full (see `AuditLog`).
+        self.audit.record(entry).await;
         result
     }
 
-    /// Writes the audit row (and `last_login_at` on success) in the background: a slow disk must
-    /// not slow logins. A failed write is logged; it never turns a good login into an error.
-    fn record_attempt(&self, entry: AuthLogEntry) {
-        let users = self.users.clone();
-        let auth_logs = self.auth_logs.clone();
-        // In the request's span, so the write shows in its trace (after the answer).
-        let write = async move {
-            if let Err(err) = auth_logs.append(&entry).await {
-                tracing::error!(error = %err, outcome = entry.outcome.as_str(), "could not write auth log");
-            }
-            if let (AuthOutcome::Success, Some(user_id)) = (entry.outcome, entry.user_id)
-                && let Err(err) = users.record_login(user_id, entry.request_timestamp).await
-            {
-                tracing::error!(error = %err, %user_id, "could not record last login");
-            }
-        };
-        tokio::spawn(write.in_current_span());
+    /// Returns once every login attempt so far is in the audit log: for shutdown.
+    pub async fn flush_audit(&self) {
+        self.audit.flush().await;
     }
 }

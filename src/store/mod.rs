@@ -214,7 +214,8 @@ pub struct AuthLogEntry {
 
 #[async_trait]
 pub trait AuthLogStore: Send + Sync {
-    async fn append(&self, entry: &AuthLogEntry) -> Result<(), StoreError>;
+    /// Appends `entries`, all or none.
+    async fn append(&self, entries: &[AuthLogEntry]) -> Result<(), StoreError>;
 }
 
 /// The verdict of one sliding-window check.

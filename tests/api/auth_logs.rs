@@ -95,3 +95,46 @@ async fn successes_and_failures_are_logged_with_ip_user_and_outcome() {
         "the successful login is the user's last login"
     );
 }
+
+#[tokio::test]
+async fn a_sigterm_writes_every_queued_attempt_before_the_process_exits() {
+    // Rows are written in batches by a background writer; shutdown must not lose the last ones.
+    let resources = crate::helpers::durable_resources().await;
+    let authd = crate::process::Served::start(
+        &resources,
+        &[
+            ("AUTHD_RATE_LIMIT", "100000"),
+            ("AUTHD_LOGIN_FAILURE_LIMIT", "1000"),
+        ],
+    )
+    .await;
+    let (_, password) = authd.register("last").await;
+    let client = reqwest::Client::new();
+    for attempt in 0..20 {
+        let password = if attempt % 2 == 0 {
+            password.as_str()
+        } else {
+            "wrong"
+        };
+        let status = client
+            .post(format!("{}/auth", authd.url))
+            .json(&json!({"username": "last", "password": password}))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert!(status == 200 || status == 401, "{status}");
+    }
+    let (status, log) = authd.stop().await;
+    assert!(status.success(), "{log}");
+    let db = crate::helpers::connect_db(&resources.database_url()).await;
+    let count: i64 = db
+        .query_one("SELECT count(*) FROM auth_logs", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        count, 20,
+        "every attempt is in the audit log, with no wait after exit"
+    );
+}

@@ -211,6 +211,12 @@ async fn logins_tokens_verifications_and_refresh_reuse_move_their_counters() {
     assert_eq!(verifications("bad_signature"), 1.0);
     assert_eq!(verifications("revoked"), 1.0);
     assert_eq!(value("authd_refresh_token_reuse_total", json!({})), 1.0);
+    // The four logins' audit rows: queued, then written in the background.
+    let depth = sample(&samples, "authd_audit_queue_depth", json!({}));
+    assert!(
+        depth.is_some_and(|depth| (0.0..=4.0).contains(&depth)),
+        "{depth:?}"
+    );
 
     assert_eq!(
         value("authd_signing_keys", json!({"state": "signing"})),

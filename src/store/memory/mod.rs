@@ -333,8 +333,8 @@ impl MemoryAuthLogs {
 
 #[async_trait]
 impl AuthLogStore for MemoryAuthLogs {
-    async fn append(&self, entry: &AuthLogEntry) -> Result<(), StoreError> {
-        lock(&self.entries).push(entry.clone());
+    async fn append(&self, entries: &[AuthLogEntry]) -> Result<(), StoreError> {
+        lock(&self.entries).extend_from_slice(entries);
         Ok(())
     }
 }
