@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::pkce;
 use crate::{
-    clients::redirect_uri,
+    clients::{grant_scope, redirect_uri},
+    error::Error,
     oidc::{IdTokenHint, RequestedClaims, STANDARD_SCOPES},
     scope::normalize_scope,
     store::ClientRecord,
@@ -247,8 +248,11 @@ pub fn check(
     }
     let requested =
         normalize_scope(get("scope")?).map_err(|err| refuse("invalid_scope", &err.to_string()))?;
-    let scope =
-        user_scope(client, requested).map_err(|message| refuse("invalid_scope", &message))?;
+    // OpenID Connect's scopes are about the user, who consents to them: open to every client.
+    let scope = grant_scope(client, &requested, &STANDARD_SCOPES).map_err(|err| match err {
+        Error::InvalidField { message, .. } => refuse("invalid_scope", &message),
+        other => refuse("invalid_scope", &other.to_string()),
+    })?;
     let prompt =
         parse_prompt(get("prompt")?).map_err(|message| refuse("invalid_request", &message))?;
     let max_age = get("max_age")?
@@ -319,23 +323,6 @@ pub fn check(
         hinted_subject,
         created_at_ms: now_ms,
     })
-}
-
-/// The scope granted for a user: what was asked for, or the client's whole scope if nothing
-/// was. OpenID Connect's standard scopes are open to every client of the code flow (they are
-/// about the user, who consents to them); any other must be registered for the client.
-fn user_scope(client: &ClientRecord, requested: String) -> Result<String, String> {
-    if requested.is_empty() {
-        return Ok(client.scope.clone());
-    }
-    let registered: Vec<&str> = client.scope.split(' ').collect();
-    match requested
-        .split(' ')
-        .find(|scope| !STANDARD_SCOPES.contains(scope) && !registered.contains(scope))
-    {
-        Some(denied) => Err(format!("`{denied}` is not granted to this client")),
-        None => Ok(requested),
-    }
 }
 
 /// RFC 7638 with SHA-256: 32 bytes, so 43 base64url characters (as `dpop_jkt` carries it).

@@ -222,13 +222,17 @@ fn record(
 }
 
 /// The requested scope if the client may have all of it; the client's whole scope if none was
-/// requested (RFC 6749 §3.3 lets the server choose a default).
-pub fn grant_scope(client: &ClientRecord, requested: &str) -> Result<String, Error> {
+/// requested (RFC 6749 §3.3 lets the server choose a default). `open` are scopes any client
+/// may ask for without registering them (OpenID Connect's, for a user's consent).
+pub fn grant_scope(client: &ClientRecord, requested: &str, open: &[&str]) -> Result<String, Error> {
     if requested.is_empty() {
         return Ok(client.scope.clone());
     }
     let allowed: Vec<&str> = client.scope.split(' ').collect();
-    match requested.split(' ').find(|scope| !allowed.contains(scope)) {
+    match requested
+        .split(' ')
+        .find(|scope| !allowed.contains(scope) && !open.contains(scope))
+    {
         Some(denied) => Err(Error::InvalidField {
             field: "scope",
             message: format!("`{denied}` is not granted to this client"),

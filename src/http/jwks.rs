@@ -1,12 +1,12 @@
 //! `GET /.well-known/jwks.json`: the public keys that verify authd's tokens (RFC 7517).
 
-use std::sync::RwLock;
-
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve};
 use poem_openapi::{ApiResponse, Object, OpenApi};
-use time::OffsetDateTime;
 
-use super::{ApiTags, prebuilt_json::PrebuiltJson};
+use super::{
+    ApiTags,
+    prebuilt_json::{PrebuiltJson, RingDocument},
+};
 use crate::{
     keys::{JWKS_MAX_AGE, PublicJwk},
     state::AppState,
@@ -14,56 +14,22 @@ use crate::{
 
 pub struct JwksApi {
     state: AppState,
-    /// The document as last built, served until the key ring reloads or one of its keys
-    /// retires: fetching the JWKS is a hot path for every verifier of authd's tokens.
-    document: RwLock<Option<Document>>,
-}
-
-struct Document {
-    generation: u64,
-    unchanged_until: Option<OffsetDateTime>,
-    body: PrebuiltJson<JwkSet>,
+    document: RingDocument<JwkSet>,
 }
 
 impl JwksApi {
     pub fn new(state: AppState) -> Self {
         Self {
             state,
-            document: RwLock::default(),
+            document: RingDocument::default(),
         }
     }
 
     fn document(&self) -> PrebuiltJson<JwkSet> {
-        let ring = &self.state.key_ring;
-        let now = self.state.clock.now();
-        let generation = ring.generation();
-        let current = |document: &Document| {
-            document.generation == generation
-                && document.unchanged_until.is_none_or(|until| now < until)
-        };
-        // A poisoned lock only means a writer panicked while replacing a whole document.
-        if let Some(document) = self
-            .document
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .as_ref()
-            .filter(|document| current(document))
-        {
-            return document.body.clone();
-        }
-        let set = ring.jwks(now);
-        let body = PrebuiltJson::new(&JwkSet {
-            keys: set.keys.iter().filter_map(to_object).collect(),
-        });
-        *self
-            .document
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Document {
-            generation,
-            unchanged_until: set.unchanged_until,
-            body: body.clone(),
-        });
-        body
+        self.document
+            .get(&self.state.key_ring, self.state.clock.now(), |set| JwkSet {
+                keys: set.keys.iter().filter_map(to_object).collect(),
+            })
     }
 }
 

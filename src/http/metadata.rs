@@ -7,12 +7,12 @@
 //! Like the JWKS, it is built once and served until the key ring changes (the signing
 //! algorithms it lists are the ring's).
 
-use std::sync::RwLock;
-
 use poem_openapi::{ApiResponse, Object, OpenApi};
-use time::OffsetDateTime;
 
-use super::{ApiTags, prebuilt_json::PrebuiltJson};
+use super::{
+    ApiTags,
+    prebuilt_json::{PrebuiltJson, RingDocument},
+};
 use crate::{
     keys::JWKS_MAX_AGE,
     oidc::{STANDARD_SCOPES, claims_supported},
@@ -22,15 +22,8 @@ use crate::{
 
 pub struct MetadataApi {
     state: AppState,
-    /// The document as last built, served until the key ring reloads or its published keys
-    /// change (as the JWKS is).
-    document: RwLock<Option<Document>>,
-}
-
-struct Document {
-    generation: u64,
-    unchanged_until: Option<OffsetDateTime>,
-    body: PrebuiltJson<Metadata>,
+    /// Rebuilt when the ring's published keys change, as the JWKS is.
+    document: RingDocument<Metadata>,
 }
 
 /// RFC 8414 §2 authorization server metadata, with OpenID Connect Discovery §3's provider
@@ -115,7 +108,7 @@ impl MetadataApi {
     pub fn new(state: AppState) -> Self {
         Self {
             state,
-            document: RwLock::default(),
+            document: RingDocument::default(),
         }
     }
 
@@ -128,39 +121,17 @@ impl MetadataApi {
     }
 
     fn document(&self) -> PrebuiltJson<Metadata> {
-        let generation = self.state.key_ring.generation();
-        let now = self.state.clock.now();
-        // A poisoned lock only means a writer panicked while replacing a whole document.
-        if let Some(document) = self
-            .document
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .as_ref()
-            .filter(|document| {
-                document.generation == generation
-                    && document.unchanged_until.is_none_or(|until| now < until)
+        self.document
+            .get(&self.state.key_ring, self.state.clock.now(), |keys| {
+                let mut algorithms: Vec<String> = keys
+                    .keys
+                    .iter()
+                    .filter_map(|key| key.common.key_algorithm.map(|alg| alg.to_string()))
+                    .collect();
+                algorithms.sort();
+                algorithms.dedup();
+                self.build(algorithms)
             })
-        {
-            return document.body.clone();
-        }
-        let keys = self.state.key_ring.jwks(now);
-        let mut algorithms: Vec<String> = keys
-            .keys
-            .iter()
-            .filter_map(|key| key.common.key_algorithm.map(|alg| alg.to_string()))
-            .collect();
-        algorithms.sort();
-        algorithms.dedup();
-        let body = PrebuiltJson::new(&self.build(algorithms));
-        *self
-            .document
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Document {
-            generation,
-            unchanged_until: keys.unchanged_until,
-            body: body.clone(),
-        });
-        body
     }
 
     /// The document, with the JWS `algorithms` of the published keys.

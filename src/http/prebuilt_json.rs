@@ -4,7 +4,7 @@
 //! answer; for a document that changes rarely and is fetched often (the JWKS), the bytes are
 //! built once and each answer only takes a reference to them.
 
-use std::marker::PhantomData;
+use std::{marker::PhantomData, sync::RwLock};
 
 use bytes::Bytes;
 use poem::{IntoResponse, Response};
@@ -13,6 +13,9 @@ use poem_openapi::{
     registry::{MetaSchemaRef, Registry},
     types::{ToJSON, Type},
 };
+use time::OffsetDateTime;
+
+use crate::keys::{JsonWebKeySet, KeyRing};
 
 pub struct PrebuiltJson<T> {
     body: Bytes,
@@ -57,5 +60,63 @@ impl<T> IntoResponse for PrebuiltJson<T> {
         Response::builder()
             .content_type(CONTENT_TYPE)
             .body(self.body)
+    }
+}
+
+/// A document made from the key ring's published keys (the JWKS, the metadata's algorithms):
+/// built once and served until the ring reloads or one of its keys retires, as fetching it is a
+/// hot path for every verifier.
+pub struct RingDocument<T> {
+    built: RwLock<Option<Built<T>>>,
+}
+
+struct Built<T> {
+    generation: u64,
+    unchanged_until: Option<OffsetDateTime>,
+    body: PrebuiltJson<T>,
+}
+
+impl<T> Default for RingDocument<T> {
+    fn default() -> Self {
+        Self {
+            built: RwLock::default(),
+        }
+    }
+}
+
+impl<T: ToJSON> RingDocument<T> {
+    /// The document for the ring as it is at `now`, built by `build` from the published keys
+    /// when the one held is stale.
+    pub fn get(
+        &self,
+        ring: &KeyRing,
+        now: OffsetDateTime,
+        build: impl FnOnce(&JsonWebKeySet) -> T,
+    ) -> PrebuiltJson<T> {
+        let generation = ring.generation();
+        // A poisoned lock only means a writer panicked while replacing a whole document.
+        if let Some(built) = self
+            .built
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .as_ref()
+            .filter(|built| {
+                built.generation == generation
+                    && built.unchanged_until.is_none_or(|until| now < until)
+            })
+        {
+            return built.body.clone();
+        }
+        let keys = ring.jwks(now);
+        let body = PrebuiltJson::new(&build(&keys));
+        *self
+            .built
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Built {
+            generation,
+            unchanged_until: keys.unchanged_until,
+            body: body.clone(),
+        });
+        body
     }
 }

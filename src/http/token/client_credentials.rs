@@ -14,7 +14,8 @@ pub(super) async fn grant(
     dpop_jkt: Option<&str>,
 ) -> Result<Granted, Error> {
     let client = authenticated_client(state, req, &mut form, "client_credentials").await?;
-    let scope = grant_scope(&client, &normalize_scope(form.scope.as_deref())?)?;
+    // No user: OpenID Connect's scopes are not open here.
+    let scope = grant_scope(&client, &normalize_scope(form.scope.as_deref())?, &[])?;
     let issued =
         state
             .tokens
