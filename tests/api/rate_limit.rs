@@ -81,3 +81,28 @@ async fn register_is_limited_separately_from_auth() {
         .await;
     assert_eq!(response.status(), 201);
 }
+
+/// Concurrent requests read the clock before their turn at the window, so the one refused can
+/// carry an earlier time than the oldest it is counted against: it still waits no longer than
+/// the window, in Redis and in the per-replica fallback.
+#[tokio::test]
+async fn a_refusal_never_asks_to_wait_longer_than_the_window() {
+    use authd::store::{RateDecision, RateLimitStore, Tally};
+    let app = limited_app().await;
+    let stores = crate::helpers::stores_for(&app.options, &app.resources).await;
+    let memory = authd::store::memory::MemoryRateLimits::default();
+    let window = std::time::Duration::from_secs(1);
+    let now = time::OffsetDateTime::now_utc();
+    let later = now + std::time::Duration::from_millis(40);
+    for store in [stores.rate_limits.as_ref(), &memory as &dyn RateLimitStore] {
+        for _ in 0..10 {
+            let decision = store.hit("auth:192.0.2.1", 10, window, later, Tally::Count);
+            assert_eq!(decision.await.unwrap(), RateDecision::Allowed);
+        }
+        let decision = store.hit("auth:192.0.2.1", 10, window, now, Tally::Count);
+        let RateDecision::Limited { retry_after } = decision.await.unwrap() else {
+            panic!("the eleventh hit must be refused");
+        };
+        assert!(retry_after <= window, "asked to wait {retry_after:?}");
+    }
+}

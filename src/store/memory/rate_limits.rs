@@ -58,8 +58,12 @@ impl MemoryRateLimits {
             }
             return RateDecision::Allowed;
         }
+        // Capped at the window: requests read the clock before they take the lock, so the
+        // oldest hit can be a little newer than `now`.
         let retry_after = hits.front().map_or(window, |oldest| {
-            Duration::try_from(*oldest + window - now).unwrap_or(window)
+            Duration::try_from(*oldest + window - now)
+                .unwrap_or(window)
+                .min(window)
         });
         RateDecision::Limited { retry_after }
     }

@@ -12,7 +12,8 @@ use crate::store::{RateDecision, RateLimitStore, StoreError, Tally};
 
 /// A sorted set of request times (ms) per key. Drop those outside the window; admit (and count,
 /// unless only peeking) if fewer than the limit remain, else report when the oldest leaves. The
-/// TTL reaps idle keys.
+/// TTL reaps idle keys. The wait is capped at the window: replicas (and concurrent requests on
+/// one) read their clocks before their scripts run, so the oldest entry can be newer than `now`.
 static SLIDING_WINDOW: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -28,7 +29,7 @@ static SLIDING_WINDOW: LazyLock<Script> = LazyLock::new(|| {
             return 0
         end
         local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-        return math.max(1, tonumber(oldest[2]) + window - now)
+        return math.min(window, math.max(1, tonumber(oldest[2]) + window - now))
         ",
     )
 });
