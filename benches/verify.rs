@@ -39,6 +39,7 @@ fn config() -> Config {
         key_rotation: time::Duration::days(1),
         key_reload_interval: Duration::from_secs(30),
         clock_leeway: time::Duration::seconds(30),
+        revocation_max_lag: Duration::from_millis(250),
         refresh_token_ttl: time::Duration::days(14),
         auth_log_retention: time::Duration::days(90),
         cleanup_interval: Duration::from_secs(3600),

@@ -1,4 +1,5 @@
 //! `authd clients …`: register, list, show, change and delete clients from the command line.
+//! Changes and deletions are announced to running replicas, which cache client records.
 //! Each prints JSON, so scripts can capture what they need (a secret is printed only at
 //! creation, and only then).
 
@@ -7,9 +8,9 @@ use std::{path::Path, sync::Arc};
 use authd::{
     clients::{Clients, Registration},
     clock::SystemClock,
-    config::{ClientIdArgs, CreateClientArgs, DatabaseArgs, UpdateClientArgs},
+    config::{ClientIdArgs, CreateClientArgs, DatabaseArgs, RedisArgs, UpdateClientArgs},
     error::Error,
-    startup::StartupError,
+    startup::{StartupError, connect_admin},
     store::{self, ClientAuthMethod, ClientRecord},
 };
 use serde_json::{Value, json};
@@ -25,6 +26,20 @@ async fn clients(database: &DatabaseArgs) -> Result<Clients, StartupError> {
         store::postgres::Postgres::new(pool).clients(),
         Arc::new(SystemClock),
     ))
+}
+
+/// For a change replicas may have cached: it is announced to them through Redis.
+async fn announced_clients(
+    database: &DatabaseArgs,
+    redis: &RedisArgs,
+) -> Result<Clients, StartupError> {
+    let stores = connect_admin(
+        &database.database_url,
+        &redis.redis_url,
+        &redis.redis_prefix,
+    )
+    .await?;
+    Ok(Clients::new(stores.clients, Arc::new(SystemClock)))
 }
 
 pub async fn create(args: CreateClientArgs) -> Result<(), StartupError> {
@@ -68,7 +83,7 @@ pub async fn show(args: ClientIdArgs) -> Result<(), StartupError> {
 }
 
 pub async fn update(args: UpdateClientArgs) -> Result<(), StartupError> {
-    let clients = clients(&args.database).await?;
+    let clients = announced_clients(&args.database, &args.redis).await?;
     let existing = clients
         .find(&args.client_id)
         .await?
@@ -104,7 +119,7 @@ pub async fn update(args: UpdateClientArgs) -> Result<(), StartupError> {
 }
 
 pub async fn delete(args: ClientIdArgs) -> Result<(), StartupError> {
-    if !clients(&args.database)
+    if !announced_clients(&args.database, &args.redis)
         .await?
         .delete(&args.client_id)
         .await?

@@ -44,6 +44,27 @@ pub enum Command {
     /// Rotate and list signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage user accounts.
+    #[command(subcommand)]
+    Users(UsersCommand),
+}
+
+#[derive(Subcommand)]
+pub enum UsersCommand {
+    /// Delete a user, with their sessions, consents and profile; their access tokens stop
+    /// working on every replica within AUTHD_REVOCATION_MAX_LAG.
+    Delete(UsernameArgs),
+}
+
+#[derive(Args)]
+pub struct UsernameArgs {
+    pub username: String,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    #[command(flatten)]
+    pub redis: RedisArgs,
 }
 
 #[derive(Subcommand)]
@@ -143,6 +164,9 @@ pub struct ClientIdArgs {
 
     #[command(flatten)]
     pub database: DatabaseArgs,
+
+    #[command(flatten)]
+    pub redis: RedisArgs,
 }
 
 #[derive(Args)]
@@ -176,6 +200,9 @@ pub struct UpdateClientArgs {
 
     #[command(flatten)]
     pub database: DatabaseArgs,
+
+    #[command(flatten)]
+    pub redis: RedisArgs,
 }
 
 #[derive(Args)]
@@ -188,6 +215,23 @@ pub struct DatabaseArgs {
         hide_env_values = true
     )]
     pub database_url: String,
+}
+
+/// Where the shared state lives: commands that change what replicas cache announce it there.
+#[derive(Args)]
+pub struct RedisArgs {
+    /// Redis connection URL.
+    #[arg(
+        long,
+        env = "REDIS_URL",
+        default_value = "redis://127.0.0.1:6379",
+        hide_env_values = true
+    )]
+    pub redis_url: String,
+
+    /// Prefix of every Redis key authd writes (lets several deployments share one Redis).
+    #[arg(long, env = "AUTHD_REDIS_PREFIX", default_value = "authd:")]
+    pub redis_prefix: String,
 }
 
 #[derive(Args)]
@@ -217,18 +261,8 @@ pub struct ConnectionArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
 
-    /// Redis connection URL.
-    #[arg(
-        long,
-        env = "REDIS_URL",
-        default_value = "redis://127.0.0.1:6379",
-        hide_env_values = true
-    )]
-    pub redis_url: String,
-
-    /// Prefix of every Redis key authd writes (lets several deployments share one Redis).
-    #[arg(long, env = "AUTHD_REDIS_PREFIX", default_value = "authd:")]
-    pub redis_prefix: String,
+    #[command(flatten)]
+    pub redis: RedisArgs,
 
     /// Master key encrypting signing keys at rest: base64 of 32 random bytes
     /// (e.g. `openssl rand -base64 32`). Required.
@@ -348,6 +382,13 @@ pub struct CommonArgs {
     /// How often expired refresh tokens, revocations, retired keys and old auth logs are removed.
     #[arg(long, env = "AUTHD_CLEANUP_INTERVAL", default_value = "1h", value_parser = humantime::parse_duration)]
     pub cleanup_interval: Duration,
+
+    /// How stale a replica's in-memory revocations, clients and users may be: a replica that
+    /// has not heard its own heartbeat back on the invalidation channel within this long asks
+    /// Redis (or Postgres) on every request until it has caught up. A revocation made on one
+    /// replica is refused by every other within it.
+    #[arg(long, env = "AUTHD_REVOCATION_MAX_LAG", default_value = "250ms", value_parser = humantime::parse_duration)]
+    pub revocation_max_lag: Duration,
 
     /// Tolerance for clock differences when checking a token's `exp` and `nbf`.
     #[arg(long, env = "AUTHD_CLOCK_LEEWAY", default_value = "30s", value_parser = humantime::parse_duration)]
@@ -469,6 +510,7 @@ pub struct Config {
     pub key_rotation: time::Duration,
     pub key_reload_interval: Duration,
     pub clock_leeway: time::Duration,
+    pub revocation_max_lag: Duration,
     pub refresh_token_ttl: time::Duration,
     pub auth_log_retention: time::Duration,
     pub cleanup_interval: Duration,
@@ -567,6 +609,13 @@ impl Config {
                 "must be at least AUTHD_ACCESS_TOKEN_TTL",
             ));
         }
+        if !(Duration::from_millis(10)..=Duration::from_secs(60)).contains(&args.revocation_max_lag)
+        {
+            return Err(ConfigError::new(
+                "AUTHD_REVOCATION_MAX_LAG",
+                "must be between 10ms and 60s",
+            ));
+        }
         let clock_leeway = to_time(args.clock_leeway);
         if clock_leeway > time::Duration::minutes(5) {
             return Err(ConfigError::new("AUTHD_CLOCK_LEEWAY", "must be at most 5m"));
@@ -615,6 +664,7 @@ impl Config {
             key_rotation,
             key_reload_interval: args.key_reload_interval,
             clock_leeway,
+            revocation_max_lag: args.revocation_max_lag,
             refresh_token_ttl,
             auth_log_retention: to_time(args.auth_log_retention),
             cleanup_interval: args.cleanup_interval.max(Duration::from_secs(1)),

@@ -17,6 +17,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod invalidation;
 pub mod keys;
 pub mod metrics;
 pub mod oidc;

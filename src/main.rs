@@ -1,6 +1,7 @@
 //! The `authd` command: parse the command line, start what it names, exit with one clear line.
 
 mod client_commands;
+mod user_commands;
 
 use std::{process::ExitCode, sync::Arc};
 
@@ -9,7 +10,7 @@ use authd::{
     clock::SystemClock,
     config::{
         Cli, ClientsCommand, Command, CommonArgs, Config, ConnectionArgs, DatabaseArgs, DevArgs,
-        KeysCommand, RewrapKeysArgs, RotateKeysArgs, ServeArgs, explain_parse_error,
+        KeysCommand, RewrapKeysArgs, RotateKeysArgs, ServeArgs, UsersCommand, explain_parse_error,
     },
     error::Error,
     keys::MasterKey,
@@ -57,6 +58,7 @@ async fn run(command: Command) -> Result<(), StartupError> {
         Command::Clients(ClientsCommand::Show(args)) => client_commands::show(args).await,
         Command::Clients(ClientsCommand::Update(args)) => client_commands::update(args).await,
         Command::Clients(ClientsCommand::Delete(args)) => client_commands::delete(args).await,
+        Command::Users(UsersCommand::Delete(args)) => user_commands::delete(args).await,
         Command::Keys(KeysCommand::Rotate(args)) => rotate_keys(*args).await,
         Command::Keys(KeysCommand::List(args)) => list_keys(args).await,
         Command::Keys(KeysCommand::Rewrap(args)) => rewrap_keys(*args).await,
@@ -79,8 +81,8 @@ async fn serve(args: ServeArgs) -> Result<(), StartupError> {
     // Connect first: an unreachable service is then reported under the setting that names it.
     let stores = connect_stores(
         &args.connection.database.database_url,
-        &args.connection.redis_url,
-        &args.connection.redis_prefix,
+        &args.connection.redis.redis_url,
+        &args.connection.redis.redis_prefix,
     )
     .await?;
     if !args.no_migrate {
@@ -138,8 +140,8 @@ async fn operator_state(
     telemetry::init_logs(LogFormat::Pretty);
     let stores = connect_stores(
         &connection.database.database_url,
-        &connection.redis_url,
-        &connection.redis_prefix,
+        &connection.redis.redis_url,
+        &connection.redis.redis_prefix,
     )
     .await?;
     AppState::build(config, stores, master_keys, Arc::new(SystemClock)).await

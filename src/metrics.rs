@@ -38,6 +38,12 @@ pub struct Metrics {
     pub refresh_reuse: IntCounter,
     /// Login attempts queued for the audit log and not yet written.
     pub audit_queue_depth: IntGauge,
+    /// Revocation checks that asked Redis (or Postgres) because memory was not current.
+    pub revocation_round_trips: IntCounter,
+    /// Unexpired revocations this replica holds in memory.
+    pub revocations_in_memory: IntGauge,
+    /// How far behind the channel this replica may be, in seconds; -1 while it is not following.
+    invalidation_lag: prometheus::Gauge,
     http_requests: IntCounterVec,
     http_duration: HistogramVec,
     logins: IntCounterVec,
@@ -100,6 +106,22 @@ impl Metrics {
             "Login attempts queued for auth_logs and not yet written (logins wait at the bound)",
         )?;
         registry.register(Box::new(audit_queue_depth.clone()))?;
+        let revocation_round_trips = IntCounter::new(
+            "revocation_round_trips_total",
+            "Revocation checks that asked Redis or Postgres because this replica's memory was not current",
+        )?;
+        registry.register(Box::new(revocation_round_trips.clone()))?;
+        let revocations_in_memory = IntGauge::new(
+            "revocations_in_memory",
+            "Unexpired revocations held in this replica's memory",
+        )?;
+        registry.register(Box::new(revocations_in_memory.clone()))?;
+        let invalidation_lag = prometheus::Gauge::new(
+            "invalidation_lag_seconds",
+            "Age of the newest own heartbeat heard back on the invalidation channel; -1 while not following it",
+        )?;
+        invalidation_lag.set(-1.0);
+        registry.register(Box::new(invalidation_lag.clone()))?;
         let http_duration = HistogramVec::new(
             HistogramOpts::new(
                 "http_request_duration_seconds",
@@ -134,12 +156,21 @@ impl Metrics {
             rate_limit_fallbacks,
             refresh_reuse,
             audit_queue_depth,
+            revocation_round_trips,
+            revocations_in_memory,
+            invalidation_lag,
             http_requests,
             http_duration,
             logins,
             tokens_issued,
             verifications,
         })
+    }
+
+    /// Records how current this replica's memory is (`None`: not following the channel).
+    pub fn set_invalidation_lag(&self, lag: Option<Duration>) {
+        self.invalidation_lag
+            .set(lag.map_or(-1.0, |lag| lag.as_secs_f64()));
     }
 
     /// Counts one answered request. `route` is the matched route template (`/me`), never the

@@ -14,13 +14,14 @@ use crate::{
     clock::Clock,
     config::{Config, ConfigError},
     error::Error,
+    invalidation::{self, Freshness, LocalCaches},
     keys::{KeyManager, KeyPolicy, KeyRing, KeyRingError, MasterKeys, RotationMode},
     metrics::Metrics,
     possession::{DpopVerifier, PopNonces},
     rate_limit::{LoginThrottle, RateLimiter},
     sessions::Sessions,
     state::AppState,
-    store::{self, StoreError, Stores},
+    store::{self, ClientStore, ProfileStore, StoreError, Stores, UserStore},
     tokens::{Revocations, TokenIssuer, TokenVerifier},
 };
 
@@ -87,7 +88,7 @@ impl AppState {
         let max_token_lifetime = config.access_token_ttl + config.clock_leeway;
         let keys = Arc::new(KeyManager::new(
             stores.signing_keys.clone(),
-            stores.key_events.clone(),
+            stores.events.clone(),
             key_ring.clone(),
             masters,
             clock.clone(),
@@ -98,9 +99,29 @@ impl AppState {
                 max_token_lifetime,
             },
         ));
-        let key_events = stores.key_events.clone();
+        let events = stores.events.clone();
+        let freshness = Arc::new(Freshness::new(config.revocation_max_lag));
+        let caches = Arc::new(LocalCaches::default());
+        let (users, clients, profiles) = caches.wrap(
+            freshness.clone(),
+            events.clone(),
+            stores.users,
+            stores.clients,
+            stores.profiles,
+        );
+        let (users, clients, profiles): (
+            Arc<dyn UserStore>,
+            Arc<dyn ClientStore>,
+            Arc<dyn ProfileStore>,
+        ) = (Arc::new(users), Arc::new(clients), Arc::new(profiles));
         let hasher = PasswordHasher::new(config.argon2).await?;
-        let revocations = Arc::new(Revocations::new(stores.revocations, stores.token_cache));
+        let revocations = Arc::new(Revocations::new(
+            stores.revocations,
+            stores.token_cache,
+            freshness.clone(),
+            events.clone(),
+            metrics.clone(),
+        ));
         let sessions = Arc::new(Sessions::new(
             stores.sessions,
             revocations.clone(),
@@ -126,7 +147,7 @@ impl AppState {
                 metrics.clone(),
             )),
             sessions,
-            clients: Arc::new(Clients::new(stores.clients, clock.clone()).with_assertions(
+            clients: Arc::new(Clients::new(clients, clock.clone()).with_assertions(
                 ClientAssertions::new(
                     &config.issuer,
                     &config.public_url,
@@ -135,8 +156,8 @@ impl AppState {
                 ),
             )),
             revocations,
-            users: stores.users.clone(),
-            profiles: stores.profiles,
+            users: users.clone(),
+            profiles,
             pop_nonces: Arc::new(PopNonces::new(
                 stores.proof_state.clone(),
                 clock.clone(),
@@ -150,10 +171,10 @@ impl AppState {
                 config.dpop_nonce,
             )),
             accounts: Accounts::new(
-                stores.users.clone(),
+                users.clone(),
                 AuditLog::start(
                     stores.auth_logs,
-                    stores.users,
+                    users,
                     metrics.audit_queue_depth.clone(),
                     AUDIT_QUEUE_CAPACITY,
                 ),
@@ -176,7 +197,9 @@ impl AppState {
             )),
             key_ring,
             keys,
-            key_events,
+            events,
+            freshness,
+            caches,
             housekeeping: stores.housekeeping.clone(),
             rate_limiter: Arc::new(RateLimiter::per_second(
                 stores.rate_limits,
@@ -213,15 +236,14 @@ pub async fn connect_stores(
             })?;
     let postgres = store::postgres::Postgres::new(pg_pool);
     let redis = store::redis::Redis::new(redis_pool, redis_prefix.to_owned());
-    let key_events =
-        store::redis::RedisKeyEvents::new(redis.clone(), redis_url).map_err(|source| {
-            StartupError::Connect {
-                setting: "REDIS_URL",
-                source,
-            }
-        })?;
+    let events = store::redis::RedisEvents::new(redis.clone(), redis_url).map_err(|source| {
+        StartupError::Connect {
+            setting: "REDIS_URL",
+            source,
+        }
+    })?;
     Ok(Stores {
-        key_events: Arc::new(key_events),
+        events: Arc::new(events),
         users: postgres.users(),
         signing_keys: postgres.signing_keys(),
         auth_logs: postgres.auth_logs(),
@@ -235,6 +257,35 @@ pub async fn connect_stores(
         housekeeping: postgres.housekeeping(),
         token_cache: Arc::new(store::redis::RedisTokenState(redis.clone())),
         probes: vec![Arc::new(postgres), Arc::new(redis)],
+    })
+}
+
+/// The stores an administrative command (`authd clients …`, `authd users …`) changes: their
+/// writes are announced on the invalidation channel like a replica's, so every running replica
+/// forgets what it cached. The command follows no channel, so it reads from Postgres only.
+pub struct AdminStores {
+    pub clients: Arc<dyn ClientStore>,
+    pub users: Arc<dyn UserStore>,
+}
+
+pub async fn connect_admin(
+    database_url: &str,
+    redis_url: &str,
+    redis_prefix: &str,
+) -> Result<AdminStores, StartupError> {
+    let stores = connect_stores(database_url, redis_url, redis_prefix).await?;
+    // Never caught up, so never current: every read goes to the store.
+    let freshness = Arc::new(Freshness::new(Duration::ZERO));
+    let (users, clients, _) = Arc::new(LocalCaches::default()).wrap(
+        freshness,
+        stores.events,
+        stores.users,
+        stores.clients,
+        stores.profiles,
+    );
+    Ok(AdminStores {
+        clients: Arc::new(clients),
+        users: Arc::new(users),
     })
 }
 
@@ -278,7 +329,8 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> io::Result<()> {
         let app = build_app(&self.state);
         let background = [
-            tokio::spawn(follow_key_changes(self.state.clone())),
+            tokio::spawn(invalidation::follow(self.state.clone())),
+            tokio::spawn(invalidation::send_heartbeats(self.state.clone())),
             tokio::spawn(poll_keys(self.state.clone())),
             tokio::spawn(clean_up_periodically(self.state.clone())),
         ];
@@ -294,27 +346,6 @@ impl Application {
         // The requests have drained: write the audit rows they queued before the process ends.
         self.state.accounts.flush_audit().await;
         served
-    }
-}
-
-/// Reloads the key ring whenever any replica announces a key change. Reconnects after a pause
-/// if the subscription drops; the poll below covers what is missed meanwhile.
-async fn follow_key_changes(state: AppState) {
-    use futures_util::StreamExt;
-    loop {
-        match state.key_events.subscribe().await {
-            Ok(mut changes) => {
-                while changes.next().await.is_some() {
-                    if let Err(err) = state.keys.reload().await {
-                        tracing::error!(error = %err, "could not reload signing keys");
-                    }
-                }
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot follow key changes; relying on polling")
-            }
-        }
-        tokio::time::sleep(Duration::from_secs(5)).await;
     }
 }
 

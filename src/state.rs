@@ -10,12 +10,13 @@ use crate::{
     clock::Clock,
     config::Config,
     error::Error,
+    invalidation::{Freshness, LocalCaches},
     keys::{KeyManager, KeyRing},
     metrics::Metrics,
     possession::{DpopVerifier, PopNonces},
     rate_limit::RateLimiter,
     sessions::Sessions,
-    store::{self, KeyEvents, Probe},
+    store::{self, EventBus, Probe},
     tokens::{Revocations, TokenIssuer, TokenVerifier},
 };
 
@@ -41,7 +42,10 @@ pub struct AppState {
     pub probes: Arc<[Arc<dyn Probe>]>,
     pub metrics: Arc<Metrics>,
     pub housekeeping: Arc<dyn store::Housekeeping>,
-    pub(crate) key_events: Arc<dyn KeyEvents>,
+    /// The invalidation channel, how current this replica's memory is, and its caches.
+    pub(crate) events: Arc<dyn EventBus>,
+    pub freshness: Arc<Freshness>,
+    pub(crate) caches: Arc<LocalCaches>,
 }
 
 /// Retired keys stay this long after they stop verifying, for forensics, then go.

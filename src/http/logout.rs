@@ -73,8 +73,5 @@ pub async fn revoke_access_token(state: &AppState, verified: &VerifiedToken) -> 
         id: verified.claims.jti.clone(),
         expires_at: OffsetDateTime::from_unix_timestamp(verified.claims.exp).unwrap_or(now),
     };
-    state
-        .revocations
-        .revoke(&revocation, now, Some(&verified.token_hash))
-        .await
+    state.revocations.revoke(&revocation, now).await
 }

@@ -17,7 +17,7 @@ use super::{
 };
 use crate::{
     clock::Clock,
-    store::{KeyEvents, KeyPurpose, SigningKeyRecord, SigningKeyStore, Supersede},
+    store::{EventBus, KeyPurpose, SigningKeyRecord, SigningKeyStore, Supersede},
 };
 
 /// How long verifiers may cache the JWKS (its `Cache-Control: max-age`), and so how far ahead a
@@ -36,7 +36,7 @@ pub enum RotationMode {
 
 pub struct KeyManager {
     store: Arc<dyn SigningKeyStore>,
-    events: Arc<dyn KeyEvents>,
+    events: Arc<dyn EventBus>,
     ring: Arc<KeyRing>,
     masters: MasterKeys,
     clock: Arc<dyn Clock>,
@@ -59,7 +59,7 @@ pub struct KeyPolicy {
 impl KeyManager {
     pub fn new(
         store: Arc<dyn SigningKeyStore>,
-        events: Arc<dyn KeyEvents>,
+        events: Arc<dyn EventBus>,
         ring: Arc<KeyRing>,
         masters: MasterKeys,
         clock: Arc<dyn Clock>,
@@ -127,7 +127,11 @@ impl KeyManager {
         }
         tracing::info!(kid = %record.kid, ?mode, not_before = %record.not_before, "rotated signing key");
         self.reload().await?;
-        if let Err(err) = self.events.publish_key_change().await {
+        if let Err(err) = self
+            .events
+            .publish(&crate::invalidation::Event::KeysChanged)
+            .await
+        {
             // The others will find the key at their next poll.
             tracing::warn!(error = %err, "could not announce the key rotation");
         }
@@ -163,7 +167,11 @@ impl KeyManager {
         }
         if rewrapped > 0 {
             self.reload().await?;
-            if let Err(err) = self.events.publish_key_change().await {
+            if let Err(err) = self
+                .events
+                .publish(&crate::invalidation::Event::KeysChanged)
+                .await
+            {
                 tracing::warn!(error = %err, "could not announce the re-sealed keys");
             }
         }

@@ -249,7 +249,7 @@ impl Sessions {
             id: session_id.to_string(),
             expires_at: now + self.access_token_reach,
         };
-        self.revocations.revoke(&revocation, now, None).await
+        self.revocations.revoke(&revocation, now).await
     }
 
     async fn revoke_access_tokens(&self, session: &SessionRecord) -> Result<(), Error> {
@@ -259,7 +259,7 @@ impl Sessions {
             id: session.id.to_string(),
             expires_at: now + self.access_token_reach,
         };
-        self.revocations.revoke(&revocation, now, None).await
+        self.revocations.revoke(&revocation, now).await
     }
 
     fn record(&self, token: &RefreshToken) -> RefreshTokenRecord {

@@ -22,6 +22,13 @@ use uuid::Uuid;
 
 use crate::keys::{PublicJwk, SealedBox};
 
+/// Locks ignoring poison: every critical section behind these locks leaves the data consistent.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A uniqueness constraint refused the write; nothing was written.
@@ -76,6 +83,9 @@ pub trait UserStore: Send + Sync {
     async fn record_login(&self, user_id: Uuid, at: OffsetDateTime) -> Result<(), StoreError>;
     /// Sets (or replaces) the user's proof-of-possession public key; false if no such user.
     async fn set_pop_public_key(&self, user_id: Uuid, pem: &str) -> Result<bool, StoreError>;
+    /// Deletes the user with everything that is theirs (sessions, consents, profile); false if
+    /// no such user.
+    async fn delete_user(&self, user_id: Uuid) -> Result<bool, StoreError>;
 }
 
 /// The small per-user document behind `/api/profile`.
@@ -185,12 +195,16 @@ pub trait SigningKeyStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 }
 
-/// Tells every replica that the signing keys changed, so it reloads its key ring.
+/// The channel every replica publishes its changes on and follows
+/// ([`crate::invalidation`]).
 #[async_trait]
-pub trait KeyEvents: Send + Sync {
-    async fn publish_key_change(&self) -> Result<(), StoreError>;
-    /// Yields once per change published by any replica, until the connection drops.
-    async fn subscribe(&self) -> Result<futures_util::stream::BoxStream<'static, ()>, StoreError>;
+pub trait EventBus: Send + Sync {
+    async fn publish(&self, event: &crate::invalidation::Event) -> Result<(), StoreError>;
+    /// Every event published from now on, in the order the channel received them, until the
+    /// subscription drops (the stream ends). Messages that are not events are skipped.
+    async fn subscribe(
+        &self,
+    ) -> Result<futures_util::stream::BoxStream<'static, crate::invalidation::Event>, StoreError>;
 }
 
 crate::metrics::closed_labels! {
@@ -288,40 +302,24 @@ pub trait RevocationStore: Send + Sync {
 }
 
 /// What one round trip to the shared cache says about a token.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenStatus {
     pub revoked: bool,
-    /// Claims cached by an earlier successful verification of this exact token.
-    pub verified_claims: Option<String>,
     /// False when the cache lost its data (restart, flush) and must not be trusted for
     /// revocations until it is reloaded from the durable list.
     pub revocations_loaded: bool,
 }
 
-/// The shared, short-lived token state (Redis): revoked ids and the verified-token cache.
+/// The shared revocation mirror (Redis), asked when a replica's memory is not current.
+///
+/// It holds no verified tokens: a verified-token cache anyone with Redis write access could
+/// fill would let them plant claims for a token authd never signed. Each replica keeps its own.
 #[async_trait]
 pub trait TokenStateCache: Send + Sync {
-    /// One round trip: revocation of `jti` and `sid`, the cached claims for `token_hash`, and
-    /// whether the revocation list is loaded.
-    async fn status(
-        &self,
-        jti: &str,
-        sid: Option<&str>,
-        token_hash: &str,
-    ) -> Result<TokenStatus, StoreError>;
-    async fn remember_verified(
-        &self,
-        token_hash: &str,
-        claims_json: &str,
-        ttl: Duration,
-    ) -> Result<(), StoreError>;
-    /// Records a revocation, and forgets the verified token it names, if known.
-    async fn revoke(
-        &self,
-        revocation: &Revocation,
-        ttl: Duration,
-        token_hash: Option<&str>,
-    ) -> Result<(), StoreError>;
+    /// One round trip: revocation of `jti` and `sid`, and whether the list is loaded.
+    async fn status(&self, jti: &str, sid: Option<&str>) -> Result<TokenStatus, StoreError>;
+    /// Records a revocation for `ttl`.
+    async fn revoke(&self, revocation: &Revocation, ttl: Duration) -> Result<(), StoreError>;
     /// Replaces the revocation list with `revocations` and marks it loaded.
     async fn load_revocations(
         &self,
@@ -680,7 +678,7 @@ pub struct Stores {
     pub consents: Arc<dyn ConsentStore>,
     pub profiles: Arc<dyn ProfileStore>,
     pub proof_state: Arc<dyn ProofStateStore>,
-    pub key_events: Arc<dyn KeyEvents>,
+    pub events: Arc<dyn EventBus>,
     pub housekeeping: Arc<dyn Housekeeping>,
     pub probes: Vec<Arc<dyn Probe>>,
 }

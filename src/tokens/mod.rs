@@ -3,11 +3,12 @@
 mod claims;
 mod issuer;
 mod revocations;
+mod revoked_set;
 mod verifier;
 
 pub use claims::{AccessClaims, Confirmation};
 pub use issuer::{IdTokenGrant, IssuedToken, TokenIssuer};
-pub use revocations::{Revocations, remaining};
+pub use revocations::{Revocations, RevokedSet, remaining};
 pub use verifier::{InvalidToken, MAX_TOKEN_LEN, TokenVerifier, VerifiedToken, hash_token};
 
 /// `typ` header of every access token (RFC 9068 §2.1), so one cannot pass for another kind of JWT.

@@ -1,93 +1,124 @@
-//! Revocation: durable in Postgres, mirrored in Redis for one-round-trip checks.
+//! Revocation: durable in Postgres, mirrored in Redis, and known in memory on every replica.
 //!
-//! Postgres is the truth. Redis answers the hot path; when it has lost its data (restart,
-//! FLUSHALL: the "loaded" marker is gone) or cannot answer, the check asks Postgres instead, and
-//! a lost list is reloaded before Redis is trusted again (../shared/DESIGN.md, failure policy).
+//! A revocation is written to Postgres (the truth), then Redis (the mirror that replicas ask
+//! while their memory is not current), then published, so every replica adds it to its
+//! [`RevokedSet`]. A verification asks memory only while [`Freshness`] says memory is current;
+//! otherwise it asks Redis, and Postgres when Redis has lost its list or cannot answer
+//! (../shared/DESIGN.md, failure policy). Memory is consulted either way, so a revocation this
+//! replica has heard of is refused whatever Redis says.
 
 use std::{sync::Arc, time::Duration};
 
 use time::OffsetDateTime;
 
+pub use super::revoked_set::RevokedSet;
 use crate::{
     error::Error,
-    store::{Revocation, RevocationStore, TokenStateCache, TokenStatus},
+    invalidation::{Event, Freshness},
+    metrics::Metrics,
+    store::{EventBus, Revocation, RevocationStore, TokenStateCache},
 };
 
 pub struct Revocations {
     durable: Arc<dyn RevocationStore>,
     shared: Arc<dyn TokenStateCache>,
+    local: RevokedSet,
+    freshness: Arc<Freshness>,
+    events: Arc<dyn EventBus>,
+    metrics: Arc<Metrics>,
 }
 
 impl Revocations {
-    pub fn new(durable: Arc<dyn RevocationStore>, shared: Arc<dyn TokenStateCache>) -> Self {
-        Self { durable, shared }
+    pub fn new(
+        durable: Arc<dyn RevocationStore>,
+        shared: Arc<dyn TokenStateCache>,
+        freshness: Arc<Freshness>,
+        events: Arc<dyn EventBus>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            durable,
+            shared,
+            local: RevokedSet::default(),
+            freshness,
+            events,
+            metrics,
+        }
     }
 
-    /// Revokes durably, then in the shared cache. Either failing is an error the caller reports
-    /// (and may retry): a revocation the hot path cannot see is not done.
-    pub async fn revoke(
-        &self,
-        revocation: &Revocation,
-        now: OffsetDateTime,
-        token_hash: Option<&str>,
-    ) -> Result<(), Error> {
+    /// Revokes durably, then in this replica's memory and the shared mirror, then tells every
+    /// replica. Any step failing is
+    /// an error the caller reports (and may retry: each step is idempotent): a revocation the
+    /// hot path cannot see is not done.
+    pub async fn revoke(&self, revocation: &Revocation, now: OffsetDateTime) -> Result<(), Error> {
         self.durable.revoke(revocation, now).await?;
         let ttl = remaining(revocation.expires_at, now);
         if ttl.is_zero() {
             return Ok(()); // already dead: nothing for the hot path to remember
         }
-        self.shared.revoke(revocation, ttl, token_hash).await?;
+        // Durable now, so this replica refuses it from here on, whatever happens next.
+        self.local.insert(revocation);
+        self.shared.revoke(revocation, ttl).await?;
+        self.events
+            .publish(&Event::Revoked(revocation.clone()))
+            .await?;
         tracing::info!(kind = revocation.kind.as_str(), id = %revocation.id, "revoked");
         Ok(())
     }
 
-    /// The token's status in one round trip when Redis is healthy; from Postgres otherwise.
-    pub async fn status(
+    /// Whether the token `jti`, or its session `sid`, is revoked: from memory alone while it is
+    /// current (no round trip); otherwise from Redis, or Postgres.
+    pub async fn is_revoked(
         &self,
         jti: &str,
         sid: Option<&str>,
-        token_hash: &str,
         now: OffsetDateTime,
-    ) -> Result<TokenStatus, Error> {
-        match self.shared.status(jti, sid, token_hash).await {
-            Ok(status) if status.revocations_loaded => Ok(status),
+    ) -> Result<bool, Error> {
+        if self.local.contains(jti, sid) {
+            return Ok(true);
+        }
+        if self.freshness.is_current() {
+            return Ok(false);
+        }
+        self.metrics.revocation_round_trips.inc();
+        match self.shared.status(jti, sid).await {
+            Ok(status) if status.revocations_loaded => Ok(status.revoked),
             Ok(_) => {
                 tracing::warn!("the shared revocation list was lost; reloading it from Postgres");
                 let revocations = self.durable.unexpired(now).await?;
                 if let Err(err) = self.shared.load_revocations(&revocations, now).await {
                     tracing::warn!(error = %err, "could not reload the shared revocation list");
                 }
-                self.status_from_postgres(jti, sid).await
+                Ok(self.durable.is_revoked(jti, sid).await?)
             }
             Err(err) => {
-                tracing::warn!(error = %err, "shared token cache unavailable; checking Postgres");
-                self.status_from_postgres(jti, sid).await
+                tracing::warn!(error = %err, "shared revocation list unavailable; checking Postgres");
+                Ok(self.durable.is_revoked(jti, sid).await?)
             }
         }
     }
 
-    /// Remembers a verified token so the next verification can skip the signature check.
-    /// Best effort: a failure only costs that next check a signature verification.
-    pub async fn remember_verified(&self, token_hash: &str, claims_json: &str, ttl: Duration) {
-        if let Err(err) = self
-            .shared
-            .remember_verified(token_hash, claims_json, ttl)
-            .await
-        {
-            tracing::debug!(error = %err, "could not cache a verified token");
-        }
+    /// Another replica's revocation, heard on the channel.
+    pub fn apply(&self, revocation: &Revocation) {
+        self.local.insert(revocation);
     }
 
-    async fn status_from_postgres(
-        &self,
-        jti: &str,
-        sid: Option<&str>,
-    ) -> Result<TokenStatus, Error> {
-        Ok(TokenStatus {
-            revoked: self.durable.is_revoked(jti, sid).await?,
-            verified_claims: None,
-            revocations_loaded: true,
-        })
+    /// Replaces memory with the durable list: what a replica does before it trusts memory.
+    pub async fn reload(&self, now: OffsetDateTime) -> Result<(), Error> {
+        let revocations = self.durable.unexpired(now).await?;
+        self.local.replace(&revocations);
+        self.metrics
+            .revocations_in_memory
+            .set(self.local.len() as i64);
+        Ok(())
+    }
+
+    /// Drops expired revocations from memory.
+    pub fn purge(&self, now: OffsetDateTime) {
+        self.local.purge(now);
+        self.metrics
+            .revocations_in_memory
+            .set(self.local.len() as i64);
     }
 }
 

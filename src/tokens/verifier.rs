@@ -2,24 +2,29 @@
 //!
 //! Order (RFC 8725 §3): parse the header; refuse `crit`; require `typ: at+jwt`; find the key by
 //! `kid` in the in-memory ring and pin the algorithm to that key's (so `none` and HS/RS confusion
-//! cannot pass, and `jku`/`x5u`/`jwk`/`x5c` are never consulted); then one round trip to Redis
-//! for revocation and the verified-token cache; on a miss, verify the signature and the claims.
+//! cannot pass, and `jku`/`x5u`/`jwk`/`x5c` are never consulted); check revocation (memory, or a
+//! round trip while memory is not current); verify the signature and the claims.
+//!
+//! A token this replica verified before is found by its SHA-256 in a bounded in-memory cache,
+//! which skips the parsing and the signature but not the checks that can change: its key must
+//! still verify, it must not be revoked, and it must not have expired. The cache is the
+//! replica's own: no one outside the process can put an entry in it.
 
-use std::{collections::HashSet, sync::Arc, time::Duration};
+use std::{collections::HashSet, sync::Arc};
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use jsonwebtoken::{Validation, decode, decode_header, errors::ErrorKind};
-use serde::Deserialize;
-use sha2::{Digest, Sha256};
-use time::OffsetDateTime;
-
-use super::{AccessClaims, Revocations, revocations::remaining};
+use super::{AccessClaims, Revocations};
 use crate::{
     clock::Clock,
     error::Error,
     keys::{KeyRing, SigningKey},
     metrics::{Metrics, Verification},
 };
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use jsonwebtoken::{Validation, decode, decode_header, errors::ErrorKind};
+use quick_cache::sync::Cache;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
 
 /// Longer than any token authd issues; anything bigger is not ours and is refused unparsed.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
@@ -57,12 +62,23 @@ pub enum InvalidToken {
     KeyMismatch,
 }
 
-/// A token that passed verification, with its hash (the cache and revocation key).
+/// A token that passed verification.
 #[derive(Debug, Clone)]
 pub struct VerifiedToken {
     pub claims: AccessClaims,
-    pub token_hash: String,
 }
+
+/// A verified token as the cache holds it: its claims, and the key that signed it (looked up
+/// again on every hit, so a retired key's tokens stop verifying at once, cached or not).
+#[derive(Clone)]
+struct CachedToken {
+    claims: Arc<AccessClaims>,
+    kid: Arc<str>,
+}
+
+/// How many verified tokens a replica remembers (a few hundred bytes each: about 20 MB at the
+/// bound). Past it, the least useful are evicted and cost a signature check when seen again.
+const VERIFIED_CACHE_ENTRIES: usize = 50_000;
 
 pub struct TokenVerifier {
     key_ring: Arc<KeyRing>,
@@ -72,10 +88,8 @@ pub struct TokenVerifier {
     audience: String,
     leeway: time::Duration,
     metrics: Arc<Metrics>,
+    verified: Cache<[u8; 32], CachedToken>,
 }
-
-/// The cache may hold a token at most this long, however long the token lives.
-const CACHE_TTL_CAP: Duration = Duration::from_secs(300);
 
 impl TokenVerifier {
     pub fn new(
@@ -95,6 +109,7 @@ impl TokenVerifier {
             audience,
             leeway,
             metrics,
+            verified: Cache::new(VERIFIED_CACHE_ENTRIES),
         }
     }
 
@@ -117,6 +132,25 @@ impl TokenVerifier {
         if token.len() > MAX_TOKEN_LEN {
             return Err(InvalidToken::Malformed.into());
         }
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(cached) = self.verified.get(&digest) {
+            if self.key_ring.verification_key(&cached.kid, now).is_none() {
+                return Err(InvalidToken::UnknownKey.into());
+            }
+            let claims = &cached.claims;
+            if self
+                .revocations
+                .is_revoked(&claims.jti, claims.sid.as_deref(), now)
+                .await?
+            {
+                tracing::warn!(user_id = %claims.sub, jti = %claims.jti, "revoked token presented");
+                return Err(InvalidToken::Revoked.into());
+            }
+            self.check_times(claims, now)?;
+            let claims = AccessClaims::clone(claims);
+            return Ok((VerifiedToken { claims }, Cached::Yes));
+        }
+
         let header = decode_header(token).map_err(|_| InvalidToken::Malformed)?;
         if header.crit.is_some() {
             return Err(InvalidToken::CriticalExtension.into());
@@ -139,23 +173,16 @@ impl TokenVerifier {
 
         // Only to look the token up: nothing read here is trusted before the signature is.
         let ids = unverified_ids(token).ok_or(InvalidToken::Malformed)?;
-        let token_hash = hash_token(token);
-        let status = self
+        if self
             .revocations
-            .status(&ids.jti, ids.sid.as_deref(), &token_hash, now)
-            .await?;
-        if status.revoked {
+            .is_revoked(&ids.jti, ids.sid.as_deref(), now)
+            .await?
+        {
             // A security event worth a user id, so only once the signature shows the token is
             // one authd issued (anyone can put a revoked jti in a forged token).
             let claims = self.decode(token, &key)?;
             tracing::warn!(user_id = %claims.sub, jti = %claims.jti, "revoked token presented");
             return Err(InvalidToken::Revoked.into());
-        }
-        if let Some(cached) = status.verified_claims.as_deref()
-            && let Ok(claims) = serde_json::from_str::<AccessClaims>(cached)
-        {
-            self.check_times(&claims, now)?;
-            return Ok((VerifiedToken { claims, token_hash }, Cached::Yes));
         }
 
         let claims = self.decode(token, &key)?;
@@ -163,17 +190,14 @@ impl TokenVerifier {
             return Err(InvalidToken::Malformed.into()); // cannot happen for one token; be sure
         }
         self.check_times(&claims, now)?;
-
-        let expires_at = OffsetDateTime::from_unix_timestamp(claims.exp).unwrap_or(now);
-        let ttl = remaining(expires_at, now).min(CACHE_TTL_CAP);
-        if let Ok(json) = serde_json::to_string(&claims)
-            && !ttl.is_zero()
-        {
-            self.revocations
-                .remember_verified(&token_hash, &json, ttl)
-                .await;
-        }
-        Ok((VerifiedToken { claims, token_hash }, Cached::No))
+        self.verified.insert(
+            digest,
+            CachedToken {
+                claims: Arc::new(claims.clone()),
+                kid: Arc::from(key.kid.as_str()),
+            },
+        );
+        Ok((VerifiedToken { claims }, Cached::No))
     }
 
     /// Checks the signature with `key`'s pinned algorithm, and the issuer and audience; the

@@ -70,6 +70,7 @@ pub struct AppOptions {
     pub cors_origins: Vec<String>,
     pub max_connections: usize,
     pub header_timeout: Duration,
+    pub revocation_max_lag: Duration,
     /// Proxies whose `X-Forwarded-For` is believed: lets a test speak from several addresses.
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `AUTHD_REQUIRE_PAR`.
@@ -94,6 +95,7 @@ impl Default for AppOptions {
             cors_origins: Vec::new(),
             max_connections: 1_000,
             header_timeout: Duration::from_secs(10),
+            revocation_max_lag: Duration::from_millis(250),
             trusted_proxies: Vec::new(),
             require_par: false,
             dynamic_registration: false,
@@ -116,6 +118,7 @@ pub fn test_config(options: &AppOptions) -> Config {
         key_rotation: time::Duration::days(1),
         key_reload_interval: Duration::from_secs(30),
         clock_leeway: time::Duration::seconds(30),
+        revocation_max_lag: options.revocation_max_lag,
         refresh_token_ttl: time::Duration::days(14),
         auth_log_retention: time::Duration::days(90),
         cleanup_interval: Duration::from_secs(3600),
@@ -265,6 +268,25 @@ impl TestApp {
             .send()
             .await
             .unwrap()
+    }
+
+    /// Deletes a user the supported way, `authd users delete`, which tells every replica.
+    pub async fn delete_user(&self, username: &str) {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_authd"))
+            .args(["users", "delete", username])
+            .env("DATABASE_URL", self.resources.database_url())
+            .env("REDIS_URL", redis_url())
+            .env("AUTHD_REDIS_PREFIX", &self.resources.redis_prefix)
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "authd users delete: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        // Every replica has forgotten the user by the max lag: the bound a caller may rely on.
+        tokio::time::sleep(self.options.revocation_max_lag).await;
     }
 
     /// The status of `GET /me` with `token` as the bearer.

@@ -495,13 +495,7 @@ async fn logged_out_revoked_and_deleted_users_tokens_are_refused_by_every_route(
 
     let (deleted, deleted_refresh) = password_grant(app, "dave").await;
     assert_eq!(app.me_status(&deleted).await, 200);
-    let removed = app
-        .db()
-        .await
-        .execute("DELETE FROM users WHERE username = 'dave'", &[])
-        .await
-        .unwrap();
-    assert_eq!(removed, 1);
+    app.delete_user("dave").await;
     target
         .assert_refused_everywhere("deleted user", &deleted)
         .await;

@@ -7,7 +7,7 @@ mod tokens;
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{Arc, Mutex},
 };
 
 use async_trait::async_trait;
@@ -19,10 +19,12 @@ pub use rate_limits::MemoryRateLimits;
 pub use sessions::MemorySessions;
 pub use tokens::MemoryTokenState;
 
+use super::lock;
+
 use super::{
     AuthLogEntry, AuthLogStore, CleanupReport, ClientRecord, ClientStore, Consent, ConsentStore,
-    ConsentSummary, Housekeeping, KeyEvents, KeyNeed, KeyPurpose, SigningKeyRecord,
-    SigningKeyStore, StoreError, Stores, Supersede, UniqueField, UserRecord, UserStore,
+    ConsentSummary, EventBus, Housekeeping, KeyNeed, KeyPurpose, SigningKeyRecord, SigningKeyStore,
+    StoreError, Stores, Supersede, UniqueField, UserRecord, UserStore,
 };
 
 /// Wires a full set of in-memory stores.
@@ -37,7 +39,7 @@ pub fn stores() -> Stores {
         consents: clients,
         profiles: Arc::new(MemoryProfiles::default()),
         proof_state: Arc::new(MemoryProofState::default()),
-        key_events: Arc::new(MemoryKeyEvents::default()),
+        events: Arc::new(MemoryEvents::default()),
         housekeeping: Arc::new(NoHousekeeping),
         users: Arc::new(MemoryUsers::default()),
         signing_keys: Arc::new(MemorySigningKeys::default()),
@@ -45,13 +47,6 @@ pub fn stores() -> Stores {
         rate_limits: Arc::new(MemoryRateLimits::default()),
         probes: Vec::new(),
     }
-}
-
-/// Locks ignoring poison: every critical section here leaves the data consistent.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[derive(Default)]
@@ -98,6 +93,10 @@ impl UserStore for MemoryUsers {
             .get_mut(&user_id)
             .map(|user| user.pop_public_key = Some(pem.to_owned()))
             .is_some())
+    }
+
+    async fn delete_user(&self, user_id: Uuid) -> Result<bool, StoreError> {
+        Ok(lock(&self.by_id).remove(&user_id).is_some())
     }
 }
 
@@ -154,33 +153,34 @@ impl SigningKeyStore for MemorySigningKeys {
     }
 }
 
-/// One process: key changes need no broadcast beyond it, but the contract is kept.
-pub struct MemoryKeyEvents(tokio::sync::broadcast::Sender<()>);
+/// One process: its events need no channel beyond it, but the contract is kept (heartbeats
+/// included, so memory is trusted as in a cluster).
+pub struct MemoryEvents(tokio::sync::broadcast::Sender<crate::invalidation::Event>);
 
-impl Default for MemoryKeyEvents {
+impl Default for MemoryEvents {
     fn default() -> Self {
-        Self(tokio::sync::broadcast::channel(16).0)
+        Self(tokio::sync::broadcast::channel(1024).0)
     }
 }
 
 #[async_trait]
-impl KeyEvents for MemoryKeyEvents {
-    async fn publish_key_change(&self) -> Result<(), StoreError> {
-        let _ = self.0.send(()); // no subscriber yet is fine
+impl EventBus for MemoryEvents {
+    async fn publish(&self, event: &crate::invalidation::Event) -> Result<(), StoreError> {
+        let _ = self.0.send(event.clone()); // no subscriber yet is fine
         Ok(())
     }
 
-    async fn subscribe(&self) -> Result<futures_util::stream::BoxStream<'static, ()>, StoreError> {
+    async fn subscribe(
+        &self,
+    ) -> Result<futures_util::stream::BoxStream<'static, crate::invalidation::Event>, StoreError>
+    {
         use futures_util::StreamExt;
-        use tokio::sync::broadcast::error::RecvError;
         let receiver = self.0.subscribe();
         Ok(
             futures_util::stream::unfold(receiver, |mut receiver| async move {
-                match receiver.recv().await {
-                    // Lagged: some were missed, and one reload covers them all.
-                    Ok(()) | Err(RecvError::Lagged(_)) => Some(((), receiver)),
-                    Err(RecvError::Closed) => None,
-                }
+                // Lagged: events were missed, so the subscription ends and is made again, with
+                // a catch-up, like a dropped Redis subscription.
+                receiver.recv().await.ok().map(|event| (event, receiver))
             })
             .boxed(),
         )

@@ -1,11 +1,7 @@
-//! In-memory revocations and verified-token cache for `authd dev`: one process, so the durable
-//! list and the shared cache are the same maps, and the list is never "lost".
+//! In-memory revocations for `authd dev`: one process, so the durable list and the shared
+//! mirror are the same map, and the list is never "lost".
 
-use std::{
-    collections::HashMap,
-    sync::Mutex,
-    time::{Duration, Instant},
-};
+use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -18,7 +14,6 @@ use crate::store::{
 #[derive(Default)]
 pub struct MemoryTokenState {
     revoked: Mutex<HashMap<(RevocationKind, String), OffsetDateTime>>,
-    verified: Mutex<HashMap<String, (String, Instant)>>,
 }
 
 #[async_trait]
@@ -60,54 +55,15 @@ impl RevocationStore for MemoryTokenState {
 
 #[async_trait]
 impl TokenStateCache for MemoryTokenState {
-    async fn status(
-        &self,
-        jti: &str,
-        sid: Option<&str>,
-        token_hash: &str,
-    ) -> Result<TokenStatus, StoreError> {
-        let verified_claims = {
-            let mut verified = lock(&self.verified);
-            match verified.get(token_hash) {
-                Some((claims, until)) if *until > Instant::now() => Some(claims.clone()),
-                Some(_) => {
-                    verified.remove(token_hash);
-                    None
-                }
-                None => None,
-            }
-        };
+    async fn status(&self, jti: &str, sid: Option<&str>) -> Result<TokenStatus, StoreError> {
         Ok(TokenStatus {
             revoked: RevocationStore::is_revoked(self, jti, sid).await?,
-            verified_claims,
             revocations_loaded: true,
         })
     }
 
-    async fn remember_verified(
-        &self,
-        token_hash: &str,
-        claims_json: &str,
-        ttl: Duration,
-    ) -> Result<(), StoreError> {
-        let mut verified = lock(&self.verified);
-        let now = Instant::now();
-        verified.retain(|_, (_, until)| *until > now); // keeps the map to live tokens
-        verified.insert(token_hash.to_owned(), (claims_json.to_owned(), now + ttl));
-        Ok(())
-    }
-
-    async fn revoke(
-        &self,
-        _revocation: &Revocation,
-        _ttl: Duration,
-        token_hash: Option<&str>,
-    ) -> Result<(), StoreError> {
-        // The revocation itself was recorded by the RevocationStore side of this same map.
-        if let Some(hash) = token_hash {
-            lock(&self.verified).remove(hash);
-        }
-        Ok(())
+    async fn revoke(&self, _revocation: &Revocation, _ttl: Duration) -> Result<(), StoreError> {
+        Ok(()) // recorded by the RevocationStore side of this same map
     }
 
     async fn load_revocations(

@@ -131,6 +131,21 @@ impl UserStore for PostgresUsers {
             .map(|updated| updated == 1)
             .map_err(|err| unavailable(&err))
     }
+
+    #[tracing::instrument(
+        name = "postgres users.delete_user",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
+    async fn delete_user(&self, user_id: Uuid) -> Result<bool, StoreError> {
+        let client = self.0.client().await?;
+        // Sessions, tokens, consents and the profile go with the row (ON DELETE CASCADE).
+        client
+            .execute("DELETE FROM users WHERE id = $1", &[&user_id])
+            .await
+            .map(|deleted| deleted == 1)
+            .map_err(|err| unavailable(&err))
+    }
 }
 
 fn user_from_row(row: &Row) -> Result<UserRecord, StoreError> {

@@ -1,6 +1,6 @@
 //! Redis: shared, short-lived state. Every key carries the configured prefix and a TTL.
 
-mod key_events;
+mod events;
 mod proof_state;
 mod rate_limits;
 mod token_state;
@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use deadpool_redis::{Config, Pool, PoolConfig, Runtime, Timeouts};
 use tracing::Instrument;
 
-pub use key_events::RedisKeyEvents;
+pub use events::RedisEvents;
 pub use proof_state::RedisProofState;
 pub use rate_limits::RedisRateLimits;
 pub use token_state::RedisTokenState;

@@ -1,5 +1,5 @@
-//! Token state shared by replicas: `revoked:{kind}:{id}`, `vt:{sha256(token)}` (the verified-token
-//! cache) and `revocations:loaded`, the marker whose absence means Redis lost the list.
+//! The revocation mirror shared by replicas: `revoked:{kind}:{id}`, and `revocations:loaded`,
+//! the marker whose absence means Redis lost the list.
 
 use std::time::Duration;
 
@@ -23,75 +23,33 @@ impl RedisTokenState {
 
 #[async_trait]
 impl TokenStateCache for RedisTokenState {
-    async fn status(
-        &self,
-        jti: &str,
-        sid: Option<&str>,
-        token_hash: &str,
-    ) -> Result<TokenStatus, StoreError> {
+    async fn status(&self, jti: &str, sid: Option<&str>) -> Result<TokenStatus, StoreError> {
         let jti_key = self.revoked_key("jti", jti);
         // Without a session, ask for the jti twice rather than vary the pipeline's shape.
         let sid_key = sid.map_or_else(|| jti_key.clone(), |sid| self.revoked_key("sid", sid));
-        let cache_key = self.0.key(&format!("vt:{token_hash}"));
         let marker = self.0.key("revocations:loaded");
         let mut connection = self.0.connection().await?;
-        let (jti_revoked, sid_revoked, verified_claims, loaded): (
-            bool,
-            bool,
-            Option<String>,
-            bool,
-        ) = redis::pipe()
+        let (jti_revoked, sid_revoked, loaded): (bool, bool, bool) = redis::pipe()
             .exists(jti_key)
             .exists(sid_key)
-            .get(cache_key)
             .exists(marker)
             .query_async(&mut connection)
             .await
             .map_err(|err| unavailable(&err))?;
         Ok(TokenStatus {
             revoked: jti_revoked || sid_revoked,
-            verified_claims,
             revocations_loaded: loaded,
         })
     }
 
-    async fn remember_verified(
-        &self,
-        token_hash: &str,
-        claims_json: &str,
-        ttl: Duration,
-    ) -> Result<(), StoreError> {
-        let key = self.0.key(&format!("vt:{token_hash}"));
+    async fn revoke(&self, revocation: &Revocation, ttl: Duration) -> Result<(), StoreError> {
         let mut connection = self.0.connection().await?;
         redis::cmd("SET")
-            .arg(key)
-            .arg(claims_json)
-            .arg("PX")
-            .arg(millis(ttl))
-            .query_async::<()>(&mut connection)
-            .await
-            .map_err(|err| unavailable(&err))
-    }
-
-    async fn revoke(
-        &self,
-        revocation: &Revocation,
-        ttl: Duration,
-        token_hash: Option<&str>,
-    ) -> Result<(), StoreError> {
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .cmd("SET")
             .arg(self.revoked_key(revocation.kind.as_str(), &revocation.id))
             .arg(1)
             .arg("PX")
             .arg(millis(ttl))
-            .ignore();
-        if let Some(hash) = token_hash {
-            pipe.del(self.0.key(&format!("vt:{hash}"))).ignore();
-        }
-        let mut connection = self.0.connection().await?;
-        pipe.query_async::<()>(&mut connection)
+            .query_async::<()>(&mut connection)
             .await
             .map_err(|err| unavailable(&err))
     }
