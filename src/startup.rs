@@ -324,6 +324,10 @@ impl Application {
         self.listener.local_addr().ok()
     }
 
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
     /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish.
     /// Meanwhile keeps the key ring current and rotates keys when due.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> io::Result<()> {

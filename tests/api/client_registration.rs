@@ -9,12 +9,14 @@ use crate::{
 };
 
 /// `authd clients <args>` against the app's database: exit success, stdout, stderr.
-fn clients(app: &TestApp, args: &[&str]) -> (bool, String, String) {
+pub fn clients(app: &TestApp, args: &[&str]) -> (bool, String, String) {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_authd"))
         .env_clear()
         .arg("clients")
         .args(args)
         .env("DATABASE_URL", app.resources.database_url())
+        .env("REDIS_URL", crate::helpers::redis_url())
+        .env("AUTHD_REDIS_PREFIX", &app.resources.redis_prefix)
         .output()
         .unwrap();
     (

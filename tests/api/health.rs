@@ -41,6 +41,7 @@ async fn app_without_redis() -> crate::helpers::TestApp {
     stores.probes.push(Arc::new(dead_redis));
     let options = AppOptions {
         rate_limit: 10,
+        await_channel: false, // it never will: the channel is on the dead Redis
         ..live.options.clone()
     };
     let state = AppState::build(

@@ -71,6 +71,8 @@ pub struct AppOptions {
     pub max_connections: usize,
     pub header_timeout: Duration,
     pub revocation_max_lag: Duration,
+    /// Wait, when starting, until the app follows the invalidation channel.
+    pub await_channel: bool,
     /// Proxies whose `X-Forwarded-For` is believed: lets a test speak from several addresses.
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `AUTHD_REQUIRE_PAR`.
@@ -96,6 +98,7 @@ impl Default for AppOptions {
             max_connections: 1_000,
             header_timeout: Duration::from_secs(10),
             revocation_max_lag: Duration::from_millis(250),
+            await_channel: true,
             trusted_proxies: Vec::new(),
             require_par: false,
             dynamic_registration: false,
@@ -361,6 +364,7 @@ async fn start(
         resources,
         master_key,
     )
+    .await
 }
 
 pub async fn start_state(
@@ -372,20 +376,33 @@ pub async fn start_state(
     let app = Application::bind("127.0.0.1:0".parse().unwrap(), state)
         .await
         .unwrap();
-    run(app, options, resources, master_key)
+    run(app, options, resources, master_key).await
 }
 
-fn run(
+async fn run(
     app: Application,
     options: AppOptions,
     resources: Arc<TestResources>,
     master_key: MasterKey,
 ) -> TestApp {
     let address = format!("http://{}", app.local_addr().unwrap());
+    let state = app.state().clone();
     let (shutdown, stopped) = oneshot::channel::<()>();
     tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
     }));
+    // A replica answers correctly before it follows the invalidation channel (it asks Redis),
+    // but tests that count round trips or warm its caches want it following, as it is within
+    // milliseconds of starting.
+    if options.await_channel {
+        let following = eventually(Duration::from_secs(5), || async {
+            state.freshness.is_current()
+        });
+        assert!(
+            following.await,
+            "the app did not start following the channel"
+        );
+    }
     TestApp {
         address,
         client: reqwest::Client::builder()

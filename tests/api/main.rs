@@ -18,6 +18,7 @@ mod expired_tokens;
 mod health;
 mod helpers;
 mod hygiene;
+mod invalidation;
 mod jwks;
 mod logs;
 mod metrics;

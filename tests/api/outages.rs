@@ -124,14 +124,14 @@ impl Drop for Plug {
 }
 
 /// An app whose Postgres and Redis connections both go through plugs.
-struct Unpluggable {
-    app: TestApp,
-    state: AppState,
-    postgres: Plug,
-    redis: Plug,
+pub struct Unpluggable {
+    pub app: TestApp,
+    pub state: AppState,
+    pub postgres: Plug,
+    pub redis: Plug,
 }
 
-async fn unpluggable_app() -> Unpluggable {
+pub async fn unpluggable_app() -> Unpluggable {
     let resources = Arc::new(durable_resources().await);
     let postgres = Plug::to("127.0.0.1:5432").await;
     let redis = Plug::to("127.0.0.1:6379").await;
