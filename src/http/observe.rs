@@ -13,7 +13,7 @@ use std::{
 };
 
 use ipnet::IpNet;
-use opentelemetry::trace::TraceContextExt;
+use opentelemetry::trace::{TraceContextExt, TraceId};
 use opentelemetry_http::HeaderExtractor;
 use poem::{
     Endpoint, IntoResponse, PathPattern, Request, Response,
@@ -83,11 +83,17 @@ impl Observer {
         let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
             propagator.extract(&HeaderExtractor(request.headers()))
         });
+        let callers_trace = parent.span().span_context().trace_id();
         span.set_parent(parent);
-        let trace_id = span.context().span().span_context().trace_id();
-        if trace_id != opentelemetry::trace::TraceId::INVALID {
-            span.record("trace_id", tracing::field::display(trace_id));
-        }
+        // The span's trace when spans are exported; else the caller's, or a fresh one, so that
+        // every log line of a request carries a trace id either way.
+        let spans_trace = span.context().span().span_context().trace_id();
+        let exported = spans_trace != TraceId::INVALID;
+        let trace_id = [spans_trace, callers_trace]
+            .into_iter()
+            .find(|id| *id != TraceId::INVALID)
+            .unwrap_or_else(|| TraceId::from_bytes(rand::random::<[u8; 16]>()));
+        span.record("trace_id", tracing::field::display(trace_id));
 
         let (route, mut response) = self
             .answer(endpoint, request)
@@ -95,11 +101,13 @@ impl Observer {
             .await;
         let status = response.status();
         let elapsed = started.elapsed();
-        span.record("otel.name", format!("{method} {route}").as_str());
-        span.set_attribute("http.route", route.to_string());
-        span.set_attribute("http.response.status_code", i64::from(status.as_u16()));
-        if status.is_server_error() {
-            span.set_status(opentelemetry::trace::Status::error(""));
+        if exported {
+            span.record("otel.name", format!("{method} {route}").as_str());
+            span.set_attribute("http.route", route.to_string());
+            span.set_attribute("http.response.status_code", i64::from(status.as_u16()));
+            if status.is_server_error() {
+                span.set_status(opentelemetry::trace::Status::error(""));
+            }
         }
         self.metrics
             .observe_request(&route, method.as_str(), status.as_u16(), elapsed);
