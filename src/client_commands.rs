@@ -8,7 +8,9 @@ use std::{path::Path, sync::Arc};
 use authd::{
     clients::{Clients, Registration},
     clock::SystemClock,
-    config::{ClientIdArgs, CreateClientArgs, DatabaseArgs, RedisArgs, UpdateClientArgs},
+    config::{
+        ClientIdArgs, CreateClientArgs, DatabaseArgs, RedisArgs, RotateSecretArgs, UpdateClientArgs,
+    },
     error::Error,
     startup::{StartupError, connect_admin},
     store::{self, ClientAuthMethod, ClientRecord},
@@ -118,6 +120,25 @@ pub async fn update(args: UpdateClientArgs) -> Result<(), StartupError> {
     Ok(())
 }
 
+pub async fn rotate_secret(args: RotateSecretArgs) -> Result<(), StartupError> {
+    let previous_valid_for = time::Duration::try_from(args.previous_valid_for).map_err(|_| {
+        StartupError::Domain(Error::InvalidField {
+            field: "previous_valid_for",
+            message: "too long".to_owned(),
+        })
+    })?;
+    let (client, secret) = announced_clients(&args.database, &args.redis)
+        .await?
+        .rotate_secret(&args.client_id, previous_valid_for)
+        .await?
+        .ok_or_else(|| unknown(&args.client_id))?;
+    let mut printed = describe(&client);
+    printed["client_secret"] = json!(secret.expose());
+    println!("{printed}");
+    eprintln!("authd: secret rotated; store the new one now, it cannot be shown again");
+    Ok(())
+}
+
 pub async fn delete(args: ClientIdArgs) -> Result<(), StartupError> {
     if !announced_clients(&args.database, &args.redis)
         .await?
@@ -148,6 +169,9 @@ fn describe(client: &ClientRecord) -> Value {
         "post_logout_redirect_uris": client.post_logout_redirect_uris,
         "jwks": client.jwks.as_deref().and_then(|jwks| serde_json::from_str::<Value>(jwks).ok()),
         "created_at": client.created_at.unix_timestamp(),
+        "previous_secret_expires_at": client
+            .previous_secret
+            .map(|previous| previous.expires_at.unix_timestamp()),
     })
 }
 

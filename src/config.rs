@@ -113,6 +113,9 @@ pub enum ClientsCommand {
     Show(ClientIdArgs),
     /// Change a client's registration: each option given replaces that field.
     Update(UpdateClientArgs),
+    /// Give a confidential client a new secret (printed this once); the old one is refused at
+    /// once, or after `--previous-valid-for`.
+    RotateSecret(RotateSecretArgs),
     /// Delete a client, the consents users gave it and its sessions' refresh tokens.
     Delete(ClientIdArgs),
 }
@@ -161,6 +164,22 @@ pub struct CreateClientArgs {
 #[derive(Args)]
 pub struct ClientIdArgs {
     pub client_id: String,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    #[command(flatten)]
+    pub redis: RedisArgs,
+}
+
+#[derive(Args)]
+pub struct RotateSecretArgs {
+    pub client_id: String,
+
+    /// How long the replaced secret is still accepted (e.g. `1h`), so the client can be given
+    /// the new one without an outage. The default, 0s, refuses it at once: for a leaked secret.
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    pub previous_valid_for: Duration,
 
     #[command(flatten)]
     pub database: DatabaseArgs,

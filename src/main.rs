@@ -57,6 +57,9 @@ async fn run(command: Command) -> Result<(), StartupError> {
         Command::Clients(ClientsCommand::List(args)) => client_commands::list(args).await,
         Command::Clients(ClientsCommand::Show(args)) => client_commands::show(args).await,
         Command::Clients(ClientsCommand::Update(args)) => client_commands::update(args).await,
+        Command::Clients(ClientsCommand::RotateSecret(args)) => {
+            client_commands::rotate_secret(args).await
+        }
         Command::Clients(ClientsCommand::Delete(args)) => client_commands::delete(args).await,
         Command::Users(UsersCommand::Delete(args)) => user_commands::delete(args).await,
         Command::Keys(KeysCommand::Rotate(args)) => rotate_keys(*args).await,

@@ -18,7 +18,7 @@ pub use registration::{Checked, GRANT_TYPES, Registration};
 use crate::{
     clock::Clock,
     error::Error,
-    store::{ClientAuthMethod, ClientRecord, ClientStore},
+    store::{ClientAuthMethod, ClientRecord, ClientStore, PreviousSecret},
 };
 
 /// A client secret: 256 random bits, base64url. `Debug` prints `[REDACTED]`.
@@ -136,13 +136,55 @@ impl Clients {
                 });
             }
         };
-        let client = record(
+        let mut client = record(
             existing.client_id,
             checked,
             secret_hash,
             existing.created_at,
         );
+        client.previous_secret = existing.previous_secret.filter(|_| secret_hash.is_some());
         Ok(self.store.update_client(&client).await?.then_some(client))
+    }
+
+    /// Gives a confidential client a new secret, returned this once. The secret it replaces
+    /// stays accepted for `previous_valid_for` (none: refused at once, as after a leak), so the
+    /// client can be redeployed with the new one without an outage; a secret replaced earlier
+    /// is forgotten. `None` if there is no such client.
+    pub async fn rotate_secret(
+        &self,
+        client_id: &str,
+        previous_valid_for: time::Duration,
+    ) -> Result<Option<(ClientRecord, ClientSecret)>, Error> {
+        let Some(existing) = self.store.find_client(client_id).await? else {
+            return Ok(None);
+        };
+        let Some(current) = existing
+            .secret_hash
+            .filter(|_| existing.auth_method.uses_secret())
+        else {
+            return Err(Error::InvalidField {
+                field: "client_id",
+                message: format!(
+                    "client {client_id} authenticates with {}, not a secret: there is none to \
+                     rotate",
+                    existing.auth_method.as_str()
+                ),
+            });
+        };
+        let secret = ClientSecret::generate();
+        let client = ClientRecord {
+            secret_hash: Some(secret.hash()),
+            previous_secret: previous_valid_for.is_positive().then(|| PreviousSecret {
+                hash: current,
+                expires_at: self.clock.now() + previous_valid_for,
+            }),
+            ..existing
+        };
+        Ok(self
+            .store
+            .update_client(&client)
+            .await?
+            .then_some((client, secret)))
     }
 
     /// Deletes a client, its consents and its sessions; whether it existed.
@@ -164,7 +206,18 @@ impl Clients {
                     .as_ref()
                     .and_then(|client| client.secret_hash)
                     .unwrap_or([0u8; 32]);
-                let matches: bool = secret.hash().ct_eq(&expected).into();
+                // Both comparisons are always made, so timing does not say whether a client
+                // has a replaced secret, or which one matched.
+                let now = self.clock.now();
+                let previous = client
+                    .as_ref()
+                    .and_then(|client| client.previous_secret)
+                    .filter(|previous| now < previous.expires_at);
+                let presented = secret.hash();
+                let matches: bool = (presented.ct_eq(&expected)
+                    | (presented.ct_eq(&previous.map_or([0u8; 32], |previous| previous.hash))
+                        & subtle::Choice::from(u8::from(previous.is_some()))))
+                .into();
                 match client {
                     // Both secret methods take the secret either way, as before methods were
                     // registered: the secret is the same, only where it travels differs.
@@ -210,6 +263,7 @@ fn record(
         client_id,
         name: checked.name,
         secret_hash,
+        previous_secret: None,
         scope: checked.scope,
         redirect_uris: checked.redirect_uris,
         grant_types: checked.grant_types,

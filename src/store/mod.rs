@@ -506,6 +506,8 @@ pub struct ClientRecord {
     pub name: String,
     /// SHA-256 of the secret, for the secret methods; `None` otherwise.
     pub secret_hash: Option<[u8; 32]>,
+    /// The secret a rotation replaced, while it is still accepted.
+    pub previous_secret: Option<PreviousSecret>,
     /// The scopes this client may be granted, space-separated.
     pub scope: String,
     /// Where the authorization endpoint may send codes: compared exactly (RFC 9700 §2.1).
@@ -520,6 +522,14 @@ pub struct ClientRecord {
     /// Authorization requests must be pushed first (RFC 9126 §6).
     pub require_par: bool,
     pub created_at: OffsetDateTime,
+}
+
+/// A replaced client secret, accepted beside the new one until `expires_at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PreviousSecret {
+    /// SHA-256 of the secret.
+    pub hash: [u8; 32],
+    pub expires_at: OffsetDateTime,
 }
 
 impl ClientRecord {

@@ -66,6 +66,114 @@ async fn a_client_deleted_on_the_command_line_is_refused_by_every_replica_within
     assert_eq!(introspect(&app, &client, &token).await.status(), 401);
 }
 
+/// `authd clients rotate-secret`, printing the client with its new secret.
+fn rotate_secret(app: &TestApp, client_id: &str, extra: &[&str]) -> Value {
+    let args = [&["rotate-secret", client_id], extra].concat();
+    let (rotated, stdout, stderr) = crate::client_registration::clients(app, &args);
+    assert!(rotated, "{stderr}");
+    serde_json::from_str(&stdout).unwrap()
+}
+
+#[tokio::test]
+async fn a_rotated_client_secret_is_refused_by_every_replica_within_the_bound() {
+    let app = spawn_app().await;
+    let other = app.spawn_sibling().await;
+    let client = create_client(&app, "");
+    let token = client_token(&app, &client).await;
+    assert_eq!(introspect(&other, &client, &token).await.status(), 200);
+
+    let rotated = rotate_secret(&app, &client.0, &[]);
+    let new_secret = rotated["client_secret"].as_str().unwrap().to_owned();
+    assert_ne!(new_secret, client.1);
+    assert_eq!(rotated["previous_secret_expires_at"], Value::Null);
+    tokio::time::sleep(app.options.revocation_max_lag).await;
+    for replica in [&app, &other] {
+        assert_eq!(introspect(replica, &client, &token).await.status(), 401);
+        let renewed = (client.0.clone(), new_secret.clone());
+        assert_eq!(introspect(replica, &renewed, &token).await.status(), 200);
+        client_token(replica, &renewed).await;
+    }
+    // The secret is printed at rotation only.
+    let (shown, stdout, _) = crate::client_registration::clients(&app, &["show", &client.0]);
+    assert!(shown);
+    assert!(!stdout.contains(&new_secret));
+}
+
+#[tokio::test]
+async fn a_secret_rotated_with_a_grace_period_keeps_the_old_one_valid_until_it_ends() {
+    let app = spawn_app().await;
+    let other = app.spawn_sibling().await;
+    let client = create_client(&app, "");
+    let token = client_token(&app, &client).await;
+
+    let rotated = rotate_secret(&app, &client.0, &["--previous-valid-for", "3s"]);
+    let renewed = (
+        client.0.clone(),
+        rotated["client_secret"].as_str().unwrap().to_owned(),
+    );
+    assert!(rotated["previous_secret_expires_at"].is_i64());
+    tokio::time::sleep(app.options.revocation_max_lag).await;
+    for replica in [&app, &other] {
+        assert_eq!(introspect(replica, &client, &token).await.status(), 200);
+        assert_eq!(introspect(replica, &renewed, &token).await.status(), 200);
+    }
+    // A second rotation forgets the first secret at once, whatever grace it had left.
+    let again = rotate_secret(&app, &client.0, &["--previous-valid-for", "1h"]);
+    let newest = (
+        client.0.clone(),
+        again["client_secret"].as_str().unwrap().to_owned(),
+    );
+    tokio::time::sleep(app.options.revocation_max_lag).await;
+    for replica in [&app, &other] {
+        assert_eq!(introspect(replica, &client, &token).await.status(), 401);
+        assert_eq!(introspect(replica, &renewed, &token).await.status(), 200);
+        assert_eq!(introspect(replica, &newest, &token).await.status(), 200);
+    }
+}
+
+#[tokio::test]
+async fn the_grace_period_of_a_replaced_secret_ends() {
+    let app = spawn_app().await;
+    let client = create_client(&app, "");
+    let token = client_token(&app, &client).await;
+    rotate_secret(&app, &client.0, &["--previous-valid-for", "1s"]);
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            introspect(&app, &client, &token).await.status() == 401
+        })
+        .await,
+        "the replaced secret was still accepted after its grace period"
+    );
+}
+
+#[tokio::test]
+async fn a_client_without_a_secret_has_none_to_rotate() {
+    let app = spawn_app().await;
+    let (created, stdout, stderr) = crate::client_registration::clients(
+        &app,
+        &[
+            "create",
+            "--name",
+            "Browser app",
+            "--public",
+            "--redirect-uri",
+            "https://app.example/callback",
+        ],
+    );
+    assert!(created, "{stderr}");
+    let client: Value = serde_json::from_str(&stdout).unwrap();
+    let client_id = client["client_id"].as_str().unwrap();
+    let (rotated, stdout, stderr) =
+        crate::client_registration::clients(&app, &["rotate-secret", client_id]);
+    assert!(!rotated);
+    assert!(stdout.is_empty());
+    assert!(stderr.contains("not a secret"), "{stderr}");
+    let (rotated, _, stderr) =
+        crate::client_registration::clients(&app, &["rotate-secret", "client_unknown"]);
+    assert!(!rotated);
+    assert!(stderr.contains("no client"), "{stderr}");
+}
+
 #[tokio::test]
 async fn profile_edits_and_user_deletion_reach_every_replica_within_the_bound() {
     let app = spawn_app().await;

@@ -6,27 +6,35 @@ use uuid::Uuid;
 
 use super::{Postgres, storable, unavailable};
 use crate::store::{
-    ClientAuthMethod, ClientRecord, ClientStore, Consent, ConsentStore, ConsentSummary, StoreError,
+    ClientAuthMethod, ClientRecord, ClientStore, Consent, ConsentStore, ConsentSummary,
+    PreviousSecret, StoreError,
 };
 
 pub struct PostgresClients(pub(super) Postgres);
 
-const COLUMNS: &str = "client_id, name, secret_hash, scope, redirect_uris, grant_types,
-    token_endpoint_auth_method, jwks::text AS jwks, post_logout_redirect_uris, require_par,
-    created_at";
+const COLUMNS: &str = "client_id, name, secret_hash, previous_secret_hash,
+    previous_secret_expires_at, scope, redirect_uris, grant_types, token_endpoint_auth_method,
+    jwks::text AS jwks, post_logout_redirect_uris, require_par, created_at";
+
+fn hash_column(row: &Row, column: &str) -> Result<Option<[u8; 32]>, StoreError> {
+    let hash: Option<Vec<u8>> = row.get(column);
+    hash.map(|hash| {
+        hash.try_into()
+            .map_err(|_| StoreError::Corrupt(format!("clients.{column} length")))
+    })
+    .transpose()
+}
 
 fn client_from_row(row: &Row) -> Result<ClientRecord, StoreError> {
-    let hash: Option<Vec<u8>> = row.get("secret_hash");
     let method: String = row.get("token_endpoint_auth_method");
+    let previous_secret = hash_column(row, "previous_secret_hash")?
+        .zip(row.get("previous_secret_expires_at"))
+        .map(|(hash, expires_at)| PreviousSecret { hash, expires_at });
     Ok(ClientRecord {
         client_id: row.get("client_id"),
         name: row.get("name"),
-        secret_hash: hash
-            .map(|hash| {
-                hash.try_into()
-                    .map_err(|_| StoreError::Corrupt("clients.secret_hash length".to_owned()))
-            })
-            .transpose()?,
+        secret_hash: hash_column(row, "secret_hash")?,
+        previous_secret,
         scope: row.get("scope"),
         redirect_uris: row.get("redirect_uris"),
         grant_types: row.get("grant_types"),
@@ -128,7 +136,8 @@ impl ClientStore for PostgresClients {
             .execute(
                 "UPDATE clients SET name = $2, secret_hash = $3, scope = $4, redirect_uris = $5,
                     grant_types = $6, token_endpoint_auth_method = $7, jwks = $8::text::jsonb,
-                    post_logout_redirect_uris = $9, require_par = $10
+                    post_logout_redirect_uris = $9, require_par = $10,
+                    previous_secret_hash = $11, previous_secret_expires_at = $12
                  WHERE client_id = $1",
                 &[
                     &client.client_id,
@@ -141,6 +150,11 @@ impl ClientStore for PostgresClients {
                     &client.jwks,
                     &client.post_logout_redirect_uris,
                     &client.require_par,
+                    &client
+                        .previous_secret
+                        .as_ref()
+                        .map(|previous| previous.hash.as_slice()),
+                    &client.previous_secret.map(|previous| previous.expires_at),
                 ],
             )
             .await
