@@ -1,8 +1,11 @@
-//! The cost of verifying an access token, with and without the verified-token cache, against
-//! a real Redis (the round trip is most of a cached verification). RS256 signing for scale.
-//! Then the whole request path (`GET /me` through authd's HTTP stack, cache warm) without
-//! telemetry, with the `serve` logs and trace ids, and with spans exported: the cost of
-//! observability, as ratios of the same run (`cargo bench --bench verify -- overhead` runs
+//! The cost of verifying an access token: from the replica's memory while it follows the
+//! invalidation channel (no round trip), with the Redis round trip a replica makes when it has
+//! lost the channel, and a cache miss (signature check). Against a real Redis; RS256 signing for
+//! scale.
+//!
+//! Then the whole request path (`GET /me` through authd's HTTP stack, cache warm, memory
+//! current) without telemetry, with the `serve` logs (a trace id minted per request), and with
+//! spans exported: the cost of observability, as ratios of the same run (`cargo bench --bench verify -- overhead` runs
 //! only that; it prints a table rather than criterion's report).
 //!
 //! Run: `cargo bench --bench verify` (Redis at `AUTHD_BENCH_REDIS_URL`, default 127.0.0.1:6379).
@@ -66,18 +69,18 @@ fn config() -> Config {
     }
 }
 
-/// In-memory stores, except the token cache and revocation list: the Redis that production uses.
+/// In-memory stores, except the revocation list and the invalidation channel: the Redis that
+/// production uses.
 async fn state(prefix: &str) -> AppState {
     let url = std::env::var("AUTHD_BENCH_REDIS_URL")
         .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
     let pool = store::redis::connect(&url)
         .await
         .expect("Redis for the bench");
+    let redis = store::redis::Redis::new(pool, prefix.to_owned());
     let mut stores = store::memory::stores();
-    stores.token_cache = Arc::new(store::redis::RedisTokenState(store::redis::Redis::new(
-        pool,
-        prefix.to_owned(),
-    )));
+    stores.token_cache = Arc::new(store::redis::RedisTokenState(redis.clone()));
+    stores.events = Arc::new(store::redis::RedisEvents::new(redis, &url).expect("events"));
     AppState::build(
         config(),
         stores,
@@ -119,7 +122,17 @@ fn verification(c: &mut Criterion) {
     let verifier = &state.verifier;
     let warm = issue();
     runtime.block_on(verifier.verify(&warm)).expect("verifies");
-    group.bench_function("verify, cache hit (one Redis round trip)", |b| {
+    // Not following the channel yet: every verification asks Redis, as a replica does while its
+    // memory is not current.
+    group.bench_function(
+        "verify, cache hit, channel lost (one Redis round trip)",
+        |b| {
+            b.to_async(&runtime)
+                .iter(|| async { verifier.verify(&warm).await.expect("verifies") });
+        },
+    );
+    follow_channel(&runtime, &state);
+    group.bench_function("verify, cache hit, memory current (no round trip)", |b| {
         b.to_async(&runtime)
             .iter(|| async { verifier.verify(&warm).await.expect("verifies") });
     });
@@ -134,6 +147,23 @@ fn verification(c: &mut Criterion) {
         },
     );
     group.finish();
+}
+
+/// Starts what `serve` runs beside the HTTP server to keep memory current, and waits until the
+/// replica trusts its memory.
+fn follow_channel(runtime: &tokio::runtime::Runtime, state: &AppState) {
+    runtime.spawn(authd::invalidation::follow(state.clone()));
+    runtime.spawn(authd::invalidation::send_heartbeats(state.clone()));
+    runtime.block_on(async {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !state.freshness.is_current() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the bench replica did not catch up with the invalidation channel"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
 }
 
 /// Takes spans as the batch processor hands them over, and drops them: what exporting costs the
@@ -169,20 +199,23 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 /// What observability costs the request path: `GET /me` (cache warm) through authd's HTTP
-/// stack without telemetry, with `serve`'s (JSON log lines, spans that give them trace ids),
-/// and with those spans exported (to an exporter that discards them, so no network is
+/// stack without telemetry, with `serve`'s (JSON log lines, each with the request's trace id),
+/// and with spans exported (to an exporter that discards them, so no network is
 /// measured). The variants alternate in rounds, so the drift of a shared machine hits all of
 /// them alike; the medians per request, wall and CPU, are printed with their ratios.
 fn telemetry_overhead(_: &mut Criterion) {
     const ROUNDS: usize = 15;
     const REQUESTS: u32 = 1500;
-    // One thread: the subscriber set for a variant is the one its requests run under.
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    // Requests run in `block_on`, on this thread, so the subscriber set for a variant is the
+    // one they run under; the one worker keeps the channel followed between requests.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()
         .expect("runtime");
     let prefix = format!("authd-bench:{}:", uuid::Uuid::new_v4().simple());
     let state = runtime.block_on(state(&prefix));
+    follow_channel(&runtime, &state);
     let user = bench_user();
     runtime
         .block_on(state.users.insert_user(&user))
@@ -217,29 +250,32 @@ fn telemetry_overhead(_: &mut Criterion) {
         (per_request(wall.elapsed()), per_request(cpu_time() - cpu))
     };
 
-    let ids_only = tracer_provider(None::<DiscardSpans>);
     let exporting = tracer_provider(Some(DiscardSpans));
-    let serve = |provider, level: &str| {
-        tracing::Dispatch::new(
-            tracing_subscriber::registry()
-                .with(log_layer(
-                    LogFormat::Json,
-                    std::io::sink,
-                    EnvFilter::new(level),
-                ))
-                .with(trace_layer(provider)),
-        )
+    // As `telemetry::init` builds it: the OpenTelemetry layer only when spans are exported.
+    let serve = |provider: Option<&_>, level: &str| {
+        let logs = tracing_subscriber::registry().with(log_layer(
+            LogFormat::Json,
+            std::io::sink,
+            EnvFilter::new(level),
+        ));
+        match provider {
+            Some(provider) => tracing::Dispatch::new(logs.with(trace_layer(provider))),
+            None => tracing::Dispatch::new(logs),
+        }
     };
     let variants: [(&str, Option<tracing::Dispatch>); 4] = [
         ("no telemetry", None),
         (
-            "serve: JSON log lines, spans for trace ids",
-            Some(serve(&ids_only, "info")),
+            "serve: JSON log lines with trace ids",
+            Some(serve(None, "info")),
         ),
-        ("serve, spans exported", Some(serve(&exporting, "info"))),
+        (
+            "serve, spans exported",
+            Some(serve(Some(&exporting), "info")),
+        ),
         (
             "serve, spans exported, AUTHD_LOG=warn",
-            Some(serve(&exporting, "warn")),
+            Some(serve(Some(&exporting), "warn")),
         ),
     ];
     let mut samples = vec![(Vec::new(), Vec::new()); variants.len()];

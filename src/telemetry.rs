@@ -69,10 +69,14 @@ pub fn init(format: LogFormat) -> Result<Telemetry, OtlpError> {
     // `http::observe` instead.
     let exporting = exporter.is_some();
     let provider = tracer_provider(exporter);
-    let _ = tracing_subscriber::registry()
-        .with(log_layer(format, io::stderr, log_filter()))
-        .with(exporting.then(|| trace_layer(&provider)))
-        .try_init();
+    let logs = tracing_subscriber::registry().with(log_layer(format, io::stderr, log_filter()));
+    // Not `.with(Option<layer>)`: an absent layer counts as one that wants every span, so the
+    // registry would build each `tracing` span of every request only to drop it unread.
+    let _ = if exporting {
+        logs.with(trace_layer(&provider)).try_init()
+    } else {
+        logs.try_init()
+    };
     Ok(Telemetry { provider })
 }
 

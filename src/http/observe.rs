@@ -76,7 +76,7 @@ impl Observer {
             otel.kind = "server",
             http.request.method = method.as_str(),
             client.address = %client_ip(&request, &self.trusted_proxies),
-            request_id = request_id.as_str(),
+            request_id = request_id.to_str().unwrap_or_default(),
             trace_id = Empty,
         );
         // A caller's W3C `traceparent` makes this request a child of its span.
@@ -110,11 +110,9 @@ impl Observer {
             }
         }
         self.metrics
-            .observe_request(&route, method.as_str(), status.as_u16(), elapsed);
+            .observe_request(&route, method.as_str(), status, elapsed);
         span.in_scope(|| log_answer(&route, status, elapsed));
-        if let Ok(value) = HeaderValue::from_str(&request_id) {
-            response.headers_mut().insert(REQUEST_ID, value);
-        }
+        response.headers_mut().insert(REQUEST_ID, request_id);
         if status == StatusCode::METHOD_NOT_ALLOWED
             && let Some(allow) = self.allowed_methods.get(uri.path())
         {
@@ -176,17 +174,22 @@ fn log_answer(route: &str, status: StatusCode, elapsed: Duration) {
     }
 }
 
-/// The caller's `X-Request-Id` when it is a sane token, else a fresh UUID.
-fn request_id(headers: &HeaderMap) -> String {
+/// The caller's `X-Request-Id` when it is a sane token, else a fresh UUID. Kept as the header
+/// value it is echoed in: a caller's is shared with the request, not copied.
+fn request_id(headers: &HeaderMap) -> HeaderValue {
+    let sane = |id: &&HeaderValue| {
+        let id = id.as_bytes();
+        !id.is_empty() && id.len() <= MAX_REQUEST_ID_LEN && id.iter().all(u8::is_ascii_graphic)
+    };
     headers
         .get(REQUEST_ID)
-        .and_then(|value| value.to_str().ok())
-        .filter(|id| {
-            !id.is_empty()
-                && id.len() <= MAX_REQUEST_ID_LEN
-                && id.bytes().all(|byte| byte.is_ascii_graphic())
+        .filter(sane)
+        .cloned()
+        .unwrap_or_else(|| {
+            let mut buffer = uuid::Uuid::encode_buffer();
+            let id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buffer);
+            HeaderValue::from_str(id).unwrap_or(HeaderValue::from_static("-"))
         })
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
 }
 
 #[cfg(test)]
@@ -205,8 +208,9 @@ mod tests {
         for unfit in ["has space", &"x".repeat(129), ""] {
             let id = request_id(&with_id(unfit));
             assert_ne!(id, unfit);
-            assert!(uuid::Uuid::parse_str(&id).is_ok());
+            assert!(uuid::Uuid::parse_str(id.to_str().unwrap()).is_ok());
         }
-        assert!(uuid::Uuid::parse_str(&request_id(&HeaderMap::new())).is_ok());
+        let fresh = request_id(&HeaderMap::new());
+        assert!(uuid::Uuid::parse_str(fresh.to_str().unwrap()).is_ok());
     }
 }
