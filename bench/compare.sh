@@ -97,8 +97,9 @@ echo "==> bare poem"
 start bare target/release/authd-bare
 server_pid=$pid
 run bare --target "$url" --scenario get --path /json --concurrency "$concurrency"
-wrk_run bare "$url/json"
-kill "$pid"
+# Kept running: wrk measures it in rounds alternating with authd's paths (below).
+bare_url=$url
+bare_pid=$pid
 
 echo "==> authd serve on a fresh database"
 createdb -h 127.0.0.1 -U postgres "$database"
@@ -134,12 +135,20 @@ token=$(curl -fs "$url/oauth/token" --data-urlencode grant_type=password \
   --data-urlencode username=compare --data-urlencode "password=$password" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 basic=$(printf %s "$client" | base64 -w0)
-wrk_run ping "$url/ping"
-wrk_run jwks "$url/.well-known/jwks.json"
-wrk_run me -H "Authorization: Bearer $token" "$url/me"
-BODY="token=$token" BASIC=$basic wrk_run introspect -s bench/wrk/form.lua "$url/oauth/introspect"
-BODY=grant_type=client_credentials BASIC=$basic wrk_run client-credentials \
-  -s bench/wrk/form.lua "$url/oauth/token"
+# Rounds alternating every path, bare poem included, with the median of each round's ratios
+# reported: this machine's throughput drifts by a tenth or more between runs a minute apart, so
+# a ratio is only meaningful between runs made side by side.
+for round in 1 2 3; do
+  wrk_run "bare-$round" "$bare_url/json"
+  wrk_run "ping-$round" "$url/ping"
+  wrk_run "jwks-$round" "$url/.well-known/jwks.json"
+  wrk_run "me-$round" -H "Authorization: Bearer $token" "$url/me"
+  BODY="token=$token" BASIC=$basic wrk_run "introspect-$round" -s bench/wrk/form.lua \
+    "$url/oauth/introspect"
+  BODY=grant_type=client_credentials BASIC=$basic wrk_run "client-credentials-$round" \
+    -s bench/wrk/form.lua "$url/oauth/token"
+done
+kill "$bare_pid"
 
 run jwks --target "$url" --scenario jwks --concurrency "$concurrency"
 run verify --target "$url" --scenario verify --concurrency "$concurrency"
@@ -208,20 +217,24 @@ idle_p99 = median([p99(f"verify-idle-200-{i}") for i in rounds])
 busy_p99 = median([p99(f"verify-during-logins-{i}") for i in rounds])
 slowdown = median([p99(f"verify-during-logins-{i}") / p99(f"verify-idle-200-{i}") for i in rounds])
 argon2_limit, rs256_limit = cores / argon2, cores / rs256
+def wrk_round(name, i):
+    return float(re.search(r"Requests/sec:\s*([\d.]+)", open(f"{out}/wrk-{name}-{i}.txt").read()).group(1))
 def wrk(name):
-    return float(re.search(r"Requests/sec:\s*([\d.]+)", open(f"{out}/wrk-{name}.txt").read()).group(1))
+    return median([wrk_round(name, i) for i in rounds])
+def wrk_ratio(name, base):
+    return median([wrk_round(name, i) / wrk_round(base, i) for i in rounds])
 propagation = json.load(open(f"{out}/propagation.json"))
 path_rows = [
     ("bare poem GET /json", wrk("bare"), ""),
-    ("GET /ping", wrk("ping"), f"{wrk('ping')/wrk('bare'):.2f} of bare poem (target >= 0.75)"),
-    ("GET /me (bearer)", wrk("me"), f"{wrk('me')/wrk('ping'):.2f} of /ping (target >= 0.6)"),
-    ("POST /oauth/introspect", wrk("introspect"), f"{wrk('introspect')/wrk('ping'):.2f} of /ping (target >= 0.6)"),
-    ("GET /.well-known/jwks.json", wrk("jwks"), f"{wrk('jwks')/wrk('ping'):.2f} of /ping (target >= 0.9)"),
+    ("GET /ping", wrk("ping"), f"{wrk_ratio('ping', 'bare'):.2f} of bare poem (target >= 0.75)"),
+    ("GET /me (bearer)", wrk("me"), f"{wrk_ratio('me', 'ping'):.2f} of /ping (target >= 0.6)"),
+    ("POST /oauth/introspect", wrk("introspect"), f"{wrk_ratio('introspect', 'ping'):.2f} of /ping (target >= 0.6)"),
+    ("GET /.well-known/jwks.json", wrk("jwks"), f"{wrk_ratio('jwks', 'ping'):.2f} of /ping (target >= 0.9)"),
     ("client_credentials (RS256)", wrk("client-credentials"),
      f"{wrk('client-credentials')/rs256_limit:.2f} of the signing limit (target >= 0.8)"),
 ]
 print()
-print("the request path, by wrk (one token, its cache warm)")
+print("the request path, by wrk (one token, its cache warm): medians of 3 alternating rounds")
 for name, value, ratio in path_rows:
     print(f"{name:<46}{value:>14,.0f} rps   {ratio}")
 print(f"{'revocation on A, refused on B (under mixed)':<46}{propagation['p99_ms']:>14.2f} ms   "

@@ -1,32 +1,36 @@
 //! `GET /me`: who the holder of a valid access token is.
 
 use poem::Request;
-use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
     ApiTags,
     access::{AccessAuth, authorize},
+    direct_json::DirectJson,
     error::ApiError,
 };
 use crate::{state::AppState, tokens::AccessClaims};
 
 pub struct MeApi(pub AppState);
 
-#[derive(Object)]
+#[derive(Object, Serialize)]
 struct Me {
     id: Uuid,
     username: String,
     email: String,
+    #[serde(with = "time::serde::rfc3339")]
     created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
     last_login_at: Option<OffsetDateTime>,
     /// The verified claims of the token presented.
     claims: Claims,
 }
 
 /// RFC 9068 access-token claims.
-#[derive(Object)]
+#[derive(Object, Serialize)]
 struct Claims {
     iss: String,
     sub: String,
@@ -36,23 +40,29 @@ struct Claims {
     nbf: i64,
     jti: String,
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     username: Option<String>,
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     client_id: Option<String>,
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     sid: Option<String>,
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     scope: Option<String>,
     /// The key the token is bound to, for DPoP and PoP tokens.
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     cnf: Option<Confirmation>,
     /// The PoP scheme's first nonce.
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     nonce: Option<String>,
 }
 
 /// RFC 7800 confirmation: the RFC 7638 thumbprint of the bound key.
-#[derive(Object)]
+#[derive(Object, Serialize)]
 pub(super) struct Confirmation {
     pub jkt: String,
 }
@@ -61,7 +71,7 @@ pub(super) struct Confirmation {
 enum MeResult {
     #[oai(status = 200)]
     Ok(
-        Json<Me>,
+        DirectJson<Me>,
         /// PoP scheme: sign the next call with this nonce and send it back in `PoP-Nonce`.
         #[oai(header = "PoP-Nonce")]
         Option<String>,
@@ -102,7 +112,7 @@ impl MeApi {
         // A client's own token (client credentials) has no user behind it.
         let user = caller.user(&self.0).await?;
         Ok(MeResult::Ok(
-            Json(Me {
+            DirectJson(Me {
                 id: user.id,
                 username: user.username,
                 email: user.email,

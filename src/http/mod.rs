@@ -7,6 +7,7 @@ mod client_auth;
 mod client_ip;
 mod client_registration;
 mod cors;
+mod direct_json;
 mod docs;
 pub mod error;
 mod fields;

@@ -2,13 +2,14 @@
 //! `token`. Requests are form-encoded; errors follow RFC 6749 §5.2.
 
 use poem::Request;
-use poem_openapi::{ApiResponse, Object, OpenApi, payload::Form, payload::Json};
-use serde::Deserialize;
+use poem_openapi::{ApiResponse, Object, OpenApi, payload::Form};
+use serde::{Deserialize, Serialize};
 
 use super::{
     ApiTags,
     access::subject_exists,
     client_auth::{ClientFields, presented_client},
+    direct_json::DirectJson,
     error::OAuthError,
     token::{required, token_type},
 };
@@ -50,41 +51,56 @@ impl RevokeRequest {
 }
 
 /// RFC 7662 §2.2. For an inactive token, only `active: false`.
-#[derive(Object, Default)]
+#[derive(Object, Serialize, Default)]
 struct Introspection {
     active: bool,
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     scope: Option<String>,
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     client_id: Option<String>,
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     username: Option<String>,
     /// `Bearer` or `DPoP` for access tokens, `refresh_token` for refresh tokens.
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     token_type: Option<String>,
     /// The key a DPoP or PoP token is bound to (RFC 9449 §6.2).
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     cnf: Option<super::me::Confirmation>,
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     exp: Option<i64>,
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     iat: Option<i64>,
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     nbf: Option<i64>,
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     sub: Option<String>,
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     aud: Option<String>,
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     iss: Option<String>,
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     jti: Option<String>,
 }
 
 #[derive(ApiResponse)]
 enum IntrospectionResult {
     #[oai(status = 200)]
-    Ok(Json<Introspection>, #[oai(header = "Cache-Control")] String),
+    Ok(
+        DirectJson<Introspection>,
+        #[oai(header = "Cache-Control")] String,
+    ),
 }
 
 #[derive(ApiResponse)]
@@ -152,7 +168,7 @@ impl OAuthApi {
         let token = required(form.token, "token")?;
         let introspection = self.introspect_token(&token).await?;
         Ok(IntrospectionResult::Ok(
-            Json(introspection),
+            DirectJson(introspection),
             "no-store".to_owned(),
         ))
     }
