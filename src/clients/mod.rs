@@ -206,18 +206,17 @@ impl Clients {
                     .as_ref()
                     .and_then(|client| client.secret_hash)
                     .unwrap_or([0u8; 32]);
-                // Both comparisons are always made, so timing does not say whether a client
-                // has a replaced secret, or which one matched.
-                let now = self.clock.now();
+                // A replaced secret in its grace period matches too. The same dummy stands in
+                // when there is none, so both comparisons are always made and timing does not
+                // say whether a client has one, or which secret matched.
                 let previous = client
                     .as_ref()
                     .and_then(|client| client.previous_secret)
-                    .filter(|previous| now < previous.expires_at);
+                    .filter(|previous| self.clock.now() < previous.expires_at)
+                    .map_or([0u8; 32], |previous| previous.hash);
                 let presented = secret.hash();
-                let matches: bool = (presented.ct_eq(&expected)
-                    | (presented.ct_eq(&previous.map_or([0u8; 32], |previous| previous.hash))
-                        & subtle::Choice::from(u8::from(previous.is_some()))))
-                .into();
+                let matches: bool =
+                    (presented.ct_eq(&expected) | presented.ct_eq(&previous)).into();
                 match client {
                     // Both secret methods take the secret either way, as before methods were
                     // registered: the secret is the same, only where it travels differs.

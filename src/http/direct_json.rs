@@ -15,9 +15,9 @@ use poem_openapi::{
 };
 use serde::Serialize;
 
-pub struct DirectJson<T>(pub T);
+use super::prebuilt_json::CONTENT_TYPE;
 
-const CONTENT_TYPE: &str = "application/json; charset=utf-8";
+pub struct DirectJson<T>(pub T);
 
 impl<T: Type> Payload for DirectJson<T> {
     const CONTENT_TYPE: &'static str = CONTENT_TYPE;

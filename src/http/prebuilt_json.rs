@@ -41,7 +41,8 @@ impl<T> Clone for PrebuiltJson<T> {
     }
 }
 
-const CONTENT_TYPE: &str = "application/json; charset=utf-8";
+/// What every JSON answer of authd's own payload types is labelled (as poem-openapi's `Json`).
+pub(super) const CONTENT_TYPE: &str = "application/json; charset=utf-8";
 
 impl<T: Type> Payload for PrebuiltJson<T> {
     const CONTENT_TYPE: &'static str = CONTENT_TYPE;

@@ -149,22 +149,9 @@ async fn the_grace_period_of_a_replaced_secret_ends() {
 #[tokio::test]
 async fn a_client_without_a_secret_has_none_to_rotate() {
     let app = spawn_app().await;
-    let (created, stdout, stderr) = crate::client_registration::clients(
-        &app,
-        &[
-            "create",
-            "--name",
-            "Browser app",
-            "--public",
-            "--redirect-uri",
-            "https://app.example/callback",
-        ],
-    );
-    assert!(created, "{stderr}");
-    let client: Value = serde_json::from_str(&stdout).unwrap();
-    let client_id = client["client_id"].as_str().unwrap();
+    let client_id = crate::code_flow::public_client(&app, "");
     let (rotated, stdout, stderr) =
-        crate::client_registration::clients(&app, &["rotate-secret", client_id]);
+        crate::client_registration::clients(&app, &["rotate-secret", &client_id]);
     assert!(!rotated);
     assert!(stdout.is_empty());
     assert!(stderr.contains("not a secret"), "{stderr}");
