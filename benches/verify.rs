@@ -74,13 +74,14 @@ fn config() -> Config {
 async fn state(prefix: &str) -> AppState {
     let url = std::env::var("AUTHD_BENCH_REDIS_URL")
         .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    let pool = store::redis::connect(&url)
+    let target = store::redis::RedisTarget::parse(&url, None).expect("AUTHD_BENCH_REDIS_URL");
+    let backend = store::redis::connect(&target)
         .await
         .expect("Redis for the bench");
-    let redis = store::redis::Redis::new(pool, prefix.to_owned());
+    let redis = store::redis::Redis::new(backend, prefix.to_owned());
     let mut stores = store::memory::stores();
     stores.token_cache = Arc::new(store::redis::RedisTokenState(redis.clone()));
-    stores.events = Arc::new(store::redis::RedisEvents::new(redis, &url).expect("events"));
+    stores.events = Arc::new(store::redis::RedisEvents::new(redis, target));
     AppState::build(
         config(),
         stores,

@@ -35,12 +35,7 @@ async fn announced_clients(
     database: &DatabaseArgs,
     redis: &RedisArgs,
 ) -> Result<Clients, StartupError> {
-    let stores = connect_admin(
-        &database.database_url,
-        &redis.redis_url,
-        &redis.redis_prefix,
-    )
-    .await?;
+    let stores = connect_admin(&database.database_url, redis).await?;
     Ok(Clients::new(stores.clients, Arc::new(SystemClock)))
 }
 

@@ -239,7 +239,8 @@ pub struct DatabaseArgs {
 /// Where the shared state lives: commands that change what replicas cache announce it there.
 #[derive(Args)]
 pub struct RedisArgs {
-    /// Redis connection URL.
+    /// Redis connection URL: `redis://host:port` (`rediss://` for TLS) for one node, or
+    /// `redis+cluster://host1:port1,host2:port2` (`rediss+cluster://`) for a Redis Cluster.
     #[arg(
         long,
         env = "REDIS_URL",
@@ -251,6 +252,11 @@ pub struct RedisArgs {
     /// Prefix of every Redis key authd writes (lets several deployments share one Redis).
     #[arg(long, env = "AUTHD_REDIS_PREFIX", default_value = "authd:")]
     pub redis_prefix: String,
+
+    /// PEM file of the CA that signs the Redis servers' certificates, for `rediss://` when it is
+    /// not one the system trusts.
+    #[arg(long, env = "AUTHD_REDIS_CA_FILE")]
+    pub redis_ca_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Args)]

@@ -84,8 +84,7 @@ async fn serve(args: ServeArgs) -> Result<(), StartupError> {
     // Connect first: an unreachable service is then reported under the setting that names it.
     let stores = connect_stores(
         &args.connection.database.database_url,
-        &args.connection.redis.redis_url,
-        &args.connection.redis.redis_prefix,
+        &args.connection.redis,
     )
     .await?;
     if !args.no_migrate {
@@ -141,12 +140,7 @@ async fn operator_state(
     let master_keys = connection.master_keys()?;
     let config = Config::from_common(common, false)?;
     telemetry::init_logs(LogFormat::Pretty);
-    let stores = connect_stores(
-        &connection.database.database_url,
-        &connection.redis.redis_url,
-        &connection.redis.redis_prefix,
-    )
-    .await?;
+    let stores = connect_stores(&connection.database.database_url, &connection.redis).await?;
     AppState::build(config, stores, master_keys, Arc::new(SystemClock)).await
 }
 

@@ -12,7 +12,7 @@ use crate::{
     authorization::Authorizations,
     clients::{ClientAssertions, Clients},
     clock::Clock,
-    config::{Config, ConfigError},
+    config::{Config, ConfigError, RedisArgs},
     error::Error,
     invalidation::{self, Freshness, LocalCaches},
     keys::{KeyManager, KeyPolicy, KeyRing, KeyRingError, MasterKeys, RotationMode},
@@ -218,8 +218,7 @@ impl AppState {
 /// Connects to Postgres and Redis (failing fast, naming the setting) and wires their stores.
 pub async fn connect_stores(
     database_url: &str,
-    redis_url: &str,
-    redis_prefix: &str,
+    redis_args: &RedisArgs,
 ) -> Result<Stores, StartupError> {
     let pg_pool = store::postgres::connect(database_url)
         .await
@@ -227,21 +226,24 @@ pub async fn connect_stores(
             setting: "DATABASE_URL",
             source,
         })?;
-    let redis_pool =
-        store::redis::connect(redis_url)
+    let redis_connect = async {
+        let target = store::redis::RedisTarget::parse(
+            &redis_args.redis_url,
+            redis_args.redis_ca_file.as_deref(),
+        )?;
+        let backend = store::redis::connect(&target).await?;
+        Ok::<_, store::StoreError>((target, backend))
+    };
+    let (redis_target, redis_backend) =
+        redis_connect
             .await
             .map_err(|source| StartupError::Connect {
                 setting: "REDIS_URL",
                 source,
             })?;
     let postgres = store::postgres::Postgres::new(pg_pool);
-    let redis = store::redis::Redis::new(redis_pool, redis_prefix.to_owned());
-    let events = store::redis::RedisEvents::new(redis.clone(), redis_url).map_err(|source| {
-        StartupError::Connect {
-            setting: "REDIS_URL",
-            source,
-        }
-    })?;
+    let redis = store::redis::Redis::new(redis_backend, redis_args.redis_prefix.clone());
+    let events = store::redis::RedisEvents::new(redis.clone(), redis_target);
     Ok(Stores {
         events: Arc::new(events),
         users: postgres.users(),
@@ -270,10 +272,9 @@ pub struct AdminStores {
 
 pub async fn connect_admin(
     database_url: &str,
-    redis_url: &str,
-    redis_prefix: &str,
+    redis_args: &RedisArgs,
 ) -> Result<AdminStores, StartupError> {
-    let stores = connect_stores(database_url, redis_url, redis_prefix).await?;
+    let stores = connect_stores(database_url, redis_args).await?;
     // Never caught up, so never current: every read goes to the store.
     let freshness = Arc::new(Freshness::new(Duration::ZERO));
     let (users, clients, _) = Arc::new(LocalCaches::default()).wrap(

@@ -10,12 +10,7 @@ use serde_json::json;
 /// Deletes a user and announces it, so every replica forgets the cached row and the user's
 /// tokens stop opening anything within the max lag.
 pub async fn delete(args: UsernameArgs) -> Result<(), StartupError> {
-    let stores = connect_admin(
-        &args.database.database_url,
-        &args.redis.redis_url,
-        &args.redis.redis_prefix,
-    )
-    .await?;
+    let stores = connect_admin(&args.database.database_url, &args.redis).await?;
     let user = stores
         .users
         .find_by_username(&args.username)

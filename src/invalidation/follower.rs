@@ -24,6 +24,16 @@ pub async fn follow(state: AppState) {
             Ok(mut events) => match catch_up(&state).await {
                 Ok(()) => {
                     state.freshness.caught_up();
+                    // A heartbeat now, not at the next tick (a fifth of the max lag away): the
+                    // replica trusts its memory as soon as this one comes back. Heartbeats sent
+                    // before the subscription was made are never heard.
+                    if let Err(err) = state
+                        .events
+                        .publish(&Event::Heartbeat(state.freshness.beat()))
+                        .await
+                    {
+                        tracing::debug!(error = %err, "could not send a heartbeat");
+                    }
                     tracing::info!("following the invalidation channel");
                     while let Some(event) = events.next().await {
                         apply(&state, event).await;

@@ -5,6 +5,7 @@
 pub mod memory;
 pub mod postgres;
 pub mod redis;
+pub mod tls;
 
 use std::{
     net::IpAddr,

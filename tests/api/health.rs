@@ -34,9 +34,10 @@ async fn app_without_redis() -> crate::helpers::TestApp {
     stores.rate_limits = Arc::new(store::redis::RedisRateLimits(dead_redis.clone()));
     stores.token_cache = Arc::new(store::redis::RedisTokenState(dead_redis.clone()));
     stores.proof_state = Arc::new(store::redis::RedisProofState(dead_redis.clone()));
-    stores.events = Arc::new(
-        store::redis::RedisEvents::new(dead_redis.clone(), "redis://127.0.0.1:1").unwrap(),
-    );
+    stores.events = Arc::new(store::redis::RedisEvents::new(
+        dead_redis.clone(),
+        store::redis::RedisTarget::parse("redis://127.0.0.1:1", None).unwrap(),
+    ));
     stores.probes.retain(|probe| probe.name() != "redis");
     stores.probes.push(Arc::new(dead_redis));
     let options = AppOptions {

@@ -10,7 +10,7 @@ use std::{
 use authd::{
     AppState, Application,
     clock::{Clock, SystemClock},
-    config::{Argon2Settings, Config},
+    config::{Argon2Settings, Config, RedisArgs},
     keys::MasterKey,
     startup::connect_stores,
     store::{self, Stores},
@@ -171,7 +171,7 @@ pub struct TestResources {
 }
 
 /// A fresh master key, and its `AUTHD_MASTER_KEY` form.
-fn new_master_key() -> (MasterKey, String) {
+pub fn new_master_key() -> (MasterKey, String) {
     let mut bytes = [0u8; 32];
     rand::fill(&mut bytes);
     let encoded = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes);
@@ -331,8 +331,11 @@ pub async fn stores_for(options: &AppOptions, resources: &TestResources) -> Stor
     match options.backend {
         Backend::Durable => connect_stores(
             &resources.database_url(),
-            &redis_url(),
-            &resources.redis_prefix,
+            &RedisArgs {
+                redis_url: redis_url(),
+                redis_prefix: resources.redis_prefix.clone(),
+                redis_ca_file: None,
+            },
         )
         .await
         .unwrap(),
@@ -543,9 +546,66 @@ impl Drop for TestResources {
     }
 }
 
+/// A connection to the tests' Redis, one node or a cluster (`redis+cluster://`, see
+/// tests/redis-cluster.sh), for looking at or changing what authd keeps there.
+pub async fn redis_connection() -> TestRedis {
+    let url = redis_url();
+    match url.strip_prefix("redis+cluster://") {
+        Some(nodes) => {
+            let nodes: Vec<String> = nodes
+                .split(',')
+                .map(|node| format!("redis://{node}"))
+                .collect();
+            let client = redis::cluster::ClusterClient::new(nodes).unwrap();
+            TestRedis::Cluster(client.get_async_connection().await.unwrap())
+        }
+        None => {
+            let client = redis::Client::open(url).unwrap();
+            TestRedis::Node(client.get_multiplexed_async_connection().await.unwrap())
+        }
+    }
+}
+
+pub fn redis_is_cluster() -> bool {
+    redis_url().starts_with("redis+cluster://")
+}
+
+pub enum TestRedis {
+    Node(redis::aio::MultiplexedConnection),
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+impl redis::aio::ConnectionLike for TestRedis {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        match self {
+            Self::Node(connection) => connection.req_packed_command(cmd),
+            Self::Cluster(connection) => connection.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            Self::Node(connection) => connection.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(connection) => connection.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        0
+    }
+}
+
 pub async fn delete_redis_keys(prefix: &str) {
-    let client = redis::Client::open(redis_url()).unwrap();
-    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    // On a cluster, KEYS asks every master and DEL is split by slot.
+    let mut connection = redis_connection().await;
     let keys: Vec<String> = redis::cmd("KEYS")
         .arg(format!("{prefix}*"))
         .query_async(&mut connection)

@@ -202,8 +202,7 @@ async fn nothing_planted_in_or_deleted_from_redis_makes_a_token_pass() {
     let revoked = app.login("mallory", &password).await;
     assert_eq!(app.logout(&revoked).await.status(), 204);
 
-    let client = redis::Client::open(crate::helpers::redis_url()).unwrap();
-    let mut redis = client.get_multiplexed_async_connection().await.unwrap();
+    let mut redis = crate::helpers::redis_connection().await;
     let prefix = &app.resources.redis_prefix;
 
     // A token with a changed payload (another user's name) and the original signature, and
@@ -227,7 +226,7 @@ async fn nothing_planted_in_or_deleted_from_redis_makes_a_token_pass() {
 
     // Every revocation deleted from Redis: the replica remembers it.
     let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}revoked:*"))
+        .arg(format!("{prefix}{{revocations}}:*"))
         .query_async(&mut redis)
         .await
         .unwrap();

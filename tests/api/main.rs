@@ -36,6 +36,7 @@ mod rotation;
 mod security_credentials;
 mod security_tokens;
 mod signing_keys;
+mod store_servers;
 mod tokens;
 mod traces;
 mod ui;

@@ -143,9 +143,12 @@ pub async fn unpluggable_app() -> Unpluggable {
         "the plug targets the default Redis"
     );
     let redis_url = format!("redis://127.0.0.1:{}", redis.port);
-    let stores = connect_stores(&database_url, &redis_url, &resources.redis_prefix)
-        .await
-        .unwrap();
+    let redis_args = authd::config::RedisArgs {
+        redis_url,
+        redis_prefix: resources.redis_prefix.clone(),
+        redis_ca_file: None,
+    };
+    let stores = connect_stores(&database_url, &redis_args).await.unwrap();
     let options = AppOptions::default();
     let master_key = authd::config::parse_master_key(Some(&resources.master_key_base64)).unwrap();
     let state = AppState::build(

@@ -1,8 +1,6 @@
 //! Schema migrations (refinery, SQL files in `migrations/`), one replica at a time.
 
-use tokio_postgres::NoTls;
-
-use super::{StoreError, unavailable};
+use super::{StoreError, client_config, unavailable};
 
 refinery::embed_migrations!("migrations");
 
@@ -12,7 +10,9 @@ const MIGRATION_LOCK: i64 = 0x6175_7468_645f_6d69; // "authd_mi"
 /// Applies pending migrations under a session advisory lock, so replicas starting together
 /// migrate one after another (the later ones find nothing to do). Returns how many ran.
 pub async fn run_migrations(database_url: &str) -> Result<usize, StoreError> {
-    let (mut client, connection) = tokio_postgres::connect(database_url, NoTls)
+    let (config, connector) = client_config(database_url)?;
+    let (mut client, connection) = config
+        .connect(connector)
         .await
         .map_err(|err| unavailable(&err))?;
     let connection = tokio::spawn(connection);

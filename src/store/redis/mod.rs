@@ -1,8 +1,12 @@
 //! Redis: shared, short-lived state. Every key carries the configured prefix and a TTL.
+//!
+//! Every key layout works on a Redis Cluster: each command, script and pipeline touches one
+//! key, or keys that share a hash tag (`{revocations}`), so one node answers it.
 
 mod events;
 mod proof_state;
 mod rate_limits;
+mod target;
 mod token_state;
 
 use std::{
@@ -11,59 +15,120 @@ use std::{
 };
 
 use async_trait::async_trait;
-use deadpool_redis::{Config, Pool, PoolConfig, Runtime, Timeouts};
+use deadpool_redis::{Pool, PoolConfig, Runtime, Timeouts};
+use redis::cluster_async::ClusterConnection;
 use tracing::Instrument;
 
 pub use events::RedisEvents;
 pub use proof_state::RedisProofState;
 pub use rate_limits::RedisRateLimits;
+pub use target::RedisTarget;
 pub use token_state::RedisTokenState;
 
 use super::{PoolCounters, Probe, StoreError};
 
 const SERVICE: &str = "redis";
 
-/// A pool of connections to `redis_url`; like Postgres, checked with one connection now.
-pub async fn connect(redis_url: &str) -> Result<Pool, StoreError> {
-    let mut config = Config::from_url(redis_url);
-    config.pool = Some(PoolConfig {
-        max_size: 32,
-        timeouts: Timeouts {
-            wait: Some(Duration::from_secs(2)),
-            create: Some(Duration::from_secs(2)),
-            recycle: Some(Duration::from_secs(2)),
-        },
-        ..PoolConfig::default()
-    });
-    let pool = config
-        .create_pool(Some(Runtime::Tokio1))
-        .map_err(|err| unavailable(&err))?;
-    Redis::new(pool.clone(), String::new()).ping().await?;
-    Ok(pool)
+/// How authd reaches Redis: one node through a pool of multiplexed connections, or a cluster
+/// through one multiplexed cluster connection, which routes each command to the node that owns
+/// its slot, follows `MOVED`/`ASK` and reconnects after a failover. A pool of cluster
+/// connections would only multiply the connections to every node: each is already multiplexed.
+#[derive(Clone)]
+pub enum Backend {
+    Node(Pool),
+    Cluster(ClusterConnection),
 }
 
-/// The Redis-backed stores, sharing one pool and one key prefix.
+impl From<Pool> for Backend {
+    fn from(pool: Pool) -> Self {
+        Self::Node(pool)
+    }
+}
+
+/// Connects to `target`, checked with one command now, so a wrong URL, an unreachable server
+/// or a TLS mismatch is reported at start.
+pub async fn connect(target: &RedisTarget) -> Result<Backend, StoreError> {
+    crate::store::tls::install_provider();
+    let backend = match target.node_client() {
+        Some(client) => Backend::Node(node_pool(client?)?),
+        None => {
+            let client = target
+                .cluster_client(None)
+                .ok_or_else(|| unavailable(&"no cluster to connect to"))??;
+            let connection =
+                tokio::time::timeout(target::CONNECT_TIMEOUT, client.get_async_connection())
+                    .await
+                    .map_err(|_| unavailable(&"connecting to the cluster timed out"))?
+                    .map_err(|err| unavailable(&err))?;
+            Backend::Cluster(connection)
+        }
+    };
+    Redis::new(backend.clone(), String::new())
+        .ping()
+        .await
+        .map_err(|err| match err {
+            StoreError::Unavailable { message, .. } if !target.uses_tls() => unavailable(
+                &format_args!("{message} (a server that takes only TLS needs rediss://)"),
+            ),
+            other => other,
+        })?;
+    Ok(backend)
+}
+
+fn node_pool(client: redis::Client) -> Result<Pool, StoreError> {
+    // The client's connection info carries its TLS settings (the CA), which the manager keeps.
+    let manager = deadpool_redis::Manager::new(client.get_connection_info().clone())
+        .map_err(|err| unavailable(&err))?;
+    Pool::builder(manager)
+        .config(PoolConfig {
+            max_size: 32,
+            timeouts: Timeouts {
+                wait: Some(Duration::from_secs(2)),
+                create: Some(Duration::from_secs(2)),
+                recycle: Some(Duration::from_secs(2)),
+            },
+            ..PoolConfig::default()
+        })
+        .runtime(Runtime::Tokio1)
+        .build()
+        .map_err(|err| unavailable(&err))
+}
+
+/// The Redis-backed stores, sharing one backend and one key prefix.
 #[derive(Clone)]
 pub struct Redis {
-    pool: Pool,
+    backend: Backend,
     prefix: String,
     counters: Arc<PoolCounters>,
 }
 
 impl Redis {
-    pub fn new(pool: Pool, prefix: String) -> Self {
+    pub fn new(backend: impl Into<Backend>, prefix: String) -> Self {
         Self {
-            pool,
+            backend: backend.into(),
             prefix,
             counters: Arc::default(),
         }
     }
 
+    fn is_cluster(&self) -> bool {
+        matches!(self.backend, Backend::Cluster(_))
+    }
+
     async fn connection(&self) -> Result<TimedConnection, StoreError> {
-        let started = Instant::now();
-        let connection = self.pool.get().await;
-        self.counters.record(started, &connection);
-        let connection = connection.map_err(|err| unavailable(&err))?;
+        let connection = match &self.backend {
+            Backend::Node(pool) => {
+                let started = Instant::now();
+                let connection = pool.get().await;
+                self.counters.record(started, &connection);
+                Connection::Pooled(connection.map_err(|err| unavailable(&err))?)
+            }
+            // A handle on the one multiplexed connection: cloning it is taking a sender.
+            Backend::Cluster(connection) => {
+                self.counters.record(Instant::now(), &Ok::<_, ()>(()));
+                Connection::Cluster(connection.clone())
+            }
+        };
         Ok(TimedConnection {
             connection: Some(connection),
             timed_out: false,
@@ -92,7 +157,16 @@ impl Probe for Redis {
     }
 
     fn pool_status(&self) -> Option<super::PoolStatus> {
-        Some(self.counters.status(self.pool.status()))
+        match &self.backend {
+            Backend::Node(pool) => Some(self.counters.status(pool.status())),
+            // One multiplexed connection, always there: a "pool" of one that never waits.
+            Backend::Cluster(_) => Some(self.counters.status(deadpool_redis::Status {
+                max_size: 1,
+                size: 1,
+                available: 1,
+                waiting: 0,
+            })),
+        }
     }
 }
 
@@ -101,18 +175,54 @@ impl Probe for Redis {
 /// answers 503 instead of holding the request.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// A pooled connection whose every command gives up after [`COMMAND_TIMEOUT`]. One that timed
-/// out may still owe a reply, so it is taken out of the pool rather than returned to it.
+enum Connection {
+    Pooled(deadpool_redis::Connection),
+    Cluster(ClusterConnection),
+}
+
+impl redis::aio::ConnectionLike for Connection {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        match self {
+            Self::Pooled(connection) => connection.req_packed_command(cmd),
+            Self::Cluster(connection) => connection.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            Self::Pooled(connection) => connection.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(connection) => connection.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Pooled(connection) => connection.get_db(),
+            Self::Cluster(connection) => connection.get_db(),
+        }
+    }
+}
+
+/// A connection whose every command gives up after [`COMMAND_TIMEOUT`]. A pooled one that
+/// timed out may still owe a reply, so it is taken out of the pool rather than returned to it.
 struct TimedConnection {
     /// Always `Some` until dropped.
-    connection: Option<deadpool_redis::Connection>,
+    connection: Option<Connection>,
     timed_out: bool,
 }
 
 impl TimedConnection {
     async fn timed<'a, T>(
         &'a mut self,
-        request: impl FnOnce(&'a mut deadpool_redis::Connection) -> redis::RedisFuture<'a, T>,
+        request: impl FnOnce(&'a mut Connection) -> redis::RedisFuture<'a, T>,
     ) -> redis::RedisResult<T> {
         let Self {
             connection: Some(connection),
@@ -134,7 +244,7 @@ impl TimedConnection {
 impl Drop for TimedConnection {
     fn drop(&mut self) {
         if self.timed_out
-            && let Some(connection) = self.connection.take()
+            && let Some(Connection::Pooled(connection)) = self.connection.take()
         {
             // Detached from the pool, it is closed instead of reused.
             drop(deadpool_redis::Connection::take(connection));

@@ -1,5 +1,11 @@
-//! The revocation mirror shared by replicas: `revoked:{kind}:{id}`, and `revocations:loaded`,
-//! the marker whose absence means Redis lost the list.
+//! The revocation mirror shared by replicas: `{revocations}:{kind}:{id}`, and
+//! `{revocations}:loaded`, the marker whose absence means Redis lost the list.
+//!
+//! On a Redis Cluster the `{revocations}` hash tag keeps the mirror and its marker on one node:
+//! a check is one pipeline to one node, and a failover of that node loses or keeps the marker
+//! together with the entries it vouches for, never some entries behind a surviving marker.
+//! The mirror is small (revoked, unexpired tokens) and read only by a replica whose memory is
+//! not current, so one slot is not a hot spot.
 
 use std::time::Duration;
 
@@ -13,11 +19,17 @@ use crate::store::{Revocation, StoreError, TokenStateCache, TokenStatus};
 /// check reloads the list from Postgres, which is harmless.
 const LOADED_MARKER_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 
+/// How long a revocation waits for a cluster replica to hold it (`WAIT 1`), so that a master
+/// killed just after acknowledging it does not take it away: replication is asynchronous.
+const REPLICATION_WAIT_MS: u64 = 250;
+
+const LOADED_MARKER: &str = "{revocations}:loaded";
+
 pub struct RedisTokenState(pub Redis);
 
 impl RedisTokenState {
     fn revoked_key(&self, kind: &str, id: &str) -> String {
-        self.0.key(&format!("revoked:{kind}:{id}"))
+        self.0.key(&format!("{{revocations}}:{kind}:{id}"))
     }
 }
 
@@ -27,7 +39,7 @@ impl TokenStateCache for RedisTokenState {
         let jti_key = self.revoked_key("jti", jti);
         // Without a session, ask for the jti twice rather than vary the pipeline's shape.
         let sid_key = sid.map_or_else(|| jti_key.clone(), |sid| self.revoked_key("sid", sid));
-        let marker = self.0.key("revocations:loaded");
+        let marker = self.0.key(LOADED_MARKER);
         let mut connection = self.0.connection().await?;
         let (jti_revoked, sid_revoked, loaded): (bool, bool, bool) = redis::pipe()
             .exists(jti_key)
@@ -43,13 +55,21 @@ impl TokenStateCache for RedisTokenState {
     }
 
     async fn revoke(&self, revocation: &Revocation, ttl: Duration) -> Result<(), StoreError> {
-        let mut connection = self.0.connection().await?;
-        redis::cmd("SET")
+        let mut pipe = redis::pipe();
+        pipe.cmd("SET")
             .arg(self.revoked_key(revocation.kind.as_str(), &revocation.id))
             .arg(1)
             .arg("PX")
             .arg(millis(ttl))
-            .query_async::<()>(&mut connection)
+            .ignore();
+        if self.0.is_cluster() {
+            // Sent in the same pipeline, so to the node that took the SET. It answers how many
+            // replicas hold it; none (a cluster without replicas, or a lagging one) is not an
+            // error: Postgres has the revocation, and a replica reloads from it after a loss.
+            pipe.cmd("WAIT").arg(1).arg(REPLICATION_WAIT_MS).ignore();
+        }
+        let mut connection = self.0.connection().await?;
+        pipe.query_async::<()>(&mut connection)
             .await
             .map_err(|err| unavailable(&err))
     }
@@ -73,7 +93,7 @@ impl TokenStateCache for RedisTokenState {
         }
         // Last, so a reader that sees the marker sees every revocation before it.
         pipe.cmd("SET")
-            .arg(self.0.key("revocations:loaded"))
+            .arg(self.0.key(LOADED_MARKER))
             .arg(1)
             .arg("PX")
             .arg(millis(LOADED_MARKER_TTL))
