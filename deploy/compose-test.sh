@@ -5,6 +5,7 @@
 #   bash deploy/compose-test.sh            # everything: engine, images, cluster, smoke, faults
 #   FAULTS=0 bash deploy/compose-test.sh   # up to the smoke test
 #   KEEP=1 bash deploy/compose-test.sh     # leave the cluster running afterwards
+#   REDIS_CLUSTER=0 bash deploy/compose-test.sh  # skip the redis-cluster profile (step 6)
 #
 # 1. Installs docker.io, docker-compose and debootstrap if missing; starts dockerd if it is not
 #    running (these machines have no systemd).
@@ -15,6 +16,8 @@
 # 4. tests/containers/smoke.py: register, token, verification on every replica, JWKS, /readyz.
 # 5. tests/containers/faults.py: restart and kill replicas, pause Redis and Postgres, cut a
 #    replica off the network, all under authd-load's steady mixed load.
+# 6. The compose file's redis-cluster profile (six Redis nodes made one cluster), the replicas on
+#    it through REDIS_URL, and the smoke test again.
 # Everything stays on this machine: the compose network and a port published on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -79,6 +82,8 @@ compose down -v --remove-orphans >/dev/null 2>&1 || true
 trap cleanup EXIT
 # Logins through one load balancer all come from one address: lift the per-IP limit for the load.
 export AUTHD_HTTP_PORT=$port AUTHD_RATE_LIMIT=1000000
+# The compose file's own Redis first (a REDIS_URL in the caller's shell would pass through).
+unset REDIS_URL
 started=$(date +%s)
 compose build --quiet 2>&1 | grep -v -e '^DEPRECATED' -e 'legacy builder' -e 'buildx' -e '^ *$' || true
 compose up -d
@@ -99,5 +104,20 @@ if [ "${FAULTS:-1}" = 1 ]; then
   mkdir -p "$(dirname "$report")"
   python3 tests/containers/faults.py --base "$base" --project "$project" \
     --compose "$compose_cmd" --load "$load" --client "$client" --report "$report"
+fi
+if [ "${REDIS_CLUSTER:-1}" = 1 ]; then
+  step "the redis-cluster profile: the replicas on six Redis containers, smoke test"
+  compose down -v --remove-orphans >/dev/null 2>&1 || true
+  export REDIS_URL=redis+cluster://redis-node-1:6379,redis-node-2:6379,redis-node-3:6379
+  compose_cmd="$compose_cmd --profile redis-cluster"
+  started=$(date +%s)
+  compose up -d
+  for _ in $(seq 1 180); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/readyz")" = 200 ] && break
+    sleep 1
+  done
+  compose ps
+  echo "ready on the Redis Cluster in $(( $(date +%s) - started )) s"
+  python3 tests/containers/smoke.py --base "$base" --project "$project"
 fi
 echo "compose test passed"

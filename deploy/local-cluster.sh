@@ -3,7 +3,8 @@
 # machine's Postgres and Redis, behind nginx on one port. Runs in the foreground; Ctrl-C or
 # SIGTERM stops everything (replicas drain their in-flight requests first).
 #
-#   deploy/local-cluster.sh 3          # then http://127.0.0.1:8080/docs
+#   deploy/local-cluster.sh 3                   # then http://127.0.0.1:8080/docs
+#   deploy/local-cluster.sh --redis-cluster 3   # on a local Redis Cluster (tests/redis-cluster.sh)
 #
 # Environment (all optional):
 #   AUTHD_CLUSTER_PORT  nginx's port (default 8080)
@@ -22,6 +23,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+if [ "${1:-}" = --redis-cluster ]; then
+  shift
+  # Six redis-server processes on 7000-7005 (kept running afterwards; `tests/redis-cluster.sh
+  # stop` ends them), and REDIS_URL naming them: redis+cluster://127.0.0.1:7000,...
+  bash tests/redis-cluster.sh start >&2
+  REDIS_URL=$(bash tests/redis-cluster.sh url)
+  export REDIS_URL
+fi
 replicas=${1:-3}
 port=${AUTHD_CLUSTER_PORT:-8080}
 dir=${AUTHD_CLUSTER_DIR:-.local-cluster}

@@ -18,6 +18,8 @@ echo "--> docker-compose.yml"
 docker-compose -f docker-compose.yml config --quiet
 docker-compose -f docker-compose.yml -f deploy/compose.standins.yml config --quiet
 docker-compose -f docker-compose.yml --profile tracing config --services | sort | tr '\n' ' '
+docker-compose -f docker-compose.yml -f deploy/compose.standins.yml --profile redis-cluster \
+  config --services | sort | tr '\n' ' '
 echo
 
 echo "--> deploy/nginx.conf"

@@ -28,6 +28,11 @@ struct Tally {
     latency: Histogram<u64>,
     statuses: BTreeMap<u16, u64>,
     failures: BTreeMap<&'static str, u64>,
+    /// When errors happened, for fault runs that ask how long an outage lasted: the first and
+    /// last (Unix ms, when each erring request ended) and how many in each Unix second.
+    first_error_ms: Option<u64>,
+    last_error_ms: Option<u64>,
+    errors_by_second: BTreeMap<u64, u64>,
 }
 
 impl Recorder {
@@ -39,6 +44,9 @@ impl Recorder {
                 latency,
                 statuses: BTreeMap::new(),
                 failures: BTreeMap::new(),
+                first_error_ms: None,
+                last_error_ms: None,
+                errors_by_second: BTreeMap::new(),
             }),
         })
     }
@@ -52,9 +60,25 @@ impl Recorder {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         tally.latency.saturating_record(micros);
-        match outcome {
-            Outcome::Answered(status) => *tally.statuses.entry(status).or_default() += 1,
-            Outcome::Failed(kind) => *tally.failures.entry(kind).or_default() += 1,
+        let error = match outcome {
+            Outcome::Answered(status) => {
+                *tally.statuses.entry(status).or_default() += 1;
+                status >= 400
+            }
+            Outcome::Failed(kind) => {
+                *tally.failures.entry(kind).or_default() += 1;
+                true
+            }
+        };
+        if error {
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |since| {
+                    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+                });
+            tally.first_error_ms.get_or_insert(now_ms);
+            tally.last_error_ms = Some(now_ms);
+            *tally.errors_by_second.entry(now_ms / 1000).or_default() += 1;
         }
     }
 
@@ -96,6 +120,13 @@ impl Recorder {
                 .map(|(kind, count)| ((*kind).to_owned(), *count))
                 .collect(),
             errors,
+            first_error_unix_ms: tally.first_error_ms,
+            last_error_unix_ms: tally.last_error_ms,
+            errors_by_unix_second: tally
+                .errors_by_second
+                .iter()
+                .map(|(second, count)| (second.to_string(), *count))
+                .collect(),
         }
     }
 }
@@ -113,6 +144,11 @@ pub struct Summary {
     pub failures: BTreeMap<String, u64>,
     /// Answers with status 400 or above, and failures.
     pub errors: u64,
+    /// When the first and the last error happened (Unix ms), and errors per Unix second: how
+    /// long an outage showed, in a run that injected one.
+    pub first_error_unix_ms: Option<u64>,
+    pub last_error_unix_ms: Option<u64>,
+    pub errors_by_unix_second: BTreeMap<String, u64>,
 }
 
 #[derive(Serialize)]
@@ -140,6 +176,12 @@ impl Summary {
             println!("no answer: {}", counts(&self.failures));
         }
         println!("errors: {}", self.errors);
+        if let (Some(first), Some(last)) = (self.first_error_unix_ms, self.last_error_unix_ms) {
+            println!(
+                "errors from first to last: {:.2} s",
+                Duration::from_millis(last.saturating_sub(first)).as_secs_f64()
+            );
+        }
     }
 }
 
