@@ -28,6 +28,11 @@ healthy() { # every node sees the cluster as ok, with three masters each followe
   for port in $ports; do
     cli "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || return 1
     [ "$(cli "$port" cluster nodes 2>/dev/null | awk '$3 ~ /slave/' | wc -l)" -eq 3 ] || return 1
+    # A replica that has not finished its first sync is not allowed to take over ("disconnected
+    # from master for longer than allowed"): a master killed before then never fails over.
+    if cli "$port" role 2>/dev/null | head -n 1 | grep -q slave; then
+      cli "$port" info replication 2>/dev/null | grep -q '^master_link_status:up' || return 1
+    fi
   done
 }
 

@@ -90,6 +90,8 @@ pub async fn send_heartbeats(state: AppState) {
         if let Err(err) = state.events.publish(&Event::Heartbeat(token)).await {
             tracing::debug!(error = %err, "could not send a heartbeat");
         }
+        // After the heartbeat, so a slow retry delays only this replica's next one.
+        state.revocations.announce_pending(state.clock.now()).await;
         if last_purge.elapsed() >= PURGE_EVERY {
             state.revocations.purge(state.clock.now());
             last_purge = tokio::time::Instant::now();

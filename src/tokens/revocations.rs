@@ -23,6 +23,10 @@ pub struct Revocations {
     durable: Arc<dyn RevocationStore>,
     shared: Arc<dyn TokenStateCache>,
     local: RevokedSet,
+    /// Durable revocations not yet in the mirror or not yet announced (Redis failed them):
+    /// retried by [`Self::announce_pending`] until Redis takes them, since a caller cannot
+    /// retry a logout whose token this replica already refuses.
+    unannounced: std::sync::Mutex<Vec<Revocation>>,
     freshness: Arc<Freshness>,
     events: Arc<dyn EventBus>,
     metrics: Arc<Metrics>,
@@ -40,6 +44,7 @@ impl Revocations {
             durable,
             shared,
             local: RevokedSet::default(),
+            unannounced: std::sync::Mutex::default(),
             freshness,
             events,
             metrics,
@@ -47,9 +52,9 @@ impl Revocations {
     }
 
     /// Revokes durably, then in this replica's memory and the shared mirror, then tells every
-    /// replica. Any step failing is
-    /// an error the caller reports (and may retry: each step is idempotent): a revocation the
-    /// hot path cannot see is not done.
+    /// replica. Any step failing is an error the caller reports: a revocation other replicas
+    /// may not see yet is not done. One that reached Postgres is kept, refused here at once,
+    /// and announced later ([`Self::announce_pending`]) if Redis failed it now.
     pub async fn revoke(&self, revocation: &Revocation, now: OffsetDateTime) -> Result<(), Error> {
         self.durable.revoke(revocation, now).await?;
         let ttl = remaining(revocation.expires_at, now);
@@ -58,12 +63,46 @@ impl Revocations {
         }
         // Durable now, so this replica refuses it from here on, whatever happens next.
         self.local.insert(revocation);
+        if let Err(err) = self.announce(revocation, ttl).await {
+            crate::store::lock(&self.unannounced).push(revocation.clone());
+            return Err(err);
+        }
+        tracing::info!(kind = revocation.kind.as_str(), id = %revocation.id, "revoked");
+        Ok(())
+    }
+
+    /// Into the mirror, then on the channel.
+    async fn announce(&self, revocation: &Revocation, ttl: Duration) -> Result<(), Error> {
         self.shared.revoke(revocation, ttl).await?;
         self.events
             .publish(&Event::Revoked(revocation.clone()))
             .await?;
-        tracing::info!(kind = revocation.kind.as_str(), id = %revocation.id, "revoked");
         Ok(())
+    }
+
+    /// Announces the revocations Redis failed when they were made (a Redis failover, say),
+    /// keeping those it fails again for the next call. Until then, replicas that follow the
+    /// channel may not know of them; replicas that reload from Postgres do.
+    pub async fn announce_pending(&self, now: OffsetDateTime) {
+        let pending = std::mem::take(&mut *crate::store::lock(&self.unannounced));
+        let mut failed = Vec::new();
+        for revocation in pending {
+            let ttl = remaining(revocation.expires_at, now);
+            if ttl.is_zero() {
+                continue;
+            }
+            match self.announce(&revocation, ttl).await {
+                Ok(()) => tracing::info!(
+                    kind = revocation.kind.as_str(),
+                    id = %revocation.id,
+                    "revocation announced after Redis failed it"
+                ),
+                Err(_) => failed.push(revocation),
+            }
+        }
+        if !failed.is_empty() {
+            crate::store::lock(&self.unannounced).extend(failed);
+        }
     }
 
     /// Whether the token `jti`, or its session `sid`, is revoked: from memory alone while it is

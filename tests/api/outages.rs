@@ -321,3 +321,33 @@ async fn a_hung_backend_gives_a_prompt_answer_not_a_hung_request() {
     let body: Value = register.json().await.unwrap();
     assert_eq!(body["error"], "service_unavailable");
 }
+
+/// A logout that Redis fails answers 503, but it reached Postgres: the replica that made it
+/// refuses the token at once and announces the revocation once Redis is back, so a replica that
+/// never lost Redis (and so trusts its memory) refuses it too; the caller need not retry.
+#[tokio::test]
+async fn a_revocation_redis_failed_is_announced_once_redis_is_back() {
+    let Unpluggable {
+        app,
+        redis,
+        postgres: _postgres,
+        ..
+    } = unpluggable_app().await;
+    let sibling = app.spawn_sibling().await; // same database and Redis, without the plugs
+    let password = app.register("alice").await;
+    let token = app.login("alice", &password).await;
+    assert_eq!(sibling.me_status(&token).await, 200);
+
+    redis.cut();
+    assert_eq!(app.logout(&token).await.status(), 503);
+    assert_eq!(app.me_status(&token).await, 401);
+
+    redis.restore();
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            sibling.me_status(&token).await == 401
+        })
+        .await,
+        "the other replica heard of the revocation once Redis was back"
+    );
+}

@@ -36,7 +36,13 @@ const SERVICE: &str = "redis";
 #[derive(Clone)]
 pub enum Backend {
     Node(Pool),
-    Cluster(ClusterConnection),
+    Cluster {
+        connection: ClusterConnection,
+        /// A second one for revocations alone: their `WAIT` for a replica holds up the commands
+        /// queued behind it on the same connection (all of them, for a master that lost its
+        /// replica, until the wait times out), so it holds up only other revocations.
+        revocations: ClusterConnection,
+    },
 }
 
 impl From<Pool> for Backend {
@@ -55,12 +61,16 @@ pub async fn connect(target: &RedisTarget) -> Result<Backend, StoreError> {
             let client = target
                 .cluster_client(None)
                 .ok_or_else(|| unavailable(&"no cluster to connect to"))??;
-            let connection =
+            let connect = || async {
                 tokio::time::timeout(target::CONNECT_TIMEOUT, client.get_async_connection())
                     .await
                     .map_err(|_| unavailable(&"connecting to the cluster timed out"))?
-                    .map_err(|err| unavailable(&err))?;
-            Backend::Cluster(connection)
+                    .map_err(|err| unavailable(&err))
+            };
+            Backend::Cluster {
+                connection: connect().await?,
+                revocations: connect().await?,
+            }
         }
     };
     Redis::new(backend.clone(), String::new())
@@ -112,10 +122,19 @@ impl Redis {
     }
 
     fn is_cluster(&self) -> bool {
-        matches!(self.backend, Backend::Cluster(_))
+        matches!(self.backend, Backend::Cluster { .. })
     }
 
     async fn connection(&self) -> Result<TimedConnection, StoreError> {
+        self.checkout(false).await
+    }
+
+    /// The connection for revocations, which may `WAIT` (see [`Backend::Cluster`]).
+    async fn revocation_connection(&self) -> Result<TimedConnection, StoreError> {
+        self.checkout(true).await
+    }
+
+    async fn checkout(&self, for_revocations: bool) -> Result<TimedConnection, StoreError> {
         let connection = match &self.backend {
             Backend::Node(pool) => {
                 let started = Instant::now();
@@ -123,10 +142,17 @@ impl Redis {
                 self.counters.record(started, &connection);
                 Connection::Pooled(connection.map_err(|err| unavailable(&err))?)
             }
-            // A handle on the one multiplexed connection: cloning it is taking a sender.
-            Backend::Cluster(connection) => {
+            // A handle on a multiplexed connection: cloning it is taking a sender.
+            Backend::Cluster {
+                connection,
+                revocations,
+            } => {
                 self.counters.record(Instant::now(), &Ok::<_, ()>(()));
-                Connection::Cluster(connection.clone())
+                Connection::Cluster(if for_revocations {
+                    revocations.clone()
+                } else {
+                    connection.clone()
+                })
             }
         };
         Ok(TimedConnection {
@@ -160,7 +186,7 @@ impl Probe for Redis {
         match &self.backend {
             Backend::Node(pool) => Some(self.counters.status(pool.status())),
             // One multiplexed connection, always there: a "pool" of one that never waits.
-            Backend::Cluster(_) => Some(self.counters.status(deadpool_redis::Status {
+            Backend::Cluster { .. } => Some(self.counters.status(deadpool_redis::Status {
                 max_size: 1,
                 size: 1,
                 available: 1,

@@ -20,8 +20,10 @@ use crate::store::{Revocation, StoreError, TokenStateCache, TokenStatus};
 const LOADED_MARKER_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// How long a revocation waits for a cluster replica to hold it (`WAIT 1`), so that a master
-/// killed just after acknowledging it does not take it away: replication is asynchronous.
-const REPLICATION_WAIT_MS: u64 = 250;
+/// killed just after acknowledging it does not take it away: replication is asynchronous. A
+/// replica acknowledges in well under a millisecond; a master without one (after a failover,
+/// until the dead node is replaced) makes every revocation wait this long.
+const REPLICATION_WAIT_MS: u64 = 100;
 
 const LOADED_MARKER: &str = "{revocations}:loaded";
 
@@ -68,7 +70,7 @@ impl TokenStateCache for RedisTokenState {
             // error: Postgres has the revocation, and a replica reloads from it after a loss.
             pipe.cmd("WAIT").arg(1).arg(REPLICATION_WAIT_MS).ignore();
         }
-        let mut connection = self.0.connection().await?;
+        let mut connection = self.0.revocation_connection().await?;
         pipe.query_async::<()>(&mut connection)
             .await
             .map_err(|err| unavailable(&err))
