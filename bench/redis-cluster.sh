@@ -41,7 +41,7 @@ free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1
 createdb -h 127.0.0.1 -U postgres "$database"
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$database"
 export AUTHD_MASTER_KEY=$(openssl rand -base64 32)
-export AUTHD_RATE_LIMIT=100000000 AUTHD_LOG=warn AUTHD_DYNAMIC_REGISTRATION=true
+export AUTHD_RATE_LIMIT=100000000 AUTHD_LOG=warn
 REDIS_URL=redis://127.0.0.1:6379 "$authd" migrate 2>/dev/null
 
 start() { # start <name> <redis url>: an `authd serve` on its own port; sets $url
@@ -65,13 +65,11 @@ node_url=$url
 start cluster "$cluster_url"
 cluster_url_http=$url
 
-client_for() { # client_for <url>: ID:SECRET of a client registered for every grant the load uses
-  curl -fs -H 'Content-Type: application/json' "$1/oauth/register" \
-    -d '{"client_name":"bench","redirect_uris":["http://127.0.0.1/callback"],"grant_types":["authorization_code","refresh_token","client_credentials"]}' |
-    python3 -c 'import json, sys; c = json.load(sys.stdin); print(c["client_id"] + ":" + c["client_secret"])'
-}
-node_client=$(client_for "$node_url")
-cluster_client=$(client_for "$cluster_url_http")
+# One client for every grant the load uses (both servers share the database).
+client=$(REDIS_URL=redis://127.0.0.1:6379 AUTHD_REDIS_PREFIX="authd-bench-node:$$:" \
+  "$authd" clients create --name bench --redirect-uri http://127.0.0.1/callback \
+    --grant-type authorization_code --grant-type refresh_token --grant-type client_credentials |
+  python3 -c 'import json, sys; c = json.load(sys.stdin); print(c["client_id"] + ":" + c["client_secret"])')
 
 # Scenarios whose requests touch Redis (rate limits, nonces, codes, PAR), and verification,
 # which should not (memory) and so shows the noise floor.
@@ -79,7 +77,7 @@ scenarios=(client-credentials refresh code-flow mixed verify)
 for round in $(seq 1 "$rounds"); do
   for scenario in "${scenarios[@]}"; do
     for side in node cluster; do
-      if [ "$side" = node ]; then target=$node_url client=$node_client; else target=$cluster_url_http client=$cluster_client; fi
+      if [ "$side" = node ]; then target=$node_url; else target=$cluster_url_http; fi
       "$load" --target "$target" --scenario "$scenario" --client "$client" --duration "$duration" \
         --concurrency "$concurrency" --users 16 --json "$out/$scenario-$side-$round.json" >/dev/null
       printf '    round %s %-20s %-8s %8.0f requests/s\n' "$round" "$scenario" "$side" \
