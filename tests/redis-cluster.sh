@@ -10,7 +10,9 @@
 #
 # Settings: REDIS_CLUSTER_PORT (first port, default 7000; the nodes use it and the next five),
 # REDIS_CLUSTER_DIR (data, logs and pid files, default /tmp/authd-redis-cluster),
-# REDIS_CLUSTER_NODE_TIMEOUT (ms, default 2000).
+# REDIS_CLUSTER_NODE_TIMEOUT (ms, default 2000), REDIS_CLUSTER_TLS_DIR (TLS only, clients, the
+# cluster bus and replication alike, with that directory's ca.crt, server.crt and server.key,
+# as tests/tls-servers.sh makes them; `url` then says rediss+cluster://).
 set -euo pipefail
 
 base=${REDIS_CLUSTER_PORT:-7000}
@@ -18,9 +20,21 @@ dir=${REDIS_CLUSTER_DIR:-/tmp/authd-redis-cluster}
 node_timeout=${REDIS_CLUSTER_NODE_TIMEOUT:-2000}
 ports=$(seq "$base" $((base + 5)))
 
+tls_dir=${REDIS_CLUSTER_TLS_DIR:-}
+tls_cli=()
+tls_server=()
+scheme=redis+cluster
+if [ -n "$tls_dir" ]; then
+  tls_cli=(--tls --cacert "$tls_dir/ca.crt")
+  tls_server=(--tls-cert-file "$tls_dir/server.crt" --tls-key-file "$tls_dir/server.key"
+    --tls-ca-cert-file "$tls_dir/ca.crt" --tls-auth-clients no --tls-cluster yes
+    --tls-replication yes)
+  scheme=rediss+cluster
+fi
+
 cli() { # cli <port> <command...>
   local port=$1; shift
-  redis-cli -h 127.0.0.1 -p "$port" "$@"
+  redis-cli "${tls_cli[@]}" -h 127.0.0.1 -p "$port" "$@"
 }
 
 healthy() { # every node sees the cluster as ok, with three masters each followed by a replica
@@ -40,7 +54,7 @@ url() {
   local nodes=() port
   for port in $ports; do nodes+=("127.0.0.1:$port"); done
   local IFS=,
-  echo "redis+cluster://${nodes[*]}"
+  echo "$scheme://${nodes[*]}"
 }
 
 start() {
@@ -55,7 +69,8 @@ start() {
     mkdir -p "$dir/$port"
     # No persistence: the tests want a clean cluster, and a restart starts over. DEBUG is
     # allowed from loopback so a test can crash a node (`DEBUG SEGFAULT`) as well as kill it.
-    redis-server --port "$port" --bind 127.0.0.1 --daemonize yes \
+    if [ -n "$tls_dir" ]; then listen=(--port 0 --tls-port "$port" "${tls_server[@]}"); else listen=(--port "$port"); fi
+    redis-server "${listen[@]}" --bind 127.0.0.1 --daemonize yes \
       --dir "$dir/$port" --pidfile "$dir/$port/redis.pid" --logfile "$dir/$port/redis.log" \
       --cluster-enabled yes --cluster-config-file nodes.conf \
       --cluster-node-timeout "$node_timeout" --save "" --appendonly no \
@@ -69,7 +84,8 @@ start() {
   done
   local nodes=()
   for port in $ports; do nodes+=("127.0.0.1:$port"); done
-  redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes >"$dir/create.log"
+  redis-cli "${tls_cli[@]}" --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes \
+    >"$dir/create.log"
   # Replicas are assigned by gossip after the slots: up to a few seconds on a busy machine.
   for _ in $(seq 1 300); do
     if healthy; then

@@ -81,7 +81,8 @@ make_certs() {
   # collides with the extensions that config already adds to a self-signed CA). rustls (webpki)
   # is the strict client here: the CA needs basicConstraints CA:TRUE and keyCertSign, and the
   # server certificate must not be a CA, must name its hosts in subjectAltName (the CN is not
-  # looked at) and should say serverAuth.
+  # looked at) and should say serverAuth. It says clientAuth too: the nodes of a TLS Redis
+  # Cluster (tests/redis-cluster.sh with REDIS_CLUSTER_TLS_DIR) present it to one another.
   cat >"$dir/openssl.cnf" <<'EOF'
 [req]
 distinguished_name = dn
@@ -94,7 +95,7 @@ subjectKeyIdentifier = hash
 [server_ext]
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
-extendedKeyUsage = serverAuth
+extendedKeyUsage = serverAuth, clientAuth
 subjectAltName = DNS:localhost, IP:127.0.0.1
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid, issuer

@@ -23,9 +23,14 @@ use crate::helpers::{
 /// Runs one of the scripts under tests/, holding a lock so that test processes running at once
 /// do not start or stop its servers under one another; returns what it printed.
 fn script(name: &str, args: &[&str]) -> String {
+    script_with(name, args, &[])
+}
+
+fn script_with(name: &str, args: &[&str], env: &[(&str, &str)]) -> String {
     let path = format!("{}/tests/{name}", env!("CARGO_MANIFEST_DIR"));
     // `-o`: the servers the script starts must not inherit the lock, or it outlives the script.
     let output = Command::new("flock")
+        .envs(env.iter().copied())
         .arg("-o")
         .arg(format!("/tmp/authd-{name}.lock"))
         .arg("bash")
@@ -181,6 +186,56 @@ async fn a_plain_connection_to_a_server_that_demands_tls_fails_at_start_naming_t
     );
     assert!(plain_redis.contains("REDIS_URL"), "{plain_redis}");
     assert!(plain_redis.contains("rediss://"), "{plain_redis}");
+}
+
+#[tokio::test]
+async fn a_redis_cluster_works_over_tls_and_refuses_another_ca() {
+    let servers = tls_servers();
+    let tls_dir = std::path::Path::new(&servers.ca_file)
+        .parent()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    // Its own ports and directory, beside the plain cluster the other tests may be using.
+    let env = [
+        ("REDIS_CLUSTER_PORT", "7100"),
+        ("REDIS_CLUSTER_DIR", "/tmp/authd-redis-cluster-tls"),
+        ("REDIS_CLUSTER_TLS_DIR", tls_dir.as_str()),
+    ];
+    script_with("redis-cluster.sh", &["start"], &env);
+    let url = script_with("redis-cluster.sh", &["url"], &env)
+        .trim()
+        .to_owned();
+    assert!(url.starts_with("rediss+cluster://"), "{url}");
+    let database_url = format!(
+        "{}?sslmode=verify-full&sslrootcert={}",
+        servers.database_url, servers.ca_file
+    );
+    let stores = connect_stores(&database_url, &redis_args(&url, Some(&servers.ca_file)))
+        .await
+        .unwrap();
+    // Keys on every master: each node's certificate is checked.
+    for n in 0..16 {
+        let key = format!("tls-cluster-{n}");
+        stores
+            .proof_state
+            .put(&key, "1", Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(
+            stores.proof_state.get(&key, true).await.unwrap(),
+            Some("1".to_owned())
+        );
+    }
+    let wrong = connect_error(
+        connect_stores(
+            &database_url,
+            &redis_args(&url, Some(&servers.wrong_ca_file)),
+        )
+        .await,
+    );
+    assert!(wrong.contains("REDIS_URL"), "{wrong}");
 }
 
 /// The primary is killed and the standby promoted, as an operator or a failover manager would:
