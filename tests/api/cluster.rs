@@ -149,7 +149,8 @@ impl Drop for LocalCluster {
 }
 
 #[tokio::test]
-async fn a_token_from_one_replica_works_on_another_and_a_revocation_reaches_all_at_once() {
+async fn a_token_from_one_replica_works_on_another_and_a_revocation_reaches_all_within_the_max_lag()
+{
     let cluster = LocalCluster::start(2, durable_resources().await, &[]).await;
     let (a, b) = (&cluster.replicas[0].url, &cluster.replicas[1].url);
     let password = cluster.register(a, "alice").await;
@@ -165,11 +166,25 @@ async fn a_token_from_one_replica_works_on_another_and_a_revocation_reaches_all_
         .await
         .unwrap();
     assert_eq!(logout.status(), 204);
-    assert_eq!(
-        cluster.me_status(b, &token).await,
-        401,
-        "at once, not eventually"
-    );
+    let acknowledged = Instant::now();
+    // The revoking replica refuses it at once; the other hears of it on the channel, in well
+    // under a millisecond, bounded by AUTHD_REVOCATION_MAX_LAG (250 ms by default, the
+    // contract since verification moved into memory: design.md). On a busy machine its next
+    // request may be served before the event is applied, never after the bound.
+    assert_eq!(cluster.me_status(a, &token).await, 401, "at once");
+    let max_lag = Duration::from_millis(250);
+    loop {
+        let sent = acknowledged.elapsed();
+        let status = cluster.me_status(b, &token).await;
+        if status == 401 {
+            break;
+        }
+        assert!(
+            sent < max_lag,
+            "the other replica still accepted it {sent:?} after the logout ({status})"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 #[tokio::test]
