@@ -370,6 +370,33 @@ async fn start(
     .await
 }
 
+/// A replica on `database_url` and `redis_url` (stores wired as `serve` wires them), with
+/// `resources`' Redis prefix and master key: for apps whose stores are not the tests' defaults.
+pub async fn start_on(
+    database_url: &str,
+    redis_url: String,
+    resources: Arc<TestResources>,
+) -> (TestApp, AppState) {
+    let redis = RedisArgs {
+        redis_url,
+        redis_prefix: resources.redis_prefix.clone(),
+        redis_ca_file: None,
+    };
+    let stores = connect_stores(database_url, &redis).await.unwrap();
+    let options = AppOptions::default();
+    let master_key = authd::config::parse_master_key(Some(&resources.master_key_base64)).unwrap();
+    let state = AppState::build(
+        test_config(&options),
+        stores,
+        &master_key,
+        options.clock.clone(),
+    )
+    .await
+    .unwrap();
+    let app = start_state(state.clone(), options, resources, master_key).await;
+    (app, state)
+}
+
 pub async fn start_state(
     state: AppState,
     options: AppOptions,

@@ -10,7 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use authd::{AppState, startup::connect_stores};
+use authd::AppState;
 use serde_json::{Value, json};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -21,9 +21,7 @@ use tokio::{
     task::AbortHandle,
 };
 
-use crate::helpers::{
-    AppOptions, TestApp, durable_resources, eventually, redis_url, start_state, test_config,
-};
+use crate::helpers::{TestApp, durable_resources, eventually, redis_url, start_on};
 
 const UP: u8 = 0;
 const CUT: u8 = 1;
@@ -143,23 +141,7 @@ pub async fn unpluggable_app() -> Unpluggable {
         "the plug targets the default Redis"
     );
     let redis_url = format!("redis://127.0.0.1:{}", redis.port);
-    let redis_args = authd::config::RedisArgs {
-        redis_url,
-        redis_prefix: resources.redis_prefix.clone(),
-        redis_ca_file: None,
-    };
-    let stores = connect_stores(&database_url, &redis_args).await.unwrap();
-    let options = AppOptions::default();
-    let master_key = authd::config::parse_master_key(Some(&resources.master_key_base64)).unwrap();
-    let state = AppState::build(
-        test_config(&options),
-        stores,
-        &master_key,
-        options.clock.clone(),
-    )
-    .await
-    .unwrap();
-    let app = start_state(state.clone(), options, resources, master_key).await;
+    let (app, state) = start_on(&database_url, redis_url, resources).await;
     Unpluggable {
         app,
         state,

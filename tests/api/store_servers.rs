@@ -9,16 +9,13 @@ use std::{
 };
 
 use authd::{
-    AppState,
     config::RedisArgs,
     startup::{StartupError, connect_stores},
     store::postgres::run_migrations,
 };
 use uuid::Uuid;
 
-use crate::helpers::{
-    AppOptions, TestResources, new_master_key, redis_url, start_state, test_config,
-};
+use crate::helpers::{TestResources, new_master_key, redis_url, start_on};
 
 /// Runs one of the scripts under tests/, holding a lock so that test processes running at once
 /// do not start or stop its servers under one another; returns what it printed.
@@ -262,27 +259,7 @@ async fn after_the_standby_is_promoted_logins_resume_and_nothing_acknowledged_is
         redis_prefix: format!("authd-test:{}:", Uuid::new_v4().simple()),
         master_key_base64: new_master_key().1,
     });
-    let stores = connect_stores(
-        &database_url,
-        &RedisArgs {
-            redis_url: redis_url(),
-            redis_prefix: resources.redis_prefix.clone(),
-            redis_ca_file: None,
-        },
-    )
-    .await
-    .unwrap();
-    let options = AppOptions::default();
-    let master_key = authd::config::parse_master_key(Some(&resources.master_key_base64)).unwrap();
-    let state = AppState::build(
-        test_config(&options),
-        stores,
-        &master_key,
-        options.clock.clone(),
-    )
-    .await
-    .unwrap();
-    let app = start_state(state, options, resources, master_key).await;
+    let (app, _) = start_on(&database_url, redis_url(), resources).await;
 
     let password = app.register("before-crash").await;
     let revoked = app.login("before-crash", &password).await;
