@@ -31,6 +31,12 @@ compose_cmd="docker-compose -p $project -f docker-compose.yml -f deploy/compose.
 compose() { $compose_cmd "$@"; }
 
 step() { printf '\n--> %s\n' "$*"; }
+wait_ready() { # up to 3 minutes for nginx to answer /readyz with 200
+  for _ in $(seq 1 180); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/readyz")" = 200 ] && return
+    sleep 1
+  done
+}
 
 apt_install() {
   if [ -z "${APT_UPDATED:-}" ]; then apt-get update -qq; APT_UPDATED=1; fi
@@ -87,10 +93,7 @@ unset REDIS_URL
 started=$(date +%s)
 compose build --quiet 2>&1 | grep -v -e '^DEPRECATED' -e 'legacy builder' -e 'buildx' -e '^ *$' || true
 compose up -d
-for _ in $(seq 1 180); do
-  [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/readyz")" = 200 ] && break
-  sleep 1
-done
+wait_ready
 compose ps
 echo "built and ready in $(( $(date +%s) - started )) s"
 
@@ -112,10 +115,7 @@ if [ "${REDIS_CLUSTER:-1}" = 1 ]; then
   compose_cmd="$compose_cmd --profile redis-cluster"
   started=$(date +%s)
   compose up -d
-  for _ in $(seq 1 180); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/readyz")" = 200 ] && break
-    sleep 1
-  done
+  wait_ready
   compose ps
   echo "ready on the Redis Cluster in $(( $(date +%s) - started )) s"
   python3 tests/containers/smoke.py --base "$base" --project "$project"
