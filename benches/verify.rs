@@ -36,6 +36,7 @@ fn config() -> Config {
         issuer: "http://bench".to_owned(),
         public_url: "http://bench".to_owned(),
         audience: "bench".to_owned(),
+        trust: Default::default(),
         access_token_ttl: time::Duration::minutes(15),
         signing_algorithm: jsonwebtoken::Algorithm::RS256,
         signing_key_lifetime: time::Duration::days(30),

@@ -41,6 +41,7 @@ async fn announced_clients(
 
 pub async fn create(args: CreateClientArgs) -> Result<(), StartupError> {
     let registration = Registration {
+        client_id: args.client_id,
         name: args.name,
         auth_method: args.public.then_some(ClientAuthMethod::None),
         redirect_uris: args.redirect_uris,

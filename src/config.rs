@@ -6,6 +6,7 @@ use std::{
     net::SocketAddr,
     num::NonZeroU32,
     path::{Path, PathBuf},
+    sync::Arc,
     time::Duration,
 };
 
@@ -14,7 +15,10 @@ use clap::{Args, Parser, Subcommand};
 use ipnet::IpNet;
 use zeroize::Zeroizing;
 
-use crate::keys::{MasterKey, MasterKeys};
+use crate::{
+    exchange::TrustFile,
+    keys::{MasterKey, MasterKeys},
+};
 
 #[derive(Parser)]
 #[command(
@@ -126,6 +130,11 @@ pub struct CreateClientArgs {
     #[arg(long)]
     pub name: String,
 
+    /// The client's id, for one a trust file or a deployment names in advance: 1 to 64
+    /// letters, digits, `.`, `_` or `-`. Default: a random `client_…`.
+    #[arg(long)]
+    pub client_id: Option<String>,
+
     /// A public client (a browser or native app): no secret, token endpoint auth `none`.
     #[arg(long, conflicts_with = "jwks")]
     pub public: bool,
@@ -139,7 +148,8 @@ pub struct CreateClientArgs {
     #[arg(long = "redirect-uri")]
     pub redirect_uris: Vec<String>,
 
-    /// authorization_code, refresh_token or client_credentials (repeat for several). Default:
+    /// authorization_code, refresh_token, client_credentials or
+    /// urn:ietf:params:oauth:grant-type:token-exchange (repeat for several). Default:
     /// authorization_code and refresh_token with a redirect URI, else client_credentials.
     #[arg(long = "grant-type")]
     pub grant_types: Vec<String>,
@@ -392,6 +402,12 @@ pub struct CommonArgs {
     #[arg(long, env = "AUTHD_AUDIENCE", default_value = "authd")]
     pub audience: String,
 
+    /// A TOML file of resources tokens may be issued for (RFC 8707), trusted outside issuers
+    /// and token-exchange policies (RFC 8693); see docs/token-exchange.md. None: tokens are
+    /// for AUTHD_AUDIENCE only, and no client may delegate or impersonate.
+    #[arg(long, env = "AUTHD_TRUST_FILE")]
+    pub trust_file: Option<PathBuf>,
+
     /// Lifetime of access tokens (e.g. `15m`, `900s`, `1h`).
     #[arg(long, env = "AUTHD_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = humantime::parse_duration)]
     pub access_token_ttl: Duration,
@@ -529,6 +545,8 @@ pub struct Config {
     /// Where clients reach authd: the origin DPoP proofs must name in `htu`.
     pub public_url: String,
     pub audience: String,
+    /// The trust file's resources, issuers and exchange policies (empty without one).
+    pub trust: Arc<TrustFile>,
     pub access_token_ttl: time::Duration,
     pub signing_algorithm: jsonwebtoken::Algorithm,
     pub signing_key_lifetime: time::Duration,
@@ -599,6 +617,17 @@ impl Config {
         if args.audience.trim().is_empty() {
             return Err(ConfigError::new("AUTHD_AUDIENCE", "must not be empty"));
         }
+        let trust = match &args.trust_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|err| {
+                    ConfigError::new("AUTHD_TRUST_FILE", format!("{}: {err}", path.display()))
+                })?;
+                TrustFile::parse(&text).map_err(|err| {
+                    ConfigError::new("AUTHD_TRUST_FILE", format!("{}: {err}", path.display()))
+                })?
+            }
+            None => TrustFile::default(),
+        };
         let access_token_ttl = to_time(args.access_token_ttl);
         if access_token_ttl < time::Duration::seconds(10) || access_token_ttl > time::Duration::DAY
         {
@@ -683,6 +712,7 @@ impl Config {
             issuer,
             public_url,
             audience: args.audience.clone(),
+            trust: Arc::new(trust),
             access_token_ttl,
             signing_algorithm: args.signing_alg,
             signing_key_lifetime,

@@ -16,6 +16,7 @@ pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod exchange;
 pub mod http;
 pub mod invalidation;
 pub mod keys;

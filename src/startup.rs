@@ -14,6 +14,7 @@ use crate::{
     clock::Clock,
     config::{Config, ConfigError, RedisArgs},
     error::Error,
+    exchange::{ExternalIssuers, Targets},
     invalidation::{self, Freshness, LocalCaches},
     keys::{KeyManager, KeyPolicy, KeyRing, KeyRingError, MasterKeys, RotationMode},
     metrics::Metrics,
@@ -130,22 +131,39 @@ impl AppState {
             config.access_token_ttl + config.clock_leeway,
             metrics.clone(),
         ));
+        let trust = config.trust.clone();
         Ok(Self {
+            targets: Arc::new(Targets::new(trust.clone(), config.audience.clone())),
+            external_issuers: Arc::new(ExternalIssuers::new(
+                &trust.issuers,
+                clock.clone(),
+                config.clock_leeway,
+            )),
+            trust,
             authorizations: Arc::new(Authorizations::new(
                 stores.proof_state.clone(),
                 stores.consents,
                 sessions.clone(),
                 clock.clone(),
             )),
-            verifier: Arc::new(TokenVerifier::new(
-                key_ring.clone(),
-                revocations.clone(),
-                clock.clone(),
-                config.issuer.clone(),
-                config.audience.clone(),
-                config.clock_leeway,
-                metrics.clone(),
-            )),
+            verifier: Arc::new(
+                TokenVerifier::new(
+                    key_ring.clone(),
+                    revocations.clone(),
+                    clock.clone(),
+                    config.issuer.clone(),
+                    config.audience.clone(),
+                    config.clock_leeway,
+                    metrics.clone(),
+                )
+                .with_resources(
+                    config
+                        .trust
+                        .resources
+                        .iter()
+                        .map(|resource| resource.id.clone()),
+                ),
+            ),
             sessions,
             clients: Arc::new(Clients::new(clients, clock.clone()).with_assertions(
                 ClientAssertions::new(

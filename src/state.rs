@@ -10,6 +10,7 @@ use crate::{
     clock::Clock,
     config::Config,
     error::Error,
+    exchange::{ExternalIssuers, Targets, TrustFile},
     invalidation::{Freshness, LocalCaches},
     keys::{KeyManager, KeyRing},
     metrics::Metrics,
@@ -32,6 +33,12 @@ pub struct AppState {
     pub sessions: Arc<Sessions>,
     pub clients: Arc<Clients>,
     pub authorizations: Arc<Authorizations>,
+    /// The trust file: resources, trusted issuers, token-exchange policies.
+    pub trust: Arc<TrustFile>,
+    /// Which resources a client may ask tokens for (RFC 8707).
+    pub targets: Arc<Targets>,
+    /// Verifies the tokens of the trust file's outside issuers (RFC 8693 exchanges).
+    pub external_issuers: Arc<ExternalIssuers>,
     pub users: Arc<dyn store::UserStore>,
     pub profiles: Arc<dyn store::ProfileStore>,
     pub pop_nonces: Arc<PopNonces>,

@@ -11,6 +11,7 @@ use super::pkce;
 use crate::{
     clients::{grant_scope, redirect_uri},
     error::Error,
+    exchange::Targets,
     oidc::{IdTokenHint, RequestedClaims, STANDARD_SCOPES},
     scope::normalize_scope,
     store::ClientRecord,
@@ -48,6 +49,9 @@ pub struct AuthorizationRequest {
     /// The user an `id_token_hint` names: only they may be signed in to answer the request.
     #[serde(default)]
     pub hinted_subject: Option<String>,
+    /// The resources (RFC 8707) the tokens are for; empty for `AUTHD_AUDIENCE`.
+    #[serde(default)]
+    pub resources: Vec<String>,
     /// Unix milliseconds: a login after this answers `prompt=login` (seconds would take a
     /// login in the same second as the request for a new one).
     pub created_at_ms: i64,
@@ -178,6 +182,7 @@ pub fn redirect_target(
 pub fn check(
     params: &Params,
     client: &ClientRecord,
+    targets: &Targets,
     now_ms: i64,
     read_hint: &dyn Fn(&str) -> Option<IdTokenHint>,
 ) -> Result<AuthorizationRequest, Refusal> {
@@ -307,6 +312,17 @@ pub fn check(
                 })
         })
         .transpose()?;
+    // RFC 8707 §2: `resource` may repeat, one target each.
+    let resources: Vec<String> = params
+        .iter()
+        .filter(|(key, value)| key == "resource" && !value.is_empty())
+        .map(|(_, value)| value.clone())
+        .collect();
+    let resources = targets
+        .resolve(&client.client_id, &resources, &[])
+        .map_err(|err| refuse("invalid_target", &err.to_string()))?
+        .map(|audience| audience.as_slice().to_vec())
+        .unwrap_or_default();
     Ok(AuthorizationRequest {
         client_id: client.client_id.clone(),
         redirect_uri: redirect_uri.clone(),
@@ -321,6 +337,7 @@ pub fn check(
         dpop_jkt,
         claims,
         hinted_subject,
+        resources,
         created_at_ms: now_ms,
     })
 }

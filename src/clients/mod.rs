@@ -90,12 +90,22 @@ impl Clients {
         registration: Registration,
     ) -> Result<(ClientRecord, Option<ClientSecret>), Error> {
         let checked = registration.check()?;
+        let client_id = match &checked.client_id {
+            Some(id) if self.store.find_client(id).await?.is_some() => {
+                return Err(Error::InvalidField {
+                    field: "client_id",
+                    message: format!("`{id}` is taken"),
+                });
+            }
+            Some(id) => id.clone(),
+            None => format!("client_{}", uuid::Uuid::new_v4().simple()),
+        };
         let secret = checked
             .auth_method
             .uses_secret()
             .then(ClientSecret::generate);
         let client = record(
-            format!("client_{}", uuid::Uuid::new_v4().simple()),
+            client_id,
             checked,
             secret.as_ref().map(ClientSecret::hash),
             self.clock.now(),

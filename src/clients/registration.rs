@@ -8,11 +8,19 @@ use crate::{
 };
 
 /// The grant types a client can be allowed.
-pub const GRANT_TYPES: [&str; 3] = ["authorization_code", "refresh_token", "client_credentials"];
+pub const GRANT_TYPES: [&str; 4] = [
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    crate::exchange::TOKEN_EXCHANGE_GRANT,
+];
 
 /// A client's metadata as asked for, before it is checked.
 #[derive(Debug, Clone, Default)]
 pub struct Registration {
+    /// The id asked for (the command line's `--client-id`); `None`: a random one. Ignored by
+    /// an update: a client's id never changes.
+    pub client_id: Option<String>,
     pub name: String,
     /// `None`: `client_secret_basic`, or `private_key_jwt` when a key set is given.
     pub auth_method: Option<ClientAuthMethod>,
@@ -29,6 +37,7 @@ pub struct Registration {
 /// A registration that passed every rule.
 #[derive(Debug, Clone)]
 pub struct Checked {
+    pub client_id: Option<String>,
     pub name: String,
     pub auth_method: ClientAuthMethod,
     pub redirect_uris: Vec<String>,
@@ -43,6 +52,7 @@ impl From<&ClientRecord> for Registration {
     /// A client's registration as it stands, for an edit to start from.
     fn from(client: &ClientRecord) -> Self {
         Self {
+            client_id: None,
             name: client.name.clone(),
             auth_method: Some(client.auth_method),
             redirect_uris: client.redirect_uris.clone(),
@@ -57,6 +67,18 @@ impl From<&ClientRecord> for Registration {
 
 impl Registration {
     pub fn check(self) -> Result<Checked, Error> {
+        if let Some(id) = &self.client_id {
+            let valid = (1..=64).contains(&id.len())
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+            if !valid {
+                return Err(invalid(
+                    "client_id",
+                    "must be 1 to 64 letters, digits, `.`, `_` or `-`",
+                ));
+            }
+        }
         let name = self.name.trim().to_owned();
         if name.is_empty() || name.chars().count() > 100 {
             return Err(invalid("client_name", "must be 1 to 100 characters"));
@@ -116,13 +138,18 @@ impl Registration {
                 "refresh_token comes with authorization_code",
             ));
         }
-        if auth_method == ClientAuthMethod::None && has("client_credentials") {
+        if auth_method == ClientAuthMethod::None
+            && let Some(grant) = ["client_credentials", crate::exchange::TOKEN_EXCHANGE_GRANT]
+                .into_iter()
+                .find(|grant| has(grant))
+        {
             return Err(invalid(
                 "grant_types",
-                "a public client cannot use client_credentials: it has no credentials",
+                &format!("a public client cannot use {grant}: it has no credentials"),
             ));
         }
         Ok(Checked {
+            client_id: self.client_id,
             name,
             auth_method,
             redirect_uris: dedup(self.redirect_uris),

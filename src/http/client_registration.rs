@@ -262,6 +262,7 @@ fn registration(metadata: ClientMetadata) -> Result<Registration, RegistrationAn
         )));
     }
     Ok(Registration {
+        client_id: None,
         name: metadata
             .client_name
             .unwrap_or_else(|| "Unnamed application".to_owned()),

@@ -34,7 +34,8 @@ struct Me {
 struct Claims {
     iss: String,
     sub: String,
-    aud: String,
+    /// A string, or an array when the token names several resources (RFC 8707).
+    aud: serde_json::Value,
     exp: i64,
     iat: i64,
     nbf: i64,
@@ -59,6 +60,10 @@ struct Claims {
     #[oai(skip_serializing_if_is_none)]
     #[serde(skip_serializing_if = "Option::is_none")]
     nonce: Option<String>,
+    /// Who acts for the user, for a token from a delegating exchange (RFC 8693 §4.1).
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    act: Option<serde_json::Value>,
 }
 
 /// RFC 7800 confirmation: the RFC 7638 thumbprint of the bound key.
@@ -83,7 +88,7 @@ impl From<AccessClaims> for Claims {
         Self {
             iss: claims.iss,
             sub: claims.sub,
-            aud: claims.aud,
+            aud: serde_json::to_value(&claims.aud).unwrap_or_default(),
             exp: claims.exp,
             iat: claims.iat,
             nbf: claims.nbf,
@@ -94,6 +99,7 @@ impl From<AccessClaims> for Claims {
             scope: claims.scope,
             cnf: claims.cnf.map(|cnf| Confirmation { jkt: cnf.jkt }),
             nonce: claims.nonce,
+            act: claims.act.and_then(|act| serde_json::to_value(act).ok()),
         }
     }
 }

@@ -14,6 +14,7 @@ use super::{
     prebuilt_json::{PrebuiltJson, RingDocument},
 };
 use crate::{
+    exchange::TOKEN_EXCHANGE_GRANT,
     keys::JWKS_MAX_AGE,
     oidc::{STANDARD_SCOPES, claims_supported},
     possession::DPOP_ALGORITHMS,
@@ -172,6 +173,7 @@ impl MetadataApi {
                 "authorization_code",
                 "refresh_token",
                 "client_credentials",
+                TOKEN_EXCHANGE_GRANT,
                 "password",
             ]),
             subject_types_supported: strings(&["public"]),

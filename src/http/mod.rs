@@ -18,6 +18,7 @@ mod logout;
 mod me;
 mod metadata;
 mod oauth;
+mod oauth_form;
 mod observe;
 mod optional_json;
 mod par;

@@ -83,9 +83,15 @@ struct Introspection {
     #[oai(skip_serializing_if_is_none)]
     #[serde(skip_serializing_if = "Option::is_none")]
     sub: Option<String>,
+    /// One audience as a string, several as an array (RFC 7662 §2.2, RFC 7519 §4.1.3).
     #[oai(skip_serializing_if_is_none)]
     #[serde(skip_serializing_if = "Option::is_none")]
-    aud: Option<String>,
+    aud: Option<serde_json::Value>,
+    /// The actor and the chain before it, for a token from a delegating exchange (RFC 8693
+    /// §4.1).
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    act: Option<serde_json::Value>,
     #[oai(skip_serializing_if_is_none)]
     #[serde(skip_serializing_if = "Option::is_none")]
     iss: Option<String>,
@@ -130,7 +136,8 @@ impl OAuthApi {
         }
         let token = required(form.token, "token")?;
         if looks_like_jwt(&token) {
-            match self.0.verifier.verify(&token).await {
+            // Whatever its audience: a token for another resource is still one to revoke.
+            match self.0.verifier.verify_issued(&token).await {
                 Ok(verified) => {
                     super::logout::revoke_access_token(&self.0, &verified).await?;
                 }
@@ -178,7 +185,8 @@ impl OAuthApi {
     async fn introspect_token(&self, token: &str) -> Result<Introspection, Error> {
         let state = &self.0;
         if looks_like_jwt(token) {
-            let verified = match state.verifier.verify(token).await {
+            // Resource servers introspect the tokens meant for them (RFC 7662 §1).
+            let verified = match state.verifier.verify_issued(token).await {
                 Ok(verified) => verified,
                 Err(Error::InvalidToken(_)) => return Ok(Introspection::default()),
                 Err(other) => return Err(other),
@@ -207,7 +215,8 @@ impl OAuthApi {
                 iat: Some(claims.iat),
                 nbf: Some(claims.nbf),
                 sub: Some(claims.sub),
-                aud: Some(claims.aud),
+                aud: serde_json::to_value(&claims.aud).ok(),
+                act: claims.act.and_then(|act| serde_json::to_value(act).ok()),
                 iss: Some(claims.iss),
                 jti: Some(claims.jti),
             });

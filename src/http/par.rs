@@ -3,7 +3,7 @@
 //! Nothing of the request can then be read or changed on its way through the browser.
 
 use poem::Request;
-use poem_openapi::{ApiResponse, Object, OpenApi, payload::Form, payload::Json};
+use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 use serde::Deserialize;
 
 use super::{
@@ -11,6 +11,7 @@ use super::{
     access::proof_key,
     client_auth::{ClientFields, presented_client},
     error::OAuthError,
+    oauth_form::OAuthForm,
 };
 use crate::{
     authorization::{CODE_TTL, Params, Refusal, request::check, unix_millis},
@@ -45,6 +46,10 @@ struct PushedRequest {
     claims: Option<String>,
     /// The DPoP key the code is to be bound to (RFC 9449 §10); a DPoP proof header sets it too.
     dpop_jkt: Option<String>,
+    /// RFC 8707: a resource (absolute URI) the tokens are for; repeat it for several.
+    #[oai(default)]
+    #[serde(default)]
+    resource: Vec<String>,
     /// Not allowed here (RFC 9126 §2.1).
     request_uri: Option<String>,
     /// Not supported (request objects).
@@ -84,7 +89,7 @@ impl ParApi {
     async fn push(
         &self,
         req: &Request,
-        form: Form<PushedRequest>,
+        form: OAuthForm<PushedRequest>,
     ) -> Result<PushedResult, OAuthError> {
         let state = &self.0;
         let form = form.0;
@@ -130,15 +135,22 @@ impl ParApi {
         ]
         .into_iter()
         .filter_map(|(name, value)| Some((name.to_owned(), value?)))
+        .chain(
+            form.resource
+                .into_iter()
+                .map(|resource| ("resource".to_owned(), resource)),
+        )
         .collect();
         params.retain(|(_, value)| !value.is_empty());
         let now = unix_millis(state.clock.now());
         let read_hint = |hint: &str| state.read_id_token_hint(hint);
         let request =
-            check(&params, &client, now, &read_hint).map_err(|refusal| match refusal {
-                // No browser is involved: every refusal goes to the client, as JSON.
-                Refusal::ToUser { code, message } => Error::oauth(code, message),
-                Refusal::ToClient(error) => Error::oauth(error.error, error.description),
+            check(&params, &client, &state.targets, now, &read_hint).map_err(|refusal| {
+                match refusal {
+                    // No browser is involved: every refusal goes to the client, as JSON.
+                    Refusal::ToUser { code, message } => Error::oauth(code, message),
+                    Refusal::ToClient(error) => Error::oauth(error.error, error.description),
+                }
             })?;
         let request_uri = state.authorizations.push(&request).await?;
         Ok(PushedResult::Created(

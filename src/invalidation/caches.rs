@@ -187,6 +187,12 @@ impl UserStore for CachedUsers {
         self.inner.find_by_username(username).await
     }
 
+    async fn find_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError> {
+        // Token exchanges of outside tokens that name users by email: rare, and uncached like
+        // logins.
+        self.inner.find_by_email(email).await
+    }
+
     async fn find_by_id(&self, id: Uuid) -> Result<Option<UserRecord>, StoreError> {
         let users = &self.shared.caches.users;
         if self.shared.freshness.is_current()

@@ -56,6 +56,8 @@ closed_labels! {
         RefreshToken => "refresh_token",
         ClientCredentials => "client_credentials",
         AuthorizationCode => "authorization_code",
+        /// RFC 8693.
+        TokenExchange => "token_exchange",
         /// `POST /auth`, the seed-compatible login.
         Auth => "auth",
         /// `POST /pop/login`, the signed-nonce scheme.

@@ -41,6 +41,8 @@ pub struct NewSession<'a> {
     pub client_id: Option<&'a str>,
     /// The login it continues, for its ID tokens (OpenID Connect).
     pub login: Option<Login>,
+    /// The resources it is granted for (RFC 8707); empty for `AUTHD_AUDIENCE`.
+    pub resources: Vec<String>,
 }
 
 pub struct Sessions {
@@ -88,6 +90,7 @@ impl Sessions {
             dpop_jkt,
             client_id: None,
             login: None,
+            resources: Vec::new(),
         })
         .await
     }
@@ -103,6 +106,7 @@ impl Sessions {
             dpop_jkt: new.dpop_jkt.map(str::to_owned),
             client_id: new.client_id.map(str::to_owned),
             login: new.login,
+            resources: new.resources,
         };
         let refresh_token = RefreshToken::generate();
         self.store

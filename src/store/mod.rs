@@ -81,6 +81,8 @@ pub trait UserStore: Send + Sync {
     /// Looks a user up by username, case-insensitively.
     async fn find_by_username(&self, username: &str) -> Result<Option<UserRecord>, StoreError>;
     async fn find_by_id(&self, id: Uuid) -> Result<Option<UserRecord>, StoreError>;
+    /// Looks a user up by email, case-insensitively.
+    async fn find_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError>;
     async fn record_login(&self, user_id: Uuid, at: OffsetDateTime) -> Result<(), StoreError>;
     /// Sets (or replaces) the user's proof-of-possession public key; false if no such user.
     async fn set_pop_public_key(&self, user_id: Uuid, pem: &str) -> Result<bool, StoreError>;
@@ -344,6 +346,9 @@ pub struct SessionRecord {
     /// The login the session continues: a web UI session's own, or the one a code-flow
     /// session's code came from. `None` for the password grant and `/auth`.
     pub login: Option<crate::oidc::Login>,
+    /// The resources (RFC 8707) the session was granted for: its access tokens' `aud`. Empty
+    /// for `AUTHD_AUDIENCE`.
+    pub resources: Vec<String>,
 }
 
 impl SessionRecord {

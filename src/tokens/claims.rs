@@ -9,7 +9,8 @@ pub struct AccessClaims {
     pub iss: String,
     /// The user's id.
     pub sub: String,
-    pub aud: String,
+    /// Who may accept the token: `AUTHD_AUDIENCE`, or the resources it was issued for (RFC 8707).
+    pub aud: Audience,
     pub exp: i64,
     pub iat: i64,
     pub nbf: i64,
@@ -36,6 +37,71 @@ pub struct AccessClaims {
     /// `nonce || token` with the user's registered key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
+    /// Who holds the token for the subject (RFC 8693 §4.1), when it came from a delegating
+    /// exchange; the actors before, nested, so the whole chain is visible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Actor>,
+}
+
+/// An actor (RFC 8693 §4.1, `act`) or a party allowed to become one (§4.4, `may_act`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub sub: String,
+    /// The issuer that names `sub`, when it is not authd.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// The actor before this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Box<Actor>>,
+}
+
+/// `aud`: one value (written as a string, as every token before resources had it) or several.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "OneOrMany", into = "OneOrMany")]
+pub struct Audience(Vec<String>);
+
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl From<OneOrMany> for Audience {
+    fn from(value: OneOrMany) -> Self {
+        match value {
+            OneOrMany::One(one) => Self(vec![one]),
+            OneOrMany::Many(many) => Self(many),
+        }
+    }
+}
+
+impl From<Audience> for OneOrMany {
+    fn from(value: Audience) -> Self {
+        match <[String; 1]>::try_from(value.0) {
+            Ok([one]) => Self::One(one),
+            Err(many) => Self::Many(many),
+        }
+    }
+}
+
+impl Audience {
+    pub fn one(audience: impl Into<String>) -> Self {
+        Self(vec![audience.into()])
+    }
+
+    /// Several audiences; `None` if there are none.
+    pub fn many(audiences: Vec<String>) -> Option<Self> {
+        (!audiences.is_empty()).then_some(Self(audiences))
+    }
+
+    pub fn contains(&self, audience: &str) -> bool {
+        self.0.iter().any(|aud| aud == audience)
+    }
+
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
 }
 
 /// `cnf`: the RFC 7638 SHA-256 thumbprint of the key the token is bound to.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use jsonwebtoken::Header;
 use time::{Duration, OffsetDateTime};
 
-use super::{ACCESS_TOKEN_TYP, AccessClaims, Confirmation};
+use super::{ACCESS_TOKEN_TYP, AccessClaims, Actor, Audience, Confirmation};
 use crate::{
     error::Error,
     keys::{KeyRing, SigningKey},
@@ -24,6 +24,20 @@ pub struct IdTokenGrant<'a> {
     pub access_token: &'a IssuedToken,
     /// The user's standard claims the `claims` parameter asked to find in the ID token.
     pub user_claims: serde_json::Map<String, serde_json::Value>,
+}
+
+/// What a token exchange issues, besides the user it is about.
+pub struct Exchanged {
+    /// The client that made the exchange.
+    pub client_id: String,
+    pub audience: Audience,
+    pub scope: Option<String>,
+    /// The subject token's session, if it had one.
+    pub sid: Option<String>,
+    pub act: Option<Actor>,
+    pub dpop_jkt: Option<String>,
+    /// The subject token's `exp`.
+    pub not_after: i64,
 }
 
 #[derive(Debug)]
@@ -46,6 +60,11 @@ struct Subject {
     jkt: Option<String>,
     /// The PoP scheme's first nonce.
     nonce: Option<String>,
+    /// `None`: `AUTHD_AUDIENCE`.
+    aud: Option<Audience>,
+    act: Option<Actor>,
+    /// Unix seconds the token may not outlive (the token it was exchanged for).
+    not_after: Option<i64>,
 }
 
 impl Subject {
@@ -61,6 +80,10 @@ impl Subject {
                 .filter(|scope| !scope.is_empty()),
             jkt: None,
             nonce: None,
+            // The resources the session was granted for (RFC 8707), if it named any.
+            aud: session.and_then(|session| Audience::many(session.resources.clone())),
+            act: None,
+            not_after: None,
         }
     }
 
@@ -120,11 +143,12 @@ impl TokenIssuer {
     }
 
     /// A token for a client acting on its own behalf (client credentials grant): the client is
-    /// the subject (RFC 9068 §2.2).
+    /// the subject (RFC 9068 §2.2). `audience`: the resources it asked for, if any.
     pub fn issue_for_client(
         &self,
         client: &ClientRecord,
         scope: String,
+        audience: Option<Audience>,
         dpop_jkt: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<IssuedToken, Error> {
@@ -136,6 +160,33 @@ impl TokenIssuer {
             scope: Some(scope).filter(|scope| !scope.is_empty()),
             jkt: dpop_jkt.map(str::to_owned),
             nonce: None,
+            aud: audience,
+            act: None,
+            not_after: None,
+        };
+        self.sign_current(subject, now)
+    }
+
+    /// A token from a token exchange (RFC 8693): `user`'s, issued to `exchange.client_id` for
+    /// `exchange.audience`, within the subject token's session and lifetime, so revoking that
+    /// session or waiting out that token ends this one too.
+    pub fn issue_exchanged(
+        &self,
+        user: &UserRecord,
+        exchange: Exchanged,
+        now: OffsetDateTime,
+    ) -> Result<IssuedToken, Error> {
+        let subject = Subject {
+            sub: user.id.to_string(),
+            username: Some(user.username.clone()),
+            client_id: Some(exchange.client_id),
+            sid: exchange.sid,
+            scope: exchange.scope.filter(|scope| !scope.is_empty()),
+            jkt: exchange.dpop_jkt,
+            nonce: None,
+            aud: Some(exchange.audience),
+            act: exchange.act,
+            not_after: Some(exchange.not_after),
         };
         self.sign_current(subject, now)
     }
@@ -200,7 +251,13 @@ impl TokenIssuer {
             .key_ring
             .signing_key(now)
             .ok_or_else(|| Error::Internal("no signing key is active".to_owned()))?;
-        self.sign(&key, subject, now, now, now + self.ttl)
+        let mut expires_at = now + self.ttl;
+        if let Some(not_after) = subject.not_after {
+            let not_after = OffsetDateTime::from_unix_timestamp(not_after)
+                .map_err(|err| Error::Internal(err.to_string()))?;
+            expires_at = expires_at.min(not_after);
+        }
+        self.sign(&key, subject, now, now, expires_at)
     }
 
     fn sign(
@@ -214,7 +271,9 @@ impl TokenIssuer {
         let claims = AccessClaims {
             iss: self.issuer.clone(),
             sub: subject.sub,
-            aud: self.audience.clone(),
+            aud: subject
+                .aud
+                .unwrap_or_else(|| Audience::one(self.audience.clone())),
             exp: expires_at.unix_timestamp(),
             iat: issued_at.unix_timestamp(),
             nbf: issued_at.unix_timestamp(),
@@ -225,6 +284,7 @@ impl TokenIssuer {
             scope: subject.scope,
             cnf: subject.jkt.map(|jkt| Confirmation { jkt }),
             nonce: subject.nonce,
+            act: subject.act,
         };
         let _span = tracing::info_span!("jwt sign", alg = ?key.algorithm, kid = %key.kid).entered();
         let mut header = Header::new(key.algorithm);

@@ -6,8 +6,8 @@ mod revocations;
 mod revoked_set;
 mod verifier;
 
-pub use claims::{AccessClaims, Confirmation};
-pub use issuer::{IdTokenGrant, IssuedToken, TokenIssuer};
+pub use claims::{AccessClaims, Actor, Audience, Confirmation};
+pub use issuer::{Exchanged, IdTokenGrant, IssuedToken, TokenIssuer};
 pub use revocations::{Revocations, RevokedSet, remaining};
 pub use verifier::{InvalidToken, MAX_TOKEN_LEN, TokenVerifier, VerifiedToken, hash_token};
 

@@ -86,9 +86,20 @@ pub struct TokenVerifier {
     clock: Arc<dyn Clock>,
     issuer: String,
     audience: String,
+    /// The trust file's resources: the other audiences authd issues tokens for.
+    resources: HashSet<String>,
     leeway: time::Duration,
     metrics: Arc<Metrics>,
     verified: Cache<[u8; 32], CachedToken>,
+}
+
+/// Which audiences a verification accepts.
+#[derive(Clone, Copy)]
+enum AudienceRule {
+    /// Tokens for authd's own API: `aud` names `AUTHD_AUDIENCE`.
+    Authd,
+    /// Any token authd issues: every `aud` value is one of its targets.
+    AnyTarget,
 }
 
 impl TokenVerifier {
@@ -107,14 +118,49 @@ impl TokenVerifier {
             clock,
             issuer,
             audience,
+            resources: HashSet::new(),
             leeway,
             metrics,
             verified: Cache::new(VERIFIED_CACHE_ENTRIES),
         }
     }
 
+    /// Verifies a token presented to authd itself: its `aud` must name `AUTHD_AUDIENCE`, so a
+    /// token issued for another resource (RFC 8707) is refused here as it would be there.
     pub async fn verify(&self, token: &str) -> Result<VerifiedToken, Error> {
-        let result = self.check(token).await;
+        self.verify_for(token, AudienceRule::Authd).await
+    }
+
+    /// Verifies a token authd issued for any of its targets (`AUTHD_AUDIENCE` or a resource
+    /// of the trust file): for introspection, revocation and token exchange, which answer
+    /// about tokens meant for other resource servers. An `aud` authd never issues for is
+    /// refused: such a token is not one of authd's.
+    pub async fn verify_issued(&self, token: &str) -> Result<VerifiedToken, Error> {
+        self.verify_for(token, AudienceRule::AnyTarget).await
+    }
+
+    /// Also counts `resources` as audiences authd issues tokens for (`verify_issued`).
+    pub fn with_resources(mut self, resources: impl IntoIterator<Item = String>) -> Self {
+        self.resources.extend(resources);
+        self
+    }
+
+    async fn verify_for(&self, token: &str, rule: AudienceRule) -> Result<VerifiedToken, Error> {
+        let result = self.check(token).await.and_then(|checked| {
+            let aud = &checked.0.claims.aud;
+            let ours = match rule {
+                AudienceRule::Authd => aud.contains(&self.audience),
+                AudienceRule::AnyTarget => aud
+                    .as_slice()
+                    .iter()
+                    .all(|target| *target == self.audience || self.resources.contains(target)),
+            };
+            if ours {
+                Ok(checked)
+            } else {
+                Err(InvalidToken::WrongAudience.into())
+            }
+        });
         self.metrics.verification(match &result {
             Ok((_, Cached::Yes)) => Verification::CacheHit,
             Ok((_, Cached::No)) => Verification::Ok,
@@ -200,14 +246,15 @@ impl TokenVerifier {
         Ok((VerifiedToken { claims }, Cached::No))
     }
 
-    /// Checks the signature with `key`'s pinned algorithm, and the issuer and audience; the
-    /// times are checked by the caller against the injected clock, not jsonwebtoken's.
+    /// Checks the signature with `key`'s pinned algorithm, and the issuer; the audience is
+    /// checked by `verify_for`, and the times by the caller against the injected clock, not
+    /// jsonwebtoken's.
     fn decode(&self, token: &str, key: &SigningKey) -> Result<AccessClaims, InvalidToken> {
         let _span =
             tracing::info_span!("jwt verify", alg = ?key.algorithm, kid = %key.kid).entered();
         let mut validation = Validation::new(key.algorithm);
         validation.set_issuer(&[&self.issuer]);
-        validation.set_audience(&[&self.audience]);
+        validation.validate_aud = false;
         validation.validate_exp = false;
         validation.validate_nbf = false;
         validation.required_spec_claims = ["exp", "iat", "nbf", "iss", "aud", "sub", "jti"]
@@ -219,7 +266,6 @@ impl TokenVerifier {
             .map_err(|err| match err.kind() {
                 ErrorKind::InvalidSignature => InvalidToken::BadSignature,
                 ErrorKind::InvalidIssuer => InvalidToken::WrongIssuer,
-                ErrorKind::InvalidAudience => InvalidToken::WrongAudience,
                 _ => InvalidToken::Malformed,
             })
     }

@@ -252,6 +252,7 @@ async fn the_metadata_document_lists_real_endpoints() {
             "authorization_code",
             "refresh_token",
             "client_credentials",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
             "password"
         ])
     );

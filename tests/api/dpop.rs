@@ -65,8 +65,14 @@ impl DpopKey {
 
     /// A JWT with `claims`, its header naming the key by `kid` (a client assertion, RFC 7523).
     pub fn assertion(&self, claims: &Value) -> String {
+        self.assertion_with_kid(&self.thumbprint(), claims)
+    }
+
+    /// A JWT with `claims` signed by this key, its header naming `kid` (which may be another
+    /// key's: a forgery).
+    pub fn assertion_with_kid(&self, kid: &str, claims: &Value) -> String {
         let mut header = Header::new(self.alg);
-        header.kid = Some(self.thumbprint());
+        header.kid = Some(kid.to_owned());
         encode(&header, claims, &self.encoding).unwrap()
     }
 

@@ -80,6 +80,8 @@ pub struct AppOptions {
     /// `AUTHD_DYNAMIC_REGISTRATION`, and its initial access token.
     pub dynamic_registration: bool,
     pub registration_token: Option<String>,
+    /// `AUTHD_TRUST_FILE`'s contents, parsed.
+    pub trust: Option<authd::exchange::TrustFile>,
 }
 
 impl Default for AppOptions {
@@ -103,6 +105,7 @@ impl Default for AppOptions {
             require_par: false,
             dynamic_registration: false,
             registration_token: None,
+            trust: None,
         }
     }
 }
@@ -115,6 +118,7 @@ pub fn test_config(options: &AppOptions) -> Config {
             .clone()
             .unwrap_or_else(|| ISSUER.to_owned()),
         audience: AUDIENCE.to_owned(),
+        trust: std::sync::Arc::new(options.trust.clone().unwrap_or_default()),
         access_token_ttl: time::Duration::minutes(15),
         signing_algorithm: options.signing_algorithm,
         signing_key_lifetime: time::Duration::days(30),

@@ -37,6 +37,7 @@ mod security_credentials;
 mod security_tokens;
 mod signing_keys;
 mod store_servers;
+mod token_exchange;
 mod tokens;
 mod traces;
 mod ui;

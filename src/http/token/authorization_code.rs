@@ -59,6 +59,9 @@ pub(super) async fn grant(
             "the code is bound to a DPoP key (dpop_jkt): send a proof signed with it",
         ));
     }
+    // RFC 8707 §2.2: the token request may ask for some of the authorization request's
+    // resources; checked before the code is used up.
+    state.targets.narrow(&request.resources, &form.resource)?;
     let session_id = Uuid::now_v7();
     let redemption = Redemption {
         user_id: grant.user_id,
@@ -84,8 +87,17 @@ pub(super) async fn grant(
                 amr: grant.amr.clone(),
                 claims: request.claims.clone(),
             }),
+            resources: request.resources.clone(),
         })
         .await?;
     let nonce = request.nonce.as_deref();
-    session_tokens(state, Grant::AuthorizationCode, started, dpop_jkt, nonce).await
+    session_tokens(
+        state,
+        Grant::AuthorizationCode,
+        started,
+        dpop_jkt,
+        nonce,
+        form.resource,
+    )
+    .await
 }

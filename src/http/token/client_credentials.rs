@@ -16,15 +16,23 @@ pub(super) async fn grant(
     let client = authenticated_client(state, req, &mut form, "client_credentials").await?;
     // No user: OpenID Connect's scopes are not open here.
     let scope = grant_scope(&client, &normalize_scope(form.scope.as_deref())?, &[])?;
-    let issued =
-        state
-            .tokens
-            .issue_for_client(&client, scope.clone(), dpop_jkt, state.clock.now())?;
+    // RFC 8707: the resources it asked for, if it may ask for them.
+    let audience = state
+        .targets
+        .resolve(&client.client_id, &form.resource, &[])?;
+    let issued = state.tokens.issue_for_client(
+        &client,
+        scope.clone(),
+        audience,
+        dpop_jkt,
+        state.clock.now(),
+    )?;
     Ok(Granted {
         grant: Grant::ClientCredentials,
         algorithm: issued.algorithm,
         response: OAuthTokenResponse {
             access_token: issued.token,
+            issued_token_type: None,
             token_type: token_type(dpop_jkt).to_owned(),
             expires_in: issued.expires_in,
             refresh_token: None,

@@ -5,9 +5,10 @@ mod authorization_code;
 mod client_credentials;
 mod password;
 mod refresh_token;
+mod token_exchange;
 
 use poem::Request;
-use poem_openapi::{ApiResponse, Object, OpenApi, payload::Form, payload::Json};
+use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 use serde::Deserialize;
 
 use super::{
@@ -16,10 +17,12 @@ use super::{
     client_auth::{ClientFields, presented_client},
     client_ip,
     error::OAuthError,
+    oauth_form::OAuthForm,
 };
 use crate::{
     clients::ClientCredentials,
     error::Error,
+    exchange::TOKEN_EXCHANGE_GRANT,
     metrics::Grant,
     oidc,
     rate_limit::RateLimitedRoute,
@@ -34,7 +37,8 @@ pub struct TokenApi(pub AppState);
 /// No `Debug`: the form may hold a password, a code or a refresh token.
 #[derive(Object, Deserialize)]
 pub struct OAuthTokenRequest {
-    /// `authorization_code`, `refresh_token`, `client_credentials`, or the legacy `password`.
+    /// `authorization_code`, `refresh_token`, `client_credentials`,
+    /// `urn:ietf:params:oauth:grant-type:token-exchange`, or the legacy `password`.
     grant_type: Option<String>,
     /// For `authorization_code`: the code the authorization endpoint returned.
     #[oai(write_only)]
@@ -63,6 +67,32 @@ pub struct OAuthTokenRequest {
     /// A JWT signed with a key the client registered (RFC 7523 §2.2).
     #[oai(write_only)]
     client_assertion: Option<String>,
+    /// RFC 8707: a resource (absolute URI) the token is for; repeat it for several. Each must
+    /// be one the trust file lets this client ask for; the token's `aud` names them. For a
+    /// code or a refresh, some of the resources the authorization request named.
+    #[oai(default)]
+    #[serde(default)]
+    resource: Vec<String>,
+    /// For the token exchange (RFC 8693 §2.1): a logical name of a target the token is for;
+    /// repeatable, checked like `resource`.
+    #[oai(default)]
+    #[serde(default)]
+    audience: Vec<String>,
+    /// For the token exchange: the token whose subject the new token is about (an authd
+    /// access token, or a JWT of a trusted issuer).
+    #[oai(write_only)]
+    subject_token: Option<String>,
+    /// For the token exchange: `urn:ietf:params:oauth:token-type:access_token` or `…:jwt`.
+    subject_token_type: Option<String>,
+    /// For the token exchange (delegation): the token of the party that will act for the
+    /// subject, usually the client's own. Without it, the exchange is impersonation.
+    #[oai(write_only)]
+    actor_token: Option<String>,
+    /// For the token exchange: the type of `actor_token`, required with it.
+    actor_token_type: Option<String>,
+    /// For the token exchange: `…:access_token` (the default) or `…:jwt`; both are the same
+    /// signed JWT access token.
+    requested_token_type: Option<String>,
 }
 
 impl OAuthTokenRequest {
@@ -84,6 +114,9 @@ impl OAuthTokenRequest {
 #[derive(Object)]
 pub struct OAuthTokenResponse {
     access_token: String,
+    /// For a token exchange (RFC 8693 §2.2.1): the type of the token issued.
+    #[oai(skip_serializing_if_is_none)]
+    issued_token_type: Option<String>,
     /// `Bearer`, or `DPoP` when the request carried a DPoP proof (RFC 9449 §5).
     token_type: String,
     expires_in: i64,
@@ -127,7 +160,15 @@ impl TokenApi {
     ///   token. A refresh token presented twice revokes its whole session. A session granted
     ///   to a client refreshes only for that client.
     /// - `client_credentials`: a confidential client's token for itself.
+    /// - `urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693): a confidential client
+    ///   trades a `subject_token` issued to it (or for a resource it serves) for a token for
+    ///   another `audience`/`resource`, with at most the subject token's scope. With an
+    ///   `actor_token` the new token's `act` says who acts for the subject; without one
+    ///   (impersonation) only a client whose policy allows it may exchange. No refresh token.
     /// - `password` (legacy: RFC 9700 §2.4 forbids it; kept for the seed clients).
+    ///
+    /// `resource` (RFC 8707) selects the resource servers the token is for (its `aud`); the
+    /// default is `AUTHD_AUDIENCE`.
     ///
     /// With a `DPoP` proof header (RFC 9449), the access token is bound to the proof's key
     /// (`token_type: DPoP`, `cnf.jkt`), and so is the session's refresh token: refreshing it
@@ -136,7 +177,7 @@ impl TokenApi {
     async fn token(
         &self,
         req: &Request,
-        form: Form<OAuthTokenRequest>,
+        form: OAuthForm<OAuthTokenRequest>,
     ) -> Result<TokenResult, OAuthError> {
         let state = &self.0;
         let client_ip = client_ip(req, &state.config.trusted_proxies);
@@ -157,6 +198,7 @@ impl TokenApi {
             Some("client_credentials") => {
                 client_credentials::grant(state, req, form, dpop_jkt).await?
             }
+            Some(TOKEN_EXCHANGE_GRANT) => token_exchange::grant(state, req, form, dpop_jkt).await?,
             Some("password") => password::grant(state, req, client_ip, form, dpop_jkt).await?,
             Some(other) => return Err(Error::UnsupportedGrantType(other.to_owned()).into()),
             None => return Err(missing("grant_type").into()),
@@ -188,13 +230,16 @@ async fn authenticated_client(
 }
 
 /// Access token and refresh token of a session just started or continued, and an ID token if
-/// the session is an OpenID Connect one. `nonce` is the authorization request's.
+/// the session is an OpenID Connect one. `nonce` is the authorization request's. `resources`:
+/// the access token's audience, when the request narrowed the session's (checked by the
+/// caller with `Targets::narrow` before the code or refresh token was used).
 async fn session_tokens(
     state: &AppState,
     grant: Grant,
     continuation: Continuation,
     dpop_jkt: Option<&str>,
     nonce: Option<&str>,
+    resources: Vec<String>,
 ) -> Result<Granted, Error> {
     let Continuation {
         session,
@@ -207,9 +252,19 @@ async fn session_tokens(
         .ok_or(Error::InvalidGrant("the session's user no longer exists"))?;
     // A bound session's tokens stay bound to its key (`refresh` checked the proof's key).
     let jkt = session.dpop_jkt.as_deref().or(dpop_jkt);
-    let issued = state
-        .tokens
-        .issue_in_session(&user, Some(&session), jkt, state.clock.now())?;
+    let issued = if resources.is_empty() {
+        state
+            .tokens
+            .issue_in_session(&user, Some(&session), jkt, state.clock.now())?
+    } else {
+        let narrowed = SessionRecord {
+            resources,
+            ..session.clone()
+        };
+        state
+            .tokens
+            .issue_in_session(&user, Some(&narrowed), jkt, state.clock.now())?
+    };
     let id_token = id_token(state, &user, &session, &issued, nonce).await?;
     Ok(Granted {
         grant,
@@ -218,6 +273,7 @@ async fn session_tokens(
             access_token: issued.token,
             token_type: token_type(jkt).to_owned(),
             expires_in: issued.expires_in,
+            issued_token_type: None,
             refresh_token: Some(refresh_token.expose().to_owned()),
             scope: session.scope,
             id_token,

@@ -19,10 +19,18 @@ pub(super) async fn grant(
     form: OAuthTokenRequest,
     dpop_jkt: Option<&str>,
 ) -> Result<Granted, Error> {
+    // No client authenticates here, so none can be allowed a resource (RFC 8707): the legacy
+    // grant's tokens are for AUTHD_AUDIENCE only, and saying so beats ignoring the request.
+    if !form.resource.is_empty() {
+        return Err(Error::oauth(
+            "invalid_target",
+            "the password grant issues tokens for AUTHD_AUDIENCE only: use the code flow",
+        ));
+    }
     let username = required(form.username, "username")?;
     let password = required(form.password, "password")?;
     let scope = normalize_scope(form.scope.as_deref())?;
     let user = check_password(state, req, client_ip, username, password).await?;
     let started = state.sessions.start(user.id, scope, dpop_jkt).await?;
-    session_tokens(state, Grant::Password, started, dpop_jkt, None).await
+    session_tokens(state, Grant::Password, started, dpop_jkt, None, Vec::new()).await
 }

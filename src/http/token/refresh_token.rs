@@ -25,10 +25,28 @@ pub(super) async fn grant(
         },
         None => None,
     };
+    // RFC 8707 §2.2: a refresh may ask for some of the session's resources. Checked before the
+    // refresh token turns over, so a refused request leaves the client its token.
+    if !form.resource.is_empty() {
+        let Some((session, _)) = state.sessions.find_live(&presented).await? else {
+            return Err(Error::InvalidGrant(
+                "the refresh token is invalid or expired",
+            ));
+        };
+        state.targets.narrow(&session.resources, &form.resource)?;
+    }
     let continued = state
         .sessions
         .refresh(&presented, dpop_jkt, client_id.as_deref())
         .await?;
     // A refreshed ID token carries no nonce (OpenID Connect Core §12.2).
-    session_tokens(state, Grant::RefreshToken, continued, dpop_jkt, None).await
+    session_tokens(
+        state,
+        Grant::RefreshToken,
+        continued,
+        dpop_jkt,
+        None,
+        form.resource,
+    )
+    .await
 }

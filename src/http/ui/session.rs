@@ -127,6 +127,7 @@ pub async fn log_in(
             client_id: None,
             // What the codes this session gives pass on to ID tokens (`auth_time`, `amr`).
             login: Some(Login::password(state.clock.now().unix_timestamp())),
+            resources: Vec::new(),
         })
         .await?;
     policy.set_for_session(jar, cookies::SESSION, started.refresh_token.expose());

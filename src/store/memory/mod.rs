@@ -81,6 +81,13 @@ impl UserStore for MemoryUsers {
         Ok(lock(&self.by_id).get(&id).cloned())
     }
 
+    async fn find_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError> {
+        Ok(lock(&self.by_id)
+            .values()
+            .find(|user| user.email.eq_ignore_ascii_case(email))
+            .cloned())
+    }
+
     async fn record_login(&self, user_id: Uuid, at: OffsetDateTime) -> Result<(), StoreError> {
         if let Some(user) = lock(&self.by_id).get_mut(&user_id) {
             user.last_login_at = Some(at);

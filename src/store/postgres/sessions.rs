@@ -31,6 +31,7 @@ fn session_from_row(row: &Row) -> SessionRecord {
             .ok()
             .flatten()
             .map(|Json(login)| login),
+        resources: row.get("resources"),
     }
 }
 
@@ -81,7 +82,7 @@ async fn revoke_family(
 
 /// The presented token and its session, locked until the transaction ends.
 const LOCK_PRESENTED: &str = "SELECT t.family_id, t.used_at, t.revoked_at AS token_revoked_at,
-        t.expires_at, f.user_id, f.scope, f.created_at, f.dpop_jkt, f.client_id, f.login,
+        t.expires_at, f.user_id, f.scope, f.created_at, f.dpop_jkt, f.client_id, f.login, f.resources,
         f.revoked_at AS family_revoked_at
      FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
      WHERE t.token_hash = $1
@@ -116,8 +117,8 @@ impl SessionStore for PostgresSessions {
             .prepared(
                 "WITH family AS (
                      INSERT INTO refresh_families
-                         (id, user_id, scope, created_at, dpop_jkt, client_id, login)
-                     VALUES ($1, $2, $3, $4, $5, $6, $11)
+                         (id, user_id, scope, created_at, dpop_jkt, client_id, login, resources)
+                     VALUES ($1, $2, $3, $4, $5, $6, $11, $12)
                  )
                  INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, issued_at, expires_at)
                  VALUES ($7, $1, $2, $8, $9, $10)",
@@ -138,6 +139,7 @@ impl SessionStore for PostgresSessions {
                     &first.issued_at,
                     &first.expires_at,
                     &session.login.as_ref().map(Json),
+                    &session.resources,
                 ],
             )
             .await
@@ -210,7 +212,7 @@ impl SessionStore for PostgresSessions {
         let (client, statement) = self
             .0
             .prepared(
-                "SELECT t.family_id, t.expires_at, f.user_id, f.scope, f.created_at, f.dpop_jkt, f.client_id, f.login
+                "SELECT t.family_id, t.expires_at, f.user_id, f.scope, f.created_at, f.dpop_jkt, f.client_id, f.login, f.resources
                  FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
                  WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.revoked_at IS NULL
                    AND f.revoked_at IS NULL AND t.expires_at > $2",
@@ -236,7 +238,7 @@ impl SessionStore for PostgresSessions {
         let (client, statement) = self
             .0
             .prepared(
-                "SELECT id AS family_id, user_id, scope, created_at, dpop_jkt, client_id, login
+                "SELECT id AS family_id, user_id, scope, created_at, dpop_jkt, client_id, login, resources
                  FROM refresh_families
                  WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
             )
@@ -289,7 +291,7 @@ impl SessionStore for PostgresSessions {
         // A live session has exactly one live token (each refresh uses up its predecessor).
         let rows = client
             .query(
-                "SELECT f.id AS family_id, f.user_id, f.scope, f.created_at, f.dpop_jkt, f.client_id, f.login,
+                "SELECT f.id AS family_id, f.user_id, f.scope, f.created_at, f.dpop_jkt, f.client_id, f.login, f.resources,
                         t.issued_at, t.expires_at
                  FROM refresh_families f JOIN refresh_tokens t ON t.family_id = f.id
                  WHERE f.user_id = $1 AND f.revoked_at IS NULL
@@ -328,7 +330,7 @@ impl SessionStore for PostgresSessions {
         // Locked as `revoke_session_by_id` locks one, for the same reason.
         let rows = tx
             .query(
-                "SELECT id AS family_id, user_id, scope, created_at, dpop_jkt, client_id, login
+                "SELECT id AS family_id, user_id, scope, created_at, dpop_jkt, client_id, login, resources
                  FROM refresh_families
                  WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL
                  FOR UPDATE",
@@ -364,7 +366,7 @@ impl SessionStore for PostgresSessions {
         // (and its new token is revoked with the rest) or finds the session revoked.
         let row = tx
             .query_opt(
-                "SELECT id AS family_id, user_id, scope, created_at, dpop_jkt, client_id, login
+                "SELECT id AS family_id, user_id, scope, created_at, dpop_jkt, client_id, login, resources
                  FROM refresh_families
                  WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL
                  FOR UPDATE",

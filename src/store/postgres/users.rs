@@ -78,6 +78,30 @@ impl UserStore for PostgresUsers {
     }
 
     #[tracing::instrument(
+        name = "postgres users.find_by_email",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
+    async fn find_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError> {
+        if !super::storable(email) {
+            return Ok(None);
+        }
+        let (client, statement) = self
+            .0
+            .prepared(
+                "SELECT id, username, email, password_hash, created_at, last_login_at,
+                        pop_public_key
+                 FROM users WHERE lower(email) = lower($1)",
+            )
+            .await?;
+        let row = client
+            .query_opt(&statement, &[&email])
+            .await
+            .map_err(|err| unavailable(&err))?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    #[tracing::instrument(
         name = "postgres users.find_by_id",
         skip_all,
         fields(otel.kind = "client", db.system.name = "postgresql")

@@ -178,7 +178,7 @@ async fn start(ui: &Ui, req: &Request, params: Params) -> Result<Response, UiErr
             };
             let now = unix_millis(state.clock.now());
             let read_hint = |hint: &str| state.read_id_token_hint(hint);
-            let request = match check(&params, client, now, &read_hint) {
+            let request = match check(&params, client, &state.targets, now, &read_hint) {
                 Ok(request) => request,
                 Err(refusal) => return ui.refuse(&refusal),
             };
