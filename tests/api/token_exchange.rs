@@ -567,6 +567,51 @@ async fn a_trusted_issuers_token_is_exchanged_for_the_user_it_names_and_forgerie
 }
 
 #[tokio::test]
+async fn a_subject_tokens_may_act_lets_the_actor_it_names_and_no_other() {
+    // svc-a presents a partner token whose may_act names svc-b: svc-b's own token may be the
+    // actor, though svc-a's policy lets only svc-a itself act.
+    let d = deployment().await;
+    let mut browser = Browser::new(&d.app);
+    browser.signed_in_as("alice").await;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let may_act = |who: &str| {
+        d.partner.assertion(&json!({
+            "iss": PARTNER, "sub": "alice", "aud": "authd-exchange",
+            "iat": now, "exp": now + 300, "scope": "orders:read",
+            "may_act": { "sub": who },
+        }))
+    };
+    let b_actor = d.own_token("svc-b").await;
+    let exchange = |subject: String| {
+        let b_actor = b_actor.clone();
+        let d = &d;
+        async move {
+            d.token(
+                "svc-a",
+                &[
+                    ("grant_type", EXCHANGE),
+                    ("subject_token", &subject),
+                    ("subject_token_type", JWT),
+                    ("actor_token", &b_actor),
+                    ("actor_token_type", ACCESS_TOKEN),
+                    ("resource", B),
+                ],
+            )
+            .await
+        }
+    };
+    let named = exchange(may_act("svc-b")).await;
+    assert_eq!(named.status(), 200);
+    let body: Value = named.json().await.unwrap();
+    let claims = claims_of(body["access_token"].as_str().unwrap());
+    assert_eq!(claims["act"], json!({ "sub": "svc-b" }));
+
+    let (status, error, description) = error_of(exchange(may_act("svc-x")).await).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_request"));
+    assert!(description.starts_with("actor_token:"), "{description}");
+}
+
+#[tokio::test]
 async fn revoking_the_session_a_subject_token_came_from_revokes_what_was_exchanged_from_it() {
     let d = deployment().await;
     let alice = d.alice_for_a().await;
@@ -702,6 +747,21 @@ async fn resources_select_the_audience_of_client_and_code_flow_tokens() {
         .unwrap();
     let (status, error, _) = error_of(legacy).await;
     assert_eq!((status, error.as_str()), (400, "invalid_target"));
+    // An empty value is no resource (Swagger UI sends one for an empty list).
+    let empty = d
+        .app
+        .client
+        .post(d.app.url("/oauth/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "carol"),
+            ("password", &password),
+            ("resource", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(empty.status(), 200);
 
     // The code flow: the session keeps A; a refresh may ask for it, not for more.
     let alice = d.alice_for_a().await;

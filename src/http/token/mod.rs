@@ -190,6 +190,10 @@ impl TokenApi {
         let dpop_jkt = proof_key(state, req).await?;
         let dpop_jkt = dpop_jkt.as_deref();
         let mut form = form.0;
+        // An empty value counts as absent, as for every other field (a form UI sends a list
+        // it was given no item for as one empty value).
+        form.resource.retain(|value| !value.is_empty());
+        form.audience.retain(|value| !value.is_empty());
         let granted = match form.grant_type.take().as_deref() {
             Some("authorization_code") => {
                 authorization_code::grant(state, req, form, dpop_jkt).await?
