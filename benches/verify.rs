@@ -45,6 +45,7 @@ fn config() -> Config {
         clock_leeway: time::Duration::seconds(30),
         revocation_max_lag: Duration::from_millis(250),
         refresh_token_ttl: time::Duration::days(14),
+        session_max_lifetime: time::Duration::days(30),
         auth_log_retention: time::Duration::days(90),
         cleanup_interval: Duration::from_secs(3600),
         rate_limit_per_second: NonZeroU32::MIN,

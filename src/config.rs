@@ -416,6 +416,11 @@ pub struct CommonArgs {
     #[arg(long, env = "AUTHD_REFRESH_TOKEN_TTL", default_value = "14days", value_parser = humantime::parse_duration)]
     pub refresh_token_ttl: Duration,
 
+    /// The longest a session (a refresh-token family, or a web UI sign-in) lives from its
+    /// login, however often it is refreshed; then the user signs in again (ASVS 3.3.2).
+    #[arg(long, env = "AUTHD_SESSION_MAX_LIFETIME", default_value = "30days", value_parser = humantime::parse_duration)]
+    pub session_max_lifetime: Duration,
+
     /// How long login attempts stay in `auth_logs`.
     #[arg(long, env = "AUTHD_AUTH_LOG_RETENTION", default_value = "90days", value_parser = humantime::parse_duration)]
     pub auth_log_retention: Duration,
@@ -555,6 +560,7 @@ pub struct Config {
     pub clock_leeway: time::Duration,
     pub revocation_max_lag: Duration,
     pub refresh_token_ttl: time::Duration,
+    pub session_max_lifetime: time::Duration,
     pub auth_log_retention: time::Duration,
     pub cleanup_interval: Duration,
     pub rate_limit_per_second: NonZeroU32,
@@ -663,6 +669,13 @@ impl Config {
                 "must be at least AUTHD_ACCESS_TOKEN_TTL",
             ));
         }
+        let session_max_lifetime = to_time(args.session_max_lifetime);
+        if session_max_lifetime < access_token_ttl {
+            return Err(ConfigError::new(
+                "AUTHD_SESSION_MAX_LIFETIME",
+                "must be at least AUTHD_ACCESS_TOKEN_TTL",
+            ));
+        }
         if !(Duration::from_millis(10)..=Duration::from_secs(60)).contains(&args.revocation_max_lag)
         {
             return Err(ConfigError::new(
@@ -721,6 +734,7 @@ impl Config {
             clock_leeway,
             revocation_max_lag: args.revocation_max_lag,
             refresh_token_ttl,
+            session_max_lifetime,
             auth_log_retention: to_time(args.auth_log_retention),
             cleanup_interval: args.cleanup_interval.max(Duration::from_secs(1)),
             rate_limit_per_second: args.rate_limit,

@@ -128,6 +128,7 @@ impl AppState {
             revocations.clone(),
             clock.clone(),
             config.refresh_token_ttl,
+            config.session_max_lifetime,
             config.access_token_ttl + config.clock_leeway,
             metrics.clone(),
         ));

@@ -50,6 +50,9 @@ pub struct Sessions {
     revocations: Arc<Revocations>,
     clock: Arc<dyn Clock>,
     refresh_token_ttl: Duration,
+    /// The longest a session lives, however often it is refreshed (ASVS 3.3.2): its refresh
+    /// tokens expire by then.
+    max_lifetime: Duration,
     /// How long a session's access tokens can outlive its revocation: the access-token lifetime
     /// plus the verifier's leeway.
     access_token_reach: Duration,
@@ -62,6 +65,7 @@ impl Sessions {
         revocations: Arc<Revocations>,
         clock: Arc<dyn Clock>,
         refresh_token_ttl: Duration,
+        max_lifetime: Duration,
         access_token_reach: Duration,
         metrics: Arc<Metrics>,
     ) -> Self {
@@ -70,6 +74,7 @@ impl Sessions {
             revocations,
             clock,
             refresh_token_ttl,
+            max_lifetime,
             access_token_reach,
             metrics,
         }
@@ -140,6 +145,7 @@ impl Sessions {
                 dpop_jkt,
                 client_id,
                 &self.record(&next),
+                self.max_lifetime,
                 now,
             )
             .await?
@@ -170,6 +176,9 @@ impl Sessions {
             )),
             Rotation::Invalid => Err(Error::InvalidGrant(
                 "refresh token is invalid, expired or revoked",
+            )),
+            Rotation::Ended => Err(Error::InvalidGrant(
+                "the session has reached its maximum lifetime: sign in again",
             )),
         }
     }
@@ -272,7 +281,8 @@ impl Sessions {
             id: Uuid::now_v7(),
             token_hash: token.hash(),
             issued_at: now,
-            expires_at: now + self.refresh_token_ttl,
+            // A session's first token; later ones are capped at the session's end by `rotate`.
+            expires_at: now + self.refresh_token_ttl.min(self.max_lifetime),
         }
     }
 }

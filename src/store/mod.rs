@@ -399,6 +399,9 @@ pub enum Rotation {
     WrongClient,
     /// Unknown, expired, or already revoked.
     Invalid,
+    /// Live, but its session is older than the absolute session lifetime: nothing changed,
+    /// and the user must sign in again (ASVS 3.3.2).
+    Ended,
 }
 
 #[async_trait]
@@ -413,12 +416,15 @@ pub trait SessionStore: Send + Sync {
     /// exactly one rotates. A live token of a DPoP-bound session rotates only when `dpop_jkt`
     /// is the session's key, and one of a session granted to a client only when `client_id`
     /// is that client.
+    /// A session lives at most `session_lifetime` from its start, however often it is
+    /// refreshed: `next` expires by then.
     async fn rotate(
         &self,
         presented: &[u8; 32],
         dpop_jkt: Option<&str>,
         client_id: Option<&str>,
         next: &RefreshTokenRecord,
+        session_lifetime: time::Duration,
         now: OffsetDateTime,
     ) -> Result<Rotation, StoreError>;
     /// The session of a live (unused, unexpired, unrevoked) refresh token, and when it expires.

@@ -82,6 +82,8 @@ pub struct AppOptions {
     pub registration_token: Option<String>,
     /// `AUTHD_TRUST_FILE`'s contents, parsed.
     pub trust: Option<authd::exchange::TrustFile>,
+    /// `AUTHD_SESSION_MAX_LIFETIME`.
+    pub session_max_lifetime: time::Duration,
 }
 
 impl Default for AppOptions {
@@ -106,6 +108,7 @@ impl Default for AppOptions {
             dynamic_registration: false,
             registration_token: None,
             trust: None,
+            session_max_lifetime: time::Duration::days(30),
         }
     }
 }
@@ -127,6 +130,7 @@ pub fn test_config(options: &AppOptions) -> Config {
         clock_leeway: time::Duration::seconds(30),
         revocation_max_lag: options.revocation_max_lag,
         refresh_token_ttl: time::Duration::days(14),
+        session_max_lifetime: options.session_max_lifetime,
         auth_log_retention: time::Duration::days(90),
         cleanup_interval: Duration::from_secs(3600),
         rate_limit_per_second: NonZeroU32::new(options.rate_limit).unwrap(),

@@ -317,3 +317,47 @@ async fn the_token_endpoint_is_rate_limited() {
     assert_eq!(limited.len(), 1);
     assert!(limited[0].headers().contains_key("retry-after"));
 }
+
+#[tokio::test]
+async fn a_session_ends_at_its_maximum_lifetime_however_often_it_is_refreshed() {
+    // ASVS 3.3.2: refreshing keeps a session going only until AUTHD_SESSION_MAX_LIFETIME.
+    let started = time::OffsetDateTime::now_utc();
+    let clock = std::sync::Arc::new(authd::clock::ManualClock::new(started));
+    let app = spawn_app_with(AppOptions {
+        clock: clock.clone(),
+        session_max_lifetime: time::Duration::hours(2),
+        ..AppOptions::default()
+    })
+    .await;
+    let mut tokens = password_grant(&app, "alice", "").await;
+    for _ in 0..3 {
+        clock.advance(time::Duration::minutes(35));
+        let response = refresh(&app, tokens["refresh_token"].as_str().unwrap()).await;
+        assert_eq!(response.status(), 200, "within the lifetime");
+        tokens = response.json().await.unwrap();
+    }
+    // 1h45 in: the refresh token is good until the session's end, not 14 days on.
+    let (client_id, secret) = crate::clients::create_client(&app, "");
+    let introspection: Value = app
+        .client
+        .post(app.url("/oauth/introspect"))
+        .basic_auth(&client_id, Some(&secret))
+        .form(&[("token", tokens["refresh_token"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(introspection["active"], true);
+    let session_end = (started + time::Duration::hours(2)).unix_timestamp();
+    assert!(
+        (session_end - 1..=session_end).contains(&introspection["exp"].as_i64().unwrap()),
+        "{introspection}"
+    );
+
+    clock.advance(time::Duration::minutes(20));
+    let ended = refresh(&app, tokens["refresh_token"].as_str().unwrap()).await;
+    let (status, error) = oauth_error(ended).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_grant"));
+}

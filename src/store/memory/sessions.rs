@@ -73,6 +73,7 @@ impl SessionStore for MemorySessions {
         dpop_jkt: Option<&str>,
         client_id: Option<&str>,
         next: &RefreshTokenRecord,
+        session_lifetime: time::Duration,
         now: OffsetDateTime,
     ) -> Result<Rotation, StoreError> {
         let mut sessions = lock(&self.0);
@@ -96,6 +97,10 @@ impl SessionStore for MemorySessions {
         if !session.accepts_key(dpop_jkt) {
             return Ok(Rotation::WrongKey);
         }
+        let session_end = session.created_at + session_lifetime;
+        if session_end <= now {
+            return Ok(Rotation::Ended);
+        }
         if let Some(token) = sessions.tokens.get_mut(presented) {
             token.used = true;
         }
@@ -104,7 +109,7 @@ impl SessionStore for MemorySessions {
             StoredToken {
                 family_id,
                 issued_at: next.issued_at,
-                expires_at: next.expires_at,
+                expires_at: next.expires_at.min(session_end),
                 used: false,
                 revoked: false,
             },

@@ -158,6 +158,7 @@ impl SessionStore for PostgresSessions {
         dpop_jkt: Option<&str>,
         client_id: Option<&str>,
         next: &RefreshTokenRecord,
+        session_lifetime: time::Duration,
         now: OffsetDateTime,
     ) -> Result<Rotation, StoreError> {
         let mut client = self.0.client().await?;
@@ -174,6 +175,7 @@ impl SessionStore for PostgresSessions {
         let token_revoked: Option<OffsetDateTime> = row.get("token_revoked_at");
         let family_revoked: Option<OffsetDateTime> = row.get("family_revoked_at");
         let expires_at: OffsetDateTime = row.get("expires_at");
+        let session_end = session.created_at + session_lifetime;
 
         let outcome = if token_revoked.is_some() || family_revoked.is_some() || expires_at <= now {
             Rotation::Invalid
@@ -184,6 +186,8 @@ impl SessionStore for PostgresSessions {
             Rotation::WrongClient
         } else if !session.accepts_key(dpop_jkt) {
             Rotation::WrongKey
+        } else if session_end <= now {
+            Rotation::Ended
         } else {
             tx.execute(
                 "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1",
@@ -191,7 +195,11 @@ impl SessionStore for PostgresSessions {
             )
             .await
             .map_err(|err| unavailable(&err))?;
-            insert_token(&tx, &session, next).await?;
+            let next = RefreshTokenRecord {
+                expires_at: next.expires_at.min(session_end),
+                ..next.clone()
+            };
+            insert_token(&tx, &session, &next).await?;
             Rotation::Rotated(session)
         };
         tx.commit().await.map_err(|err| unavailable(&err))?;
