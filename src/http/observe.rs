@@ -49,6 +49,8 @@ pub struct Observer {
     allowed_methods: HashMap<String, HeaderValue>,
     trusted_proxies: Arc<[IpNet]>,
     deadline: Duration,
+    /// `Strict-Transport-Security`, when authd is reached over https.
+    hsts: Option<HeaderValue>,
 }
 
 impl Observer {
@@ -58,6 +60,7 @@ impl Observer {
             allowed_methods,
             trusted_proxies: state.config.trusted_proxies.clone().into(),
             deadline: state.config.request_timeout,
+            hsts: hsts(&state.config.public_url),
         }
     }
 
@@ -119,6 +122,11 @@ impl Observer {
             response.headers_mut().insert(header::ALLOW, allow.clone());
         }
         add_safety_headers(&mut response);
+        if let Some(hsts) = &self.hsts {
+            response
+                .headers_mut()
+                .insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
+        }
         response
     }
 
@@ -190,6 +198,16 @@ fn request_id(headers: &HeaderMap) -> HeaderValue {
             let id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buffer);
             HeaderValue::from_str(id).unwrap_or(HeaderValue::from_static("-"))
         })
+}
+
+/// RFC 6797: once a browser has reached authd over https, it must never again use plain http
+/// for it (ASVS 14.4.5). A year, the common preload minimum. Only when the public URL is https:
+/// on a plain-http development URL the header would be ignored, and on localhost it would
+/// haunt every other local server.
+fn hsts(public_url: &str) -> Option<HeaderValue> {
+    public_url
+        .starts_with("https://")
+        .then(|| HeaderValue::from_static("max-age=31536000; includeSubDomains"))
 }
 
 #[cfg(test)]

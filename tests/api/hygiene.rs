@@ -291,3 +291,31 @@ async fn a_method_a_path_does_not_take_is_405_naming_the_ones_it_does() {
         assert_eq!(methods.join(", "), allowed, "{method} {path}");
     }
 }
+
+#[tokio::test]
+async fn browsers_are_told_to_use_https_only_when_authd_is_served_over_it() {
+    // RFC 6797 (ASVS 14.4.5): behind an https public URL every answer, errors included,
+    // carries Strict-Transport-Security.
+    let app = spawn_app_with(AppOptions {
+        public_url: Some("https://authd.example".to_owned()),
+        ..AppOptions::default()
+    })
+    .await;
+    for path in ["/healthz", "/ui/login", "/no-such-page"] {
+        let response = app.get(path).await;
+        assert_eq!(
+            response.headers()["strict-transport-security"],
+            "max-age=31536000; includeSubDomains",
+            "{path}"
+        );
+    }
+    // On a plain-http URL (development, tests) it would be ignored, and on localhost harmful.
+    let plain = spawn_app().await;
+    let response = plain.get("/healthz").await;
+    assert!(
+        response
+            .headers()
+            .get("strict-transport-security")
+            .is_none()
+    );
+}
