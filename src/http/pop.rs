@@ -82,6 +82,10 @@ struct PublicKeyRequest {
     /// PEM RSA public key (`-----BEGIN PUBLIC KEY-----`), 2048 to 8192 bits.
     #[oai(deserialize_with = "fields::public_key")]
     public_key: String,
+    /// The caller's current password: changing the key that proves who they are takes a
+    /// fresh authentication, not just a token that may have been stolen (ASVS 3.7.1).
+    #[oai(write_only, deserialize_with = "fields::optional_password")]
+    password: Option<String>,
 }
 
 #[derive(Object)]
@@ -169,7 +173,9 @@ impl PopApi {
     /// Register or replace the caller's public key
     ///
     /// The RSA key the PoP scheme verifies signatures with. Replacing it unbinds every PoP token
-    /// issued for the old key.
+    /// issued for the old key. The body must also carry the caller's current `password`
+    /// (re-authentication, ASVS 3.7.1): a wrong one is answered like a failed login, and counts
+    /// toward the login throttle.
     #[oai(path = "/me/public-key", method = "put")]
     async fn put_public_key(
         &self,
@@ -179,8 +185,26 @@ impl PopApi {
     ) -> Result<Json<PublicKeyResponse>, ApiError> {
         let state = &self.0;
         let caller = authorize(state, req, &auth).await?;
-        let user_id = caller.user_id()?;
-        let key = PopPublicKey::parse(&body.0.public_key)?;
+        let body = body.0;
+        let key = PopPublicKey::parse(&body.public_key)?;
+        let password = body.password.ok_or_else(|| Error::InvalidField {
+            field: "password",
+            message: "is required: re-enter your password to change the key".to_owned(),
+        })?;
+        // The same check as a login (timing, throttle, audit), for the token's own user.
+        let user = caller.user(state).await?;
+        let reauthenticated = check_password(
+            state,
+            req,
+            client_ip(req, &state.config.trusted_proxies),
+            user.username.clone(),
+            password,
+        )
+        .await?;
+        if reauthenticated.id != user.id {
+            return Err(Error::InvalidCredentials.into());
+        }
+        let user_id = user.id;
         if !state
             .users
             .set_pop_public_key(user_id, key.pem())

@@ -332,9 +332,37 @@ async fn a_key_can_be_added_later_and_replacing_it_unbinds_old_tokens() {
         app.client
             .put(app.url("/me/public-key"))
             .bearer_auth(&bearer)
-            .json(&json!({"public_key": pem}))
+            .json(&json!({"public_key": pem, "password": password}))
             .send()
     };
+    // ASVS 3.7.1: a token alone (perhaps a stolen one) cannot change the key.
+    let first = UserKey::generate();
+    let without = app
+        .client
+        .put(app.url("/me/public-key"))
+        .bearer_auth(&bearer)
+        .json(&json!({"public_key": first.public_pem()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(without.status(), 422);
+    let body: Value = without.json().await.unwrap();
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("password"),
+        "{body}"
+    );
+    let wrong = app
+        .client
+        .put(app.url("/me/public-key"))
+        .bearer_auth(&bearer)
+        .json(&json!({"public_key": first.public_pem(), "password": "not-the-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
     let response = put_key(key.public_pem()).await.unwrap();
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
