@@ -81,7 +81,9 @@ impl RegisterApi {
         } = body.0;
         let username = Username::parse(&username)?;
         let email = Email::parse(&email)?;
-        let password = password.map(Password::parse).transpose()?;
+        let password = password
+            .map(|password| Password::choose(password, &[username.as_str(), email.as_str()]))
+            .transpose()?;
         let pop_key = public_key.as_deref().map(PopPublicKey::parse).transpose()?;
         let registered = state
             .accounts

@@ -159,7 +159,7 @@ async fn create_account(
     let email = Email::parse(form.email.trim())?;
     let password = Some(form.password.as_str())
         .filter(|password| !password.is_empty())
-        .map(|password| Password::parse(password.to_owned()))
+        .map(|password| Password::choose(password.to_owned(), &[username.as_str(), email.as_str()]))
         .transpose()?;
     let registered = state
         .accounts
