@@ -21,6 +21,17 @@ pub enum Error {
     /// Wrong password or unknown user: deliberately one variant so no caller can tell them apart.
     #[error("invalid username or password")]
     InvalidCredentials,
+    /// A TOTP or recovery code that is wrong, expired or already used: one answer for all.
+    #[error(
+        "the code is not valid: use a current code from your authenticator app, or an unused recovery code"
+    )]
+    InvalidSecondFactor,
+    /// A password-only route (the password grant, `/auth`, `/pop/login`) for an account with a
+    /// second factor, which those routes cannot carry.
+    #[error(
+        "this account has a second factor: sign in through the web UI or the authorization code flow"
+    )]
+    SecondFactorRequired,
     /// No access token was presented (RFC 6750 §3.1: answered without an error code).
     #[error("an access token is required")]
     MissingToken,

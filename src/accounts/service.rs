@@ -4,7 +4,9 @@ use std::{net::IpAddr, sync::Arc};
 
 use uuid::Uuid;
 
-use super::{AuditLog, Email, HasherLoad, Password, PasswordHasher, Username};
+use super::{
+    AuditLog, Email, HasherLoad, Password, PasswordHasher, SecondFactor, SecondFactors, Username,
+};
 use crate::{
     clock::Clock,
     error::Error,
@@ -37,6 +39,7 @@ pub struct Accounts {
     audit: AuditLog,
     hasher: PasswordHasher,
     throttle: Arc<LoginThrottle>,
+    second_factors: Arc<SecondFactors>,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
 }
@@ -47,6 +50,7 @@ impl Accounts {
         audit: AuditLog,
         hasher: PasswordHasher,
         throttle: Arc<LoginThrottle>,
+        second_factors: Arc<SecondFactors>,
         clock: Arc<dyn Clock>,
         metrics: Arc<Metrics>,
     ) -> Self {
@@ -55,9 +59,33 @@ impl Accounts {
             audit,
             hasher,
             throttle,
+            second_factors,
             clock,
             metrics,
         }
+    }
+
+    /// Enrolment in, and removal of, the TOTP second factor.
+    pub fn second_factors(&self) -> &SecondFactors {
+        &self.second_factors
+    }
+
+    /// The second step of an interactive login, for a user past the password: a code from
+    /// their authenticator or a recovery code. Throttled and counted with the password
+    /// failures of the same username and address, so the two steps share one budget.
+    pub async fn verify_second_factor(
+        &self,
+        user: &UserRecord,
+        code: &str,
+        client_ip: IpAddr,
+    ) -> Result<SecondFactor, Error> {
+        self.throttle.check(&user.username, client_ip).await?;
+        let result = self.second_factors.verify(user, code).await;
+        if matches!(result, Err(Error::InvalidSecondFactor)) {
+            tracing::info!(user_id = %user.id, ip = %client_ip, "login failed: wrong second factor");
+            self.throttle.failed(&user.username, client_ip).await;
+        }
+        result
     }
 
     pub fn hasher_load(&self) -> HasherLoad {

@@ -40,6 +40,10 @@ pub enum ApiError {
         #[oai(header = "DPoP-Nonce")]
         Option<String>,
     ),
+    /// Right credentials, but not enough for this route: an account with a second factor signs
+    /// in interactively.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
     /// The username or email is taken.
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
@@ -120,6 +124,9 @@ impl From<Error> for OAuthError {
         match err {
             // RFC 6749 §5.2: bad resource-owner credentials are an invalid grant.
             Error::InvalidCredentials | Error::InvalidGrant(_) => bad_request("invalid_grant"),
+            // RFC 6749 §5.2: the grant (a password alone) is not enough for this account.
+            Error::SecondFactorRequired => bad_request("invalid_grant"),
+            Error::InvalidSecondFactor => bad_request("invalid_grant"),
             Error::UnsupportedGrantType(_) => bad_request("unsupported_grant_type"),
             Error::OAuth { code, .. } => bad_request(code),
             // RFC 9449 §4.3 and §8.
@@ -214,6 +221,14 @@ impl From<Error> for ApiError {
                 ApiError::Conflict(ErrorBody::new("username_taken", err.to_string()))
             }
             Error::EmailTaken => ApiError::Conflict(ErrorBody::new("email_taken", err.to_string())),
+            Error::SecondFactorRequired => {
+                ApiError::Forbidden(ErrorBody::new("second_factor_required", err.to_string()))
+            }
+            Error::InvalidSecondFactor => ApiError::Unauthorized(
+                ErrorBody::new("invalid_second_factor", err.to_string()),
+                None,
+                None,
+            ),
             // No challenge header here: browsers would answer it with a Basic-auth prompt.
             Error::InvalidCredentials => ApiError::Unauthorized(
                 ErrorBody::new("invalid_credentials", err.to_string()),

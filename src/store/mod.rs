@@ -91,6 +91,60 @@ pub trait UserStore: Send + Sync {
     async fn delete_user(&self, user_id: Uuid) -> Result<bool, StoreError>;
 }
 
+/// A user's TOTP authenticator as stored: its secret sealed under a master key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TotpRecord {
+    pub user_id: Uuid,
+    pub sealed_secret: crate::keys::SealedBox,
+    pub master_key_id: String,
+    pub created_at: OffsetDateTime,
+    /// `None` while the user has not yet shown a first code.
+    pub confirmed_at: Option<OffsetDateTime>,
+    pub last_used_step: u64,
+}
+
+/// Second factors (TOTP and its recovery codes).
+#[async_trait]
+pub trait SecondFactorStore: Send + Sync {
+    async fn totp(&self, user_id: Uuid) -> Result<Option<TotpRecord>, StoreError>;
+    /// Starts an enrolment: replaces an unconfirmed authenticator, never a confirmed one
+    /// (false then: nothing changed).
+    async fn begin_totp(&self, record: &TotpRecord) -> Result<bool, StoreError>;
+    /// Confirms the unconfirmed authenticator with the step of its first code, and stores its
+    /// recovery codes (hashed), at once. False if there was none to confirm.
+    async fn confirm_totp(
+        &self,
+        user_id: Uuid,
+        step: u64,
+        recovery_code_hashes: &[[u8; 32]],
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Spends `step` of a confirmed authenticator: true only if it is later than every step
+    /// spent before (RFC 6238 §5.2), so of two logins with one code exactly one passes.
+    async fn spend_totp_step(&self, user_id: Uuid, step: u64) -> Result<bool, StoreError>;
+    /// Spends a recovery code: true only the first time.
+    async fn spend_recovery_code(
+        &self,
+        user_id: Uuid,
+        code_hash: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// How many recovery codes are left unspent.
+    async fn recovery_codes_left(&self, user_id: Uuid) -> Result<u64, StoreError>;
+    /// Removes the authenticator and its recovery codes; whether there was one.
+    async fn remove_totp(&self, user_id: Uuid) -> Result<bool, StoreError>;
+    /// Every authenticator whose secret is sealed under another master key than `key_id`.
+    async fn totp_sealed_elsewhere(&self, key_id: &str) -> Result<Vec<TotpRecord>, StoreError>;
+    /// Replaces a secret's sealing, if it is still sealed as `previous` says (a concurrent
+    /// re-enrolment wins); whether it was replaced.
+    async fn reseal_totp(
+        &self,
+        previous: &TotpRecord,
+        sealed: &crate::keys::SealedBox,
+        key_id: &str,
+    ) -> Result<bool, StoreError>;
+}
+
 /// The small per-user document behind `/api/profile`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Profile {
@@ -699,6 +753,7 @@ pub struct Stores {
     pub clients: Arc<dyn ClientStore>,
     pub consents: Arc<dyn ConsentStore>,
     pub profiles: Arc<dyn ProfileStore>,
+    pub second_factors: Arc<dyn SecondFactorStore>,
     pub proof_state: Arc<dyn ProofStateStore>,
     pub events: Arc<dyn EventBus>,
     pub housekeeping: Arc<dyn Housekeeping>,

@@ -2,6 +2,7 @@
 
 mod proof_state;
 mod rate_limits;
+mod second_factors;
 mod sessions;
 mod tokens;
 
@@ -38,6 +39,7 @@ pub fn stores() -> Stores {
         clients: clients.clone(),
         consents: clients,
         profiles: Arc::new(MemoryProfiles::default()),
+        second_factors: Arc::new(second_factors::MemorySecondFactors::default()),
         proof_state: Arc::new(MemoryProofState::default()),
         events: Arc::new(MemoryEvents::default()),
         housekeeping: Arc::new(NoHousekeeping),

@@ -6,6 +6,7 @@ mod housekeeping;
 mod migrate;
 mod profiles;
 mod revocations;
+mod second_factors;
 mod sessions;
 mod signing_keys;
 mod users;
@@ -171,6 +172,10 @@ impl Postgres {
 
     pub fn profiles(&self) -> Arc<profiles::PostgresProfiles> {
         Arc::new(profiles::PostgresProfiles(self.clone()))
+    }
+
+    pub fn second_factors(&self) -> Arc<second_factors::PostgresSecondFactors> {
+        Arc::new(second_factors::PostgresSecondFactors(self.clone()))
     }
 
     pub fn housekeeping(&self) -> Arc<housekeeping::PostgresHousekeeping> {
