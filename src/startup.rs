@@ -8,7 +8,9 @@ use tokio::net::TcpListener;
 
 use crate::http::server::{self, ConnectionLimits};
 use crate::{
-    accounts::{AUDIT_QUEUE_CAPACITY, Accounts, AuditLog, PasswordHasher},
+    accounts::{
+        AUDIT_QUEUE_CAPACITY, Accounts, AuditLog, PasswordHasher, PendingLogins, SecondFactors,
+    },
     authorization::Authorizations,
     clients::{ClientAssertions, Clients},
     clock::Clock,
@@ -87,6 +89,13 @@ impl AppState {
         }
         let key_ring = Arc::new(key_ring);
         let max_token_lifetime = config.access_token_ttl + config.clock_leeway;
+        // The TOTP secrets are sealed under the same master keys as the signing keys.
+        let second_factors = Arc::new(SecondFactors::new(
+            stores.second_factors.clone(),
+            masters.clone(),
+            clock.clone(),
+            authenticator_label(&config.public_url),
+        ));
         let keys = Arc::new(KeyManager::new(
             stores.signing_keys.clone(),
             stores.events.clone(),
@@ -134,6 +143,7 @@ impl AppState {
         ));
         let trust = config.trust.clone();
         Ok(Self {
+            pending_logins: Arc::new(PendingLogins::new(stores.proof_state.clone())),
             targets: Arc::new(Targets::new(trust.clone(), config.audience.clone())),
             external_issuers: Arc::new(ExternalIssuers::new(
                 &trust.issuers,
@@ -205,6 +215,7 @@ impl AppState {
                     clock.clone(),
                     metrics.clone(),
                 )),
+                second_factors,
                 clock.clone(),
                 metrics.clone(),
             ),
@@ -274,6 +285,7 @@ pub async fn connect_stores(
         clients: postgres.clients(),
         consents: postgres.consents(),
         profiles: postgres.profiles(),
+        second_factors: postgres.second_factors(),
         proof_state: Arc::new(store::redis::RedisProofState(redis.clone())),
         housekeeping: postgres.housekeeping(),
         token_cache: Arc::new(store::redis::RedisTokenState(redis.clone())),
@@ -397,5 +409,17 @@ async fn poll_keys(state: AppState) {
         if let Err(err) = state.keys.reload().await {
             tracing::error!(error = %err, "could not reload signing keys");
         }
+    }
+}
+
+/// What an authenticator app shows as the issuer of authd's codes: `authd` and the host users
+/// reach it at, so two deployments are told apart (no `:`, which the Key Uri Format reserves).
+fn authenticator_label(public_url: &str) -> String {
+    match url::Url::parse(public_url)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_owned))
+    {
+        Some(host) => format!("authd ({host})"),
+        None => "authd".to_owned(),
     }
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::{
-    accounts::Accounts,
+    accounts::{Accounts, PendingLogins},
     authorization::Authorizations,
     clients::Clients,
     clock::Clock,
@@ -27,6 +27,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub clock: Arc<dyn Clock>,
     pub accounts: Accounts,
+    /// Interactive logins between their password and their second factor.
+    pub pending_logins: Arc<PendingLogins>,
     pub tokens: Arc<TokenIssuer>,
     pub verifier: Arc<TokenVerifier>,
     pub revocations: Arc<Revocations>,

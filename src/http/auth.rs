@@ -50,6 +50,46 @@ pub(super) async fn check_password(
         .await
 }
 
+/// A password login on a route that can take nothing else (`/auth`, `/pop/login`, the
+/// password grant): an account with a second factor is refused, naming the flows that can
+/// carry one. Refused only after the password checked, so the answer says nothing to whoever
+/// does not know it.
+pub(super) async fn check_password_alone(
+    state: &AppState,
+    req: &Request,
+    client_ip: IpAddr,
+    username: String,
+    password: String,
+) -> Result<UserRecord, Error> {
+    let user = check_password(state, req, client_ip, username, password).await?;
+    if state.accounts.second_factors().enabled(user.id).await? {
+        return Err(Error::SecondFactorRequired);
+    }
+    Ok(user)
+}
+
+/// Re-authentication of a signed-in `user` before a sensitive change (ASVS 3.7.1): their
+/// password, checked as a login is (timing, throttle, audit).
+pub async fn reauthenticate(
+    state: &AppState,
+    req: &Request,
+    client_ip: IpAddr,
+    user: &UserRecord,
+    password: String,
+) -> Result<(), Error> {
+    if password.is_empty() {
+        return Err(Error::InvalidField {
+            field: "password",
+            message: "is required: re-enter your password to make this change".to_owned(),
+        });
+    }
+    let checked = check_password(state, req, client_ip, user.username.clone(), password).await?;
+    if checked.id != user.id {
+        return Err(Error::InvalidCredentials);
+    }
+    Ok(())
+}
+
 #[derive(Object)]
 struct TokenResponse {
     /// The access token: an RS256 JWT (`typ: at+jwt`) verifiable with the JWKS.
@@ -108,7 +148,7 @@ impl AuthApi {
                 (basic.username().to_owned(), basic.password().to_owned())
             }
         };
-        let user = check_password(state, req, client_ip, username, password).await?;
+        let user = check_password_alone(state, req, client_ip, username, password).await?;
 
         let now = state.clock.now();
         let issued = if want_expired {

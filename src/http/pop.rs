@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use super::{
     ApiTags,
     access::{AccessAuth, authorize, prove_pop},
-    auth::{Credentials, check_password},
+    auth::{Credentials, check_password_alone, reauthenticate},
     client_ip,
     error::ApiError,
     fields,
@@ -117,7 +117,7 @@ impl PopApi {
             .check(RateLimitedRoute::Auth, client_ip)
             .await?;
         let Credentials { username, password } = body.0;
-        let user = check_password(state, req, client_ip, username, password).await?;
+        let user = check_password_alone(state, req, client_ip, username, password).await?;
         let key = user
             .pop_public_key
             .as_deref()
@@ -187,23 +187,16 @@ impl PopApi {
         let caller = authorize(state, req, &auth).await?;
         let body = body.0;
         let key = PopPublicKey::parse(&body.public_key)?;
-        let password = body.password.ok_or_else(|| Error::InvalidField {
-            field: "password",
-            message: "is required: re-enter your password to change the key".to_owned(),
-        })?;
         // The same check as a login (timing, throttle, audit), for the token's own user.
         let user = caller.user(state).await?;
-        let reauthenticated = check_password(
+        reauthenticate(
             state,
             req,
             client_ip(req, &state.config.trusted_proxies),
-            user.username.clone(),
-            password,
+            &user,
+            body.password.unwrap_or_default(),
         )
         .await?;
-        if reauthenticated.id != user.id {
-            return Err(Error::InvalidCredentials.into());
-        }
         let user_id = user.id;
         if !state
             .users

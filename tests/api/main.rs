@@ -33,6 +33,7 @@ mod properties;
 mod rate_limit;
 mod register;
 mod rotation;
+mod second_factor;
 mod security_credentials;
 mod security_tokens;
 mod signing_keys;

@@ -3,6 +3,7 @@
 // With SCREENSHOTS set to a folder, each page is also photographed there (screenshots.sh).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { BASE, PHONE, closePage, launchChromium, newPage as newBrowserPage, screenshot } from "./browser.mjs";
@@ -40,6 +41,21 @@ async function logIn(page, username, password) {
   await page.getByLabel("Username").fill(username);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Log in" }).click();
+}
+
+/// The RFC 6238 code an authenticator app with the base32 `secret` shows, `steps` 30-second
+/// steps from now: what the test types, computed as any app computes it.
+function totp(secret, steps = 0) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const char of secret.replace(/=+$/, "")) bits += alphabet.indexOf(char).toString(2).padStart(5, "0");
+  const key = Buffer.from(bits.match(/.{8}/g).map((byte) => parseInt(byte, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 1000 / 30) + steps));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  const number = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return String(number).padStart(6, "0");
 }
 
 describe("authd web UI in headless Chromium", () => {
@@ -209,6 +225,51 @@ describe("authd web UI in headless Chromium", () => {
       order.push(await page.evaluate(() => document.activeElement.id || document.activeElement.textContent));
     }
     assert.deepEqual(order, ["username", "password", "Log in"]);
+    await closePage(page);
+  });
+
+  test("two-step verification: set up an authenticator, log in with a code, then a recovery code", async () => {
+    const page = await newPage();
+    const username = unique("totp");
+    const password = "tangerine vault ostrich 42";
+    await register(page, username, password);
+    await logIn(page, username, password);
+    await page.getByRole("heading", { name: "Your profile" }).waitFor();
+    await page.getByRole("button", { name: "Set up an authenticator app" }).click();
+    await page.getByRole("heading", { name: "Set up an authenticator app" }).waitFor();
+    assert.ok(await page.getByRole("img", { name: /QR code/ }).isVisible(), "the QR code is drawn");
+    const secret = (await page.locator("#totp-secret").textContent()).trim();
+    await assertAccessible(page);
+    await screenshot(page, "20-totp-enrol");
+    await page.getByLabel("Code from the app").fill(totp(secret));
+    await page.getByRole("button", { name: "Turn on two-step verification" }).click();
+    await page.getByRole("heading", { name: "Two-step verification is on" }).waitFor();
+    const codes = await page.getByRole("list", { name: "Recovery codes" }).locator("code").allTextContents();
+    assert.equal(codes.length, 10);
+    await assertAccessible(page);
+
+    // The password alone now leads to the code page; the next step's code signs in (the
+    // current one was spent on the set-up).
+    await page.goto(`${BASE}/ui/profile`);
+    await page.getByRole("button", { name: "Log out" }).click();
+    await logIn(page, username, password);
+    await page.getByRole("heading", { name: "Two-step verification" }).waitFor();
+    await assertAccessible(page);
+    await screenshot(page, "21-login-code");
+    await page.getByLabel("Code").fill("000000");
+    await page.getByRole("button", { name: "Verify" }).click();
+    assert.match(await page.getByRole("alert").textContent(), /not valid/);
+    await page.getByLabel("Code").fill(totp(secret, 1));
+    await page.getByRole("button", { name: "Verify" }).click();
+    await page.getByRole("heading", { name: "Your profile" }).waitFor();
+
+    // Phone lost: a recovery code stands in once.
+    await page.getByRole("button", { name: "Log out" }).click();
+    await logIn(page, username, password);
+    await page.getByLabel("Code").fill(codes[0]);
+    await page.getByRole("button", { name: "Verify" }).click();
+    await page.getByRole("heading", { name: "Your profile" }).waitFor();
+    assert.match(await page.locator("#second-factor-heading + p").textContent(), /9 recovery codes left/);
     await closePage(page);
   });
 });

@@ -219,11 +219,18 @@ pub async fn login(
         ..
     } = form;
     let authorization = Some(authorization).filter(|id| !id.is_empty());
-    match session::log_in(&ui.state, req, &ui.cookies, username.clone(), password).await {
-        Ok(()) => Ok(see_other(&match &authorization {
-            Some(id) => authorize::resume_url(id),
-            None => "/ui/profile".to_owned(),
-        })),
+    let step = session::log_in(
+        &ui.state,
+        req,
+        &ui.cookies,
+        username.clone(),
+        password,
+        authorization.clone(),
+    )
+    .await;
+    match step {
+        Ok(session::LoginStep::SignedIn) => Ok(see_other(&after_login(authorization.as_deref()))),
+        Ok(session::LoginStep::SecondFactor) => Ok(see_other("/ui/login/code")),
         Err(err) => {
             let err = UiError::from(err);
             let flow = match &authorization {
@@ -261,4 +268,13 @@ pub async fn logout(
         "/ui/login?notice={}",
         Notice::SignedOut.query()
     )))
+}
+
+/// Where a finished login goes: on with the authorization request it continues, or to the
+/// profile.
+pub fn after_login(authorization: Option<&str>) -> String {
+    match authorization {
+        Some(id) => authorize::resume_url(id),
+        None => "/ui/profile".to_owned(),
+    }
 }

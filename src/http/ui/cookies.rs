@@ -24,6 +24,8 @@ pub const SESSION: &str = "authd_session";
 pub const ACCESS: &str = "authd_access";
 /// The double-submit CSRF token (see `csrf`).
 pub const CSRF: &str = "authd_csrf";
+/// A login between its password and its second factor (`accounts::PendingLogins`).
+pub const PENDING: &str = "authd_pending";
 
 #[derive(Debug, Clone)]
 pub struct CookiePolicy {

@@ -19,6 +19,7 @@ mod keys;
 mod page;
 mod params;
 mod profile;
+mod second_factor;
 mod session;
 
 use std::sync::Arc;
@@ -46,13 +47,17 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
      base-uri 'none'";
 
 /// The UI's fixed paths and their methods, for the `Allow` header of a 405.
-pub const ALLOWED_METHODS: [(&str, &str); 11] = [
+pub const ALLOWED_METHODS: [(&str, &str); 15] = [
     ("/ui", "GET"),
     ("/ui/", "GET"),
     ("/ui/register", "GET, POST"),
     ("/ui/login", "GET, POST"),
+    ("/ui/login/code", "GET, POST"),
     ("/ui/logout", "POST"),
     ("/ui/profile", "GET, POST"),
+    ("/ui/profile/totp", "POST"),
+    ("/ui/profile/totp/confirm", "POST"),
+    ("/ui/profile/totp/remove", "POST"),
     ("/ui/keys", "GET"),
     ("/oauth/authorize/continue", "GET"),
     ("/oauth/authorize/consent", "POST"),
@@ -93,9 +98,16 @@ pub fn routes(state: &AppState) -> impl Endpoint + 'static {
             get(account::register_form).post(account::register),
         )
         .at("/login", get(account::login_form).post(account::login))
+        .at(
+            "/login/code",
+            get(second_factor::code_form).post(second_factor::submit_code),
+        )
         .at("/logout", post(account::logout))
         .at("/profile", get(profile::show).post(profile::save))
         .at("/sessions/:id/revoke", post(profile::revoke_session))
+        .at("/profile/totp", post(second_factor::begin))
+        .at("/profile/totp/confirm", post(second_factor::confirm))
+        .at("/profile/totp/remove", post(second_factor::remove))
         .at(
             "/applications/:client_id/revoke",
             post(profile::revoke_application),

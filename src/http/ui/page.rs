@@ -73,6 +73,8 @@ pub enum Notice {
     Saved,
     SessionRevoked,
     ApplicationRevoked,
+    LoginExpired,
+    SecondFactorRemoved,
 }
 
 impl Notice {
@@ -84,6 +86,8 @@ impl Notice {
             "saved" => Some(Self::Saved),
             "session-revoked" => Some(Self::SessionRevoked),
             "application-revoked" => Some(Self::ApplicationRevoked),
+            "login-expired" => Some(Self::LoginExpired),
+            "second-factor-removed" => Some(Self::SecondFactorRemoved),
             _ => None,
         }
     }
@@ -96,6 +100,8 @@ impl Notice {
             Self::Saved => "saved",
             Self::SessionRevoked => "session-revoked",
             Self::ApplicationRevoked => "application-revoked",
+            Self::LoginExpired => "login-expired",
+            Self::SecondFactorRemoved => "second-factor-removed",
         }
     }
 
@@ -108,6 +114,10 @@ impl Notice {
             Self::SessionRevoked => "Session revoked, with every token issued in it.",
             Self::ApplicationRevoked => {
                 "Application revoked: its access to your account ended, with every token it held."
+            }
+            Self::LoginExpired => "That login waited too long for its code. Log in again.",
+            Self::SecondFactorRemoved => {
+                "Two-step verification is off: your password alone signs you in now."
             }
         }
     }

@@ -29,6 +29,8 @@ struct Account {
     registered: When,
     last_login: Option<When>,
     has_pop_key: bool,
+    totp_enabled: bool,
+    recovery_codes_left: u64,
 }
 
 struct Token {
@@ -255,6 +257,13 @@ async fn render(
             granted: When::new(summary.consent.granted_at),
         })
         .collect();
+    let factors = ui.state.accounts.second_factors();
+    let totp_enabled = factors.enabled(user.id).await?;
+    let recovery_codes_left = if totp_enabled {
+        factors.recovery_codes_left(user.id).await?
+    } else {
+        0
+    };
     let pretty = |value: serde_json::Result<String>| {
         value.unwrap_or_else(|err| format!("(could not show: {err})"))
     };
@@ -271,6 +280,8 @@ async fn render(
             registered: When::new(user.created_at),
             last_login: user.last_login_at.map(When::new),
             has_pop_key: user.pop_public_key.is_some(),
+            totp_enabled,
+            recovery_codes_left,
         },
         display_name: profile.display_name.unwrap_or_default(),
         phone: profile.phone.unwrap_or_default(),

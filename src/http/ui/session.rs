@@ -16,6 +16,7 @@ use super::{
     csrf,
 };
 use crate::{
+    accounts::{PENDING_LOGIN_TTL, PendingLogin},
     error::Error,
     http::{auth, client_ip},
     metrics::Grant,
@@ -97,18 +98,103 @@ pub async fn live(
     Ok(Some((user, session)))
 }
 
-/// Checks a password login and, if it succeeds, starts a session in the browser's cookies.
-/// Every login route checks passwords the same way (throttling, timing, audit log).
+/// How a correct password login goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginStep {
+    /// Signed in: the session is in the browser's cookies.
+    SignedIn,
+    /// The account has a second factor: the browser holds a pending login, and the code page
+    /// finishes it (`second_step`).
+    SecondFactor,
+}
+
+/// Checks a password login. Every login route checks passwords the same way (throttling,
+/// timing, audit log). An account without a second factor is signed in at once; one with a
+/// second factor gets a pending login, which only its code turns into a session.
 pub async fn log_in(
     state: &AppState,
     req: &Request,
     policy: &CookiePolicy,
     username: String,
     password: String,
-) -> Result<(), Error> {
+    authorization: Option<String>,
+) -> Result<LoginStep, Error> {
     let ip = client_ip(req, &state.config.trusted_proxies);
     state.rate_limiter.check(RateLimitedRoute::Auth, ip).await?;
     let user = auth::check_password(state, req, ip, username, password).await?;
+    let now = state.clock.now().unix_timestamp();
+    if state.accounts.second_factors().enabled(user.id).await? {
+        let pending = PendingLogin {
+            user_id: user.id,
+            password_at: now,
+            authorization,
+        };
+        let id = state.pending_logins.hold(&pending).await?;
+        policy.set(req.cookie(), cookies::PENDING, &id, Some(PENDING_LOGIN_TTL));
+        return Ok(LoginStep::SecondFactor);
+    }
+    start(state, req, policy, &user, Login::password(now)).await?;
+    Ok(LoginStep::SignedIn)
+}
+
+/// The pending login of this browser, if it has a live one.
+pub async fn pending(
+    state: &AppState,
+    req: &Request,
+    policy: &CookiePolicy,
+) -> Result<Option<PendingLogin>, Error> {
+    match policy.get(req.cookie(), cookies::PENDING) {
+        Some(id) => state.pending_logins.find(&id, false).await,
+        None => Ok(None),
+    }
+}
+
+/// Finishes a pending login with its second factor: a code from the user's authenticator app
+/// or a recovery code. The session's `amr` says both steps (RFC 8176 `pwd`, `otp`, `mfa`).
+/// `Ok(None)`: there is no pending login (it expired, or was finished already).
+pub async fn second_step(
+    state: &AppState,
+    req: &Request,
+    policy: &CookiePolicy,
+    code: &str,
+) -> Result<Option<PendingLogin>, Error> {
+    let jar = req.cookie();
+    let Some(id) = policy.get(jar, cookies::PENDING) else {
+        return Ok(None);
+    };
+    let Some(pending) = state.pending_logins.find(&id, false).await? else {
+        policy.clear(jar, cookies::PENDING);
+        return Ok(None);
+    };
+    let Some(user) = state.users.find_by_id(pending.user_id).await? else {
+        policy.clear(jar, cookies::PENDING);
+        return Ok(None);
+    };
+    let ip = client_ip(req, &state.config.trusted_proxies);
+    state.rate_limiter.check(RateLimitedRoute::Auth, ip).await?;
+    state.accounts.verify_second_factor(&user, code, ip).await?;
+    // Of two requests with good codes, one finishes the login.
+    if state.pending_logins.find(&id, true).await?.is_none() {
+        return Ok(None);
+    }
+    policy.clear(jar, cookies::PENDING);
+    let login = Login {
+        auth_time: pending.password_at,
+        amr: ["pwd", "otp", "mfa"].map(str::to_owned).to_vec(),
+        ..Login::default()
+    };
+    start(state, req, policy, &user, login).await?;
+    Ok(Some(pending))
+}
+
+/// Starts a session for `user` in the browser's cookies, after every step of the login passed.
+async fn start(
+    state: &AppState,
+    req: &Request,
+    policy: &CookiePolicy,
+    user: &UserRecord,
+    login: Login,
+) -> Result<(), Error> {
     let jar = req.cookie();
     // A login over a live session replaces it: no session is left running that no browser holds.
     if let Some(previous) = policy.get(jar, cookies::SESSION) {
@@ -126,12 +212,12 @@ pub async fn log_in(
             dpop_jkt: None,
             client_id: None,
             // What the codes this session gives pass on to ID tokens (`auth_time`, `amr`).
-            login: Some(Login::password(state.clock.now().unix_timestamp())),
+            login: Some(login),
             resources: Vec::new(),
         })
         .await?;
     policy.set_for_session(jar, cookies::SESSION, started.refresh_token.expose());
-    issue_access_token(state, jar, policy, &user, &started.session)?;
+    issue_access_token(state, jar, policy, user, &started.session)?;
     // A new privilege level, a new CSRF token (a token seen before login is worth nothing now).
     csrf::renew(jar, policy);
     tracing::info!(user_id = %user.id, session = %started.session.id, "signed in to the web UI");

@@ -1,0 +1,220 @@
+//! The second factor in the web UI: the login's code step, and setting up or removing the
+//! TOTP authenticator from the profile.
+
+use std::sync::Arc;
+
+use askama::Template;
+use poem::{
+    Request, Response, handler,
+    http::StatusCode,
+    web::{Data, Form},
+};
+use serde::Deserialize;
+
+use super::{
+    Ui, account, authorize, csrf,
+    error::UiError,
+    page::{Layout, Notice, html, see_other},
+    session,
+};
+use crate::{error::Error, http::client_ip};
+
+#[derive(Template)]
+#[template(path = "login_code.html")]
+struct CodePage {
+    layout: Layout,
+    error: Option<String>,
+    client_name: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "totp_enrol.html")]
+struct EnrolPage {
+    layout: Layout,
+    qr_svg: String,
+    secret: String,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "totp_recovery.html")]
+struct RecoveryPage {
+    layout: Layout,
+    codes: Vec<String>,
+}
+
+/// No `Debug`: it holds a one-time code.
+#[derive(Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    code: String,
+}
+
+/// No `Debug`: it holds a password.
+#[derive(Deserialize)]
+pub struct RemoveForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    password: String,
+}
+
+fn login_again() -> Response {
+    see_other(&format!(
+        "/ui/login?notice={}",
+        Notice::LoginExpired.query()
+    ))
+}
+
+fn sign_in_first() -> Response {
+    see_other(&format!("/ui/login?notice={}", Notice::SignInFirst.query()))
+}
+
+async fn client_name(ui: &Ui, authorization: Option<&str>) -> Result<Option<String>, UiError> {
+    Ok(match authorization {
+        Some(id) => Some(authorize::held_for_login(ui, id).await?.client_name),
+        None => None,
+    })
+}
+
+#[handler]
+pub async fn code_form(req: &Request, Data(ui): Data<&Arc<Ui>>) -> Result<Response, UiError> {
+    let Some(pending) = session::pending(&ui.state, req, &ui.cookies).await? else {
+        return Ok(login_again());
+    };
+    let page = CodePage {
+        layout: Layout::new(req.cookie(), &ui.cookies, None),
+        error: None,
+        client_name: client_name(ui, pending.authorization.as_deref()).await?,
+    };
+    Ok(html(&page, StatusCode::OK))
+}
+
+#[handler]
+pub async fn submit_code(
+    req: &Request,
+    Data(ui): Data<&Arc<Ui>>,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, UiError> {
+    if !csrf::is_genuine(req, &ui.cookies, &form.csrf) {
+        return Err(UiError::forged_form());
+    }
+    let Some(pending) = session::pending(&ui.state, req, &ui.cookies).await? else {
+        return Ok(login_again());
+    };
+    match session::second_step(&ui.state, req, &ui.cookies, &form.code).await {
+        Ok(Some(finished)) => Ok(see_other(&account::after_login(
+            finished.authorization.as_deref(),
+        ))),
+        Ok(None) => Ok(login_again()),
+        Err(err) => {
+            let err = UiError::from(err);
+            let page = CodePage {
+                layout: Layout::new(req.cookie(), &ui.cookies, None),
+                error: Some(err.message.clone()),
+                client_name: client_name(ui, pending.authorization.as_deref()).await?,
+            };
+            Ok(err.retry_after_on(html(&page, err.status)))
+        }
+    }
+}
+
+/// Starts setting up an authenticator app: a new secret, shown as a QR code and as text.
+#[handler]
+pub async fn begin(
+    req: &Request,
+    Data(ui): Data<&Arc<Ui>>,
+    Form(form): Form<account::CsrfOnly>,
+) -> Result<Response, UiError> {
+    if !csrf::is_genuine(req, &ui.cookies, &form.csrf) {
+        return Err(UiError::forged_form());
+    }
+    let Some(signed_in) = session::current(&ui.state, req.cookie(), &ui.cookies).await? else {
+        return Ok(sign_in_first());
+    };
+    let enrolment = ui
+        .state
+        .accounts
+        .second_factors()
+        .begin(&signed_in.user)
+        .await?;
+    let page = EnrolPage {
+        layout: Layout::new(req.cookie(), &ui.cookies, Some(&signed_in)),
+        qr_svg: enrolment.qr_svg,
+        secret: enrolment.secret.to_string(),
+        error: None,
+    };
+    Ok(html(&page, StatusCode::OK))
+}
+
+/// Confirms the authenticator with a first code; shows the recovery codes, this once.
+#[handler]
+pub async fn confirm(
+    req: &Request,
+    Data(ui): Data<&Arc<Ui>>,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, UiError> {
+    if !csrf::is_genuine(req, &ui.cookies, &form.csrf) {
+        return Err(UiError::forged_form());
+    }
+    let Some(signed_in) = session::current(&ui.state, req.cookie(), &ui.cookies).await? else {
+        return Ok(sign_in_first());
+    };
+    let factors = ui.state.accounts.second_factors();
+    match factors.confirm(&signed_in.user, &form.code).await {
+        Ok(codes) => {
+            let page = RecoveryPage {
+                layout: Layout::new(req.cookie(), &ui.cookies, Some(&signed_in)),
+                codes: codes.0.iter().map(|code| code.to_string()).collect(),
+            };
+            Ok(html(&page, StatusCode::OK))
+        }
+        Err(Error::InvalidSecondFactor) => {
+            // The same secret again: the app the user just set up stays right.
+            let Some(enrolment) = factors.enrolment(&signed_in.user).await? else {
+                return Ok(see_other("/ui/profile"));
+            };
+            let page = EnrolPage {
+                layout: Layout::new(req.cookie(), &ui.cookies, Some(&signed_in)),
+                qr_svg: enrolment.qr_svg,
+                secret: enrolment.secret.to_string(),
+                error: Some(
+                    "That code is not right: check that the app shows authd, and type its \
+                     current code."
+                        .to_owned(),
+                ),
+            };
+            Ok(html(&page, StatusCode::UNPROCESSABLE_ENTITY))
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Removes the authenticator, after the password once more (ASVS 3.7.1).
+#[handler]
+pub async fn remove(
+    req: &Request,
+    Data(ui): Data<&Arc<Ui>>,
+    Form(form): Form<RemoveForm>,
+) -> Result<Response, UiError> {
+    if !csrf::is_genuine(req, &ui.cookies, &form.csrf) {
+        return Err(UiError::forged_form());
+    }
+    let state = &ui.state;
+    let Some(signed_in) = session::current(state, req.cookie(), &ui.cookies).await? else {
+        return Ok(sign_in_first());
+    };
+    let ip = client_ip(req, &state.config.trusted_proxies);
+    crate::http::auth::reauthenticate(state, req, ip, &signed_in.user, form.password).await?;
+    state
+        .accounts
+        .second_factors()
+        .remove(signed_in.user.id)
+        .await?;
+    Ok(see_other(&format!(
+        "/ui/profile?notice={}",
+        Notice::SecondFactorRemoved.query()
+    )))
+}
