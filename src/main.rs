@@ -159,11 +159,14 @@ async fn rotate_keys(args: RotateKeysArgs) -> Result<(), StartupError> {
     Ok(())
 }
 
-/// Re-seals every private key under the first master key, and announces it to the replicas.
+/// Re-seals every private key and TOTP secret under the first master key, and announces the
+/// keys to the replicas.
 async fn rewrap_keys(args: RewrapKeysArgs) -> Result<(), StartupError> {
     let state = operator_state(&args.connection, &args.common).await?;
     let rewrapped = state.keys.rewrap().await?;
     eprintln!("authd: {rewrapped} signing key(s) re-sealed under the new master key");
+    let secrets = state.accounts.second_factors().rewrap().await?;
+    eprintln!("authd: {secrets} TOTP secret(s) re-sealed under the new master key");
     Ok(())
 }
 

@@ -131,6 +131,11 @@ async fn rewrap_moves_every_key_to_the_new_master_key_without_downtime() {
     let app = spawn_app_with(AppOptions::default()).await;
     let password = app.register("alice").await;
     let token = app.login("alice", &password).await;
+    // Bob has an authenticator: its secret is sealed under the master key too.
+    let mut browser = crate::browser::Browser::new(&app);
+    browser.signed_in_as("bob").await;
+    let (secret, _) =
+        crate::second_factor::enrol(&mut browser, time::OffsetDateTime::now_utc()).await;
     let new_key = [7u8; 32];
     let rewrap = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_authd"))
@@ -158,9 +163,13 @@ async fn rewrap_moves_every_key_to_the_new_master_key_without_downtime() {
         "{}",
         String::from_utf8_lossy(&first.stderr)
     );
-    assert!(String::from_utf8_lossy(&first.stderr).contains("1 signing key(s) re-sealed"));
+    let said = String::from_utf8_lossy(&first.stderr);
+    assert!(said.contains("1 signing key(s) re-sealed"), "{said}");
+    assert!(said.contains("1 TOTP secret(s) re-sealed"), "{said}");
     let again = rewrap();
-    assert!(String::from_utf8_lossy(&again.stderr).contains("0 signing key(s) re-sealed"));
+    let said = String::from_utf8_lossy(&again.stderr);
+    assert!(said.contains("0 signing key(s) re-sealed"), "{said}");
+    assert!(said.contains("0 TOTP secret(s) re-sealed"), "{said}");
 
     // The replica that still serves kept its decrypted keys: no downtime.
     assert_eq!(app.me_status(&token).await, 200);
@@ -187,6 +196,20 @@ async fn rewrap_moves_every_key_to_the_new_master_key_without_downtime() {
             .verification_key(&kid_of(&token), time::OffsetDateTime::now_utc())
             .is_some()
     );
+    // Bob's codes still check under the new key alone (the next step's: this one was spent).
+    let bob = new_only
+        .users
+        .find_by_username("bob")
+        .await
+        .unwrap()
+        .unwrap();
+    let code = crate::second_factor::code_at(&secret, time::OffsetDateTime::now_utc(), 1);
+    new_only
+        .accounts
+        .second_factors()
+        .verify(&bob, &code)
+        .await
+        .expect("the re-sealed secret opens with the new key");
     let old_only = restart(app.master_key.clone())
         .await
         .err()
