@@ -307,11 +307,7 @@ fn recovery_code() -> Zeroizing<String> {
         .iter()
         .map(|b| char::from(ALPHABET[usize::from(b % 32)]))
         .collect();
-    let groups: Vec<String> = chars
-        .chunks(4)
-        .map(|group| group.iter().collect())
-        .collect();
-    Zeroizing::new(groups.join("-"))
+    grouped(&chars)
 }
 
 /// What the user typed, as the code was shown: without spaces or dashes, in lower case.
@@ -322,6 +318,11 @@ fn normalize_recovery(code: &str) -> Zeroizing<String> {
         .map(|c| c.to_ascii_lowercase())
         .collect();
     let chars: Vec<char> = kept.chars().collect();
+    grouped(&chars)
+}
+
+/// `chars` in groups of four joined by dashes, as recovery codes are shown.
+fn grouped(chars: &[char]) -> Zeroizing<String> {
     let groups: Vec<String> = chars
         .chunks(4)
         .map(|group| group.iter().collect())
