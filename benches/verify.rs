@@ -99,7 +99,7 @@ fn bench_user() -> UserRecord {
         id: uuid::Uuid::now_v7(),
         username: "bench".to_owned(),
         email: "bench@example.com".to_owned(),
-        password_hash: String::new(),
+        password_hash: None,
         created_at: time::OffsetDateTime::now_utc(),
         last_login_at: None,
         pop_public_key: None,

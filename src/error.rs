@@ -26,6 +26,17 @@ pub enum Error {
         "the code is not valid: use a current code from your authenticator app, or an unused recovery code"
     )]
     InvalidSecondFactor,
+    /// A passkey ceremony that failed: a wrong origin or relying party, a replayed or unknown
+    /// challenge, a signature that does not verify, an unknown credential, or a counter that
+    /// went backwards (a cloned authenticator). One answer for all; the log says which.
+    #[error("the passkey was not accepted: start again, and use a passkey registered here")]
+    InvalidPasskey,
+    /// The same authenticator credential registered twice (to this account or another).
+    #[error("this passkey is registered already")]
+    PasskeyTaken,
+    /// Passkeys need a relying-party id: a domain name in `AUTHD_PUBLIC_URL`, not an address.
+    #[error("passkeys are not available on this server (AUTHD_PUBLIC_URL has no domain name)")]
+    PasskeysUnavailable,
     /// A password-only route (the password grant, `/auth`, `/pop/login`) for an account with a
     /// second factor, which those routes cannot carry.
     #[error(

@@ -9,7 +9,8 @@ use tokio::net::TcpListener;
 use crate::http::server::{self, ConnectionLimits};
 use crate::{
     accounts::{
-        AUDIT_QUEUE_CAPACITY, Accounts, AuditLog, PasswordHasher, PendingLogins, SecondFactors,
+        AUDIT_QUEUE_CAPACITY, Accounts, AuditLog, Factors, Passkeys, PasswordHasher, PendingLogins,
+        Reauthentications, SecondFactors,
     },
     authorization::Authorizations,
     clients::{ClientAssertions, Clients},
@@ -96,6 +97,13 @@ impl AppState {
             clock.clone(),
             authenticator_label(&config.public_url),
         ));
+        let passkeys = Arc::new(Passkeys::new(
+            &config.public_url,
+            &authenticator_label(&config.public_url),
+            stores.passkeys.clone(),
+            stores.proof_state.clone(),
+            clock.clone(),
+        ));
         let keys = Arc::new(KeyManager::new(
             stores.signing_keys.clone(),
             stores.events.clone(),
@@ -144,6 +152,7 @@ impl AppState {
         let trust = config.trust.clone();
         Ok(Self {
             pending_logins: Arc::new(PendingLogins::new(stores.proof_state.clone())),
+            reauthentications: Arc::new(Reauthentications::new(stores.proof_state.clone())),
             targets: Arc::new(Targets::new(trust.clone(), config.audience.clone())),
             external_issuers: Arc::new(ExternalIssuers::new(
                 &trust.issuers,
@@ -215,7 +224,10 @@ impl AppState {
                     clock.clone(),
                     metrics.clone(),
                 )),
-                second_factors,
+                Factors {
+                    totp: second_factors,
+                    passkeys,
+                },
                 clock.clone(),
                 metrics.clone(),
             ),
@@ -286,6 +298,7 @@ pub async fn connect_stores(
         consents: postgres.consents(),
         profiles: postgres.profiles(),
         second_factors: postgres.second_factors(),
+        passkeys: postgres.passkeys(),
         proof_state: Arc::new(store::redis::RedisProofState(redis.clone())),
         housekeeping: postgres.housekeeping(),
         token_cache: Arc::new(store::redis::RedisTokenState(redis.clone())),

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::{
-    accounts::{Accounts, PendingLogins},
+    accounts::{Accounts, PendingLogins, Reauthentications},
     authorization::Authorizations,
     clients::Clients,
     clock::Clock,
@@ -29,6 +29,8 @@ pub struct AppState {
     pub accounts: Accounts,
     /// Interactive logins between their password and their second factor.
     pub pending_logins: Arc<PendingLogins>,
+    /// Sessions that re-authenticated with a passkey in the last few minutes.
+    pub reauthentications: Arc<Reauthentications>,
     pub tokens: Arc<TokenIssuer>,
     pub verifier: Arc<TokenVerifier>,
     pub revocations: Arc<Revocations>,

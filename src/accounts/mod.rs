@@ -1,11 +1,13 @@
 //! User accounts: validated identities, password hashing, registration and authentication,
-//! and the second factor of interactive logins.
+//! the second factor of interactive logins, and passkeys.
 
 mod audit;
 mod email;
 mod hasher;
+mod passkeys;
 mod password;
 mod pending_logins;
+mod reauthentications;
 mod service;
 mod totp;
 mod username;
@@ -13,8 +15,10 @@ mod username;
 pub use audit::{AuditLog, QUEUE_CAPACITY as AUDIT_QUEUE_CAPACITY};
 pub use email::Email;
 pub use hasher::{HasherLoad, PasswordHasher};
+pub use passkeys::{Ceremony, PASSKEY_LIMIT, PasskeyMethod, Passkeys, Purpose};
 pub use password::Password;
 pub use pending_logins::{PENDING_LOGIN_TTL, PendingLogin, PendingLogins};
-pub use service::{Accounts, AuthAttempt, Registered};
+pub use reauthentications::{REAUTHENTICATION_TTL, Reauthentications};
+pub use service::{Accounts, AuthAttempt, Factors, Registered};
 pub use totp::{Enrolment, RecoveryCodes, SecondFactor, SecondFactors};
 pub use username::Username;

@@ -5,7 +5,8 @@ use std::{net::IpAddr, sync::Arc};
 use uuid::Uuid;
 
 use super::{
-    AuditLog, Email, HasherLoad, Password, PasswordHasher, SecondFactor, SecondFactors, Username,
+    AuditLog, Email, HasherLoad, Passkeys, Password, PasswordHasher, SecondFactor, SecondFactors,
+    Username,
 };
 use crate::{
     clock::Clock,
@@ -33,6 +34,12 @@ pub struct AuthAttempt {
     pub user_agent: Option<String>,
 }
 
+/// A user's authenticators beyond the password: the TOTP app and passkeys.
+pub struct Factors {
+    pub totp: Arc<SecondFactors>,
+    pub passkeys: Arc<Passkeys>,
+}
+
 #[derive(Clone)]
 pub struct Accounts {
     users: Arc<dyn UserStore>,
@@ -40,6 +47,7 @@ pub struct Accounts {
     hasher: PasswordHasher,
     throttle: Arc<LoginThrottle>,
     second_factors: Arc<SecondFactors>,
+    passkeys: Arc<Passkeys>,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
 }
@@ -50,7 +58,7 @@ impl Accounts {
         audit: AuditLog,
         hasher: PasswordHasher,
         throttle: Arc<LoginThrottle>,
-        second_factors: Arc<SecondFactors>,
+        factors: Factors,
         clock: Arc<dyn Clock>,
         metrics: Arc<Metrics>,
     ) -> Self {
@@ -59,7 +67,8 @@ impl Accounts {
             audit,
             hasher,
             throttle,
-            second_factors,
+            second_factors: factors.totp,
+            passkeys: factors.passkeys,
             clock,
             metrics,
         }
@@ -68,6 +77,44 @@ impl Accounts {
     /// Enrolment in, and removal of, the TOTP second factor.
     pub fn second_factors(&self) -> &SecondFactors {
         &self.second_factors
+    }
+
+    /// The user's passkeys: registration, login, verification, removal.
+    pub fn passkeys(&self) -> &Passkeys {
+        &self.passkeys
+    }
+
+    /// Whether a password alone is not enough for this user: they have a TOTP authenticator
+    /// or a passkey, and an interactive login asks for one after the password.
+    pub async fn has_second_factor(&self, user_id: Uuid) -> Result<bool, Error> {
+        Ok(self.second_factors.enabled(user_id).await? || self.passkeys.any(user_id).await?)
+    }
+
+    /// Makes the account passkey-only: the password hash is deleted, and no password opens
+    /// the account any more. Only while it has a passkey (checked again by the store, in the
+    /// same transaction as the change).
+    pub async fn drop_password(&self, user: &UserRecord) -> Result<(), Error> {
+        let refused = || Error::InvalidField {
+            field: "passkey",
+            message: "is required: add a passkey before you stop using a password".to_owned(),
+        };
+        if !self.passkeys.any(user.id).await? {
+            return Err(refused());
+        }
+        if !self.users.set_password_hash(user.id, None).await? {
+            return Err(refused());
+        }
+        tracing::info!(user_id = %user.id, "account made passkey-only");
+        Ok(())
+    }
+
+    /// Sets a new password (checked for strength as at registration): for a passkey-only
+    /// account that wants one back.
+    pub async fn set_password(&self, user: &UserRecord, password: &Password) -> Result<(), Error> {
+        let hash = self.hasher.hash(password).await?;
+        self.users.set_password_hash(user.id, Some(&hash)).await?;
+        tracing::info!(user_id = %user.id, "password set");
+        Ok(())
     }
 
     /// The second step of an interactive login, for a user past the password: a code from
@@ -110,7 +157,7 @@ impl Accounts {
             id: Uuid::now_v7(),
             username: username.as_str().to_owned(),
             email: email.as_str().to_owned(),
-            password_hash: self.hasher.hash(&password).await?,
+            password_hash: Some(self.hasher.hash(&password).await?),
             created_at: self.clock.now(),
             last_login_at: None,
             pop_public_key: pop_key.map(|key| key.pem().to_owned()),
@@ -143,7 +190,9 @@ impl Accounts {
             .hasher
             .verify(
                 &attempt.password,
-                user.as_ref().map(|u| u.password_hash.as_str()),
+                // A passkey-only account has no hash: checked against the dummy, and refused
+                // like a wrong password, so the answer says nothing about the account.
+                user.as_ref().and_then(|u| u.password_hash.as_deref()),
             )
             .await?;
         let now = self.clock.now();
@@ -175,6 +224,27 @@ impl Accounts {
         // Waits only if the audit queue is full (see `AuditLog`).
         self.audit.record(entry).await;
         result
+    }
+
+    /// Writes a login with a passkey to the audit log, as a password login is written (its
+    /// failures are logged by `Passkeys`, and throttled by the route's rate limit: there is
+    /// no secret to guess).
+    pub async fn record_passkey_login(
+        &self,
+        user: &UserRecord,
+        client_ip: IpAddr,
+        user_agent: Option<String>,
+    ) {
+        self.metrics.login(AuthOutcome::Success);
+        self.audit
+            .record(AuthLogEntry {
+                request_ip: client_ip,
+                request_timestamp: self.clock.now(),
+                user_id: Some(user.id),
+                outcome: AuthOutcome::Success,
+                user_agent,
+            })
+            .await;
     }
 
     /// Returns once every login attempt so far is in the audit log: for shutdown.

@@ -126,6 +126,9 @@ impl From<Error> for OAuthError {
             Error::InvalidCredentials | Error::InvalidGrant(_) => bad_request("invalid_grant"),
             // RFC 6749 §5.2: the grant (a password alone) is not enough for this account.
             Error::SecondFactorRequired => bad_request("invalid_grant"),
+            Error::InvalidPasskey | Error::PasskeyTaken | Error::PasskeysUnavailable => {
+                bad_request("invalid_request")
+            }
             Error::InvalidSecondFactor => bad_request("invalid_grant"),
             Error::UnsupportedGrantType(_) => bad_request("unsupported_grant_type"),
             Error::OAuth { code, .. } => bad_request(code),
@@ -229,6 +232,17 @@ impl From<Error> for ApiError {
                 None,
                 None,
             ),
+            Error::InvalidPasskey => ApiError::Unauthorized(
+                ErrorBody::new("invalid_passkey", err.to_string()),
+                None,
+                None,
+            ),
+            Error::PasskeyTaken => {
+                ApiError::Conflict(ErrorBody::new("passkey_taken", err.to_string()))
+            }
+            Error::PasskeysUnavailable => {
+                ApiError::Forbidden(ErrorBody::new("passkeys_unavailable", err.to_string()))
+            }
             // No challenge header here: browsers would answer it with a Basic-auth prompt.
             Error::InvalidCredentials => ApiError::Unauthorized(
                 ErrorBody::new("invalid_credentials", err.to_string()),

@@ -224,6 +224,16 @@ impl UserStore for CachedUsers {
         self.shared.announce(Event::UserChanged(user_id)).await?;
         Ok(deleted)
     }
+
+    async fn set_password_hash(
+        &self,
+        user_id: Uuid,
+        password_hash: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let changed = self.inner.set_password_hash(user_id, password_hash).await?;
+        self.shared.announce(Event::UserChanged(user_id)).await?;
+        Ok(changed)
+    }
 }
 
 #[async_trait]

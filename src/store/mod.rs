@@ -50,6 +50,8 @@ pub enum StoreError {
 pub enum UniqueField {
     Username,
     Email,
+    /// A passkey's credential id, registered already (to this account or another).
+    PasskeyCredential,
 }
 
 impl std::fmt::Display for UniqueField {
@@ -57,6 +59,7 @@ impl std::fmt::Display for UniqueField {
         f.write_str(match self {
             UniqueField::Username => "username",
             UniqueField::Email => "email",
+            UniqueField::PasskeyCredential => "passkey credential",
         })
     }
 }
@@ -66,8 +69,8 @@ pub struct UserRecord {
     pub id: Uuid,
     pub username: String,
     pub email: String,
-    /// Argon2id PHC string.
-    pub password_hash: String,
+    /// Argon2id PHC string; `None` for a passkey-only account, which no password opens.
+    pub password_hash: Option<String>,
     pub created_at: OffsetDateTime,
     pub last_login_at: Option<OffsetDateTime>,
     /// The RSA public key (SubjectPublicKeyInfo PEM) for the signed-nonce scheme, if registered.
@@ -89,6 +92,55 @@ pub trait UserStore: Send + Sync {
     /// Deletes the user with everything that is theirs (sessions, consents, profile); false if
     /// no such user.
     async fn delete_user(&self, user_id: Uuid) -> Result<bool, StoreError>;
+    /// Sets the password hash, or with `None` makes the account passkey-only: only while the
+    /// user has a passkey (checked in the same statement). False if nothing changed.
+    async fn set_password_hash(
+        &self,
+        user_id: Uuid,
+        password_hash: Option<&str>,
+    ) -> Result<bool, StoreError>;
+}
+
+/// A registered passkey (a WebAuthn credential).
+#[derive(Debug, Clone)]
+pub struct PasskeyRecord {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub credential_id: Vec<u8>,
+    /// What its owner called it ("laptop", "phone").
+    pub name: String,
+    /// webauthn-rs's `Passkey` as JSON: public key, signature counter, backup flags. Public
+    /// material only: the private key never leaves the authenticator.
+    pub credential: serde_json::Value,
+    pub sign_count: u32,
+    pub created_at: OffsetDateTime,
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+#[async_trait]
+pub trait PasskeyStore: Send + Sync {
+    /// Inserts, unless the user has `limit` passkeys already (false then). A credential id
+    /// registered before, to anyone, is `Conflict(PasskeyCredential)`.
+    async fn insert_passkey(&self, passkey: &PasskeyRecord, limit: u64)
+    -> Result<bool, StoreError>;
+    /// The user's passkeys, oldest first.
+    async fn passkeys(&self, user_id: Uuid) -> Result<Vec<PasskeyRecord>, StoreError>;
+    async fn find_passkey(&self, credential_id: &[u8])
+    -> Result<Option<PasskeyRecord>, StoreError>;
+    /// Records a use: the credential's new state, if its counter is still `previous_count`
+    /// (compare and swap). False otherwise: another use of the same counter value got there
+    /// first, which a single authenticator never does.
+    async fn record_passkey_use(
+        &self,
+        id: Uuid,
+        previous_count: u32,
+        credential: &serde_json::Value,
+        sign_count: u32,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Removes one of the user's passkeys, unless it is the last one of a passkey-only account
+    /// (which would lock the user out). False if nothing was removed.
+    async fn remove_passkey(&self, user_id: Uuid, id: Uuid) -> Result<bool, StoreError>;
 }
 
 /// A user's TOTP authenticator as stored: its secret sealed under a master key.
@@ -754,6 +806,7 @@ pub struct Stores {
     pub consents: Arc<dyn ConsentStore>,
     pub profiles: Arc<dyn ProfileStore>,
     pub second_factors: Arc<dyn SecondFactorStore>,
+    pub passkeys: Arc<dyn PasskeyStore>,
     pub proof_state: Arc<dyn ProofStateStore>,
     pub events: Arc<dyn EventBus>,
     pub housekeeping: Arc<dyn Housekeeping>,

@@ -36,7 +36,7 @@ fn user(username: String, email: String) -> UserRecord {
         id: Uuid::now_v7(),
         username,
         email,
-        password_hash: String::new(),
+        password_hash: None,
         created_at: OffsetDateTime::now_utc(),
         last_login_at: None,
         pop_public_key: None,

@@ -1,5 +1,6 @@
 //! In-memory stores for `authd dev` and tests: the same contracts, nothing persists.
 
+mod passkeys;
 mod proof_state;
 mod rate_limits;
 mod second_factors;
@@ -40,6 +41,7 @@ pub fn stores() -> Stores {
         consents: clients,
         profiles: Arc::new(MemoryProfiles::default()),
         second_factors: Arc::new(second_factors::MemorySecondFactors::default()),
+        passkeys: Arc::new(passkeys::MemoryPasskeys::default()),
         proof_state: Arc::new(MemoryProofState::default()),
         events: Arc::new(MemoryEvents::default()),
         housekeeping: Arc::new(NoHousekeeping),
@@ -106,6 +108,19 @@ impl UserStore for MemoryUsers {
 
     async fn delete_user(&self, user_id: Uuid) -> Result<bool, StoreError> {
         Ok(lock(&self.by_id).remove(&user_id).is_some())
+    }
+
+    /// Does not see the passkeys (another memory store): `Passkeys` checks that the user has
+    /// one before dropping the password.
+    async fn set_password_hash(
+        &self,
+        user_id: Uuid,
+        password_hash: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        Ok(lock(&self.by_id)
+            .get_mut(&user_id)
+            .map(|user| user.password_hash = password_hash.map(str::to_owned))
+            .is_some())
     }
 }
 

@@ -4,6 +4,7 @@ mod auth_logs;
 mod clients;
 mod housekeeping;
 mod migrate;
+mod passkeys;
 mod profiles;
 mod revocations;
 mod second_factors;
@@ -176,6 +177,10 @@ impl Postgres {
 
     pub fn second_factors(&self) -> Arc<second_factors::PostgresSecondFactors> {
         Arc::new(second_factors::PostgresSecondFactors(self.clone()))
+    }
+
+    pub fn passkeys(&self) -> Arc<passkeys::PostgresPasskeys> {
+        Arc::new(passkeys::PostgresPasskeys(self.clone()))
     }
 
     pub fn housekeeping(&self) -> Arc<housekeeping::PostgresHousekeeping> {

@@ -170,6 +170,45 @@ impl UserStore for PostgresUsers {
             .map(|deleted| deleted == 1)
             .map_err(|err| unavailable(&err))
     }
+
+    #[tracing::instrument(
+        name = "postgres users.set_password_hash",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
+    async fn set_password_hash(
+        &self,
+        user_id: Uuid,
+        password_hash: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let mut client = self.0.client().await?;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(|err| unavailable(&err))?;
+        // Dropping the password needs a passkey left to sign in with. The row is locked first,
+        // as `remove_passkey` locks it, and the passkeys are counted after (READ COMMITTED: a
+        // new snapshot), so the two cannot leave an account with neither.
+        let locked = tx
+            .query_opt("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&user_id])
+            .await
+            .map_err(|err| unavailable(&err))?;
+        if locked.is_none() {
+            return Ok(false);
+        }
+        let updated = tx
+            .execute(
+                "UPDATE users SET password_hash = $2
+                 WHERE id = $1
+                   AND ($2::text IS NOT NULL
+                        OR EXISTS (SELECT 1 FROM passkeys WHERE user_id = $1))",
+                &[&user_id, &password_hash],
+            )
+            .await
+            .map_err(|err| unavailable(&err))?;
+        tx.commit().await.map_err(|err| unavailable(&err))?;
+        Ok(updated == 1)
+    }
 }
 
 fn user_from_row(row: &Row) -> Result<UserRecord, StoreError> {
