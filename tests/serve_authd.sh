@@ -1,12 +1,14 @@
 # Sourced by the scripts that test a running authd (schemathesis.sh, browser/run.sh):
-# `serve_authd <name> <port>` starts `authd serve` ($AUTHD, default target/debug/authd) on a
+# `serve_authd <name> <port> [host]` starts `authd serve` ($AUTHD, default target/debug/authd) on a
 # database and Redis prefix of its own, waits until it is ready, and removes them all on exit.
 # Settings beyond these come from the caller's environment (export AUTHD_...=...).
 # Sets BASE (its URL) and AUTHD_LOG; `show_authd_log` prints its last lines.
 
 serve_authd() {
-  local name=$1 port=$2
-  BASE="http://127.0.0.1:$port"
+  # `host` names authd in its URL (it listens on 127.0.0.1 either way): localhost where the
+  # test needs a domain name (WebAuthn's relying party).
+  local name=$1 port=$2 host=${3:-127.0.0.1}
+  BASE="http://$host:$port"
   SERVED_DB="authd_${name}_$$"
   SERVED_PREFIX="authd-${name}:$$:"
   SERVED_WORK=$(mktemp -d)

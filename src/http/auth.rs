@@ -2,6 +2,8 @@
 
 use std::net::IpAddr;
 
+use uuid::Uuid;
+
 use poem::{
     Request,
     web::headers::{Authorization, HeaderMapExt, authorization::Basic},
@@ -62,25 +64,35 @@ pub(super) async fn check_password_alone(
     password: String,
 ) -> Result<UserRecord, Error> {
     let user = check_password(state, req, client_ip, username, password).await?;
-    if state.accounts.second_factors().enabled(user.id).await? {
+    if state.accounts.has_second_factor(user.id).await? {
         return Err(Error::SecondFactorRequired);
     }
     Ok(user)
 }
 
 /// Re-authentication of a signed-in `user` before a sensitive change (ASVS 3.7.1): their
-/// password, checked as a login is (timing, throttle, audit).
+/// password, checked as a login is (timing, throttle, audit); or, with no password, a passkey
+/// ceremony their `session` passed in the last few minutes (`Reauthentications`), which is
+/// how a passkey-only account confirms a change.
 pub async fn reauthenticate(
     state: &AppState,
     req: &Request,
     client_ip: IpAddr,
     user: &UserRecord,
+    session: Option<Uuid>,
     password: String,
 ) -> Result<(), Error> {
     if password.is_empty() {
+        if let Some(session) = session
+            && state.reauthentications.is_recent(session).await?
+        {
+            return Ok(());
+        }
         return Err(Error::InvalidField {
             field: "password",
-            message: "is required: re-enter your password to make this change".to_owned(),
+            message: "is required: re-enter your password (or confirm with a passkey) to make \
+                      this change"
+                .to_owned(),
         });
     }
     let checked = check_password(state, req, client_ip, user.username.clone(), password).await?;

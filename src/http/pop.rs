@@ -7,6 +7,7 @@
 use poem::Request;
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 use super::{
     ApiTags,
@@ -194,6 +195,12 @@ impl PopApi {
             req,
             client_ip(req, &state.config.trusted_proxies),
             &user,
+            caller
+                .verified
+                .claims
+                .sid
+                .as_deref()
+                .and_then(|sid| Uuid::parse_str(sid).ok()),
             body.password.unwrap_or_default(),
         )
         .await?;

@@ -3,7 +3,8 @@
 # `authd serve` on a database and Redis prefix of its own, registers the two relying parties as
 # clients, then runs tests/browser/ui.test.mjs, swagger.test.mjs, code_flow.test.mjs (a
 # single-page app on oauth4webapi, in relying_party/) and oidc.test.mjs (a server-side OpenID
-# relying party on openid-client, in oidc_rp/), helpers in browser.mjs, in Debian's headless
+# relying party on openid-client, in oidc_rp/), helpers in browser.mjs; then passkeys.test.mjs
+# against a second authd named localhost (WebAuthn needs a domain). All in Debian's headless
 # Chromium with playwright-core (which cannot download a browser here: it is pointed at
 # /usr/bin/chromium).
 # Installs Chromium (apt) and the npm packages (pinned by package-lock.json) when they are missing.
@@ -51,4 +52,14 @@ status=0
 (cd tests/browser && AUTHD_URL="$BASE" node --test --test-concurrency=1 --test-timeout=180000 \
   ui.test.mjs swagger.test.mjs code_flow.test.mjs oidc.test.mjs) || status=$?
 if [ "$status" -ne 0 ]; then show_authd_log; fi
+
+# Passkeys need a domain name for their relying party: a second authd, on its own database
+# and prefix, whose URL is http://localhost (a secure context, as WebAuthn requires).
+(
+  unset AUTHD_CORS_ORIGINS
+  serve_authd passkeys "${PASSKEY_PORT:-18096}" localhost
+  cd tests/browser
+  AUTHD_URL="$BASE" node --test --test-concurrency=1 --test-timeout=180000 passkeys.test.mjs ||
+    { cd ../..; show_authd_log; exit 1; }
+) || status=$?
 exit "$status"

@@ -51,6 +51,8 @@ struct LoginPage {
     /// The held authorization request this login continues, and the client asking.
     authorization: Option<String>,
     client_name: Option<String>,
+    /// Whether to offer a passkey login (the server has a relying-party id).
+    passkeys_available: bool,
 }
 
 /// No `Debug`: it holds a password.
@@ -195,6 +197,7 @@ pub async fn login_form(
         error: None,
         authorization: query.authorization,
         client_name: flow.as_ref().map(|flow| flow.client_name.clone()),
+        passkeys_available: ui.state.accounts.passkeys().available(),
     };
     let response = html(&page, StatusCode::OK);
     Ok(match &flow {
@@ -231,27 +234,37 @@ pub async fn login(
     match step {
         Ok(session::LoginStep::SignedIn) => Ok(see_other(&after_login(authorization.as_deref()))),
         Ok(session::LoginStep::SecondFactor) => Ok(see_other("/ui/login/code")),
-        Err(err) => {
-            let err = UiError::from(err);
-            let flow = match &authorization {
-                Some(id) => Some(authorize::held_for_login(ui, id).await?),
-                None => None,
-            };
-            let page = LoginPage {
-                layout: Layout::new(req.cookie(), &ui.cookies, None),
-                username,
-                notice: None,
-                error: Some(err.message.clone()),
-                client_name: flow.as_ref().map(|flow| flow.client_name.clone()),
-                authorization,
-            };
-            let response = err.retry_after_on(html(&page, err.status));
-            Ok(match &flow {
-                Some(flow) => authorize::allow_form_to_end_at(response, &flow.redirect_uri),
-                None => response,
-            })
-        }
+        Err(err) => failed_login(ui, req, username, authorization, err.into()).await,
     }
+}
+
+/// The login page again, saying why the login failed (a password or a passkey login), with
+/// the authorization request it continues.
+pub async fn failed_login(
+    ui: &Ui,
+    req: &Request,
+    username: String,
+    authorization: Option<String>,
+    err: UiError,
+) -> Result<Response, UiError> {
+    let flow = match &authorization {
+        Some(id) => Some(authorize::held_for_login(ui, id).await?),
+        None => None,
+    };
+    let page = LoginPage {
+        layout: Layout::new(req.cookie(), &ui.cookies, None),
+        username,
+        notice: None,
+        error: Some(err.message.clone()),
+        client_name: flow.as_ref().map(|flow| flow.client_name.clone()),
+        authorization,
+        passkeys_available: ui.state.accounts.passkeys().available(),
+    };
+    let response = err.retry_after_on(html(&page, err.status));
+    Ok(match &flow {
+        Some(flow) => authorize::allow_form_to_end_at(response, &flow.redirect_uri),
+        None => response,
+    })
 }
 
 #[handler]

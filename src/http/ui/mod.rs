@@ -18,6 +18,7 @@ mod home;
 mod keys;
 mod page;
 mod params;
+mod passkeys;
 mod profile;
 mod second_factor;
 mod session;
@@ -47,17 +48,27 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
      base-uri 'none'";
 
 /// The UI's fixed paths and their methods, for the `Allow` header of a 405.
-pub const ALLOWED_METHODS: [(&str, &str); 15] = [
+pub const ALLOWED_METHODS: [(&str, &str); 25] = [
     ("/ui", "GET"),
     ("/ui/", "GET"),
     ("/ui/register", "GET, POST"),
     ("/ui/login", "GET, POST"),
     ("/ui/login/code", "GET, POST"),
+    ("/ui/login/passkey", "POST"),
+    ("/ui/login/passkey/finish", "POST"),
+    ("/ui/login/code/passkey", "POST"),
+    ("/ui/login/code/passkey/finish", "POST"),
     ("/ui/logout", "POST"),
     ("/ui/profile", "GET, POST"),
     ("/ui/profile/totp", "POST"),
     ("/ui/profile/totp/confirm", "POST"),
     ("/ui/profile/totp/remove", "POST"),
+    ("/ui/profile/passkeys", "POST"),
+    ("/ui/profile/passkeys/finish", "POST"),
+    ("/ui/profile/reauthenticate", "POST"),
+    ("/ui/profile/reauthenticate/finish", "POST"),
+    ("/ui/profile/passkey-only", "POST"),
+    ("/ui/profile/password", "POST"),
     ("/ui/keys", "GET"),
     ("/oauth/authorize/continue", "GET"),
     ("/oauth/authorize/consent", "POST"),
@@ -102,12 +113,32 @@ pub fn routes(state: &AppState) -> impl Endpoint + 'static {
             "/login/code",
             get(second_factor::code_form).post(second_factor::submit_code),
         )
+        .at("/login/passkey", post(passkeys::login_begin))
+        .at("/login/passkey/finish", post(passkeys::login_finish))
+        .at("/login/code/passkey", post(passkeys::second_step_begin))
+        .at(
+            "/login/code/passkey/finish",
+            post(passkeys::second_step_finish),
+        )
         .at("/logout", post(account::logout))
         .at("/profile", get(profile::show).post(profile::save))
         .at("/sessions/:id/revoke", post(profile::revoke_session))
         .at("/profile/totp", post(second_factor::begin))
         .at("/profile/totp/confirm", post(second_factor::confirm))
         .at("/profile/totp/remove", post(second_factor::remove))
+        .at("/profile/passkeys", post(passkeys::add_begin))
+        .at("/profile/passkeys/finish", post(passkeys::add_finish))
+        .at("/profile/passkeys/:id/remove", post(passkeys::remove))
+        .at(
+            "/profile/reauthenticate",
+            post(passkeys::reauthenticate_begin),
+        )
+        .at(
+            "/profile/reauthenticate/finish",
+            post(passkeys::reauthenticate_finish),
+        )
+        .at("/profile/passkey-only", post(passkeys::passkey_only))
+        .at("/profile/password", post(passkeys::set_password))
         .at(
             "/applications/:client_id/revoke",
             post(profile::revoke_application),

@@ -75,6 +75,11 @@ pub enum Notice {
     ApplicationRevoked,
     LoginExpired,
     SecondFactorRemoved,
+    PasskeyAdded,
+    PasskeyRemoved,
+    Reauthenticated,
+    PasskeyOnly,
+    PasswordSet,
 }
 
 impl Notice {
@@ -88,6 +93,11 @@ impl Notice {
             "application-revoked" => Some(Self::ApplicationRevoked),
             "login-expired" => Some(Self::LoginExpired),
             "second-factor-removed" => Some(Self::SecondFactorRemoved),
+            "passkey-added" => Some(Self::PasskeyAdded),
+            "passkey-removed" => Some(Self::PasskeyRemoved),
+            "reauthenticated" => Some(Self::Reauthenticated),
+            "passkey-only" => Some(Self::PasskeyOnly),
+            "password-set" => Some(Self::PasswordSet),
             _ => None,
         }
     }
@@ -102,6 +112,11 @@ impl Notice {
             Self::ApplicationRevoked => "application-revoked",
             Self::LoginExpired => "login-expired",
             Self::SecondFactorRemoved => "second-factor-removed",
+            Self::PasskeyAdded => "passkey-added",
+            Self::PasskeyRemoved => "passkey-removed",
+            Self::Reauthenticated => "reauthenticated",
+            Self::PasskeyOnly => "passkey-only",
+            Self::PasswordSet => "password-set",
         }
     }
 
@@ -116,8 +131,15 @@ impl Notice {
                 "Application revoked: its access to your account ended, with every token it held."
             }
             Self::LoginExpired => "That login waited too long for its code. Log in again.",
-            Self::SecondFactorRemoved => {
-                "Two-step verification is off: your password alone signs you in now."
+            Self::SecondFactorRemoved => "The authenticator app is removed from your account.",
+            Self::PasskeyAdded => {
+                "Passkey added: log in with it alone, or as the second step after your password."
+            }
+            Self::PasskeyRemoved => "Passkey removed.",
+            Self::Reauthenticated => "Confirmed. For a few minutes, changes need no password.",
+            Self::PasskeyOnly => "Your password is deleted: only your passkeys open this account.",
+            Self::PasswordSet => {
+                "Password set: it signs you in again, with a passkey as its second step."
             }
         }
     }

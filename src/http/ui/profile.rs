@@ -31,6 +31,31 @@ struct Account {
     has_pop_key: bool,
     totp_enabled: bool,
     recovery_codes_left: u64,
+    /// False for a passkey-only account.
+    has_password: bool,
+}
+
+struct PasskeyRow {
+    id: String,
+    name: String,
+    added: When,
+    last_used: Option<When>,
+}
+
+/// The passkeys section: what the user has, and how they confirm a change to it.
+struct PasskeySection {
+    /// False where the public URL has no domain name (no relying party).
+    available: bool,
+    rows: Vec<PasskeyRow>,
+    /// A passkey re-authentication in the last few minutes stands in for the password.
+    reauthenticated: bool,
+}
+
+impl PasskeySection {
+    /// Whether a sensitive form must ask for the password.
+    fn asks_password(&self, account: &Account) -> bool {
+        account.has_password && !self.reauthenticated
+    }
 }
 
 struct Token {
@@ -66,6 +91,9 @@ struct ProfilePage {
     display_name: String,
     phone: String,
     token: Token,
+    passkeys: PasskeySection,
+    /// Why the last passkey or factor change failed, shown in the passkeys section.
+    passkey_error: Option<String>,
     sessions: Vec<SessionRow>,
     applications: Vec<ApplicationRow>,
 }
@@ -108,6 +136,25 @@ pub async fn show(
     let notice = Notice::parse(query.notice.as_deref()).map(Notice::message);
     let page = render(ui, req, &signed_in, profile, notice, None).await?;
     Ok(html(&page, StatusCode::OK))
+}
+
+/// The profile again, saying in its passkeys section why a change there failed.
+pub async fn with_passkey_error(
+    ui: &Ui,
+    req: &Request,
+    signed_in: &SignedIn,
+    err: UiError,
+) -> Result<Response, UiError> {
+    let profile = ui
+        .state
+        .profiles
+        .profile(signed_in.user.id)
+        .await
+        .map_err(Error::from)?
+        .unwrap_or_default();
+    let mut page = render(ui, req, signed_in, profile, None, None).await?;
+    page.passkey_error = Some(err.message.clone());
+    Ok(err.retry_after_on(html(&page, err.status)))
 }
 
 #[handler]
@@ -264,6 +311,28 @@ async fn render(
     } else {
         0
     };
+    let passkeys = PasskeySection {
+        available: ui.state.accounts.passkeys().available(),
+        rows: ui
+            .state
+            .accounts
+            .passkeys()
+            .list(user.id)
+            .await?
+            .into_iter()
+            .map(|passkey| PasskeyRow {
+                id: passkey.id.to_string(),
+                name: passkey.name,
+                added: When::new(passkey.created_at),
+                last_used: passkey.last_used_at.map(When::new),
+            })
+            .collect(),
+        reauthenticated: ui
+            .state
+            .reauthentications
+            .is_recent(signed_in.session.id)
+            .await?,
+    };
     let pretty = |value: serde_json::Result<String>| {
         value.unwrap_or_else(|err| format!("(could not show: {err})"))
     };
@@ -273,6 +342,7 @@ async fn render(
         layout: Layout::new(req.cookie(), &ui.cookies, Some(signed_in)),
         notice,
         error,
+        passkey_error: None,
         account: Account {
             id: user.id.to_string(),
             username: user.username.clone(),
@@ -281,10 +351,12 @@ async fn render(
             last_login: user.last_login_at.map(When::new),
             has_pop_key: user.pop_public_key.is_some(),
             totp_enabled,
+            has_password: user.password_hash.is_some(),
             recovery_codes_left,
         },
         display_name: profile.display_name.unwrap_or_default(),
         phone: profile.phone.unwrap_or_default(),
+        passkeys,
         token: Token {
             header_json: pretty(serde_json::to_string_pretty(&header)),
             claims_json: pretty(serde_json::to_string_pretty(&signed_in.claims)),

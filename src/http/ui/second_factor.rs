@@ -17,7 +17,7 @@ use super::{
     page::{Layout, Notice, html, see_other},
     session,
 };
-use crate::{error::Error, http::client_ip};
+use crate::{accounts::PendingLogin, error::Error, http::client_ip};
 
 #[derive(Template)]
 #[template(path = "login_code.html")]
@@ -25,6 +25,9 @@ struct CodePage {
     layout: Layout,
     error: Option<String>,
     client_name: Option<String>,
+    /// Which second factors the user has, to offer each.
+    has_totp: bool,
+    has_passkey: bool,
 }
 
 #[derive(Template)]
@@ -61,14 +64,14 @@ pub struct RemoveForm {
     password: String,
 }
 
-fn login_again() -> Response {
+pub(super) fn login_again() -> Response {
     see_other(&format!(
         "/ui/login?notice={}",
         Notice::LoginExpired.query()
     ))
 }
 
-fn sign_in_first() -> Response {
+pub(super) fn sign_in_first() -> Response {
     see_other(&format!("/ui/login?notice={}", Notice::SignInFirst.query()))
 }
 
@@ -79,17 +82,36 @@ async fn client_name(ui: &Ui, authorization: Option<&str>) -> Result<Option<Stri
     })
 }
 
+/// The second step's page for `pending`, with `error` if the last try failed.
+pub(super) async fn code_page(
+    ui: &Ui,
+    req: &Request,
+    pending: &PendingLogin,
+    error: Option<UiError>,
+) -> Result<Response, UiError> {
+    let accounts = &ui.state.accounts;
+    let status = error.as_ref().map_or(StatusCode::OK, |err| err.status);
+    let page = CodePage {
+        layout: Layout::new(req.cookie(), &ui.cookies, None),
+        error: error.as_ref().map(|err| err.message.clone()),
+        client_name: client_name(ui, pending.authorization.as_deref()).await?,
+        has_totp: accounts.second_factors().enabled(pending.user_id).await?,
+        has_passkey: accounts.passkeys().available()
+            && accounts.passkeys().any(pending.user_id).await?,
+    };
+    let response = html(&page, status);
+    Ok(match error {
+        Some(err) => err.retry_after_on(response),
+        None => response,
+    })
+}
+
 #[handler]
 pub async fn code_form(req: &Request, Data(ui): Data<&Arc<Ui>>) -> Result<Response, UiError> {
     let Some(pending) = session::pending(&ui.state, req, &ui.cookies).await? else {
         return Ok(login_again());
     };
-    let page = CodePage {
-        layout: Layout::new(req.cookie(), &ui.cookies, None),
-        error: None,
-        client_name: client_name(ui, pending.authorization.as_deref()).await?,
-    };
-    Ok(html(&page, StatusCode::OK))
+    code_page(ui, req, &pending, None).await
 }
 
 #[handler]
@@ -104,20 +126,13 @@ pub async fn submit_code(
     let Some(pending) = session::pending(&ui.state, req, &ui.cookies).await? else {
         return Ok(login_again());
     };
-    match session::second_step(&ui.state, req, &ui.cookies, &form.code).await {
+    let proof = session::SecondProof::Code(&form.code);
+    match session::second_step(&ui.state, req, &ui.cookies, proof).await {
         Ok(Some(finished)) => Ok(see_other(&account::after_login(
             finished.authorization.as_deref(),
         ))),
         Ok(None) => Ok(login_again()),
-        Err(err) => {
-            let err = UiError::from(err);
-            let page = CodePage {
-                layout: Layout::new(req.cookie(), &ui.cookies, None),
-                error: Some(err.message.clone()),
-                client_name: client_name(ui, pending.authorization.as_deref()).await?,
-            };
-            Ok(err.retry_after_on(html(&page, err.status)))
-        }
+        Err(err) => code_page(ui, req, &pending, Some(err.into())).await,
     }
 }
 
@@ -207,7 +222,15 @@ pub async fn remove(
         return Ok(sign_in_first());
     };
     let ip = client_ip(req, &state.config.trusted_proxies);
-    crate::http::auth::reauthenticate(state, req, ip, &signed_in.user, form.password).await?;
+    crate::http::auth::reauthenticate(
+        state,
+        req,
+        ip,
+        &signed_in.user,
+        Some(signed_in.session.id),
+        form.password,
+    )
+    .await?;
     state
         .accounts
         .second_factors()

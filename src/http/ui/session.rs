@@ -16,7 +16,7 @@ use super::{
     csrf,
 };
 use crate::{
-    accounts::{PENDING_LOGIN_TTL, PendingLogin},
+    accounts::{PENDING_LOGIN_TTL, PendingLogin, Purpose},
     error::Error,
     http::{auth, client_ip},
     metrics::Grant,
@@ -123,7 +123,7 @@ pub async fn log_in(
     state.rate_limiter.check(RateLimitedRoute::Auth, ip).await?;
     let user = auth::check_password(state, req, ip, username, password).await?;
     let now = state.clock.now().unix_timestamp();
-    if state.accounts.second_factors().enabled(user.id).await? {
+    if state.accounts.has_second_factor(user.id).await? {
         let pending = PendingLogin {
             user_id: user.id,
             password_at: now,
@@ -149,14 +149,25 @@ pub async fn pending(
     }
 }
 
-/// Finishes a pending login with its second factor: a code from the user's authenticator app
-/// or a recovery code. The session's `amr` says both steps (RFC 8176 `pwd`, `otp`, `mfa`).
+/// What a pending login's second step presents.
+pub enum SecondProof<'a> {
+    /// A code from the user's authenticator app, or a recovery code.
+    Code(&'a str),
+    /// The answer to a passkey ceremony begun for this login.
+    Passkey {
+        ceremony: &'a str,
+        response: &'a str,
+    },
+}
+
+/// Finishes a pending login with its second factor. The session's `amr` says both steps
+/// (RFC 8176: `pwd`, then `otp` or the passkey's `hwk`/`swk`, and `mfa`).
 /// `Ok(None)`: there is no pending login (it expired, or was finished already).
 pub async fn second_step(
     state: &AppState,
     req: &Request,
     policy: &CookiePolicy,
-    code: &str,
+    proof: SecondProof<'_>,
 ) -> Result<Option<PendingLogin>, Error> {
     let jar = req.cookie();
     let Some(id) = policy.get(jar, cookies::PENDING) else {
@@ -172,19 +183,65 @@ pub async fn second_step(
     };
     let ip = client_ip(req, &state.config.trusted_proxies);
     state.rate_limiter.check(RateLimitedRoute::Auth, ip).await?;
-    state.accounts.verify_second_factor(&user, code, ip).await?;
-    // Of two requests with good codes, one finishes the login.
+    let method = match proof {
+        SecondProof::Code(code) => {
+            state.accounts.verify_second_factor(&user, code, ip).await?;
+            "otp"
+        }
+        SecondProof::Passkey { ceremony, response } => state
+            .accounts
+            .passkeys()
+            .finish_verification(&user, Purpose::SecondFactor, ceremony, response)
+            .await?
+            .amr(),
+    };
+    // Of two requests with good proofs, one finishes the login.
     if state.pending_logins.find(&id, true).await?.is_none() {
         return Ok(None);
     }
     policy.clear(jar, cookies::PENDING);
     let login = Login {
         auth_time: pending.password_at,
-        amr: ["pwd", "otp", "mfa"].map(str::to_owned).to_vec(),
+        amr: ["pwd", method, "mfa"].map(str::to_owned).to_vec(),
         ..Login::default()
     };
     start(state, req, policy, &user, login).await?;
     Ok(Some(pending))
+}
+
+/// Finishes a login with a passkey alone, begun on the login page with no username: the
+/// passkey names its user. It verified the user itself (WebAuthn user verification, which
+/// authd requires), so `amr` is the key's kind with `mfa`; an account's TOTP is not asked.
+pub async fn passkey_login(
+    state: &AppState,
+    req: &Request,
+    policy: &CookiePolicy,
+    ceremony: &str,
+    response: &str,
+) -> Result<(), Error> {
+    let ip = client_ip(req, &state.config.trusted_proxies);
+    state.rate_limiter.check(RateLimitedRoute::Auth, ip).await?;
+    let (user_id, method) = state
+        .accounts
+        .passkeys()
+        .finish_login(ceremony, response)
+        .await?;
+    // Deleted between the ceremony's start and end.
+    let user = state
+        .users
+        .find_by_id(user_id)
+        .await?
+        .ok_or(Error::InvalidPasskey)?;
+    state
+        .accounts
+        .record_passkey_login(&user, ip, crate::http::user_agent(req))
+        .await;
+    let login = Login {
+        auth_time: state.clock.now().unix_timestamp(),
+        amr: [method.amr(), "mfa"].map(str::to_owned).to_vec(),
+        ..Login::default()
+    };
+    start(state, req, policy, &user, login).await
 }
 
 /// Starts a session for `user` in the browser's cookies, after every step of the login passed.

@@ -1,6 +1,7 @@
 // authd's web UI works without this script; it only adds conveniences:
 // - a copy button next to a generated password;
-// - a live countdown to the access token's expiry.
+// - a live countdown to the access token's expiry;
+// - passkeys, which only a script can ask the browser for (navigator.credentials).
 // Loaded as a file (the Content-Security-Policy allows no inline script).
 "use strict";
 
@@ -50,7 +51,96 @@ function setUpCountdowns() {
   setInterval(tick, 1000);
 }
 
+// WebAuthn carries binary fields; authd's options and answers carry them as base64url.
+function fromBase64Url(text) {
+  const base64 = text.replace(/-/g, "+").replace(/_/g, "/");
+  const binary = atob(base64 + "=".repeat((4 - (base64.length % 4)) % 4));
+  return Uint8Array.from(binary, (c) => c.charCodeAt(0)).buffer;
+}
+
+function toBase64Url(buffer) {
+  const bytes = new Uint8Array(buffer);
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+// Browsers from 2024 on parse and serialise these themselves; the rest get the same by hand.
+function creationOptions(json) {
+  if (PublicKeyCredential.parseCreationOptionsFromJSON) {
+    return PublicKeyCredential.parseCreationOptionsFromJSON(json);
+  }
+  return {
+    ...json,
+    challenge: fromBase64Url(json.challenge),
+    user: { ...json.user, id: fromBase64Url(json.user.id) },
+    excludeCredentials: (json.excludeCredentials || []).map((c) => ({ ...c, id: fromBase64Url(c.id) })),
+  };
+}
+
+function requestOptions(json) {
+  if (PublicKeyCredential.parseRequestOptionsFromJSON) {
+    return PublicKeyCredential.parseRequestOptionsFromJSON(json);
+  }
+  return {
+    ...json,
+    challenge: fromBase64Url(json.challenge),
+    allowCredentials: (json.allowCredentials || []).map((c) => ({ ...c, id: fromBase64Url(c.id) })),
+  };
+}
+
+function credentialJson(credential) {
+  if (typeof credential.toJSON === "function") return credential.toJSON();
+  const response = {};
+  for (const field of ["clientDataJSON", "attestationObject", "authenticatorData", "signature", "userHandle"]) {
+    if (credential.response[field]) response[field] = toBase64Url(credential.response[field]);
+  }
+  return {
+    id: credential.id,
+    rawId: toBase64Url(credential.rawId),
+    type: credential.type,
+    response,
+    clientExtensionResults: credential.getClientExtensionResults(),
+  };
+}
+
+// A passkey page: its form carries the ceremony's options (data-options) and sends the
+// authenticator's answer back as an ordinary form post (the CSP lets no script fetch).
+function setUpPasskeyCeremony() {
+  const form = document.getElementById("passkey-form");
+  if (!form) return;
+  const button = document.getElementById("passkey-start");
+  const error = document.getElementById("passkey-error");
+  const run = async () => {
+    button.disabled = true;
+    error.hidden = true;
+    try {
+      if (!window.PublicKeyCredential) throw new Error("This browser cannot use passkeys.");
+      const options = JSON.parse(form.dataset.options);
+      const credential =
+        form.dataset.ceremony === "create"
+          ? await navigator.credentials.create({ publicKey: creationOptions(options.publicKey) })
+          : await navigator.credentials.get({ publicKey: requestOptions(options.publicKey) });
+      document.getElementById("passkey-response").value = JSON.stringify(credentialJson(credential));
+      form.submit();
+    } catch (err) {
+      error.textContent =
+        err.name === "NotAllowedError"
+          ? "The passkey request was cancelled or timed out. Try again."
+          : err.name === "InvalidStateError"
+            ? "This authenticator holds a passkey for your account already."
+            : `The passkey request failed: ${err.message || err}`;
+      error.hidden = false;
+      button.disabled = false;
+    }
+  };
+  button.addEventListener("click", run);
+  // Straight away where the browser allows it without a click; the button is there if not.
+  run();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   setUpCopyButtons();
   setUpCountdowns();
+  setUpPasskeyCeremony();
 });
