@@ -405,6 +405,19 @@ impl Passkeys {
         passkey: &mut Passkey,
         result: &AuthenticationResult,
     ) -> Result<(), Error> {
+        // webauthn-rs compared the counter with the passkey as the ceremony began; a use
+        // recorded since (by the original, if this is a copy) is compared here.
+        let counter = result.counter();
+        if (counter > 0 || record.sign_count > 0) && counter <= record.sign_count {
+            tracing::warn!(
+                user_id = %record.user_id,
+                passkey = %record.id,
+                counter,
+                stored = record.sign_count,
+                "passkey refused: its counter went backwards (a cloned authenticator?)"
+            );
+            return Err(Error::InvalidPasskey);
+        }
         passkey.update_credential(result);
         let stored = serde_json::to_value(&*passkey)
             .map_err(|err| Error::Internal(format!("passkey to JSON: {err}")))?;
@@ -414,7 +427,7 @@ impl Passkeys {
                 record.id,
                 record.sign_count,
                 &stored,
-                result.counter(),
+                counter,
                 self.clock.now(),
             )
             .await?;

@@ -681,3 +681,26 @@ async fn id_tokens_say_how_a_passkey_login_went_in_amr() {
     let claims = id_token_after(&app, &mut browser, after, &client_id, &verifier).await;
     assert_eq!(claims["amr"], json!(["pwd", "hwk", "mfa"]));
 }
+
+#[tokio::test]
+async fn a_clone_is_refused_even_in_a_ceremony_begun_before_the_original_was_used() {
+    let app = passkey_app().await;
+    let (mut browser, mut original, _) = user_with_passkey(&app, "ken").await;
+    let mut copy = original.clone();
+
+    // A ceremony begins: its state holds the passkey's counter as it is now.
+    let begun = browser
+        .submit("/ui/profile", "/ui/profile/reauthenticate", &[])
+        .await;
+    let page = ceremony(&begun);
+
+    // Meanwhile the original is used elsewhere, and the counter moves on.
+    let mut elsewhere = Browser::new(&app);
+    let used = log_in_with(&mut elsewhere, &mut original).await;
+    assert_eq!(used.status, StatusCode::SEE_OTHER, "{}", used.body);
+
+    // The copy's answer is ahead of the state's counter but not of the stored one: refused.
+    let refused = answer(&mut browser, &page, &copy.assert(&page.options)).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.body);
+    assert!(!refused.body.contains("Confirmed"), "{}", refused.body);
+}
