@@ -704,3 +704,33 @@ async fn a_clone_is_refused_even_in_a_ceremony_begun_before_the_original_was_use
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.body);
     assert!(!refused.body.contains("Confirmed"), "{}", refused.body);
 }
+
+#[tokio::test]
+async fn a_ceremony_begun_on_one_replica_finishes_on_another() {
+    let app = passkey_app().await;
+    let sibling = app.spawn_sibling().await;
+    let (mut browser, mut authenticator, _) = user_with_passkey(&app, "leo").await;
+    log_out(&mut browser).await;
+
+    // The options come from one replica; the load balancer sends the answer to the other.
+    let page = begin_passkey_login(&mut browser).await;
+    let mut elsewhere = Browser::new(&sibling);
+    elsewhere.cookies = browser.cookies.clone();
+    let signed_in = answer(&mut elsewhere, &page, &authenticator.assert(&page.options)).await;
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.body
+    );
+    assert!(elsewhere.cookies.contains_key("authd_session"));
+
+    // And the challenge is spent for both.
+    let replayed = answer(&mut browser, &page, &authenticator.assert(&page.options)).await;
+    assert_eq!(
+        replayed.status,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        replayed.body
+    );
+}
