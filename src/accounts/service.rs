@@ -2,6 +2,7 @@
 
 use std::{net::IpAddr, sync::Arc};
 
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
@@ -214,15 +215,9 @@ impl Accounts {
                 .failed(&attempt.username, attempt.client_ip)
                 .await;
         }
-        let entry = AuthLogEntry {
-            request_ip: attempt.client_ip,
-            request_timestamp: now,
-            user_id: result.as_ref().ok().map(|user| user.id),
-            outcome,
-            user_agent: attempt.user_agent,
-        };
-        // Waits only if the audit queue is full (see `AuditLog`).
-        self.audit.record(entry).await;
+        let user_id = result.as_ref().ok().map(|user| user.id);
+        self.record_attempt(now, attempt.client_ip, user_id, outcome, attempt.user_agent)
+            .await;
         result
     }
 
@@ -236,15 +231,35 @@ impl Accounts {
         user_agent: Option<String>,
     ) {
         self.metrics.login(AuthOutcome::Success);
-        self.audit
-            .record(AuthLogEntry {
-                request_ip: client_ip,
-                request_timestamp: self.clock.now(),
-                user_id: Some(user.id),
-                outcome: AuthOutcome::Success,
-                user_agent,
-            })
-            .await;
+        let now = self.clock.now();
+        self.record_attempt(
+            now,
+            client_ip,
+            Some(user.id),
+            AuthOutcome::Success,
+            user_agent,
+        )
+        .await;
+    }
+
+    /// Queues a login attempt for the audit log; waits only if its queue is full (see
+    /// `AuditLog`).
+    async fn record_attempt(
+        &self,
+        at: OffsetDateTime,
+        client_ip: IpAddr,
+        user_id: Option<Uuid>,
+        outcome: AuthOutcome,
+        user_agent: Option<String>,
+    ) {
+        let entry = AuthLogEntry {
+            request_ip: client_ip,
+            request_timestamp: at,
+            user_id,
+            outcome,
+            user_agent,
+        };
+        self.audit.record(entry).await;
     }
 
     /// Returns once every login attempt so far is in the audit log: for shutdown.

@@ -107,6 +107,16 @@ fn local(page: &Page) -> String {
 }
 
 /// Follows authd's own redirects until the browser is sent to the client or shown a page.
+/// Follows `page` (an authorization request's, or a finished login's) to the client, consenting
+/// if asked: the client's answer.
+pub async fn answer_after(browser: &mut Browser<'_>, page: Page) -> HashMap<String, String> {
+    let mut page = follow(browser, page).await;
+    if page.status == StatusCode::OK {
+        page = answer_consent(browser, &page, "allow").await;
+    }
+    client_answer(&page).expect("sent back to the client")
+}
+
 pub async fn follow(browser: &mut Browser<'_>, mut page: Page) -> Page {
     while page.status == StatusCode::SEE_OTHER && page.location().starts_with('/') {
         let next = page.location().to_owned();
@@ -173,11 +183,7 @@ pub async fn code_for(
     let first = browser
         .get(&authorize_path(&request(client_id, challenge, scope)))
         .await;
-    let mut page = follow(browser, first).await;
-    if page.status == StatusCode::OK {
-        page = answer_consent(browser, &page, "allow").await;
-    }
-    let answer = client_answer(&page).expect("sent to the client");
+    let answer = answer_after(browser, first).await;
     assert_eq!(answer["state"], "xyz");
     answer["code"].clone()
 }

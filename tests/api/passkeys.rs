@@ -612,24 +612,7 @@ async fn code_flow_with_passkey(
         "the ceremony carries the request"
     );
     let after = answer(browser, &page, &authenticator.assert(&page.options)).await;
-    id_token_after(app, browser, after, client_id, &verifier).await
-}
-
-/// Follows a finished login on to consent and back to the client; the ID token's claims.
-async fn id_token_after(
-    app: &TestApp,
-    browser: &mut Browser<'_>,
-    after_login: Page,
-    client_id: &str,
-    verifier: &str,
-) -> Value {
-    let mut page = crate::code_flow::follow(browser, after_login).await;
-    if page.status == StatusCode::OK {
-        page = crate::code_flow::answer_consent(browser, &page, "allow").await;
-    }
-    let answer = crate::code_flow::client_answer(&page).expect("sent back to the client");
-    let tokens = crate::oidc::redeem_code(app, client_id, &answer["code"], verifier).await;
-    crate::oidc::verify_id_token(app, tokens["id_token"].as_str().unwrap(), client_id).await
+    crate::oidc::id_token_after(app, browser, after, client_id, &verifier).await
 }
 
 #[tokio::test]
@@ -678,7 +661,8 @@ async fn id_tokens_say_how_a_passkey_login_went_in_amr() {
         .await;
     let page = ceremony(&begun);
     let after = answer(&mut browser, &page, &device_bound.assert(&page.options)).await;
-    let claims = id_token_after(&app, &mut browser, after, &client_id, &verifier).await;
+    let claims =
+        crate::oidc::id_token_after(&app, &mut browser, after, &client_id, &verifier).await;
     assert_eq!(claims["amr"], json!(["pwd", "hwk", "mfa"]));
 }
 

@@ -202,11 +202,7 @@ impl Deployment {
         let first = browser
             .get(&crate::code_flow::authorize_path(&request))
             .await;
-        let mut page = crate::code_flow::follow(&mut browser, first).await;
-        if page.status == 200 {
-            page = crate::code_flow::answer_consent(&mut browser, &page, "allow").await;
-        }
-        let code = crate::code_flow::client_answer(&page).unwrap()["code"].clone();
+        let code = crate::code_flow::answer_after(&mut browser, first).await["code"].clone();
         let response = self
             .token(
                 "web",

@@ -23,13 +23,13 @@ use super::{
     error::UiError,
     page::{Layout, Notice, html, see_other},
     profile,
-    second_factor::{code_page, login_again, sign_in_first},
+    second_factor::{self, code_page, login_again, sign_in_first},
     session::{self, SecondProof, SignedIn},
 };
 use crate::{
     accounts::{Ceremony, Password, Purpose},
     error::Error,
-    http::{auth::reauthenticate, client_ip},
+    http::client_ip,
     rate_limit::RateLimitedRoute,
 };
 
@@ -315,34 +315,7 @@ pub async fn second_step_finish(
         ceremony: &form.ceremony,
         response: &form.response,
     };
-    match session::second_step(&ui.state, req, &ui.cookies, proof).await {
-        Ok(Some(finished)) => Ok(see_other(&account::after_login(
-            finished.authorization.as_deref(),
-        ))),
-        Ok(None) => Ok(login_again()),
-        Err(err) => code_page(ui, req, &pending, Some(err.into())).await,
-    }
-}
-
-/// Re-authenticates the signed-in user for a sensitive change: the password in the form, or a
-/// passkey confirmation of this session a few minutes ago.
-async fn confirm(
-    ui: &Ui,
-    req: &Request,
-    signed_in: &SignedIn,
-    password: String,
-) -> Result<(), Error> {
-    let state = &ui.state;
-    let ip = client_ip(req, &state.config.trusted_proxies);
-    reauthenticate(
-        state,
-        req,
-        ip,
-        &signed_in.user,
-        Some(signed_in.session.id),
-        password,
-    )
-    .await
+    second_factor::finish(ui, req, &pending, proof).await
 }
 
 /// Starts registering a passkey, after re-authentication (ASVS 3.7.1).
@@ -356,7 +329,7 @@ pub async fn add_begin(
         return Ok(sign_in_first());
     };
     let begun = async {
-        confirm(ui, req, &signed_in, form.password).await?;
+        session::reauthenticate(&ui.state, req, &signed_in, form.password).await?;
         ui.state
             .accounts
             .passkeys()
@@ -402,7 +375,7 @@ pub async fn remove(
         return Ok(sign_in_first());
     };
     let removed = async {
-        confirm(ui, req, &signed_in, form.password).await?;
+        session::reauthenticate(&ui.state, req, &signed_in, form.password).await?;
         let id = Uuid::parse_str(&id).map_err(|_| Error::InvalidField {
             field: "passkey",
             message: "no such passkey on this account".to_owned(),
@@ -496,7 +469,7 @@ pub async fn passkey_only(
         return Ok(sign_in_first());
     };
     let dropped = async {
-        confirm(ui, req, &signed_in, form.password).await?;
+        session::reauthenticate(&ui.state, req, &signed_in, form.password).await?;
         ui.state.accounts.drop_password(&signed_in.user).await
     };
     profile_after(ui, req, &signed_in, dropped.await, Notice::PasskeyOnly).await
@@ -521,7 +494,7 @@ pub async fn set_password(
             });
         }
         // No password to type: only a passkey confirmation of this session will do.
-        confirm(ui, req, &signed_in, String::new()).await?;
+        session::reauthenticate(&ui.state, req, &signed_in, String::new()).await?;
         let password = Password::choose(form.new_password, &[&user.username, &user.email])?;
         ui.state.accounts.set_password(user, &password).await
     };

@@ -126,16 +126,20 @@ pub async fn show(
     let Some(signed_in) = session::current(&ui.state, req.cookie(), &ui.cookies).await? else {
         return Ok(sign_in_first());
     };
-    let profile = ui
-        .state
-        .profiles
-        .profile(signed_in.user.id)
-        .await
-        .map_err(Error::from)?
-        .unwrap_or_default();
+    let profile = stored_profile(ui, &signed_in).await?;
     let notice = Notice::parse(query.notice.as_deref()).map(Notice::message);
     let page = render(ui, req, &signed_in, profile, notice, None).await?;
     Ok(html(&page, StatusCode::OK))
+}
+
+/// The user's profile document as stored (empty if never saved).
+async fn stored_profile(ui: &Ui, signed_in: &SignedIn) -> Result<Profile, Error> {
+    Ok(ui
+        .state
+        .profiles
+        .profile(signed_in.user.id)
+        .await?
+        .unwrap_or_default())
 }
 
 /// The profile again, saying in its passkeys section why a change there failed.
@@ -145,13 +149,7 @@ pub async fn with_passkey_error(
     signed_in: &SignedIn,
     err: UiError,
 ) -> Result<Response, UiError> {
-    let profile = ui
-        .state
-        .profiles
-        .profile(signed_in.user.id)
-        .await
-        .map_err(Error::from)?
-        .unwrap_or_default();
+    let profile = stored_profile(ui, signed_in).await?;
     let mut page = render(ui, req, signed_in, profile, None, None).await?;
     page.passkey_error = Some(err.message.clone());
     Ok(err.retry_after_on(html(&page, err.status)))

@@ -17,7 +17,7 @@ use super::{
     page::{Layout, Notice, html, see_other},
     session,
 };
-use crate::{accounts::PendingLogin, error::Error, http::client_ip};
+use crate::{accounts::PendingLogin, error::Error};
 
 #[derive(Template)]
 #[template(path = "login_code.html")]
@@ -126,13 +126,23 @@ pub async fn submit_code(
     let Some(pending) = session::pending(&ui.state, req, &ui.cookies).await? else {
         return Ok(login_again());
     };
-    let proof = session::SecondProof::Code(&form.code);
+    finish(ui, req, &pending, session::SecondProof::Code(&form.code)).await
+}
+
+/// Finishes `pending` with `proof`: on to where the login leads, back to the login if it
+/// expired, or the code page again saying what was wrong.
+pub(super) async fn finish(
+    ui: &Ui,
+    req: &Request,
+    pending: &PendingLogin,
+    proof: session::SecondProof<'_>,
+) -> Result<Response, UiError> {
     match session::second_step(&ui.state, req, &ui.cookies, proof).await {
         Ok(Some(finished)) => Ok(see_other(&account::after_login(
             finished.authorization.as_deref(),
         ))),
         Ok(None) => Ok(login_again()),
-        Err(err) => code_page(ui, req, &pending, Some(err.into())).await,
+        Err(err) => code_page(ui, req, pending, Some(err.into())).await,
     }
 }
 
@@ -221,16 +231,7 @@ pub async fn remove(
     let Some(signed_in) = session::current(state, req.cookie(), &ui.cookies).await? else {
         return Ok(sign_in_first());
     };
-    let ip = client_ip(req, &state.config.trusted_proxies);
-    crate::http::auth::reauthenticate(
-        state,
-        req,
-        ip,
-        &signed_in.user,
-        Some(signed_in.session.id),
-        form.password,
-    )
-    .await?;
+    session::reauthenticate(state, req, &signed_in, form.password).await?;
     state
         .accounts
         .second_factors()

@@ -298,6 +298,26 @@ pub async fn log_out(
     Ok(())
 }
 
+/// Re-authenticates the signed-in user before a sensitive change: the `password` in the form,
+/// or a passkey confirmation of this session a few minutes ago (`http::auth::reauthenticate`).
+pub async fn reauthenticate(
+    state: &AppState,
+    req: &Request,
+    signed_in: &SignedIn,
+    password: String,
+) -> Result<(), Error> {
+    let ip = client_ip(req, &state.config.trusted_proxies);
+    auth::reauthenticate(
+        state,
+        req,
+        ip,
+        &signed_in.user,
+        Some(signed_in.session.id),
+        password,
+    )
+    .await
+}
+
 /// Forgets the session in the browser (it may already have ended on the server).
 pub fn clear(jar: &CookieJar, policy: &CookiePolicy) {
     policy.clear(jar, cookies::SESSION);

@@ -20,9 +20,8 @@ use serde_json::Value;
 
 use crate::{
     browser::Browser,
-    code_flow::{
-        REDIRECT_URI, answer_consent, authorize_path, client_answer, follow, pkce, register_client,
-    },
+    browser::Page,
+    code_flow::{REDIRECT_URI, authorize_path, pkce, register_client},
     helpers::{ISSUER, TestApp},
 };
 
@@ -85,11 +84,21 @@ pub async fn authorize(
     let first = browser
         .get(&openid_request(client_id, challenge, scope, extra))
         .await;
-    let mut page = follow(browser, first).await;
-    if page.status == StatusCode::OK {
-        page = answer_consent(browser, &page, "allow").await;
-    }
-    client_answer(&page).expect("sent back to the client")
+    crate::code_flow::answer_after(browser, first).await
+}
+
+/// Follows a finished login on to the client, consenting if asked, and redeems its code: the
+/// ID token's claims.
+pub async fn id_token_after(
+    app: &TestApp,
+    browser: &mut Browser<'_>,
+    after_login: Page,
+    client_id: &str,
+    verifier: &str,
+) -> Value {
+    let answer = crate::code_flow::answer_after(browser, after_login).await;
+    let tokens = redeem_code(app, client_id, &answer["code"], verifier).await;
+    verify_id_token(app, tokens["id_token"].as_str().unwrap(), client_id).await
 }
 
 /// Redeems `code` for a public client: the token response.
