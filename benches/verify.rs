@@ -73,7 +73,8 @@ fn config() -> Config {
 
 /// In-memory stores, except the revocation list and the invalidation channel: the Redis that
 /// production uses.
-async fn state(prefix: &str) -> AppState {
+/// The bench replica, and its user store (the bench's user is written there directly).
+async fn state(prefix: &str) -> (AppState, Arc<dyn store::UserStore>) {
     let url = std::env::var("AUTHD_BENCH_REDIS_URL")
         .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
     let target = store::redis::RedisTarget::parse(&url, None).expect("AUTHD_BENCH_REDIS_URL");
@@ -84,14 +85,16 @@ async fn state(prefix: &str) -> AppState {
     let mut stores = store::memory::stores();
     stores.token_cache = Arc::new(store::redis::RedisTokenState(redis.clone()));
     stores.events = Arc::new(store::redis::RedisEvents::new(redis, target));
-    AppState::build(
+    let users = stores.users.clone();
+    let state = AppState::build(
         config(),
         stores,
         &MasterKey::generate_ephemeral(),
         Arc::new(SystemClock),
     )
     .await
-    .expect("state")
+    .expect("state");
+    (state, users)
 }
 
 fn bench_user() -> UserRecord {
@@ -109,7 +112,7 @@ fn bench_user() -> UserRecord {
 fn verification(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let prefix = format!("authd-bench:{}:", uuid::Uuid::new_v4().simple());
-    let state = runtime.block_on(state(&prefix));
+    let (state, _) = runtime.block_on(state(&prefix));
     let user = bench_user();
     let issue = || {
         state
@@ -155,8 +158,9 @@ fn verification(c: &mut Criterion) {
 /// Starts what `serve` runs beside the HTTP server to keep memory current, and waits until the
 /// replica trusts its memory.
 fn follow_channel(runtime: &tokio::runtime::Runtime, state: &AppState) {
-    runtime.spawn(authd::invalidation::follow(state.clone()));
-    runtime.spawn(authd::invalidation::send_heartbeats(state.clone()));
+    let channel = authd::tasks::Channel::of(state);
+    runtime.spawn(channel.clone().follow());
+    runtime.spawn(channel.send_heartbeats());
     runtime.block_on(async {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while !state.freshness.is_current() {
@@ -218,11 +222,11 @@ fn telemetry_overhead(_: &mut Criterion) {
         .build()
         .expect("runtime");
     let prefix = format!("authd-bench:{}:", uuid::Uuid::new_v4().simple());
-    let state = runtime.block_on(state(&prefix));
+    let (state, users) = runtime.block_on(state(&prefix));
     follow_channel(&runtime, &state);
     let user = bench_user();
     runtime
-        .block_on(state.users.insert_user(&user))
+        .block_on(users.insert_user(&user))
         .expect("the user /me reads");
     let token = state
         .tokens

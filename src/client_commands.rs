@@ -159,7 +159,7 @@ fn describe(client: &ClientRecord) -> Value {
         "client_type": if client.is_public() { "public" } else { "confidential" },
         "token_endpoint_auth_method": client.auth_method.as_str(),
         "redirect_uris": client.redirect_uris,
-        "grant_types": client.grant_types,
+        "grant_types": client.grant_types.iter().map(|grant| grant.as_str()).collect::<Vec<_>>(),
         "scope": client.scope,
         "require_pushed_authorization_requests": client.require_par,
         "post_logout_redirect_uris": client.post_logout_redirect_uris,

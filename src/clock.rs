@@ -49,3 +49,8 @@ impl Clock for ManualClock {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
+
+/// How long from `now` until `until`; zero once it has passed.
+pub fn remaining(until: OffsetDateTime, now: OffsetDateTime) -> std::time::Duration {
+    std::time::Duration::try_from(until - now).unwrap_or(std::time::Duration::ZERO)
+}

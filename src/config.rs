@@ -15,6 +15,7 @@ use clap::{Args, Parser, Subcommand};
 use ipnet::IpNet;
 use zeroize::Zeroizing;
 
+pub use crate::accounts::Argon2Settings;
 use crate::{
     exchange::TrustFile,
     keys::{MasterKey, MasterKeys},
@@ -533,14 +534,6 @@ impl ConfigError {
             message: message.into(),
         }
     }
-}
-
-/// Argon2id cost parameters.
-#[derive(Debug, Clone, Copy)]
-pub struct Argon2Settings {
-    pub memory_kib: u32,
-    pub iterations: u32,
-    pub parallelism: u32,
 }
 
 /// The validated settings of a running authd, shared by every replica of a deployment.

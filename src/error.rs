@@ -47,7 +47,7 @@ pub enum Error {
     #[error("an access token is required")]
     MissingToken,
     #[error(transparent)]
-    InvalidToken(#[from] crate::tokens::InvalidToken),
+    InvalidToken(#[from] InvalidToken),
     /// RFC 6749 §5.2 `invalid_grant`: bad password-grant credentials or refresh token.
     #[error("{0}")]
     InvalidGrant(&'static str),
@@ -57,7 +57,7 @@ pub enum Error {
     /// A token presented with the DPoP scheme was refused: challenged with `DPoP`, not `Bearer`
     /// (RFC 9449 §7.1).
     #[error(transparent)]
-    InvalidDpopToken(crate::tokens::InvalidToken),
+    InvalidDpopToken(InvalidToken),
     /// A DPoP proof (RFC 9449 §4.3) was missing, malformed, or did not match the request.
     #[error("invalid DPoP proof: {0}")]
     InvalidDpopProof(String),
@@ -117,6 +117,40 @@ impl From<StoreError> for Error {
             other => Error::Internal(other.to_string()),
         }
     }
+}
+
+/// Why an access token was refused (`tokens::TokenVerifier`). Shown to the client as
+/// `error_description` (RFC 6750 §3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidToken {
+    #[error("the token is malformed")]
+    Malformed,
+    #[error("the token is not an access token (typ must be at+jwt)")]
+    WrongType,
+    #[error("the token uses an unsupported critical header extension")]
+    CriticalExtension,
+    #[error("the token was not signed by a key of this authority")]
+    UnknownKey,
+    #[error("the token signature is invalid")]
+    BadSignature,
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is not valid yet")]
+    NotYetValid,
+    #[error("the token was issued by another authority")]
+    WrongIssuer,
+    #[error("the token is meant for another audience")]
+    WrongAudience,
+    #[error("the token has been revoked")]
+    Revoked,
+    #[error("the token's user no longer exists")]
+    UnknownSubject,
+    #[error("the token is bound to a key: present it with the DPoP or PoP scheme and a proof")]
+    BoundToKey,
+    #[error("the token is not bound to a key: present it as a Bearer token")]
+    NotBound,
+    #[error("the proof was made with a key other than the one the token is bound to")]
+    KeyMismatch,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

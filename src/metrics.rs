@@ -20,15 +20,9 @@ use prometheus::{
     proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType},
 };
 
-use crate::{
-    accounts::HasherLoad,
-    keys::{KeyCensus, SUPPORTED_ALGORITHMS},
-    rate_limit::RateLimitedRoute,
-    store::{AuthOutcome, PoolStatus, Probe},
-};
+use crate::store::{AuthOutcome, PoolStatus, Probe, SUPPORTED_ALGORITHMS};
 
-pub(crate) use labels::closed_labels;
-pub use labels::{Grant, Verification};
+pub use labels::{Grant, RateLimitedRoute, Verification};
 
 pub struct Metrics {
     registry: Registry,
@@ -50,6 +44,25 @@ pub struct Metrics {
     logins: IntCounterVec,
     tokens_issued: IntCounterVec,
     verifications: IntCounterVec,
+}
+
+/// How many keys the ring holds in each state at one instant, and how long the key that signs
+/// then has been signing (for operators: a stuck rotation shows as an ever-growing age).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeyCensus {
+    /// In the JWKS ahead of signing, so verifiers have them before the first token.
+    pub published: usize,
+    pub signing: usize,
+    /// Past signing, still verifying the tokens they signed.
+    pub verifying: usize,
+    pub active_age: Option<std::time::Duration>,
+}
+
+/// Password hashes waiting for a core, and hashes running now (`accounts::PasswordHasher::load`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HasherLoad {
+    pub queued: usize,
+    pub running: usize,
 }
 
 /// What is read at scrape time.
@@ -143,7 +156,7 @@ impl Metrics {
         for outcome in AuthOutcome::ALL {
             logins.with_label_values(&[outcome.as_str()]);
         }
-        for grant in Grant::ALL {
+        for grant in Grant::all() {
             for algorithm in SUPPORTED_ALGORITHMS {
                 tokens_issued.with_label_values(&[grant.as_str(), &alg_label(algorithm)]);
             }

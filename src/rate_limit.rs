@@ -13,30 +13,14 @@ use std::{
     time::Duration,
 };
 
+pub use crate::metrics::RateLimitedRoute;
 use crate::{
     clock::Clock,
     error::Error,
-    metrics::{Metrics, closed_labels},
+    metrics::Metrics,
     store::{RateDecision, RateLimitStore, Tally, memory::MemoryRateLimits},
     tokens::hash_token,
 };
-
-closed_labels! {
-    /// What a refusal is counted under (`authd_rate_limited_requests_total{route}`); the routes
-    /// also name the per-IP windows in the store.
-    pub enum RateLimitedRoute {
-        /// `POST /auth`, `POST /pop/login`, the web UI's login.
-        Auth => "auth",
-        /// `POST /register`, the web UI's registration.
-        Register => "register",
-        /// `POST /oauth/token`.
-        Token => "token",
-        /// `/oauth/authorize` (a request may be stored while the user logs in).
-        Authorize => "authorize",
-        /// Failed logins per username and address ([`LoginThrottle`]).
-        LoginFailures => "login-failures",
-    }
-}
 
 /// A sliding window over the shared store, with the per-replica fallback.
 struct Windows {

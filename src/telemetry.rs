@@ -30,7 +30,9 @@ use tracing_subscriber::{
     util::SubscriberInitExt,
 };
 
-use crate::http::REQUEST_SPAN;
+/// The name of the span each request runs in (`http::observe` opens it): its fields are on
+/// every log line of the request, and it is the one span of authd's the log layer keeps.
+pub const REQUEST_SPAN: &str = "request";
 
 pub use otlp::OtlpError;
 

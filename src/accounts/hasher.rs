@@ -29,7 +29,15 @@ use tracing::{Instrument, field::Empty};
 use zeroize::Zeroize as _;
 
 use super::Password;
-use crate::{config::Argon2Settings, error::Error};
+use crate::{error::Error, metrics::HasherLoad};
+
+/// Argon2id cost parameters.
+#[derive(Debug, Clone, Copy)]
+pub struct Argon2Settings {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
 
 /// How long an idle worker keeps its buffer before giving the memory back.
 const KEEP_MEMORY_WHEN_IDLE: Duration = Duration::from_secs(60);
@@ -151,13 +159,6 @@ impl PasswordHasher {
         .instrument(span)
         .await
     }
-}
-
-/// See [`PasswordHasher::load`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HasherLoad {
-    pub queued: usize,
-    pub running: usize,
 }
 
 /// One place in the hashing queue, given up when dropped: also when the request waiting for it

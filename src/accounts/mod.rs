@@ -11,10 +11,12 @@ mod reauthentications;
 mod service;
 mod totp;
 mod username;
+mod users;
 
+pub use crate::metrics::HasherLoad;
 pub use audit::{AuditLog, QUEUE_CAPACITY as AUDIT_QUEUE_CAPACITY};
 pub use email::Email;
-pub use hasher::{HasherLoad, PasswordHasher};
+pub use hasher::{Argon2Settings, PasswordHasher};
 pub use passkeys::{Ceremony, PASSKEY_LIMIT, PasskeyMethod, Passkeys, Purpose};
 pub use password::Password;
 pub use pending_logins::{PENDING_LOGIN_TTL, PendingLogin, PendingLogins};
@@ -22,3 +24,4 @@ pub use reauthentications::{REAUTHENTICATION_TTL, Reauthentications};
 pub use service::{Accounts, AuthAttempt, Factors, Registered};
 pub use totp::{Enrolment, RecoveryCodes, SecondFactor, SecondFactors};
 pub use username::Username;
+pub use users::{Users, parse_profile};

@@ -12,6 +12,7 @@ use crate::{
     clients::{grant_scope, redirect_uri},
     error::Error,
     exchange::Targets,
+    grant_type::GrantType,
     oidc::{IdTokenHint, RequestedClaims, STANDARD_SCOPES},
     scope::normalize_scope,
     store::ClientRecord,
@@ -151,7 +152,7 @@ pub fn redirect_target(
         .ok_or_else(|| {
             to_user("The application that sent you here is not registered with authd.")
         })?;
-    if !client.allows_grant("authorization_code") {
+    if !client.allows_grant(GrantType::AuthorizationCode) {
         return Err(to_user(
             "The application that sent you here is not allowed to sign users in.",
         ));

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 pub use assertion::{ClientAssertions, JWT_BEARER_ASSERTION};
-pub use registration::{Checked, GRANT_TYPES, Registration};
+pub use registration::{Checked, Registration};
 
 use crate::{
     clock::Clock,

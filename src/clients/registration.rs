@@ -3,17 +3,10 @@
 use super::redirect_uri;
 use crate::{
     error::Error,
+    grant_type::GrantType,
     scope::normalize_scope,
     store::{ClientAuthMethod, ClientRecord},
 };
-
-/// The grant types a client can be allowed.
-pub const GRANT_TYPES: [&str; 4] = [
-    "authorization_code",
-    "refresh_token",
-    "client_credentials",
-    crate::exchange::TOKEN_EXCHANGE_GRANT,
-];
 
 /// A client's metadata as asked for, before it is checked.
 #[derive(Debug, Clone, Default)]
@@ -41,7 +34,7 @@ pub struct Checked {
     pub name: String,
     pub auth_method: ClientAuthMethod,
     pub redirect_uris: Vec<String>,
-    pub grant_types: Vec<String>,
+    pub grant_types: Vec<GrantType>,
     pub scope: String,
     pub require_par: bool,
     pub jwks: Option<String>,
@@ -56,7 +49,11 @@ impl From<&ClientRecord> for Registration {
             name: client.name.clone(),
             auth_method: Some(client.auth_method),
             redirect_uris: client.redirect_uris.clone(),
-            grant_types: client.grant_types.clone(),
+            grant_types: client
+                .grant_types
+                .iter()
+                .map(|grant| grant.as_str().to_owned())
+                .collect(),
             scope: client.scope.clone(),
             require_par: client.require_par,
             jwks: client.jwks.clone(),
@@ -108,40 +105,45 @@ impl Registration {
             }
             (_, None) => None,
         };
-        let mut grant_types = dedup(self.grant_types);
+        let mut grant_types = dedup(self.grant_types)
+            .iter()
+            .map(|grant| {
+                GrantType::parse(grant)
+                    .filter(|grant| GrantType::REGISTRABLE.contains(grant))
+                    .ok_or_else(|| {
+                        let known: Vec<&str> =
+                            GrantType::REGISTRABLE.map(GrantType::as_str).to_vec();
+                        invalid(
+                            "grant_types",
+                            &format!("`{grant}` is not one of {}", known.join(", ")),
+                        )
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         if grant_types.is_empty() {
             grant_types = if self.redirect_uris.is_empty() {
-                vec!["client_credentials".to_owned()]
+                vec![GrantType::ClientCredentials]
             } else {
-                vec!["authorization_code".to_owned(), "refresh_token".to_owned()]
+                vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
             };
         }
-        if let Some(unknown) = grant_types
-            .iter()
-            .find(|grant| !GRANT_TYPES.contains(&grant.as_str()))
-        {
-            return Err(invalid(
-                "grant_types",
-                &format!("`{unknown}` is not one of {}", GRANT_TYPES.join(", ")),
-            ));
-        }
-        let has = |grant: &str| grant_types.iter().any(|g| g == grant);
-        if has("authorization_code") && self.redirect_uris.is_empty() {
+        let has = |grant: GrantType| grant_types.contains(&grant);
+        if has(GrantType::AuthorizationCode) && self.redirect_uris.is_empty() {
             return Err(invalid(
                 "redirect_uris",
                 "at least one is required for the authorization_code grant",
             ));
         }
-        if has("refresh_token") && !has("authorization_code") {
+        if has(GrantType::RefreshToken) && !has(GrantType::AuthorizationCode) {
             return Err(invalid(
                 "grant_types",
                 "refresh_token comes with authorization_code",
             ));
         }
         if auth_method == ClientAuthMethod::None
-            && let Some(grant) = ["client_credentials", crate::exchange::TOKEN_EXCHANGE_GRANT]
+            && let Some(grant) = [GrantType::ClientCredentials, GrantType::TokenExchange]
                 .into_iter()
-                .find(|grant| has(grant))
+                .find(|grant| has(*grant))
         {
             return Err(invalid(
                 "grant_types",
@@ -224,13 +226,19 @@ mod tests {
     #[test]
     fn defaults_follow_the_redirect_uris() {
         let checked = code_flow(None).check().unwrap();
-        assert_eq!(checked.grant_types, ["authorization_code", "refresh_token"]);
+        assert_eq!(
+            checked.grant_types,
+            [GrantType::AuthorizationCode, GrantType::RefreshToken]
+        );
         assert_eq!(checked.auth_method, ClientAuthMethod::ClientSecretBasic);
         let service = Registration {
             name: "svc".to_owned(),
             ..Registration::default()
         };
-        assert_eq!(service.check().unwrap().grant_types, ["client_credentials"]);
+        assert_eq!(
+            service.check().unwrap().grant_types,
+            [GrantType::ClientCredentials]
+        );
     }
 
     #[test]

@@ -13,8 +13,6 @@ pub use trust::{ExchangePolicy, Resource, TrustError, TrustFile, TrustedIssuer, 
 
 use crate::{error::Error, tokens::Actor};
 
-/// `grant_type` of a token exchange (RFC 8693 §2.1).
-pub const TOKEN_EXCHANGE_GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 /// Token type identifiers (RFC 8693 §3).
 pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 pub const JWT_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";

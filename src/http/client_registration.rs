@@ -16,6 +16,7 @@ use super::{
 use crate::{
     clients::Registration,
     error::Error,
+    grant_type::GrantType,
     rate_limit::RateLimitedRoute,
     state::AppState,
     store::{ClientAuthMethod, ClientRecord},
@@ -248,7 +249,7 @@ fn registration(metadata: ClientMetadata) -> Result<Registration, RegistrationAn
     let grant_types = metadata.grant_types.unwrap_or_default();
     if grant_types
         .iter()
-        .any(|grant| grant == "client_credentials")
+        .any(|grant| GrantType::parse(grant) == Some(GrantType::ClientCredentials))
     {
         return Err(invalid(
             "client_credentials clients are made by an operator (authd clients create)",
@@ -287,7 +288,11 @@ fn describe(client: &ClientRecord, client_secret: Option<String>) -> RegisteredC
         client_name: client.name.clone(),
         redirect_uris: client.redirect_uris.clone(),
         token_endpoint_auth_method: client.auth_method.as_str().to_owned(),
-        grant_types: client.grant_types.clone(),
+        grant_types: client
+            .grant_types
+            .iter()
+            .map(|grant| grant.as_str().to_owned())
+            .collect(),
         response_types: vec!["code".to_owned()],
         scope: client.scope.clone(),
         post_logout_redirect_uris: client.post_logout_redirect_uris.clone(),

@@ -1,6 +1,6 @@
 //! `GET /healthz` (the process is up) and `GET /readyz` (its dependencies answer).
 
-use std::{collections::BTreeMap, time::Duration};
+use std::collections::BTreeMap;
 
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
@@ -8,7 +8,7 @@ use poem_openapi::{
 };
 
 use super::ApiTags;
-use crate::{metrics::Snapshot, state::AppState};
+use crate::state::AppState;
 
 pub struct HealthApi(pub AppState);
 
@@ -36,8 +36,6 @@ enum ReadyResponse {
 }
 
 /// A probe that takes longer than this counts as down: a readiness check must answer promptly.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
-
 #[OpenApi(tag = "ApiTags::Operations")]
 impl HealthApi {
     /// Liveness
@@ -53,29 +51,15 @@ impl HealthApi {
     /// 200 when Postgres and Redis answer; 503 naming the one that did not.
     #[oai(path = "/readyz", method = "get")]
     async fn readyz(&self) -> ReadyResponse {
-        let checks = self.0.probes.iter().map(|probe| async move {
-            let outcome = tokio::time::timeout(PROBE_TIMEOUT, probe.ping()).await;
-            let healthy = match outcome {
-                Ok(Ok(())) => true,
-                Ok(Err(err)) => {
-                    tracing::warn!(dependency = probe.name(), error = %err, "readiness check failed");
-                    false
-                }
-                Err(_) => {
-                    tracing::warn!(dependency = probe.name(), "readiness check timed out");
-                    false
-                }
-            };
-            (probe.name().to_owned(), healthy)
-        });
-        let results = futures_util::future::join_all(checks).await;
+        let results = self.0.operations.readiness().await;
         let ready = results.iter().all(|(_, healthy)| *healthy);
         let body = Json(Readiness {
             status: if ready { "ready" } else { "unavailable" }.to_owned(),
             checks: results
                 .into_iter()
                 .map(|(name, healthy)| {
-                    (name, if healthy { "ok" } else { "unreachable" }.to_owned())
+                    let check = if healthy { "ok" } else { "unreachable" };
+                    (name.to_owned(), check.to_owned())
                 })
                 .collect(),
         });
@@ -94,11 +78,6 @@ impl HealthApi {
     /// `authd_rate_limit_fallbacks_total`).
     #[oai(path = "/metrics", method = "get")]
     async fn metrics(&self) -> PlainText<String> {
-        let state = &self.0;
-        PlainText(state.metrics.render(&Snapshot {
-            probes: &state.probes,
-            keys: state.key_ring.census(state.clock.now()),
-            hasher: state.accounts.hasher_load(),
-        }))
+        PlainText(self.0.operations.render_metrics())
     }
 }

@@ -14,7 +14,7 @@ use super::{
     prebuilt_json::{PrebuiltJson, RingDocument},
 };
 use crate::{
-    exchange::TOKEN_EXCHANGE_GRANT,
+    grant_type::GrantType,
     keys::JWKS_MAX_AGE,
     oidc::{STANDARD_SCOPES, claims_supported},
     possession::DPOP_ALGORITHMS,
@@ -169,13 +169,7 @@ impl MetadataApi {
             scopes_supported: strings(&STANDARD_SCOPES),
             response_types_supported: strings(&["code"]),
             response_modes_supported: strings(&["query"]),
-            grant_types_supported: strings(&[
-                "authorization_code",
-                "refresh_token",
-                "client_credentials",
-                TOKEN_EXCHANGE_GRANT,
-                "password",
-            ]),
+            grant_types_supported: strings(&GrantType::ALL.map(GrantType::as_str)),
             subject_types_supported: strings(&["public"]),
             id_token_signing_alg_values_supported: algorithms.clone(),
             claims_supported: claims_supported(),

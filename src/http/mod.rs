@@ -44,7 +44,7 @@ use poem_openapi::{OpenApiService, Tags};
 use crate::state::AppState;
 
 pub use client_ip::{client_ip, user_agent};
-pub use observe::{REQUEST_ID, REQUEST_SPAN};
+pub use observe::REQUEST_ID;
 
 #[derive(Tags)]
 enum ApiTags {

@@ -28,13 +28,10 @@ use super::{
     hygiene::{add_safety_headers, read_bounded_body},
     json_error,
 };
-use crate::{metrics::Metrics, state::AppState};
+use crate::{metrics::Metrics, state::AppState, telemetry::REQUEST_SPAN};
 
 /// Names a request in the logs of every replica and of the client; echoed on every answer.
 pub const REQUEST_ID: &str = "x-request-id";
-
-/// The name of the span each request runs in (see `telemetry`, which logs its fields).
-pub const REQUEST_SPAN: &str = "request";
 
 /// An incoming id longer than this, or with other than visible ASCII, is replaced: it is
 /// written to every log line of the request.

@@ -14,7 +14,7 @@ use super::{
     oauth_form::OAuthForm,
 };
 use crate::{
-    authorization::{CODE_TTL, Params, Refusal, request::check, unix_millis},
+    authorization::{CODE_TTL, Params},
     error::Error,
     state::AppState,
 };
@@ -142,17 +142,7 @@ impl ParApi {
         )
         .collect();
         params.retain(|(_, value)| !value.is_empty());
-        let now = unix_millis(state.clock.now());
-        let read_hint = |hint: &str| state.read_id_token_hint(hint);
-        let request =
-            check(&params, &client, &state.targets, now, &read_hint).map_err(|refusal| {
-                match refusal {
-                    // No browser is involved: every refusal goes to the client, as JSON.
-                    Refusal::ToUser { code, message } => Error::oauth(code, message),
-                    Refusal::ToClient(error) => Error::oauth(error.error, error.description),
-                }
-            })?;
-        let request_uri = state.authorizations.push(&request).await?;
+        let request_uri = state.authorizations.push(&params, &client).await?;
         Ok(PushedResult::Created(
             Json(PushedResponse {
                 request_uri,

@@ -205,12 +205,7 @@ impl PopApi {
         )
         .await?;
         let user_id = user.id;
-        if !state
-            .users
-            .set_pop_public_key(user_id, key.pem())
-            .await
-            .map_err(Error::from)?
-        {
+        if !state.users.set_pop_key(user_id, &key).await? {
             return Err(Error::from(InvalidToken::UnknownSubject).into());
         }
         tracing::info!(%user_id, jkt = key.thumbprint(), "proof-of-possession key registered");

@@ -11,11 +11,9 @@ use super::{
     error::ApiError,
     fields,
 };
-use crate::{error::Error, state::AppState, store::Profile};
+use crate::{accounts::parse_profile, state::AppState, store::Profile};
 
 pub struct ProfileApi(pub AppState);
-
-const MAX_DISPLAY_NAME: usize = 100;
 
 #[derive(Object)]
 struct ProfileDocument {
@@ -58,13 +56,7 @@ impl ProfileApi {
     ) -> Result<ProfileResult, ApiError> {
         let caller = authorize(&self.0, req, &auth).await?;
         let user = caller.user(&self.0).await?;
-        let profile = self
-            .0
-            .profiles
-            .profile(user.id)
-            .await
-            .map_err(Error::from)?
-            .unwrap_or_default();
+        let profile = self.0.users.profile(user.id).await?.unwrap_or_default();
         Ok(ProfileResult::Ok(
             Json(profile.into()),
             caller.next_pop_nonce,
@@ -85,12 +77,8 @@ impl ProfileApi {
             display_name,
             phone,
         } = body.0;
-        let profile = validate(display_name, phone)?;
-        self.0
-            .profiles
-            .put_profile(user.id, &profile, self.0.clock.now())
-            .await
-            .map_err(Error::from)?;
+        let profile = parse_profile(display_name, phone)?;
+        self.0.users.save_profile(user.id, &profile).await?;
         Ok(ProfileResult::Ok(
             Json(profile.into()),
             caller.next_pop_nonce,
@@ -104,64 +92,5 @@ impl From<Profile> for ProfileDocument {
             display_name: profile.display_name,
             phone: profile.phone,
         }
-    }
-}
-
-/// A profile as entered, trimmed, empty fields dropped, checked. The web UI's form too.
-pub(super) fn validate(
-    display_name: Option<String>,
-    phone: Option<String>,
-) -> Result<Profile, Error> {
-    let display_name = display_name
-        .map(|name| name.trim().to_owned())
-        .filter(|name| !name.is_empty());
-    if let Some(name) = &display_name
-        && (name.chars().count() > MAX_DISPLAY_NAME || name.chars().any(char::is_control))
-    {
-        return Err(Error::InvalidField {
-            field: "display_name",
-            message: "must be at most 100 characters, without control characters".to_owned(),
-        });
-    }
-    let phone = phone
-        .map(|phone| phone.trim().to_owned())
-        .filter(|phone| !phone.is_empty());
-    if let Some(phone) = &phone
-        && !is_phone_number(phone)
-    {
-        return Err(Error::InvalidField {
-            field: "phone",
-            message: "must be 3 to 32 digits, spaces, parentheses or dashes, optionally after +"
-                .to_owned(),
-        });
-    }
-    Ok(Profile {
-        display_name,
-        phone,
-        updated_at: None,
-    })
-}
-
-fn is_phone_number(phone: &str) -> bool {
-    let digits = phone.strip_prefix('+').unwrap_or(phone);
-    (3..=32).contains(&phone.len())
-        && digits.chars().any(|c| c.is_ascii_digit())
-        && digits
-            .chars()
-            .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '(' | ')' | '-'))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_phone_number;
-
-    #[test]
-    fn phone_numbers_are_digits_and_separators() {
-        assert!(is_phone_number("+1 (555) 010-9999"));
-        assert!(is_phone_number("911"));
-        assert!(!is_phone_number("call me"));
-        assert!(!is_phone_number("+"));
-        assert!(!is_phone_number("12"));
-        assert!(!is_phone_number("+1 555 <script>"));
     }
 }

@@ -155,7 +155,7 @@ async fn user_info(state: &AppState, caller: &Caller) -> Result<UserInfo, Error>
     let scope = claims.scope.as_deref().unwrap_or_default();
     let names = oidc::claims::released(scope, &extra);
     let profile = if needs_profile(&names) {
-        state.profiles.profile(user.id).await?
+        state.users.profile(user.id).await?
     } else {
         None
     };

@@ -16,7 +16,10 @@ use super::{
     MasterKey, MasterKeys, PublicJwk, SigningKey,
     signing_key::{KeyError, KeyWindow, generate},
 };
-use crate::store::{KeyPurpose, SigningKeyRecord, SigningKeyStore, StoreError};
+use crate::{
+    metrics::KeyCensus,
+    store::{KeyPurpose, SigningKeyRecord, SigningKeyStore, StoreError},
+};
 
 /// How far apart replicas' clocks may be while still agreeing on which key signs.
 const CLOCK_SKEW_ALLOWANCE: Duration = Duration::minutes(1);
@@ -196,18 +199,6 @@ impl KeyRing {
             keys: keys.into_iter().map(|key| key.public_jwk.clone()).collect(),
         }
     }
-}
-
-/// How many keys the ring holds in each state at one instant, and how long the key that signs
-/// then has been signing (for operators: a stuck rotation shows as an ever-growing age).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct KeyCensus {
-    /// In the JWKS ahead of signing, so verifiers have them before the first token.
-    pub published: usize,
-    pub signing: usize,
-    /// Past signing, still verifying the tokens they signed.
-    pub verifying: usize,
-    pub active_age: Option<std::time::Duration>,
 }
 
 /// Where a key is in its life at one instant.

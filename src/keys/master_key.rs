@@ -19,12 +19,7 @@ impl fmt::Debug for MasterKey {
     }
 }
 
-/// Ciphertext plus the nonce it was sealed with. The GCM tag is at the end of `ciphertext`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SealedBox {
-    pub nonce: Vec<u8>,
-    pub ciphertext: Vec<u8>,
-}
+pub use crate::store::SealedBox;
 
 /// AES-GCM refuses only inputs over 64 GiB; kept as an error rather than a panic all the same.
 #[derive(Debug, thiserror::Error)]

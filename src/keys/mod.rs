@@ -5,8 +5,9 @@ mod master_key;
 mod rotation;
 mod signing_key;
 
+pub use crate::metrics::KeyCensus;
 pub use key_ring::KeyRingError;
-pub use key_ring::{JsonWebKeySet, KeyCensus, KeyRing, KeyState, KeyStatus};
+pub use key_ring::{JsonWebKeySet, KeyRing, KeyState, KeyStatus};
 pub use master_key::{MasterKey, MasterKeys, OpenError, SealError, SealedBox};
 pub use rotation::{JWKS_MAX_AGE, KeyManager, KeyPolicy, RotationMode};
 pub use signing_key::{

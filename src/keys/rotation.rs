@@ -127,11 +127,7 @@ impl KeyManager {
         }
         tracing::info!(kid = %record.kid, ?mode, not_before = %record.not_before, "rotated signing key");
         self.reload().await?;
-        if let Err(err) = self
-            .events
-            .publish(&crate::invalidation::Event::KeysChanged)
-            .await
-        {
+        if let Err(err) = self.events.publish(&crate::store::Event::KeysChanged).await {
             // The others will find the key at their next poll.
             tracing::warn!(error = %err, "could not announce the key rotation");
         }
@@ -167,11 +163,7 @@ impl KeyManager {
         }
         if rewrapped > 0 {
             self.reload().await?;
-            if let Err(err) = self
-                .events
-                .publish(&crate::invalidation::Event::KeysChanged)
-                .await
-            {
+            if let Err(err) = self.events.publish(&crate::store::Event::KeysChanged).await {
                 tracing::warn!(error = %err, "could not announce the re-sealed keys");
             }
         }

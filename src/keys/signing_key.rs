@@ -25,7 +25,7 @@ use super::{MasterKey, MasterKeys, SealError, master_key::OpenError};
 use crate::store::{KeyPurpose, SigningKeyRecord};
 
 /// The public half as published in the JWKS (RFC 7517), with `kid`, `alg` and `use` set.
-pub type PublicJwk = Jwk;
+pub use crate::store::PublicJwk;
 
 const RSA_BITS: usize = 2048;
 
@@ -83,9 +83,7 @@ pub struct KeyWindow {
     pub retire_at: OffsetDateTime,
 }
 
-/// The algorithms authd signs with (`AUTHD_SIGNING_ALG`).
-pub const SUPPORTED_ALGORITHMS: [Algorithm; 3] =
-    [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA];
+pub use crate::store::SUPPORTED_ALGORITHMS;
 
 /// A fresh private key for `algorithm`, as PKCS#8 DER: RSA-2048 from the `rsa` crate (generation
 /// and encoding only), P-256 and Ed25519 from aws-lc. All signing is done by aws-lc (see

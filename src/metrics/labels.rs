@@ -2,34 +2,7 @@
 //! enum, so the values counted where things happen and the series created at zero at start-up
 //! (see `Metrics::new`) cannot drift apart.
 
-/// An enum of label values with `as_str` (the label value) and `ALL` (every value, in order),
-/// both generated from the one list.
-macro_rules! closed_labels {
-    (
-        $(#[$meta:meta])*
-        pub enum $name:ident {
-            $($(#[$variant_meta:meta])* $variant:ident => $value:literal,)+
-        }
-    ) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum $name {
-            $($(#[$variant_meta])* $variant,)+
-        }
-
-        impl $name {
-            /// Every value, so each series can exist from the first scrape.
-            pub const ALL: &'static [Self] = &[$(Self::$variant,)+];
-
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $(Self::$variant => $value,)+
-                }
-            }
-        }
-    };
-}
-pub(crate) use closed_labels;
+use crate::{grant_type::GrantType, labels::closed_labels};
 
 closed_labels! {
     /// How a token verification ended, as counted.
@@ -48,21 +21,57 @@ closed_labels! {
     }
 }
 
+/// How an access token was asked for, as `authd_tokens_issued_total{grant}` counts it: an
+/// OAuth grant, or one of authd's own routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    OAuth(GrantType),
+    /// `POST /auth`, the seed-compatible login.
+    Auth,
+    /// `POST /pop/login`, the signed-nonce scheme.
+    PopLogin,
+    /// A web UI session's access token.
+    Ui,
+}
+
+impl Grant {
+    /// Every value, so each series can exist from the first scrape.
+    pub fn all() -> impl Iterator<Item = Self> {
+        GrantType::ALL
+            .into_iter()
+            .map(Self::OAuth)
+            .chain([Self::Auth, Self::PopLogin, Self::Ui])
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OAuth(grant) => grant.label(),
+            Self::Auth => "auth",
+            Self::PopLogin => "pop_login",
+            Self::Ui => "ui",
+        }
+    }
+}
+
+impl From<GrantType> for Grant {
+    fn from(grant: GrantType) -> Self {
+        Self::OAuth(grant)
+    }
+}
+
 closed_labels! {
-    /// How an access token was asked for: an OAuth grant type (RFC 6749) or one of authd's
-    /// own routes.
-    pub enum Grant {
-        Password => "password",
-        RefreshToken => "refresh_token",
-        ClientCredentials => "client_credentials",
-        AuthorizationCode => "authorization_code",
-        /// RFC 8693.
-        TokenExchange => "token_exchange",
-        /// `POST /auth`, the seed-compatible login.
+    /// What a refusal is counted under (`authd_rate_limited_requests_total{route}`); the routes
+    /// also name the per-IP windows in the store.
+    pub enum RateLimitedRoute {
+        /// `POST /auth`, `POST /pop/login`, the web UI's login.
         Auth => "auth",
-        /// `POST /pop/login`, the signed-nonce scheme.
-        PopLogin => "pop_login",
-        /// A web UI session's access token.
-        Ui => "ui",
+        /// `POST /register`, the web UI's registration.
+        Register => "register",
+        /// `POST /oauth/token`.
+        Token => "token",
+        /// `/oauth/authorize` (a request may be stored while the user logs in).
+        Authorize => "authorize",
+        /// Failed logins per username and address (`rate_limit::LoginThrottle`).
+        LoginFailures => "login-failures",
     }
 }

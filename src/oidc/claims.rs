@@ -1,9 +1,9 @@
 //! The user's standard claims (OpenID Connect Core §5.1): which scope releases which (§5.4),
 //! the `claims` request parameter (§5.5), and the claims' values.
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub use crate::store::RequestedClaims;
 use crate::store::{Profile, UserRecord};
 
 /// The claims each scope releases, and the one scope each claim belongs to.
@@ -61,17 +61,7 @@ pub fn released<'a>(scope: &str, extra: &'a [String]) -> Vec<&'a str> {
     names
 }
 
-/// The `claims` request parameter (§5.5), reduced to the names authd can release: individual
-/// claims asked for at UserInfo and in the ID token. `essential` and `value` are not enforced
-/// (§5.5.1 lets a provider release a claim or not), and unknown claims are ignored.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RequestedClaims {
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub userinfo: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub id_token: Vec<String>,
-}
-
+// The record is the store's (a session keeps it); what it means is OpenID Connect's.
 impl RequestedClaims {
     /// Reads the parameter's JSON; a message saying what is wrong if it is not the object
     /// §5.5 describes.
@@ -96,10 +86,6 @@ impl RequestedClaims {
             userinfo: names("userinfo")?,
             id_token: names("id_token")?,
         })
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.userinfo.is_empty() && self.id_token.is_empty()
     }
 
     /// The scopes whose claims this asks for: what the user consents to beside the scope.

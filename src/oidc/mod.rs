@@ -8,11 +8,12 @@
 
 pub mod claims;
 pub mod id_token;
+mod issuer;
 
-use serde::{Deserialize, Serialize};
-
+pub use crate::store::Login;
 pub use claims::{RequestedClaims, claims_supported, scope_of_claim, user_claims};
 pub use id_token::{IdTokenClaims, IdTokenHint, at_hash, read_hint};
+pub use issuer::IdTokens;
 
 /// The scope that makes a request an OpenID Connect one.
 pub const OPENID: &str = "openid";
@@ -36,29 +37,4 @@ pub fn scope_description(scope: &str) -> Option<&'static str> {
 /// Whether `scope` (space-separated) asks for OpenID Connect.
 pub fn is_openid(scope: &str) -> bool {
     scope.split(' ').any(|s| s == OPENID)
-}
-
-/// How and when the user authenticated, and which claims the client asked for: carried from
-/// the login to the session a code starts, so every ID token of the session repeats the same
-/// `auth_time` and `amr` (OpenID Connect Core §12.2), and UserInfo knows the request's claims.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Login {
-    /// Unix seconds of the authentication.
-    pub auth_time: i64,
-    /// Authentication methods (RFC 8176), e.g. `pwd`.
-    #[serde(default)]
-    pub amr: Vec<String>,
-    #[serde(default, skip_serializing_if = "RequestedClaims::is_empty")]
-    pub claims: RequestedClaims,
-}
-
-impl Login {
-    /// A password login at `auth_time`: every interactive login authd has so far.
-    pub fn password(auth_time: i64) -> Self {
-        Self {
-            auth_time,
-            amr: vec!["pwd".to_owned()],
-            claims: RequestedClaims::default(),
-        }
-    }
 }

@@ -6,7 +6,11 @@ use std::sync::Arc;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use time::{Duration, OffsetDateTime};
 
-use crate::{clock::Clock, error::Error, store::ProofStateStore, tokens::remaining};
+use crate::{
+    clock::{Clock, remaining},
+    error::Error,
+    store::ProofStateStore,
+};
 
 pub struct PopNonces {
     store: Arc<dyn ProofStateStore>,

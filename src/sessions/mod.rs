@@ -15,7 +15,7 @@ use crate::{
     clock::Clock,
     error::Error,
     metrics::Metrics,
-    oidc::Login,
+    store::Login,
     store::{
         RefreshTokenRecord, Revocation, RevocationKind, Rotation, SessionRecord, SessionStore,
         SessionSummary,

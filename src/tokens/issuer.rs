@@ -9,22 +9,8 @@ use super::{ACCESS_TOKEN_TYP, AccessClaims, Actor, Audience, Confirmation};
 use crate::{
     error::Error,
     keys::{KeyRing, SigningKey},
-    oidc::{IdTokenClaims, Login, at_hash, id_token::ID_TOKEN_TYP},
     store::{ClientRecord, SessionRecord, UserRecord},
 };
-
-/// What an ID token is issued for: a session the code flow granted a client, the login it
-/// continues, and the access token issued beside it.
-pub struct IdTokenGrant<'a> {
-    pub session: &'a SessionRecord,
-    pub client_id: &'a str,
-    pub login: &'a Login,
-    /// The authorization request's `nonce`; none on a refresh (OpenID Connect Core §12.2).
-    pub nonce: Option<&'a str>,
-    pub access_token: &'a IssuedToken,
-    /// The user's standard claims the `claims` parameter asked to find in the ID token.
-    pub user_claims: serde_json::Map<String, serde_json::Value>,
-}
 
 /// What a token exchange issues, besides the user it is about.
 pub struct Exchanged {
@@ -189,40 +175,6 @@ impl TokenIssuer {
             not_after: Some(exchange.not_after),
         };
         self.sign_current(subject, now)
-    }
-
-    /// An ID token (OpenID Connect Core §2), signed by the key that signed its access token, for
-    /// the client the session was granted to.
-    pub fn issue_id_token(
-        &self,
-        grant: IdTokenGrant<'_>,
-        now: OffsetDateTime,
-    ) -> Result<String, Error> {
-        let key = self
-            .key_ring
-            .signing_key(now)
-            .ok_or_else(|| Error::Internal("no signing key is active".to_owned()))?;
-        let claims = IdTokenClaims {
-            iss: self.issuer.clone(),
-            sub: grant.session.user_id.to_string(),
-            aud: grant.client_id.to_owned(),
-            exp: (now + self.ttl).unix_timestamp(),
-            iat: now.unix_timestamp(),
-            auth_time: grant.login.auth_time,
-            nonce: grant.nonce.map(str::to_owned),
-            at_hash: Some(at_hash(key.algorithm, &grant.access_token.token)),
-            azp: grant.client_id.to_owned(),
-            sid: Some(grant.session.id.to_string()),
-            amr: grant.login.amr.clone(),
-            user: grant.user_claims,
-        };
-        let _span = tracing::info_span!("jwt sign id_token", alg = ?key.algorithm, kid = %key.kid)
-            .entered();
-        let mut header = Header::new(key.algorithm);
-        header.typ = Some(ID_TOKEN_TYP.to_owned());
-        header.kid = Some(key.kid.clone());
-        key.sign(&header, &claims)
-            .map_err(|err| Error::Internal(err.to_string()))
     }
 
     /// The test mode's token: its lifetime ended an hour ago, and it is signed by a key that

@@ -7,8 +7,8 @@ mod revoked_set;
 mod verifier;
 
 pub use claims::{AccessClaims, Actor, Audience, Confirmation};
-pub use issuer::{Exchanged, IdTokenGrant, IssuedToken, TokenIssuer};
-pub use revocations::{Revocations, RevokedSet, remaining};
+pub use issuer::{Exchanged, IssuedToken, TokenIssuer};
+pub use revocations::{Revocations, RevokedSet};
 pub use verifier::{InvalidToken, MAX_TOKEN_LEN, TokenVerifier, VerifiedToken, hash_token};
 
 /// `typ` header of every access token (RFC 9068 §2.1), so one cannot pass for another kind of JWT.

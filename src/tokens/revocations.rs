@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 
 pub use super::revoked_set::RevokedSet;
 use crate::{
+    clock::remaining,
     error::Error,
     invalidation::{Event, Freshness},
     metrics::Metrics,
@@ -159,9 +160,4 @@ impl Revocations {
             .revocations_in_memory
             .set(self.local.len() as i64);
     }
-}
-
-/// Time left until `until`, zero if it has passed.
-pub fn remaining(until: OffsetDateTime, now: OffsetDateTime) -> Duration {
-    Duration::try_from(until - now).unwrap_or(Duration::ZERO)
 }

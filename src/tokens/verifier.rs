@@ -29,38 +29,7 @@ use time::OffsetDateTime;
 /// Longer than any token authd issues; anything bigger is not ours and is refused unparsed.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
 
-/// Why a token was refused. Shown to the client as `error_description` (RFC 6750 §3.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum InvalidToken {
-    #[error("the token is malformed")]
-    Malformed,
-    #[error("the token is not an access token (typ must be at+jwt)")]
-    WrongType,
-    #[error("the token uses an unsupported critical header extension")]
-    CriticalExtension,
-    #[error("the token was not signed by a key of this authority")]
-    UnknownKey,
-    #[error("the token signature is invalid")]
-    BadSignature,
-    #[error("the token has expired")]
-    Expired,
-    #[error("the token is not valid yet")]
-    NotYetValid,
-    #[error("the token was issued by another authority")]
-    WrongIssuer,
-    #[error("the token is meant for another audience")]
-    WrongAudience,
-    #[error("the token has been revoked")]
-    Revoked,
-    #[error("the token's user no longer exists")]
-    UnknownSubject,
-    #[error("the token is bound to a key: present it with the DPoP or PoP scheme and a proof")]
-    BoundToKey,
-    #[error("the token is not bound to a key: present it as a Bearer token")]
-    NotBound,
-    #[error("the proof was made with a key other than the one the token is bound to")]
-    KeyMismatch,
-}
+pub use crate::error::InvalidToken;
 
 /// A token that passed verification.
 #[derive(Debug, Clone)]

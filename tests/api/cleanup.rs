@@ -77,6 +77,7 @@ async fn cleanup_removes_only_what_can_no_longer_matter() {
     .await
     .unwrap();
     let report = state
+        .operations
         .clean_up()
         .await
         .unwrap()

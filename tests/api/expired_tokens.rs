@@ -169,7 +169,7 @@ async fn cleanup_keeps_the_test_key_while_the_test_mode_uses_it_and_removes_it_a
             )
             .await
             .unwrap();
-            state.clean_up().await.unwrap().unwrap()
+            state.operations.clean_up().await.unwrap().unwrap()
         }
     };
     assert_eq!(clean_up(true).await, CleanupReport::default());

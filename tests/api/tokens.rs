@@ -326,16 +326,19 @@ async fn a_verification_takes_no_round_trip_while_the_replica_is_current() {
         revocation_max_lag: std::time::Duration::from_secs(50),
         ..app.options.clone()
     };
+    let stores = stores_for(&app.options, &app.resources).await;
+    let probes = stores.probes.clone();
     let state = authd::AppState::build(
         crate::helpers::test_config(&options),
-        stores_for(&app.options, &app.resources).await,
+        stores,
         &app.master_key,
         Arc::new(authd::clock::SystemClock),
     )
     .await
     .unwrap();
-    let follower = tokio::spawn(authd::invalidation::follow(state.clone()));
-    let heartbeats = tokio::spawn(authd::invalidation::send_heartbeats(state.clone()));
+    let channel = authd::tasks::Channel::of(&state);
+    let follower = tokio::spawn(channel.clone().follow());
+    let heartbeats = tokio::spawn(channel.send_heartbeats());
     assert!(
         crate::helpers::eventually(std::time::Duration::from_secs(5), || async {
             state.freshness.is_current()
@@ -344,8 +347,7 @@ async fn a_verification_takes_no_round_trip_while_the_replica_is_current() {
         "the replica did not catch up with the channel"
     );
     let taken = |service: &str| {
-        state
-            .probes
+        probes
             .iter()
             .find(|probe| probe.name() == service)
             .and_then(|probe| probe.pool_status())
@@ -372,17 +374,18 @@ async fn a_verification_takes_no_round_trip_while_the_replica_is_current() {
 async fn a_replica_that_is_not_current_asks_redis_once_per_verification() {
     let app = spawn_app().await;
     let token = logged_in(&app, "counted").await;
+    let stores = stores_for(&app.options, &app.resources).await;
+    let probes = stores.probes.clone();
     let state = authd::AppState::build(
         crate::helpers::test_config(&app.options),
-        stores_for(&app.options, &app.resources).await,
+        stores,
         &app.master_key,
         Arc::new(authd::clock::SystemClock),
     )
     .await
     .unwrap();
     let taken = |service: &str| {
-        state
-            .probes
+        probes
             .iter()
             .find(|probe| probe.name() == service)
             .and_then(|probe| probe.pool_status())

@@ -4,7 +4,8 @@ use poem::Request;
 
 use super::{Granted, OAuthTokenRequest, OAuthTokenResponse, authenticated_client, token_type};
 use crate::{
-    clients::grant_scope, error::Error, metrics::Grant, scope::normalize_scope, state::AppState,
+    clients::grant_scope, error::Error, grant_type::GrantType, scope::normalize_scope,
+    state::AppState,
 };
 
 pub(super) async fn grant(
@@ -13,7 +14,7 @@ pub(super) async fn grant(
     mut form: OAuthTokenRequest,
     dpop_jkt: Option<&str>,
 ) -> Result<Granted, Error> {
-    let client = authenticated_client(state, req, &mut form, "client_credentials").await?;
+    let client = authenticated_client(state, req, &mut form, GrantType::ClientCredentials).await?;
     // No user: OpenID Connect's scopes are not open here.
     let scope = grant_scope(&client, &normalize_scope(form.scope.as_deref())?, &[])?;
     // RFC 8707: the resources it asked for, if it may ask for them.
@@ -28,7 +29,7 @@ pub(super) async fn grant(
         state.clock.now(),
     )?;
     Ok(Granted {
-        grant: Grant::ClientCredentials,
+        grant: GrantType::ClientCredentials,
         algorithm: issued.algorithm,
         response: OAuthTokenResponse {
             access_token: issued.token,

@@ -22,14 +22,11 @@ use super::{
 use crate::{
     clients::ClientCredentials,
     error::Error,
-    exchange::TOKEN_EXCHANGE_GRANT,
-    metrics::Grant,
-    oidc,
+    grant_type::GrantType,
     rate_limit::RateLimitedRoute,
     sessions::Continuation,
     state::AppState,
-    store::{ClientRecord, SessionRecord, UserRecord},
-    tokens::{IdTokenGrant, IssuedToken},
+    store::{ClientRecord, SessionRecord},
 };
 
 pub struct TokenApi(pub AppState);
@@ -144,7 +141,7 @@ pub enum TokenResult {
 
 /// What a grant hands back to the endpoint to answer with.
 struct Granted {
-    grant: Grant,
+    grant: GrantType,
     algorithm: jsonwebtoken::Algorithm,
     response: OAuthTokenResponse,
 }
@@ -194,20 +191,26 @@ impl TokenApi {
         // it was given no item for as one empty value).
         form.resource.retain(|value| !value.is_empty());
         form.audience.retain(|value| !value.is_empty());
-        let granted = match form.grant_type.take().as_deref() {
-            Some("authorization_code") => {
-                authorization_code::grant(state, req, form, dpop_jkt).await?
+        let grant = match form.grant_type.take() {
+            Some(name) => {
+                GrantType::parse(&name).ok_or_else(|| Error::UnsupportedGrantType(name.clone()))?
             }
-            Some("refresh_token") => refresh_token::grant(state, req, form, dpop_jkt).await?,
-            Some("client_credentials") => {
-                client_credentials::grant(state, req, form, dpop_jkt).await?
-            }
-            Some(TOKEN_EXCHANGE_GRANT) => token_exchange::grant(state, req, form, dpop_jkt).await?,
-            Some("password") => password::grant(state, req, client_ip, form, dpop_jkt).await?,
-            Some(other) => return Err(Error::UnsupportedGrantType(other.to_owned()).into()),
             None => return Err(missing("grant_type").into()),
         };
-        state.metrics.token_issued(granted.grant, granted.algorithm);
+        let granted = match grant {
+            GrantType::AuthorizationCode => {
+                authorization_code::grant(state, req, form, dpop_jkt).await?
+            }
+            GrantType::RefreshToken => refresh_token::grant(state, req, form, dpop_jkt).await?,
+            GrantType::ClientCredentials => {
+                client_credentials::grant(state, req, form, dpop_jkt).await?
+            }
+            GrantType::TokenExchange => token_exchange::grant(state, req, form, dpop_jkt).await?,
+            GrantType::Password => password::grant(state, req, client_ip, form, dpop_jkt).await?,
+        };
+        state
+            .metrics
+            .token_issued(granted.grant.into(), granted.algorithm);
         Ok(TokenResult::Ok(
             Json(granted.response),
             "no-store".to_owned(),
@@ -220,7 +223,7 @@ async fn authenticated_client(
     state: &AppState,
     req: &Request,
     form: &mut OAuthTokenRequest,
-    grant_type: &'static str,
+    grant_type: GrantType,
 ) -> Result<ClientRecord, Error> {
     let credentials = form.client(req)?.ok_or(Error::InvalidClient)?;
     let client = state.clients.authenticate(&credentials).await?;
@@ -239,7 +242,7 @@ async fn authenticated_client(
 /// caller with `Targets::narrow` before the code or refresh token was used).
 async fn session_tokens(
     state: &AppState,
-    grant: Grant,
+    grant: GrantType,
     continuation: Continuation,
     dpop_jkt: Option<&str>,
     nonce: Option<&str>,
@@ -269,7 +272,10 @@ async fn session_tokens(
             .tokens
             .issue_in_session(&user, Some(&narrowed), jkt, state.clock.now())?
     };
-    let id_token = id_token(state, &user, &session, &issued, nonce).await?;
+    let id_token = state
+        .id_tokens
+        .for_session(&user, &session, &issued, nonce)
+        .await?;
     Ok(Granted {
         grant,
         algorithm: issued.algorithm,
@@ -283,43 +289,6 @@ async fn session_tokens(
             id_token,
         },
     })
-}
-
-/// The ID token of a session the code flow granted a client with scope `openid`, beside
-/// `access_token`; `None` for any other session.
-async fn id_token(
-    state: &AppState,
-    user: &UserRecord,
-    session: &SessionRecord,
-    access_token: &IssuedToken,
-    nonce: Option<&str>,
-) -> Result<Option<String>, Error> {
-    let (Some(client_id), Some(login)) = (&session.client_id, &session.login) else {
-        return Ok(None);
-    };
-    if !oidc::is_openid(&session.scope) {
-        return Ok(None);
-    }
-    // Only the claims the `claims` parameter asked to find here: scope claims are UserInfo's
-    // (OpenID Connect Core §5.4), which keeps the token small and its profile read rare.
-    let names: Vec<&str> = login.claims.id_token.iter().map(String::as_str).collect();
-    let profile = if oidc::claims::needs_profile(&names) {
-        state.profiles.profile(user.id).await?
-    } else {
-        None
-    };
-    let grant = IdTokenGrant {
-        session,
-        client_id,
-        login,
-        nonce,
-        access_token,
-        user_claims: oidc::user_claims(user, profile.as_ref(), &names),
-    };
-    state
-        .tokens
-        .issue_id_token(grant, state.clock.now())
-        .map(Some)
 }
 
 /// RFC 9449 §5: a token bound to a DPoP key is of type `DPoP`.

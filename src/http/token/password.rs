@@ -8,7 +8,7 @@ use poem::Request;
 
 use super::{Granted, OAuthTokenRequest, required, session_tokens};
 use crate::{
-    error::Error, http::auth::check_password_alone, metrics::Grant, scope::normalize_scope,
+    error::Error, grant_type::GrantType, http::auth::check_password_alone, scope::normalize_scope,
     state::AppState,
 };
 
@@ -32,5 +32,13 @@ pub(super) async fn grant(
     let scope = normalize_scope(form.scope.as_deref())?;
     let user = check_password_alone(state, req, client_ip, username, password).await?;
     let started = state.sessions.start(user.id, scope, dpop_jkt).await?;
-    session_tokens(state, Grant::Password, started, dpop_jkt, None, Vec::new()).await
+    session_tokens(
+        state,
+        GrantType::Password,
+        started,
+        dpop_jkt,
+        None,
+        Vec::new(),
+    )
+    .await
 }

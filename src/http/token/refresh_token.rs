@@ -4,7 +4,7 @@
 use poem::Request;
 
 use super::{Granted, OAuthTokenRequest, required, session_tokens};
-use crate::{error::Error, metrics::Grant, sessions::RefreshToken, state::AppState};
+use crate::{error::Error, grant_type::GrantType, sessions::RefreshToken, state::AppState};
 
 pub(super) async fn grant(
     state: &AppState,
@@ -42,7 +42,7 @@ pub(super) async fn grant(
     // A refreshed ID token carries no nonce (OpenID Connect Core §12.2).
     session_tokens(
         state,
-        Grant::RefreshToken,
+        GrantType::RefreshToken,
         continued,
         dpop_jkt,
         None,

@@ -20,11 +20,8 @@ use uuid::Uuid;
 use super::{Granted, OAuthTokenRequest, OAuthTokenResponse, authenticated_client, token_type};
 use crate::{
     error::Error,
-    exchange::{
-        self, ActorIdentity, ExternalToken, ExternalTokenError, TOKEN_EXCHANGE_GRANT, TokenType,
-        UserMatch,
-    },
-    metrics::Grant,
+    exchange::{self, ActorIdentity, ExternalToken, ExternalTokenError, TokenType, UserMatch},
+    grant_type::GrantType,
     scope::normalize_scope,
     state::AppState,
     store::{ClientRecord, UserRecord},
@@ -37,7 +34,7 @@ pub(super) async fn grant(
     mut form: OAuthTokenRequest,
     dpop_jkt: Option<&str>,
 ) -> Result<Granted, Error> {
-    let client = authenticated_client(state, req, &mut form, TOKEN_EXCHANGE_GRANT).await?;
+    let client = authenticated_client(state, req, &mut form, GrantType::TokenExchange).await?;
     let subject_token = invalid_request_if_missing(form.subject_token.take(), "subject_token")?;
     TokenType::parse(
         &invalid_request_if_missing(form.subject_token_type.take(), "subject_token_type")?,
@@ -119,7 +116,7 @@ pub(super) async fn grant(
         "token exchanged"
     );
     Ok(Granted {
-        grant: Grant::TokenExchange,
+        grant: GrantType::TokenExchange,
         algorithm: issued.algorithm,
         response: OAuthTokenResponse {
             access_token: issued.token,

@@ -6,13 +6,14 @@ use askama::Template;
 use poem::{
     Request, Response, handler,
     http::StatusCode,
-    web::{Data, Form, Query},
+    web::{Data, Query},
 };
 use serde::Deserialize;
 
 use super::{
-    Ui, authorize, csrf,
+    Ui, authorize,
     error::UiError,
+    forms::{NoFields, WithCsrf},
     page::{Layout, Notice, html, see_other},
     session,
 };
@@ -59,8 +60,6 @@ struct LoginPage {
 #[derive(Deserialize)]
 pub struct RegisterForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     username: String,
     #[serde(default)]
     email: String,
@@ -71,8 +70,6 @@ pub struct RegisterForm {
 /// No `Debug`: it holds a password.
 #[derive(Deserialize)]
 pub struct LoginForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     username: String,
     #[serde(default)]
@@ -90,12 +87,6 @@ pub struct LoginQuery {
 }
 
 /// The form of a button that only acts (log out, revoke a session).
-#[derive(Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    pub csrf: String,
-}
-
 #[handler]
 pub async fn register_form(req: &Request, Data(ui): Data<&Arc<Ui>>) -> Response {
     let jar = req.cookie();
@@ -113,11 +104,8 @@ pub async fn register_form(req: &Request, Data(ui): Data<&Arc<Ui>>) -> Response 
 pub async fn register(
     req: &Request,
     Data(ui): Data<&Arc<Ui>>,
-    Form(form): Form<RegisterForm>,
+    WithCsrf(form): WithCsrf<RegisterForm>,
 ) -> Result<Response, UiError> {
-    if !csrf::is_genuine(req, &ui.cookies, &form.csrf) {
-        return Err(UiError::forged_form());
-    }
     let jar = req.cookie();
     match create_account(ui, req, &form).await {
         Ok(generated_password) => {
@@ -210,11 +198,8 @@ pub async fn login_form(
 pub async fn login(
     req: &Request,
     Data(ui): Data<&Arc<Ui>>,
-    Form(form): Form<LoginForm>,
+    WithCsrf(form): WithCsrf<LoginForm>,
 ) -> Result<Response, UiError> {
-    if !csrf::is_genuine(req, &ui.cookies, &form.csrf) {
-        return Err(UiError::forged_form());
-    }
     let LoginForm {
         username,
         password,
@@ -271,11 +256,8 @@ pub async fn failed_login(
 pub async fn logout(
     req: &Request,
     Data(ui): Data<&Arc<Ui>>,
-    Form(form): Form<CsrfOnly>,
+    _: WithCsrf<NoFields>,
 ) -> Result<Response, UiError> {
-    if !csrf::is_genuine(req, &ui.cookies, &form.csrf) {
-        return Err(UiError::forged_form());
-    }
     session::log_out(&ui.state, req.cookie(), &ui.cookies).await?;
     Ok(see_other(&format!(
         "/ui/login?notice={}",

@@ -14,6 +14,7 @@ mod cookies;
 mod csrf;
 mod end_session;
 mod error;
+mod forms;
 mod home;
 mod keys;
 mod page;

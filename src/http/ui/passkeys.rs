@@ -13,17 +13,18 @@ use askama::Template;
 use poem::{
     Request, Response, handler,
     http::StatusCode,
-    web::{Data, Form, Path},
+    web::{Data, Path},
 };
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{
-    Ui, account, authorize, csrf,
+    Ui, account, authorize,
     error::UiError,
+    forms::{NoFields, SignedInForm, WithCsrf},
     page::{Layout, Notice, html, see_other},
     profile,
-    second_factor::{self, code_page, login_again, sign_in_first},
+    second_factor::{self, code_page, login_again},
     session::{self, SecondProof, SignedIn},
 };
 use crate::{
@@ -105,8 +106,6 @@ const REAUTHENTICATE: Wording = Wording {
 #[derive(Deserialize)]
 pub struct CeremonyForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     ceremony: String,
     #[serde(default)]
     response: String,
@@ -117,16 +116,12 @@ pub struct CeremonyForm {
 #[derive(Deserialize)]
 pub struct LoginForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     authorization: String,
 }
 
 /// No `Debug`: it holds a password.
 #[derive(Deserialize)]
 pub struct AddForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     name: String,
     #[serde(default)]
@@ -137,16 +132,12 @@ pub struct AddForm {
 #[derive(Deserialize)]
 pub struct PasswordForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     password: String,
 }
 
 /// No `Debug`: it holds a password.
 #[derive(Deserialize)]
 pub struct NewPasswordForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     new_password: String,
 }
@@ -190,14 +181,6 @@ async fn ceremony_page(
     })
 }
 
-/// A signed-in user's form post, its CSRF token checked; `None` when nobody is signed in.
-async fn signed_in_form(ui: &Ui, req: &Request, csrf: &str) -> Result<Option<SignedIn>, UiError> {
-    if !csrf::is_genuine(req, &ui.cookies, csrf) {
-        return Err(UiError::forged_form());
-    }
-    Ok(session::current(&ui.state, req.cookie(), &ui.cookies).await?)
-}
-
 /// Back to the profile: with `notice` after a change, or saying why it failed.
 async fn profile_after(
     ui: &Ui,
@@ -217,11 +200,8 @@ async fn profile_after(
 pub async fn login_begin(
     req: &Request,
     Data(ui): Data<&Arc<Ui>>,
-    Form(form): Form<LoginForm>,
+    WithCsrf(form): WithCsrf<LoginForm>,
 ) -> Result<Response, UiError> {
-    if !csrf::is_genuine(req, &ui.cookies, &form.csrf) {
-        return Err(UiError::forged_form());
-    }
     let authorization = present(form.authorization);
     let state = &ui.state;
     let begun = async {
@@ -251,11 +231,8 @@ pub async fn login_begin(
 pub async fn login_finish(
     req: &Request,
     Data(ui): Data<&Arc<Ui>>,
-    Form(form): Form<CeremonyForm>,
+    WithCsrf(form): WithCsrf<CeremonyForm>,
 ) -> Result<Response, UiError> {
-    if !csrf::is_genuine(req, &ui.cookies, &form.csrf) {
-        return Err(UiError::forged_form());
-    }
     let authorization = present(form.authorization);
     match session::passkey_login(&ui.state, req, &ui.cookies, &form.ceremony, &form.response).await
     {
@@ -269,21 +246,12 @@ pub async fn login_finish(
 pub async fn second_step_begin(
     req: &Request,
     Data(ui): Data<&Arc<Ui>>,
-    Form(form): Form<account::CsrfOnly>,
+    _: WithCsrf<NoFields>,
 ) -> Result<Response, UiError> {
-    if !csrf::is_genuine(req, &ui.cookies, &form.csrf) {
-        return Err(UiError::forged_form());
-    }
     let Some(pending) = session::pending(&ui.state, req, &ui.cookies).await? else {
         return Ok(login_again());
     };
-    let Some(user) = ui
-        .state
-        .users
-        .find_by_id(pending.user_id)
-        .await
-        .map_err(Error::from)?
-    else {
+    let Some(user) = ui.state.users.find_by_id(pending.user_id).await? else {
         return Ok(login_again());
     };
     let passkeys = ui.state.accounts.passkeys();
@@ -303,11 +271,8 @@ pub async fn second_step_begin(
 pub async fn second_step_finish(
     req: &Request,
     Data(ui): Data<&Arc<Ui>>,
-    Form(form): Form<CeremonyForm>,
+    WithCsrf(form): WithCsrf<CeremonyForm>,
 ) -> Result<Response, UiError> {
-    if !csrf::is_genuine(req, &ui.cookies, &form.csrf) {
-        return Err(UiError::forged_form());
-    }
     let Some(pending) = session::pending(&ui.state, req, &ui.cookies).await? else {
         return Ok(login_again());
     };
@@ -323,11 +288,8 @@ pub async fn second_step_finish(
 pub async fn add_begin(
     req: &Request,
     Data(ui): Data<&Arc<Ui>>,
-    Form(form): Form<AddForm>,
+    SignedInForm { signed_in, form }: SignedInForm<AddForm>,
 ) -> Result<Response, UiError> {
-    let Some(signed_in) = signed_in_form(ui, req, &form.csrf).await? else {
-        return Ok(sign_in_first());
-    };
     let begun = async {
         session::reauthenticate(&ui.state, req, &signed_in, form.password).await?;
         ui.state
@@ -348,11 +310,8 @@ pub async fn add_begin(
 pub async fn add_finish(
     req: &Request,
     Data(ui): Data<&Arc<Ui>>,
-    Form(form): Form<CeremonyForm>,
+    SignedInForm { signed_in, form }: SignedInForm<CeremonyForm>,
 ) -> Result<Response, UiError> {
-    let Some(signed_in) = signed_in_form(ui, req, &form.csrf).await? else {
-        return Ok(sign_in_first());
-    };
     let added = ui
         .state
         .accounts
@@ -369,11 +328,8 @@ pub async fn remove(
     req: &Request,
     Data(ui): Data<&Arc<Ui>>,
     Path(id): Path<String>,
-    Form(form): Form<PasswordForm>,
+    SignedInForm { signed_in, form }: SignedInForm<PasswordForm>,
 ) -> Result<Response, UiError> {
-    let Some(signed_in) = signed_in_form(ui, req, &form.csrf).await? else {
-        return Ok(sign_in_first());
-    };
     let removed = async {
         session::reauthenticate(&ui.state, req, &signed_in, form.password).await?;
         let id = Uuid::parse_str(&id).map_err(|_| Error::InvalidField {
@@ -395,11 +351,8 @@ pub async fn remove(
 pub async fn reauthenticate_begin(
     req: &Request,
     Data(ui): Data<&Arc<Ui>>,
-    Form(form): Form<account::CsrfOnly>,
+    SignedInForm { signed_in, .. }: SignedInForm<NoFields>,
 ) -> Result<Response, UiError> {
-    let Some(signed_in) = signed_in_form(ui, req, &form.csrf).await? else {
-        return Ok(sign_in_first());
-    };
     match ui
         .state
         .accounts
@@ -427,11 +380,8 @@ pub async fn reauthenticate_begin(
 pub async fn reauthenticate_finish(
     req: &Request,
     Data(ui): Data<&Arc<Ui>>,
-    Form(form): Form<CeremonyForm>,
+    SignedInForm { signed_in, form }: SignedInForm<CeremonyForm>,
 ) -> Result<Response, UiError> {
-    let Some(signed_in) = signed_in_form(ui, req, &form.csrf).await? else {
-        return Ok(sign_in_first());
-    };
     let state = &ui.state;
     let confirmed = async {
         let ip = client_ip(req, &state.config.trusted_proxies);
@@ -463,11 +413,8 @@ pub async fn reauthenticate_finish(
 pub async fn passkey_only(
     req: &Request,
     Data(ui): Data<&Arc<Ui>>,
-    Form(form): Form<PasswordForm>,
+    SignedInForm { signed_in, form }: SignedInForm<PasswordForm>,
 ) -> Result<Response, UiError> {
-    let Some(signed_in) = signed_in_form(ui, req, &form.csrf).await? else {
-        return Ok(sign_in_first());
-    };
     let dropped = async {
         session::reauthenticate(&ui.state, req, &signed_in, form.password).await?;
         ui.state.accounts.drop_password(&signed_in.user).await
@@ -480,11 +427,8 @@ pub async fn passkey_only(
 pub async fn set_password(
     req: &Request,
     Data(ui): Data<&Arc<Ui>>,
-    Form(form): Form<NewPasswordForm>,
+    SignedInForm { signed_in, form }: SignedInForm<NewPasswordForm>,
 ) -> Result<Response, UiError> {
-    let Some(signed_in) = signed_in_form(ui, req, &form.csrf).await? else {
-        return Ok(sign_in_first());
-    };
     let user = &signed_in.user;
     let set = async {
         if user.password_hash.is_some() {

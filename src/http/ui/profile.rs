@@ -7,20 +7,19 @@ use askama::Template;
 use poem::{
     Request, Response, handler,
     http::StatusCode,
-    web::{Data, Form, Path, Query},
+    web::{Data, Path, Query},
 };
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{
     Ui,
-    account::CsrfOnly,
-    csrf,
     error::UiError,
+    forms::{NoFields, SignedInForm, SignedInPage},
     page::{Layout, Notice, When, html, see_other},
     session::{self, SignedIn},
 };
-use crate::{error::Error, http::profile::validate, store::Profile};
+use crate::{accounts::parse_profile, error::Error, store::Profile};
 
 struct Account {
     id: String,
@@ -106,26 +105,18 @@ pub struct NoticeQuery {
 #[derive(Deserialize)]
 pub struct ProfileForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     display_name: String,
     #[serde(default)]
     phone: String,
-}
-
-fn sign_in_first() -> Response {
-    see_other(&format!("/ui/login?notice={}", Notice::SignInFirst.query()))
 }
 
 #[handler]
 pub async fn show(
     req: &Request,
     Data(ui): Data<&Arc<Ui>>,
+    SignedInPage(signed_in): SignedInPage,
     Query(query): Query<NoticeQuery>,
 ) -> Result<Response, UiError> {
-    let Some(signed_in) = session::current(&ui.state, req.cookie(), &ui.cookies).await? else {
-        return Ok(sign_in_first());
-    };
     let profile = stored_profile(ui, &signed_in).await?;
     let notice = Notice::parse(query.notice.as_deref()).map(Notice::message);
     let page = render(ui, req, &signed_in, profile, notice, None).await?;
@@ -136,7 +127,7 @@ pub async fn show(
 async fn stored_profile(ui: &Ui, signed_in: &SignedIn) -> Result<Profile, Error> {
     Ok(ui
         .state
-        .profiles
+        .users
         .profile(signed_in.user.id)
         .await?
         .unwrap_or_default())
@@ -159,21 +150,14 @@ pub async fn with_passkey_error(
 pub async fn save(
     req: &Request,
     Data(ui): Data<&Arc<Ui>>,
-    Form(form): Form<ProfileForm>,
+    SignedInForm { signed_in, form }: SignedInForm<ProfileForm>,
 ) -> Result<Response, UiError> {
-    if !csrf::is_genuine(req, &ui.cookies, &form.csrf) {
-        return Err(UiError::forged_form());
-    }
-    let Some(signed_in) = session::current(&ui.state, req.cookie(), &ui.cookies).await? else {
-        return Ok(sign_in_first());
-    };
-    match validate(Some(form.display_name.clone()), Some(form.phone.clone())) {
+    match parse_profile(Some(form.display_name.clone()), Some(form.phone.clone())) {
         Ok(profile) => {
             ui.state
-                .profiles
-                .put_profile(signed_in.user.id, &profile, ui.state.clock.now())
-                .await
-                .map_err(Error::from)?;
+                .users
+                .save_profile(signed_in.user.id, &profile)
+                .await?;
             Ok(see_other(&format!(
                 "/ui/profile?notice={}",
                 Notice::Saved.query()
@@ -198,14 +182,8 @@ pub async fn revoke_session(
     req: &Request,
     Data(ui): Data<&Arc<Ui>>,
     Path(id): Path<String>,
-    Form(form): Form<CsrfOnly>,
+    SignedInForm { signed_in, .. }: SignedInForm<NoFields>,
 ) -> Result<Response, UiError> {
-    if !csrf::is_genuine(req, &ui.cookies, &form.csrf) {
-        return Err(UiError::forged_form());
-    }
-    let Some(signed_in) = session::current(&ui.state, req.cookie(), &ui.cookies).await? else {
-        return Ok(sign_in_first());
-    };
     let not_found = || {
         UiError::new(
             StatusCode::NOT_FOUND,
@@ -237,17 +215,10 @@ pub async fn revoke_session(
 /// Withdraws the user's consent to a client, ending the client's sessions for them.
 #[handler]
 pub async fn revoke_application(
-    req: &Request,
     Data(ui): Data<&Arc<Ui>>,
     Path(client_id): Path<String>,
-    Form(form): Form<CsrfOnly>,
+    SignedInForm { signed_in, .. }: SignedInForm<NoFields>,
 ) -> Result<Response, UiError> {
-    if !csrf::is_genuine(req, &ui.cookies, &form.csrf) {
-        return Err(UiError::forged_form());
-    }
-    let Some(signed_in) = session::current(&ui.state, req.cookie(), &ui.cookies).await? else {
-        return Ok(sign_in_first());
-    };
     if !ui
         .state
         .authorizations

@@ -4,16 +4,13 @@
 use std::sync::Arc;
 
 use askama::Template;
-use poem::{
-    Request, Response, handler,
-    http::StatusCode,
-    web::{Data, Form},
-};
+use poem::{Request, Response, handler, http::StatusCode, web::Data};
 use serde::Deserialize;
 
 use super::{
-    Ui, account, authorize, csrf,
+    Ui, account, authorize,
     error::UiError,
+    forms::{NoFields, SignedInForm, WithCsrf},
     page::{Layout, Notice, html, see_other},
     session,
 };
@@ -50,16 +47,12 @@ struct RecoveryPage {
 #[derive(Deserialize)]
 pub struct CodeForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     code: String,
 }
 
 /// No `Debug`: it holds a password.
 #[derive(Deserialize)]
 pub struct RemoveForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     password: String,
 }
@@ -69,10 +62,6 @@ pub(super) fn login_again() -> Response {
         "/ui/login?notice={}",
         Notice::LoginExpired.query()
     ))
-}
-
-pub(super) fn sign_in_first() -> Response {
-    see_other(&format!("/ui/login?notice={}", Notice::SignInFirst.query()))
 }
 
 async fn client_name(ui: &Ui, authorization: Option<&str>) -> Result<Option<String>, UiError> {
@@ -118,11 +107,8 @@ pub async fn code_form(req: &Request, Data(ui): Data<&Arc<Ui>>) -> Result<Respon
 pub async fn submit_code(
     req: &Request,
     Data(ui): Data<&Arc<Ui>>,
-    Form(form): Form<CodeForm>,
+    WithCsrf(form): WithCsrf<CodeForm>,
 ) -> Result<Response, UiError> {
-    if !csrf::is_genuine(req, &ui.cookies, &form.csrf) {
-        return Err(UiError::forged_form());
-    }
     let Some(pending) = session::pending(&ui.state, req, &ui.cookies).await? else {
         return Ok(login_again());
     };
@@ -151,14 +137,8 @@ pub(super) async fn finish(
 pub async fn begin(
     req: &Request,
     Data(ui): Data<&Arc<Ui>>,
-    Form(form): Form<account::CsrfOnly>,
+    SignedInForm { signed_in, .. }: SignedInForm<NoFields>,
 ) -> Result<Response, UiError> {
-    if !csrf::is_genuine(req, &ui.cookies, &form.csrf) {
-        return Err(UiError::forged_form());
-    }
-    let Some(signed_in) = session::current(&ui.state, req.cookie(), &ui.cookies).await? else {
-        return Ok(sign_in_first());
-    };
     let enrolment = ui
         .state
         .accounts
@@ -179,14 +159,8 @@ pub async fn begin(
 pub async fn confirm(
     req: &Request,
     Data(ui): Data<&Arc<Ui>>,
-    Form(form): Form<CodeForm>,
+    SignedInForm { signed_in, form }: SignedInForm<CodeForm>,
 ) -> Result<Response, UiError> {
-    if !csrf::is_genuine(req, &ui.cookies, &form.csrf) {
-        return Err(UiError::forged_form());
-    }
-    let Some(signed_in) = session::current(&ui.state, req.cookie(), &ui.cookies).await? else {
-        return Ok(sign_in_first());
-    };
     let factors = ui.state.accounts.second_factors();
     match factors.confirm(&signed_in.user, &form.code).await {
         Ok(codes) => {
@@ -222,15 +196,9 @@ pub async fn confirm(
 pub async fn remove(
     req: &Request,
     Data(ui): Data<&Arc<Ui>>,
-    Form(form): Form<RemoveForm>,
+    SignedInForm { signed_in, form }: SignedInForm<RemoveForm>,
 ) -> Result<Response, UiError> {
-    if !csrf::is_genuine(req, &ui.cookies, &form.csrf) {
-        return Err(UiError::forged_form());
-    }
     let state = &ui.state;
-    let Some(signed_in) = session::current(state, req.cookie(), &ui.cookies).await? else {
-        return Ok(sign_in_first());
-    };
     session::reauthenticate(state, req, &signed_in, form.password).await?;
     state
         .accounts

@@ -179,7 +179,7 @@ impl SigningKeyStore for MemorySigningKeys {
 
 /// One process: its events need no channel beyond it, but the contract is kept (heartbeats
 /// included, so memory is trusted as in a cluster).
-pub struct MemoryEvents(tokio::sync::broadcast::Sender<crate::invalidation::Event>);
+pub struct MemoryEvents(tokio::sync::broadcast::Sender<crate::store::Event>);
 
 impl Default for MemoryEvents {
     fn default() -> Self {
@@ -189,15 +189,14 @@ impl Default for MemoryEvents {
 
 #[async_trait]
 impl EventBus for MemoryEvents {
-    async fn publish(&self, event: &crate::invalidation::Event) -> Result<(), StoreError> {
+    async fn publish(&self, event: &crate::store::Event) -> Result<(), StoreError> {
         let _ = self.0.send(event.clone()); // no subscriber yet is fine
         Ok(())
     }
 
     async fn subscribe(
         &self,
-    ) -> Result<futures_util::stream::BoxStream<'static, crate::invalidation::Event>, StoreError>
-    {
+    ) -> Result<futures_util::stream::BoxStream<'static, crate::store::Event>, StoreError> {
         use futures_util::StreamExt;
         let receiver = self.0.subscribe();
         Ok(

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::lock;
 use crate::{
-    keys::SealedBox,
+    store::SealedBox,
     store::{SecondFactorStore, StoreError, TotpRecord},
 };
 

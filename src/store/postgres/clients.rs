@@ -5,9 +5,12 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::{Postgres, storable, unavailable};
-use crate::store::{
-    ClientAuthMethod, ClientRecord, ClientStore, Consent, ConsentStore, ConsentSummary,
-    PreviousSecret, StoreError,
+use crate::{
+    grant_type::GrantType,
+    store::{
+        ClientAuthMethod, ClientRecord, ClientStore, Consent, ConsentStore, ConsentSummary,
+        PreviousSecret, StoreError,
+    },
 };
 
 pub struct PostgresClients(pub(super) Postgres);
@@ -37,7 +40,14 @@ fn client_from_row(row: &Row) -> Result<ClientRecord, StoreError> {
         previous_secret,
         scope: row.get("scope"),
         redirect_uris: row.get("redirect_uris"),
-        grant_types: row.get("grant_types"),
+        grant_types: row
+            .get::<_, Vec<String>>("grant_types")
+            .iter()
+            .map(|grant| {
+                GrantType::parse(grant)
+                    .ok_or_else(|| StoreError::Corrupt(format!("clients.grant_types {grant}")))
+            })
+            .collect::<Result<_, _>>()?,
         auth_method: ClientAuthMethod::parse(&method).ok_or_else(|| {
             StoreError::Corrupt(format!("clients.token_endpoint_auth_method {method}"))
         })?,
@@ -69,7 +79,7 @@ impl ClientStore for PostgresClients {
                     &client.secret_hash.as_ref().map(<[u8; 32]>::as_slice),
                     &client.scope,
                     &client.redirect_uris,
-                    &client.grant_types,
+                    &grant_names(client),
                     &client.auth_method.as_str(),
                     &client.jwks,
                     &client.post_logout_redirect_uris,
@@ -145,7 +155,7 @@ impl ClientStore for PostgresClients {
                     &client.secret_hash.as_ref().map(<[u8; 32]>::as_slice),
                     &client.scope,
                     &client.redirect_uris,
-                    &client.grant_types,
+                    &grant_names(client),
                     &client.auth_method.as_str(),
                     &client.jwks,
                     &client.post_logout_redirect_uris,
@@ -289,4 +299,13 @@ impl ConsentStore for PostgresConsents {
             .map(|rows| rows == 1)
             .map_err(|err| unavailable(&err))
     }
+}
+
+/// The grant types as the `grant_types` column holds them.
+fn grant_names(client: &ClientRecord) -> Vec<&'static str> {
+    client
+        .grant_types
+        .iter()
+        .map(|grant| grant.as_str())
+        .collect()
 }

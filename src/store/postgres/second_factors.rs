@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::{Postgres, unavailable};
 use crate::{
-    keys::SealedBox,
+    store::SealedBox,
     store::{SecondFactorStore, StoreError, TotpRecord},
 };
 

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{Postgres, unavailable};
 use crate::{
-    oidc::Login,
+    store::Login,
     store::{
         RefreshTokenRecord, Rotation, SessionRecord, SessionStore, SessionSummary, StoreError,
     },

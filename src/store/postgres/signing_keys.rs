@@ -8,7 +8,7 @@ use tokio_postgres::Row;
 
 use super::{Postgres, unavailable};
 use crate::{
-    keys::SealedBox,
+    store::SealedBox,
     store::{KeyNeed, KeyPurpose, SigningKeyRecord, SigningKeyStore, StoreError, Supersede},
 };
 

@@ -19,7 +19,7 @@ use redis::{PushKind, Value};
 
 use super::{Redis, RedisTarget, target::CONNECT_TIMEOUT, unavailable};
 use crate::{
-    invalidation::Event,
+    store::Event,
     store::{EventBus, StoreError},
 };
 

@@ -83,7 +83,7 @@ impl TokenStateCache for RedisTokenState {
     ) -> Result<(), StoreError> {
         let mut pipe = redis::pipe();
         for revocation in revocations {
-            let ttl = crate::tokens::remaining(revocation.expires_at, now);
+            let ttl = crate::clock::remaining(revocation.expires_at, now);
             if !ttl.is_zero() {
                 pipe.cmd("SET")
                     .arg(self.revoked_key(revocation.kind.as_str(), &revocation.id))

@@ -1,0 +1,302 @@
+//! Assembling a replica's state: the key ring loaded (or created), and each domain service
+//! given the stores and settings it needs. The constructor lives here, not in `state`, because
+//! building is start-up work (it loads keys, hashes a dummy password, can fail with a
+//! [`StartupError`]), and `state` stays below `http`.
+
+use std::sync::Arc;
+
+use super::StartupError;
+use crate::{
+    accounts::{
+        AUDIT_QUEUE_CAPACITY, Accounts, AuditLog, Factors, Passkeys, PasswordHasher, PendingLogins,
+        Reauthentications, SecondFactors, Users,
+    },
+    authorization::{Authorizations, FlowServices, FlowSettings},
+    clients::{ClientAssertions, Clients},
+    clock::Clock,
+    config::Config,
+    error::Error,
+    exchange::{ExternalIssuers, Targets},
+    invalidation::{Freshness, LocalCaches},
+    keys::{KeyManager, KeyPolicy, KeyRing, MasterKeys},
+    logout::Logouts,
+    metrics::Metrics,
+    oidc::IdTokens,
+    operations::{Operations, Retention},
+    possession::{DpopVerifier, PopNonces},
+    rate_limit::{LoginThrottle, RateLimiter},
+    sessions::Sessions,
+    state::AppState,
+    store::{ClientStore, ProfileStore, Stores, UserStore},
+    tokens::{Revocations, TokenIssuer, TokenVerifier},
+};
+
+impl AppState {
+    /// Loads (or creates) the signing keys and assembles the domain services over `stores`.
+    pub async fn build(
+        config: Config,
+        stores: Stores,
+        master_keys: impl Into<MasterKeys>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartupError> {
+        let masters: MasterKeys = master_keys.into();
+        let metrics = Arc::new(
+            Metrics::new().map_err(|err| Error::Internal(format!("metrics registry: {err}")))?,
+        );
+        let key_ring = Arc::new(load_key_ring(&config, &stores, &masters, clock.as_ref()).await?);
+        let keys = Arc::new(KeyManager::new(
+            stores.signing_keys.clone(),
+            stores.events.clone(),
+            key_ring.clone(),
+            masters.clone(),
+            clock.clone(),
+            KeyPolicy {
+                algorithm: config.signing_algorithm,
+                key_lifetime: config.signing_key_lifetime,
+                rotation_interval: config.key_rotation,
+                max_token_lifetime: config.access_token_ttl + config.clock_leeway,
+            },
+        ));
+        let events = stores.events.clone();
+        let freshness = Arc::new(Freshness::new(config.revocation_max_lag));
+        // Clients, users and profiles are read from this replica's memory while it is current.
+        let caches = Arc::new(LocalCaches::default());
+        let (users, clients, profiles) = caches.wrap(
+            freshness.clone(),
+            events.clone(),
+            stores.users.clone(),
+            stores.clients.clone(),
+            stores.profiles.clone(),
+        );
+        let (users, clients, profiles): (
+            Arc<dyn UserStore>,
+            Arc<dyn ClientStore>,
+            Arc<dyn ProfileStore>,
+        ) = (Arc::new(users), Arc::new(clients), Arc::new(profiles));
+        let revocations = Arc::new(Revocations::new(
+            stores.revocations.clone(),
+            stores.token_cache.clone(),
+            freshness.clone(),
+            events.clone(),
+            metrics.clone(),
+        ));
+        let sessions = Arc::new(Sessions::new(
+            stores.sessions.clone(),
+            revocations.clone(),
+            clock.clone(),
+            config.refresh_token_ttl,
+            config.session_max_lifetime,
+            config.access_token_ttl + config.clock_leeway,
+            metrics.clone(),
+        ));
+        let accounts = accounts(&config, &stores, users.clone(), masters, &clock, &metrics).await?;
+        let trust = config.trust.clone();
+        let targets = Arc::new(Targets::new(trust.clone(), config.audience.clone()));
+        let clients = Arc::new(Clients::new(clients, clock.clone()).with_assertions(
+            ClientAssertions::new(
+                &config.issuer,
+                &config.public_url,
+                stores.proof_state.clone(),
+                clock.clone(),
+            ),
+        ));
+        Ok(Self {
+            pending_logins: Arc::new(PendingLogins::new(stores.proof_state.clone())),
+            reauthentications: Arc::new(Reauthentications::new(stores.proof_state.clone())),
+            external_issuers: Arc::new(ExternalIssuers::new(
+                &trust.issuers,
+                clock.clone(),
+                config.clock_leeway,
+            )),
+            trust,
+            authorizations: Arc::new(Authorizations::new(
+                stores.proof_state.clone(),
+                stores.consents.clone(),
+                FlowServices {
+                    sessions: sessions.clone(),
+                    clients: clients.clone(),
+                    targets: targets.clone(),
+                    key_ring: key_ring.clone(),
+                },
+                clock.clone(),
+                FlowSettings {
+                    issuer: config.issuer.clone(),
+                    require_par: config.require_par,
+                },
+            )),
+            logouts: Arc::new(Logouts::new(
+                clients.clone(),
+                sessions.clone(),
+                key_ring.clone(),
+                clock.clone(),
+                config.issuer.clone(),
+            )),
+            targets,
+            verifier: Arc::new(
+                TokenVerifier::new(
+                    key_ring.clone(),
+                    revocations.clone(),
+                    clock.clone(),
+                    config.issuer.clone(),
+                    config.audience.clone(),
+                    config.clock_leeway,
+                    metrics.clone(),
+                )
+                .with_resources(
+                    config
+                        .trust
+                        .resources
+                        .iter()
+                        .map(|resource| resource.id.clone()),
+                ),
+            ),
+            sessions,
+            clients,
+            revocations,
+            pop_nonces: Arc::new(PopNonces::new(
+                stores.proof_state.clone(),
+                clock.clone(),
+                config.pop_nonce_ttl,
+                config.pop_nonce_reuse,
+            )),
+            dpop: Arc::new(DpopVerifier::new(
+                stores.proof_state.clone(),
+                clock.clone(),
+                config.public_url.clone(),
+                config.dpop_nonce,
+            )),
+            operations: Arc::new(Operations::new(
+                stores.probes.clone(),
+                stores.housekeeping.clone(),
+                Retention {
+                    auth_logs: config.auth_log_retention,
+                    expired_test_key: config.expired_tokens,
+                },
+                metrics.clone(),
+                key_ring.clone(),
+                accounts.clone(),
+                clock.clone(),
+            )),
+            accounts,
+            users: Arc::new(Users::new(users, profiles.clone(), clock.clone())),
+            id_tokens: Arc::new(IdTokens::new(
+                key_ring.clone(),
+                profiles,
+                clock.clone(),
+                config.issuer.clone(),
+                config.access_token_ttl,
+            )),
+            tokens: Arc::new(TokenIssuer::new(
+                key_ring.clone(),
+                config.issuer.clone(),
+                config.audience.clone(),
+                config.access_token_ttl,
+            )),
+            key_ring,
+            keys,
+            events,
+            freshness,
+            caches,
+            rate_limiter: Arc::new(RateLimiter::per_second(
+                stores.rate_limits.clone(),
+                config.rate_limit_per_second,
+                clock.clone(),
+                metrics.clone(),
+            )),
+            metrics,
+            config: Arc::new(config),
+            clock,
+        })
+    }
+}
+
+/// The signing keys as stored (a first one created if there is none), with the expired-token
+/// test mode's key when the mode is on.
+async fn load_key_ring(
+    config: &Config,
+    stores: &Stores,
+    masters: &MasterKeys,
+    clock: &dyn Clock,
+) -> Result<KeyRing, StartupError> {
+    let now = clock.now();
+    let key_ring = KeyRing::load(
+        stores.signing_keys.as_ref(),
+        masters,
+        config.signing_algorithm,
+        now,
+        config.signing_key_lifetime,
+        config.access_token_ttl,
+    )
+    .await?;
+    if !config.expired_tokens {
+        return Ok(key_ring);
+    }
+    tracing::warn!("expired-token test mode is ON: POST /auth?expired=true issues expired tokens");
+    Ok(key_ring
+        .with_expired_test_key(
+            stores.signing_keys.as_ref(),
+            masters,
+            config.signing_algorithm,
+            now,
+        )
+        .await?)
+}
+
+/// Accounts with their second factors, password hasher, login throttle and audit log.
+async fn accounts(
+    config: &Config,
+    stores: &Stores,
+    users: Arc<dyn UserStore>,
+    masters: MasterKeys,
+    clock: &Arc<dyn Clock>,
+    metrics: &Arc<Metrics>,
+) -> Result<Accounts, StartupError> {
+    // The TOTP secrets are sealed under the same master keys as the signing keys.
+    let totp = Arc::new(SecondFactors::new(
+        stores.second_factors.clone(),
+        masters,
+        clock.clone(),
+        authenticator_label(&config.public_url),
+    ));
+    let passkeys = Arc::new(Passkeys::new(
+        &config.public_url,
+        &authenticator_label(&config.public_url),
+        stores.passkeys.clone(),
+        stores.proof_state.clone(),
+        clock.clone(),
+    ));
+    let audit = AuditLog::start(
+        stores.auth_logs.clone(),
+        users.clone(),
+        metrics.audit_queue_depth.clone(),
+        AUDIT_QUEUE_CAPACITY,
+    );
+    let throttle = Arc::new(LoginThrottle::new(
+        stores.rate_limits.clone(),
+        config.login_failure_limit,
+        config.login_failure_window,
+        clock.clone(),
+        metrics.clone(),
+    ));
+    Ok(Accounts::new(
+        users,
+        audit,
+        PasswordHasher::new(config.argon2).await?,
+        throttle,
+        Factors { totp, passkeys },
+        clock.clone(),
+        metrics.clone(),
+    ))
+}
+
+/// What an authenticator app shows as the issuer of authd's codes: `authd` and the host users
+/// reach it at, so two deployments are told apart (no `:`, which the Key Uri Format reserves).
+fn authenticator_label(public_url: &str) -> String {
+    match url::Url::parse(public_url)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_owned))
+    {
+        Some(host) => format!("authd ({host})"),
+        None => "authd".to_owned(),
+    }
+}

@@ -1,0 +1,140 @@
+//! Registered clients and the consents users gave them.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::StoreError;
+use crate::grant_type::GrantType;
+
+/// How a client proves who it is at the token endpoint (RFC 7591 §2,
+/// `token_endpoint_auth_method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClientAuthMethod {
+    /// The secret in HTTP Basic. authd also takes it in the form: the secret is the same.
+    ClientSecretBasic,
+    /// The secret in the form. authd also takes it in HTTP Basic.
+    ClientSecretPost,
+    /// A JWT signed with a key of the client's registered JWK set (RFC 7523 §2.2).
+    PrivateKeyJwt,
+    /// A public client (a browser or native app): it holds no secret, and PKCE alone ties the
+    /// code to it.
+    None,
+}
+
+impl ClientAuthMethod {
+    pub const ALL: [Self; 4] = [
+        Self::ClientSecretBasic,
+        Self::ClientSecretPost,
+        Self::PrivateKeyJwt,
+        Self::None,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::PrivateKeyJwt => "private_key_jwt",
+            Self::None => "none",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|method| method.as_str() == value)
+    }
+
+    /// Whether the client holds a secret authd issued.
+    pub fn uses_secret(self) -> bool {
+        matches!(self, Self::ClientSecretBasic | Self::ClientSecretPost)
+    }
+}
+
+/// A registered client (RFC 6749 §2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientRecord {
+    pub client_id: String,
+    pub name: String,
+    /// SHA-256 of the secret, for the secret methods; `None` otherwise.
+    pub secret_hash: Option<[u8; 32]>,
+    /// The secret a rotation replaced, while it is still accepted.
+    pub previous_secret: Option<PreviousSecret>,
+    /// The scopes this client may be granted, space-separated.
+    pub scope: String,
+    /// Where the authorization endpoint may send codes: compared exactly (RFC 9700 §2.1).
+    pub redirect_uris: Vec<String>,
+    /// `authorization_code`, `refresh_token`, `client_credentials`.
+    pub grant_types: Vec<GrantType>,
+    pub auth_method: ClientAuthMethod,
+    /// The client's public JWK set (JSON), for `private_key_jwt`.
+    pub jwks: Option<String>,
+    /// Where RP-initiated logout may return the browser.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Authorization requests must be pushed first (RFC 9126 §6).
+    pub require_par: bool,
+    pub created_at: OffsetDateTime,
+}
+
+/// A replaced client secret, accepted beside the new one until `expires_at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PreviousSecret {
+    /// SHA-256 of the secret.
+    pub hash: [u8; 32],
+    pub expires_at: OffsetDateTime,
+}
+
+impl ClientRecord {
+    /// A public client cannot keep a secret (RFC 6749 §2.1).
+    pub fn is_public(&self) -> bool {
+        self.auth_method == ClientAuthMethod::None
+    }
+
+    pub fn allows_grant(&self, grant_type: GrantType) -> bool {
+        self.grant_types.contains(&grant_type)
+    }
+}
+
+#[async_trait]
+pub trait ClientStore: Send + Sync {
+    async fn insert_client(&self, client: &ClientRecord) -> Result<(), StoreError>;
+    async fn find_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError>;
+    /// Every client, oldest first.
+    async fn list_clients(&self) -> Result<Vec<ClientRecord>, StoreError>;
+    /// Replaces the client's registration (not its id or creation time); false if unknown.
+    async fn update_client(&self, client: &ClientRecord) -> Result<bool, StoreError>;
+    /// Deletes the client with its consents and sessions; false if unknown.
+    async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError>;
+}
+
+/// What a user allowed a client: the scopes, remembered so the next login does not ask again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consent {
+    pub user_id: Uuid,
+    pub client_id: String,
+    /// Space-separated; may be empty (the client asked for no scope).
+    pub scope: String,
+    pub granted_at: OffsetDateTime,
+}
+
+/// A consent as the user's "Connected applications" list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentSummary {
+    pub consent: Consent,
+    pub client_name: String,
+}
+
+#[async_trait]
+pub trait ConsentStore: Send + Sync {
+    async fn find_consent(
+        &self,
+        user_id: Uuid,
+        client_id: &str,
+    ) -> Result<Option<Consent>, StoreError>;
+    /// Records `consent`, replacing an earlier one for the same user and client.
+    async fn save_consent(&self, consent: &Consent) -> Result<(), StoreError>;
+    /// The user's consents, newest first.
+    async fn list_consents(&self, user_id: Uuid) -> Result<Vec<ConsentSummary>, StoreError>;
+    /// Forgets the consent; false if there was none.
+    async fn delete_consent(&self, user_id: Uuid, client_id: &str) -> Result<bool, StoreError>;
+}

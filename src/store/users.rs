@@ -1,0 +1,65 @@
+//! Users and the small profile document each may keep.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::StoreError;
+
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub id: Uuid,
+    pub username: String,
+    pub email: String,
+    /// Argon2id PHC string; `None` for a passkey-only account, which no password opens.
+    pub password_hash: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub last_login_at: Option<OffsetDateTime>,
+    /// The RSA public key (SubjectPublicKeyInfo PEM) for the signed-nonce scheme, if registered.
+    pub pop_public_key: Option<String>,
+}
+
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Inserts atomically; a taken username or email (case-insensitive) is `Conflict`.
+    async fn insert_user(&self, user: &UserRecord) -> Result<(), StoreError>;
+    /// Looks a user up by username, case-insensitively.
+    async fn find_by_username(&self, username: &str) -> Result<Option<UserRecord>, StoreError>;
+    async fn find_by_id(&self, id: Uuid) -> Result<Option<UserRecord>, StoreError>;
+    /// Looks a user up by email, case-insensitively.
+    async fn find_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError>;
+    async fn record_login(&self, user_id: Uuid, at: OffsetDateTime) -> Result<(), StoreError>;
+    /// Sets (or replaces) the user's proof-of-possession public key; false if no such user.
+    async fn set_pop_public_key(&self, user_id: Uuid, pem: &str) -> Result<bool, StoreError>;
+    /// Deletes the user with everything that is theirs (sessions, consents, profile); false if
+    /// no such user.
+    async fn delete_user(&self, user_id: Uuid) -> Result<bool, StoreError>;
+    /// Sets the password hash, or with `None` makes the account passkey-only: only while the
+    /// user has a passkey (checked in the same statement). False if nothing changed.
+    async fn set_password_hash(
+        &self,
+        user_id: Uuid,
+        password_hash: Option<&str>,
+    ) -> Result<bool, StoreError>;
+}
+
+/// The small per-user document behind `/api/profile`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Profile {
+    pub display_name: Option<String>,
+    pub phone: Option<String>,
+    /// When it was last saved (OpenID Connect's `updated_at`): set by the store, not written.
+    pub updated_at: Option<OffsetDateTime>,
+}
+
+#[async_trait]
+pub trait ProfileStore: Send + Sync {
+    async fn profile(&self, user_id: Uuid) -> Result<Option<Profile>, StoreError>;
+    /// Replaces the whole document.
+    async fn put_profile(
+        &self,
+        user_id: Uuid,
+        profile: &Profile,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+}

@@ -1,0 +1,40 @@
+//! The work every replica does beside answering requests: following the invalidation channel
+//! and sending its heartbeats ([`Channel`]), keeping the signing keys current and cleaning up
+//! ([`upkeep`]). Each task holds the parts it works on, not the whole state.
+
+mod channel;
+pub mod upkeep;
+
+use tokio::task::JoinHandle;
+
+pub use channel::Channel;
+
+use crate::state::AppState;
+
+/// A replica's background tasks, running until stopped.
+pub struct Background(Vec<JoinHandle<()>>);
+
+impl Background {
+    /// Starts every task of the replica `state` is.
+    pub fn start(state: &AppState) -> Self {
+        let channel = Channel::of(state);
+        Self(vec![
+            tokio::spawn(channel.clone().follow()),
+            tokio::spawn(channel.send_heartbeats()),
+            tokio::spawn(upkeep::poll_keys(
+                state.keys.clone(),
+                state.config.key_reload_interval,
+            )),
+            tokio::spawn(upkeep::clean_up_periodically(
+                state.operations.clone(),
+                state.config.cleanup_interval,
+            )),
+        ])
+    }
+
+    pub fn stop(self) {
+        for task in self.0 {
+            task.abort();
+        }
+    }
+}

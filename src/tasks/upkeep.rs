@@ -1,0 +1,35 @@
+//! Keeping the signing keys current, and cleaning up what can no longer matter.
+
+use std::{sync::Arc, time::Duration};
+
+use crate::{
+    keys::{KeyManager, RotationMode},
+    operations::Operations,
+};
+
+/// Every `interval`: rotate if the schedule says so (one replica wins the lock), and re-read
+/// the keys, so a missed announcement only delays.
+pub async fn poll_keys(keys: Arc<KeyManager>, interval: Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.tick().await; // the first tick is immediate; the ring was just loaded
+    loop {
+        ticks.tick().await;
+        if let Err(err) = keys.rotate(RotationMode::Scheduled).await {
+            tracing::error!(error = %err, "scheduled key rotation failed");
+        }
+        if let Err(err) = keys.reload().await {
+            tracing::error!(error = %err, "could not reload signing keys");
+        }
+    }
+}
+
+/// Every `interval`, one replica removes expired data (the others find the lock taken).
+pub async fn clean_up_periodically(operations: Arc<Operations>, interval: Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    loop {
+        ticks.tick().await;
+        if let Err(err) = operations.clean_up().await {
+            tracing::error!(error = %err, "cleanup failed");
+        }
+    }
+}
