@@ -14,6 +14,7 @@ pub mod accounts;
 pub mod authorization;
 pub mod clients;
 pub mod clock;
+pub mod commands;
 pub mod config;
 pub mod error;
 pub mod exchange;

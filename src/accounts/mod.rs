@@ -13,7 +13,10 @@ mod totp;
 mod username;
 mod users;
 
-pub use crate::metrics::HasherLoad;
+pub use crate::{
+    metrics::HasherLoad,
+    store::{Profile, UserRecord},
+};
 pub use audit::{AuditLog, QUEUE_CAPACITY as AUDIT_QUEUE_CAPACITY};
 pub use email::Email;
 pub use hasher::{Argon2Settings, PasswordHasher};

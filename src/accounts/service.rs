@@ -6,8 +6,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    AuditLog, Email, HasherLoad, Passkeys, Password, PasswordHasher, SecondFactor, SecondFactors,
-    Username,
+    AuditLog, Email, HasherLoad, Passkeys, Password, PasswordHasher, Reauthentications,
+    SecondFactor, SecondFactors, Username,
 };
 use crate::{
     clock::Clock,
@@ -35,10 +35,12 @@ pub struct AuthAttempt {
     pub user_agent: Option<String>,
 }
 
-/// A user's authenticators beyond the password: the TOTP app and passkeys.
+/// A user's authenticators beyond the password: the TOTP app and passkeys, and the sessions
+/// that confirmed a change with a passkey a moment ago.
 pub struct Factors {
     pub totp: Arc<SecondFactors>,
     pub passkeys: Arc<Passkeys>,
+    pub reauthentications: Arc<Reauthentications>,
 }
 
 #[derive(Clone)]
@@ -49,6 +51,7 @@ pub struct Accounts {
     throttle: Arc<LoginThrottle>,
     second_factors: Arc<SecondFactors>,
     passkeys: Arc<Passkeys>,
+    reauthentications: Arc<Reauthentications>,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
 }
@@ -70,6 +73,7 @@ impl Accounts {
             throttle,
             second_factors: factors.totp,
             passkeys: factors.passkeys,
+            reauthentications: factors.reauthentications,
             clock,
             metrics,
         }
@@ -219,6 +223,56 @@ impl Accounts {
         self.record_attempt(now, attempt.client_ip, user_id, outcome, attempt.user_agent)
             .await;
         result
+    }
+
+    /// [`Self::authenticate`], for a route that can take a password and nothing else (`/auth`,
+    /// `/pop/login`, the password grant): an account with a second factor is refused, naming
+    /// the flows that can carry one. Refused only after the password checked, so the answer
+    /// says nothing to whoever does not know it.
+    pub async fn authenticate_password_only(
+        &self,
+        attempt: AuthAttempt,
+    ) -> Result<UserRecord, Error> {
+        let user = self.authenticate(attempt).await?;
+        if self.has_second_factor(user.id).await? {
+            return Err(Error::SecondFactorRequired);
+        }
+        Ok(user)
+    }
+
+    /// Re-authentication of a signed-in `user` before a sensitive change (ASVS 3.7.1): their
+    /// password, checked as a login is (timing, throttle, audit); or, with no password, a
+    /// passkey ceremony their `session` passed in the last few minutes
+    /// ([`super::Reauthentications`]), which is how a passkey-only account confirms a change.
+    pub async fn reauthenticate(
+        &self,
+        user: &UserRecord,
+        session: Option<Uuid>,
+        attempt: AuthAttempt,
+    ) -> Result<(), Error> {
+        if attempt.password.expose().is_empty() {
+            if let Some(session) = session
+                && self.reauthentications.is_recent(session).await?
+            {
+                return Ok(());
+            }
+            return Err(Error::InvalidField {
+                field: "password",
+                message: "is required: re-enter your password (or confirm with a passkey) to \
+                          make this change"
+                    .to_owned(),
+            });
+        }
+        let checked = self
+            .authenticate(AuthAttempt {
+                username: user.username.clone(),
+                ..attempt
+            })
+            .await?;
+        if checked.id != user.id {
+            return Err(Error::InvalidCredentials);
+        }
+        Ok(())
     }
 
     /// Writes a login with a passkey to the audit log, as a password login is written (its

@@ -12,13 +12,14 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+pub use crate::store::{ClientAuthMethod, ClientRecord};
 pub use assertion::{ClientAssertions, JWT_BEARER_ASSERTION};
 pub use registration::{Checked, Registration};
 
 use crate::{
     clock::Clock,
     error::Error,
-    store::{ClientAuthMethod, ClientRecord, ClientStore, PreviousSecret},
+    store::{ClientStore, PreviousSecret},
 };
 
 /// A client secret: 256 random bits, base64url. `Debug` prints `[REDACTED]`.

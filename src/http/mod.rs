@@ -1,36 +1,19 @@
-//! The HTTP edge: one file per resource, poem-openapi types, and the one error mapping.
+//! The HTTP edge: it translates requests into calls on the domain's services and their
+//! answers (or errors, mapped once in [`error`]) into responses. Its parts:
+//! - `api/`: the JSON API, one file per resource (`token/`: one file per grant), in the
+//!   OpenAPI spec;
+//! - `ui/`: the web UI's pages and the authorization and logout endpoints' pages;
+//! - `callers/`: who is calling: an access token and its proof, a client's credentials;
+//! - `bodies/`: request and response bodies poem-openapi has no type for;
+//! - `plumbing/`: what wraps every request (connections, the request's span, id, metrics and
+//!   access line, CORS, headers) and serves Swagger UI.
 
-mod access;
-mod auth;
-mod authorize_docs;
-mod client_auth;
-mod client_ip;
-mod client_registration;
-mod cors;
-mod direct_json;
-mod docs;
+pub mod api;
+mod bodies;
+mod callers;
 pub mod error;
-mod fields;
-mod health;
-mod hygiene;
-mod jwks;
-mod logout;
-mod me;
-mod metadata;
-mod oauth;
-mod oauth_form;
-mod observe;
-mod optional_json;
-mod par;
-mod ping;
-mod pop;
-mod prebuilt_json;
-mod profile;
-mod register;
-pub mod server;
-mod token;
+pub mod plumbing;
 mod ui;
-mod userinfo;
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -39,69 +22,20 @@ use poem::{
     http::{HeaderValue, StatusCode, header::WWW_AUTHENTICATE},
     web::Json as PoemJson,
 };
-use poem_openapi::{OpenApiService, Tags};
 
 use crate::state::AppState;
 
-pub use client_ip::{client_ip, user_agent};
-pub use observe::REQUEST_ID;
-
-#[derive(Tags)]
-enum ApiTags {
-    /// Users: registration and password login.
-    Accounts,
-    /// Signing keys, as published for verifiers.
-    Keys,
-    /// OAuth 2.0: tokens by grant, and their revocation.
-    #[oai(rename = "OAuth 2.0")]
-    OAuth,
-    /// Using and ending access tokens.
-    Tokens,
-    /// Liveness and readiness, for load balancers and orchestrators.
-    Operations,
-}
-
-/// The OpenAPI service: every route authd serves, as the spec describes them.
-pub fn api_service(state: &AppState) -> OpenApiService<impl poem_openapi::OpenApi, ()> {
-    OpenApiService::new(
-        (
-            ping::PingApi,
-            health::HealthApi(state.clone()),
-            jwks::JwksApi::new(state.clone()),
-            register::RegisterApi(state.clone()),
-            auth::AuthApi(state.clone()),
-            me::MeApi(state.clone()),
-            logout::LogoutApi(state.clone()),
-            pop::PopApi(state.clone()),
-            profile::ProfileApi(state.clone()),
-            token::TokenApi(state.clone()),
-            oauth::OAuthApi(state.clone()),
-            par::ParApi(state.clone()),
-            client_registration::ClientRegistrationApi(state.clone()),
-            authorize_docs::AuthorizeDocs,
-            metadata::MetadataApi::new(state.clone()),
-            userinfo::UserInfoApi(state.clone()),
-        ),
-        "authd",
-        env!("CARGO_PKG_VERSION"),
-    )
-    .description(
-        "A token authority: registers users, issues JWTs (RS256, ES256 or EdDSA), publishes the \
-         keys that verify them, and binds tokens to the client's key (DPoP, RFC 9449, or the \
-         signed-nonce PoP scheme) so a stolen token is useless. Errors are JSON: a stable \
-         `error` code and a human `message`.",
-    )
-}
+pub use plumbing::{REQUEST_ID, client_ip, user_agent};
 
 /// The whole HTTP application: the API, its spec at `/openapi.json`, Swagger UI at `/docs`, the
 /// web UI at `/ui`, each request observed (see [`observe`]).
 pub fn routes(state: &AppState) -> impl Endpoint + 'static {
-    let api = api_service(state);
+    let api = api::api_service(state);
     let allowed = allowed_methods(&api.spec());
     let spec = api.spec_endpoint();
-    let docs = docs::swagger_ui(api.swagger_ui_html());
-    let observer = Arc::new(observe::Observer::new(state, allowed));
-    let cors = cors::cors(&state.config);
+    let docs = plumbing::swagger_ui(api.swagger_ui_html());
+    let observer = Arc::new(plumbing::Observer::new(state, allowed));
+    let cors = plumbing::cors(&state.config);
     let pages = Route::new()
         .nest("/docs", docs)
         .nest("/ui", ui::routes(state))

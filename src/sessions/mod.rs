@@ -9,6 +9,7 @@ use std::sync::Arc;
 use time::Duration;
 use uuid::Uuid;
 
+pub use crate::store::SessionRecord;
 pub use refresh_token::RefreshToken;
 
 use crate::{
@@ -17,8 +18,7 @@ use crate::{
     metrics::Metrics,
     store::Login,
     store::{
-        RefreshTokenRecord, Revocation, RevocationKind, Rotation, SessionRecord, SessionStore,
-        SessionSummary,
+        RefreshTokenRecord, Revocation, RevocationKind, Rotation, SessionStore, SessionSummary,
     },
     tokens::Revocations,
 };

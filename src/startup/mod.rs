@@ -10,12 +10,12 @@ use tokio::net::TcpListener;
 mod state;
 mod stores;
 
-pub use stores::{AdminStores, connect_admin, connect_stores};
+pub use stores::{AdminServices, connect_admin, connect_clients, connect_stores};
 
 use crate::{
     config::ConfigError,
     error::Error,
-    http::server::{self, ConnectionLimits},
+    http::plumbing::server::{self, ConnectionLimits},
     keys::KeyRingError,
     state::AppState,
     store::StoreError,

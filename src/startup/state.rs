@@ -89,7 +89,9 @@ impl AppState {
             config.access_token_ttl + config.clock_leeway,
             metrics.clone(),
         ));
-        let accounts = accounts(&config, &stores, users.clone(), masters, &clock, &metrics).await?;
+        let reauthentications = Arc::new(Reauthentications::new(stores.proof_state.clone()));
+        let factors = factors(&config, &stores, masters, &clock, reauthentications.clone());
+        let accounts = accounts(&config, &stores, users.clone(), factors, &clock, &metrics).await?;
         let trust = config.trust.clone();
         let targets = Arc::new(Targets::new(trust.clone(), config.audience.clone()));
         let clients = Arc::new(Clients::new(clients, clock.clone()).with_assertions(
@@ -102,7 +104,6 @@ impl AppState {
         ));
         Ok(Self {
             pending_logins: Arc::new(PendingLogins::new(stores.proof_state.clone())),
-            reauthentications: Arc::new(Reauthentications::new(stores.proof_state.clone())),
             external_issuers: Arc::new(ExternalIssuers::new(
                 &trust.issuers,
                 clock.clone(),
@@ -178,6 +179,7 @@ impl AppState {
                 clock.clone(),
             )),
             accounts,
+            reauthentications,
             users: Arc::new(Users::new(users, profiles.clone(), clock.clone())),
             id_tokens: Arc::new(IdTokens::new(
                 key_ring.clone(),
@@ -242,29 +244,43 @@ async fn load_key_ring(
         .await?)
 }
 
-/// Accounts with their second factors, password hasher, login throttle and audit log.
+/// A user's authenticators beyond the password: TOTP secrets are sealed under the same
+/// master keys as the signing keys.
+fn factors(
+    config: &Config,
+    stores: &Stores,
+    masters: MasterKeys,
+    clock: &Arc<dyn Clock>,
+    reauthentications: Arc<Reauthentications>,
+) -> Factors {
+    let label = authenticator_label(&config.public_url);
+    Factors {
+        totp: Arc::new(SecondFactors::new(
+            stores.second_factors.clone(),
+            masters,
+            clock.clone(),
+            label.clone(),
+        )),
+        passkeys: Arc::new(Passkeys::new(
+            &config.public_url,
+            &label,
+            stores.passkeys.clone(),
+            stores.proof_state.clone(),
+            clock.clone(),
+        )),
+        reauthentications,
+    }
+}
+
+/// Accounts with their factors, password hasher, login throttle and audit log.
 async fn accounts(
     config: &Config,
     stores: &Stores,
     users: Arc<dyn UserStore>,
-    masters: MasterKeys,
+    factors: Factors,
     clock: &Arc<dyn Clock>,
     metrics: &Arc<Metrics>,
 ) -> Result<Accounts, StartupError> {
-    // The TOTP secrets are sealed under the same master keys as the signing keys.
-    let totp = Arc::new(SecondFactors::new(
-        stores.second_factors.clone(),
-        masters,
-        clock.clone(),
-        authenticator_label(&config.public_url),
-    ));
-    let passkeys = Arc::new(Passkeys::new(
-        &config.public_url,
-        &authenticator_label(&config.public_url),
-        stores.passkeys.clone(),
-        stores.proof_state.clone(),
-        clock.clone(),
-    ));
     let audit = AuditLog::start(
         stores.auth_logs.clone(),
         users.clone(),
@@ -283,7 +299,7 @@ async fn accounts(
         audit,
         PasswordHasher::new(config.argon2).await?,
         throttle,
-        Factors { totp, passkeys },
+        factors,
         clock.clone(),
         metrics.clone(),
     ))

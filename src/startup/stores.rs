@@ -5,9 +5,12 @@ use std::{sync::Arc, time::Duration};
 
 use super::StartupError;
 use crate::{
+    accounts::Users,
+    clients::Clients,
+    clock::{Clock, SystemClock},
     config::RedisArgs,
     invalidation::{Freshness, LocalCaches},
-    store::{self, ClientStore, Stores, UserStore},
+    store::{self, Stores},
 };
 
 /// Connects to Postgres and Redis (failing fast, naming the setting) and wires their stores.
@@ -59,30 +62,47 @@ pub async fn connect_stores(
     })
 }
 
-/// The stores an administrative command (`authd clients …`, `authd users …`) changes: their
-/// writes are announced on the invalidation channel like a replica's, so every running replica
-/// forgets what it cached. The command follows no channel, so it reads from Postgres only.
-pub struct AdminStores {
-    pub clients: Arc<dyn ClientStore>,
-    pub users: Arc<dyn UserStore>,
+/// The services an administrative command (`authd clients …`, `authd users …`) acts through:
+/// their writes are announced on the invalidation channel like a replica's, so every running
+/// replica forgets what it cached. The command follows no channel, so it reads from Postgres
+/// only.
+pub struct AdminServices {
+    pub clients: Clients,
+    pub users: Users,
 }
 
 pub async fn connect_admin(
     database_url: &str,
     redis_args: &RedisArgs,
-) -> Result<AdminStores, StartupError> {
+) -> Result<AdminServices, StartupError> {
     let stores = connect_stores(database_url, redis_args).await?;
     // Never caught up, so never current: every read goes to the store.
     let freshness = Arc::new(Freshness::new(Duration::ZERO));
-    let (users, clients, _) = Arc::new(LocalCaches::default()).wrap(
+    let (users, clients, profiles) = Arc::new(LocalCaches::default()).wrap(
         freshness,
         stores.events,
         stores.users,
         stores.clients,
         stores.profiles,
     );
-    Ok(AdminStores {
-        clients: Arc::new(clients),
-        users: Arc::new(users),
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    Ok(AdminServices {
+        clients: Clients::new(Arc::new(clients), clock.clone()),
+        users: Users::new(Arc::new(users), Arc::new(profiles), clock),
     })
+}
+
+/// Clients over Postgres alone, for the commands that change nothing a replica caches
+/// (`create`, `list`, `show`): no Redis needed.
+pub async fn connect_clients(database_url: &str) -> Result<Clients, StartupError> {
+    let pool = store::postgres::connect(database_url)
+        .await
+        .map_err(|source| StartupError::Connect {
+            setting: "DATABASE_URL",
+            source,
+        })?;
+    Ok(Clients::new(
+        store::postgres::Postgres::new(pool).clients(),
+        Arc::new(SystemClock),
+    ))
 }

@@ -6,6 +6,7 @@ mod revocations;
 mod revoked_set;
 mod verifier;
 
+pub use crate::store::{Revocation, RevocationKind};
 pub use claims::{AccessClaims, Actor, Audience, Confirmation};
 pub use issuer::{Exchanged, IssuedToken, TokenIssuer};
 pub use revocations::{Revocations, RevokedSet};

@@ -19,7 +19,7 @@ use super::{
     page::{Layout, Notice, When, html, see_other},
     session::{self, SignedIn},
 };
-use crate::{accounts::parse_profile, error::Error, store::Profile};
+use crate::{accounts::Profile, accounts::parse_profile, error::Error};
 
 struct Account {
     id: String,

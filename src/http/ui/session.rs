@@ -16,15 +16,16 @@ use super::{
     csrf,
 };
 use crate::{
+    accounts::UserRecord,
     accounts::{PENDING_LOGIN_TTL, PendingLogin, Purpose},
     error::Error,
-    http::{auth, client_ip},
+    http::{callers::password, client_ip},
     metrics::Grant,
     oidc::Login,
     rate_limit::RateLimitedRoute,
+    sessions::SessionRecord,
     sessions::{NewSession, RefreshToken},
     state::AppState,
-    store::{SessionRecord, UserRecord},
     tokens::AccessClaims,
 };
 
@@ -121,7 +122,7 @@ pub async fn log_in(
 ) -> Result<LoginStep, Error> {
     let ip = client_ip(req, &state.config.trusted_proxies);
     state.rate_limiter.check(RateLimitedRoute::Auth, ip).await?;
-    let user = auth::check_password(state, req, ip, username, password).await?;
+    let user = password::check_password(state, req, ip, username, password).await?;
     let now = state.clock.now().unix_timestamp();
     if state.accounts.has_second_factor(user.id).await? {
         let pending = PendingLogin {
@@ -299,7 +300,7 @@ pub async fn log_out(
 }
 
 /// Re-authenticates the signed-in user before a sensitive change: the `password` in the form,
-/// or a passkey confirmation of this session a few minutes ago (`http::auth::reauthenticate`).
+/// or a passkey confirmation of this session a few minutes ago (`Accounts::reauthenticate`).
 pub async fn reauthenticate(
     state: &AppState,
     req: &Request,
@@ -307,7 +308,7 @@ pub async fn reauthenticate(
     password: String,
 ) -> Result<(), Error> {
     let ip = client_ip(req, &state.config.trusted_proxies);
-    auth::reauthenticate(
+    password::reauthenticate(
         state,
         req,
         ip,

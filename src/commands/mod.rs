@@ -1,0 +1,39 @@
+//! What each `authd` command does, once its command line is parsed: `main` calls [`run`] and
+//! prints the error it returns, if any, as one line.
+
+mod clients;
+mod keys;
+mod serve;
+mod users;
+
+use crate::{
+    config::{ClientsCommand, Command, KeysCommand, UsersCommand},
+    startup::StartupError,
+    store::postgres::run_migrations,
+    telemetry::{self, LogFormat},
+};
+
+pub async fn run(command: Command) -> Result<(), StartupError> {
+    match command {
+        Command::Serve(args) => serve::serve(args).await,
+        Command::Dev(args) => serve::dev(args).await,
+        Command::Clients(ClientsCommand::Create(args)) => clients::create(args).await,
+        Command::Clients(ClientsCommand::List(args)) => clients::list(args).await,
+        Command::Clients(ClientsCommand::Show(args)) => clients::show(args).await,
+        Command::Clients(ClientsCommand::Update(args)) => clients::update(args).await,
+        Command::Clients(ClientsCommand::RotateSecret(args)) => clients::rotate_secret(args).await,
+        Command::Clients(ClientsCommand::Delete(args)) => clients::delete(args).await,
+        Command::Users(UsersCommand::Delete(args)) => users::delete(args).await,
+        Command::Keys(KeysCommand::Rotate(args)) => keys::rotate(*args).await,
+        Command::Keys(KeysCommand::List(args)) => keys::list(args).await,
+        Command::Keys(KeysCommand::Rewrap(args)) => keys::rewrap(*args).await,
+        Command::Migrate(args) => {
+            telemetry::init_logs(LogFormat::Json);
+            let applied = run_migrations(&args.database_url)
+                .await
+                .map_err(StartupError::Migrate)?;
+            eprintln!("authd: {applied} migration(s) applied; the schema is up to date");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! `authd serve` (against Postgres and Redis) and `authd dev` (in memory): a replica, serving
+//! until SIGTERM or Ctrl-C, then draining.
+
+use std::sync::Arc;
+
+use crate::{
+    AppState, Application,
+    clock::SystemClock,
+    config::{Config, DevArgs, ServeArgs},
+    keys::MasterKey,
+    startup::{StartupError, connect_stores},
+    store::{memory, postgres::run_migrations},
+    telemetry::{self, LogFormat},
+};
+
+pub async fn serve(args: ServeArgs) -> Result<(), StartupError> {
+    // Validate everything before touching the network, so a typo fails in milliseconds.
+    let master_keys = args.connection.master_keys()?;
+    let config = Config::from_common(&args.common, args.expired_tokens)?;
+    let telemetry = telemetry::init(LogFormat::Json)?;
+    // Connect first: an unreachable service is then reported under the setting that names it.
+    let stores = connect_stores(
+        &args.connection.database.database_url,
+        &args.connection.redis,
+    )
+    .await?;
+    if !args.no_migrate {
+        run_migrations(&args.connection.database.database_url)
+            .await
+            .map_err(StartupError::Migrate)?;
+    }
+    let state = AppState::build(config, stores, master_keys, Arc::new(SystemClock)).await?;
+    let app = Application::bind(args.listen, state).await?;
+    let addr = app.local_addr().unwrap_or(args.listen);
+    tracing::info!(%addr, "authd listening");
+    println!("authd listening on http://{addr}");
+    let served = app.run_until(shutdown_signal()).await;
+    telemetry.shutdown().await;
+    served.map_err(|source| StartupError::Bind {
+        addr: args.listen,
+        source,
+    })
+}
+
+pub async fn dev(args: DevArgs) -> Result<(), StartupError> {
+    let config = Config::from_common(&args.common, true)?;
+    let telemetry = telemetry::init(LogFormat::Pretty)?;
+    let state = AppState::build(
+        config,
+        memory::stores(),
+        &MasterKey::generate_ephemeral(),
+        Arc::new(SystemClock),
+    )
+    .await?;
+    let app = Application::bind(args.listen, state).await?;
+    let addr = app.local_addr().unwrap_or(args.listen);
+    eprintln!(
+        "\n  authd dev — in-memory stores, an ephemeral master key, expired-token test mode ON.\n  \
+         NOTHING PERSISTS: every user and key is gone when this process stops.\n  \
+         For production run `authd serve` against Postgres and Redis.\n\n  \
+         Swagger UI: http://{addr}/docs\n"
+    );
+    println!("authd listening on http://{addr}");
+    let served = app.run_until(shutdown_signal()).await;
+    telemetry.shutdown().await;
+    served.map_err(|source| StartupError::Bind {
+        addr: args.listen,
+        source,
+    })
+}
+
+/// Resolves on SIGTERM (orchestrators) or Ctrl-C (people).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received: draining in-flight requests");
+}

@@ -1,0 +1,306 @@
+//! Dynamic client registration (RFC 7591): `POST /oauth/register`, off unless
+//! `AUTHD_DYNAMIC_REGISTRATION` is on, and gated by `AUTHD_REGISTRATION_TOKEN` when that is set.
+//! The same rules as `authd clients create` apply (one `Registration::check`), and one more:
+//! a client registered here cannot use `client_credentials`, since anyone could then mint
+//! tokens for scopes of its own choosing; such clients are an operator's to make.
+
+use poem::Request;
+use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
+use secrecy::ExposeSecret;
+use subtle::ConstantTimeEq;
+
+use super::ApiTags;
+use crate::http::{
+    client_ip,
+    error::{ErrorBody, OAuthError, OAuthErrorBody},
+};
+use crate::{
+    clients::Registration,
+    clients::{ClientAuthMethod, ClientRecord},
+    error::Error,
+    grant_type::GrantType,
+    rate_limit::RateLimitedRoute,
+    state::AppState,
+};
+
+pub struct ClientRegistrationApi(pub AppState);
+
+/// RFC 7591 §2 client metadata.
+#[derive(Object)]
+struct ClientMetadata {
+    /// https, or http on a loopback address for a native app (RFC 8252 §7.3); no fragment.
+    redirect_uris: Option<Vec<String>>,
+    /// `client_secret_basic` (default), `client_secret_post`, `private_key_jwt` or `none`.
+    token_endpoint_auth_method: Option<String>,
+    /// `authorization_code` and `refresh_token`.
+    grant_types: Option<Vec<String>>,
+    /// `code` only.
+    response_types: Option<Vec<String>>,
+    client_name: Option<String>,
+    /// Space-separated scopes the client may ask for.
+    scope: Option<String>,
+    /// The client's public keys, for `private_key_jwt`.
+    jwks: Option<serde_json::Value>,
+    /// Not supported: register the keys themselves in `jwks`.
+    jwks_uri: Option<String>,
+    post_logout_redirect_uris: Option<Vec<String>>,
+    /// RFC 9126 §6.
+    require_pushed_authorization_requests: Option<bool>,
+}
+
+/// RFC 7591 §3.2.1: the client as registered, with its credentials.
+#[derive(Object)]
+struct RegisteredClient {
+    client_id: String,
+    /// For a confidential client: shown this once, never stored in clear.
+    #[oai(skip_serializing_if_is_none)]
+    client_secret: Option<String>,
+    client_id_issued_at: i64,
+    /// 0: the secret does not expire.
+    #[oai(skip_serializing_if_is_none)]
+    client_secret_expires_at: Option<i64>,
+    client_name: String,
+    redirect_uris: Vec<String>,
+    token_endpoint_auth_method: String,
+    grant_types: Vec<String>,
+    response_types: Vec<String>,
+    scope: String,
+    post_logout_redirect_uris: Vec<String>,
+    require_pushed_authorization_requests: bool,
+    #[oai(skip_serializing_if_is_none)]
+    jwks: Option<serde_json::Value>,
+}
+
+/// Every answer of the endpoint: one type, so that a body poem-openapi cannot parse is answered
+/// in the RFC 7591 error shape too (its handler is the successful type's).
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "unreadable_metadata")]
+enum RegistrationAnswer {
+    #[oai(status = 201)]
+    Created(
+        // Boxed: far larger than the error variants.
+        Json<Box<RegisteredClient>>,
+        /// The body may hold a secret: no cache may keep it.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
+    /// `invalid_redirect_uri` or `invalid_client_metadata` (RFC 7591 §3.2.2).
+    #[oai(status = 400)]
+    BadRequest(Json<OAuthErrorBody>),
+    /// Missing or wrong initial access token (RFC 6750 §3).
+    #[oai(status = 401)]
+    Unauthorized(
+        Json<OAuthErrorBody>,
+        #[oai(header = "WWW-Authenticate")] String,
+    ),
+    /// Dynamic registration is off.
+    #[oai(status = 404)]
+    Disabled(Json<OAuthErrorBody>),
+    /// The body is over 64 KiB (answered before any handler runs, in authd's error shape).
+    #[allow(dead_code)] // built by the framework, described here
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorBody>),
+    /// The body is not JSON (answered before any handler runs, in authd's error shape).
+    #[allow(dead_code)] // built by the framework, described here
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
+    #[oai(status = 429)]
+    TooManyRequests(Json<OAuthErrorBody>, #[oai(header = "Retry-After")] u64),
+    #[oai(status = 500)]
+    Internal(Json<OAuthErrorBody>),
+    #[oai(status = 503)]
+    Unavailable(Json<OAuthErrorBody>),
+}
+
+/// Metadata that is not the JSON object RFC 7591 §2 describes.
+fn unreadable_metadata(err: poem::Error) -> RegistrationAnswer {
+    RegistrationAnswer::BadRequest(body("invalid_client_metadata", err.to_string()))
+}
+
+fn body(error: &str, description: impl Into<String>) -> Json<OAuthErrorBody> {
+    Json(OAuthErrorBody {
+        error: error.to_owned(),
+        error_description: description.into(),
+    })
+}
+
+impl From<Error> for RegistrationAnswer {
+    fn from(err: Error) -> Self {
+        match err {
+            // RFC 7591 §3.2.2: a bad redirect URI has its own code; any other field is
+            // invalid client metadata.
+            Error::InvalidField {
+                field: "redirect_uris",
+                message,
+            } => Self::BadRequest(body("invalid_redirect_uri", message)),
+            Error::InvalidField { field, message } => Self::BadRequest(body(
+                "invalid_client_metadata",
+                format!("{field} {message}"),
+            )),
+            other => match OAuthError::from(other) {
+                OAuthError::TooManyRequests(body, retry_after) => {
+                    Self::TooManyRequests(body, retry_after)
+                }
+                OAuthError::Unavailable(body) => Self::Unavailable(body),
+                OAuthError::BadRequest(body, _) => Self::BadRequest(body),
+                _ => Self::Internal(body("server_error", "internal error")),
+            },
+        }
+    }
+}
+
+#[OpenApi(tag = "ApiTags::OAuth")]
+impl ClientRegistrationApi {
+    /// Register a client (RFC 7591)
+    ///
+    /// Off unless the server runs with `AUTHD_DYNAMIC_REGISTRATION=true` (then 404). With
+    /// `AUTHD_REGISTRATION_TOKEN` set, send it as `Authorization: Bearer …`.
+    #[oai(path = "/oauth/register", method = "post")]
+    async fn register(&self, req: &Request, metadata: Json<ClientMetadata>) -> RegistrationAnswer {
+        self.try_register(req, metadata.0)
+            .await
+            .unwrap_or_else(|refused| refused)
+    }
+}
+
+impl ClientRegistrationApi {
+    async fn try_register(
+        &self,
+        req: &Request,
+        metadata: ClientMetadata,
+    ) -> Result<RegistrationAnswer, RegistrationAnswer> {
+        let state = &self.0;
+        self.admit(req)?;
+        state
+            .rate_limiter
+            .check(
+                RateLimitedRoute::Register,
+                client_ip(req, &state.config.trusted_proxies),
+            )
+            .await?;
+        let registration = registration(metadata)?;
+        let (client, secret) = state.clients.create(registration).await?;
+        tracing::info!(client_id = %client.client_id, "client registered dynamically");
+        Ok(RegistrationAnswer::Created(
+            Json(Box::new(describe(
+                &client,
+                secret.map(|s| s.expose().to_owned()),
+            ))),
+            "no-store".to_owned(),
+        ))
+    }
+
+    /// Whether this request may register at all: the endpoint is on, and the initial access
+    /// token, if one is configured, is presented (compared in constant time).
+    fn admit(&self, req: &Request) -> Result<(), RegistrationAnswer> {
+        let config = &self.0.config;
+        if !config.dynamic_registration {
+            return Err(RegistrationAnswer::Disabled(body(
+                "not_found",
+                "dynamic client registration is off on this server",
+            )));
+        }
+        let Some(expected) = &config.registration_token else {
+            return Ok(());
+        };
+        let presented = req
+            .headers()
+            .get("authorization")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if bool::from(
+            presented
+                .as_bytes()
+                .ct_eq(expected.expose_secret().as_bytes()),
+        ) {
+            return Ok(());
+        }
+        Err(RegistrationAnswer::Unauthorized(
+            body(
+                "invalid_token",
+                "registration requires the initial access token",
+            ),
+            r#"Bearer realm="authd", error="invalid_token""#.to_owned(),
+        ))
+    }
+}
+
+fn registration(metadata: ClientMetadata) -> Result<Registration, RegistrationAnswer> {
+    let invalid =
+        |message: &str| RegistrationAnswer::BadRequest(body("invalid_client_metadata", message));
+    if metadata.jwks_uri.is_some() {
+        return Err(invalid(
+            "jwks_uri is not supported: register the keys in jwks",
+        ));
+    }
+    if let Some(types) = &metadata.response_types
+        && types.iter().any(|t| t != "code")
+    {
+        return Err(invalid("response_types may only be [\"code\"]"));
+    }
+    let auth_method = match metadata.token_endpoint_auth_method.as_deref() {
+        None => None,
+        Some(method) => Some(ClientAuthMethod::parse(method).ok_or_else(|| {
+            invalid(&format!(
+                "token_endpoint_auth_method `{method}` is not supported"
+            ))
+        })?),
+    };
+    let grant_types = metadata.grant_types.unwrap_or_default();
+    if grant_types
+        .iter()
+        .any(|grant| GrantType::parse(grant) == Some(GrantType::ClientCredentials))
+    {
+        return Err(invalid(
+            "client_credentials clients are made by an operator (authd clients create)",
+        ));
+    }
+    let redirect_uris = metadata.redirect_uris.unwrap_or_default();
+    if redirect_uris.is_empty() {
+        return Err(RegistrationAnswer::BadRequest(body(
+            "invalid_redirect_uri",
+            "at least one redirect URI is required",
+        )));
+    }
+    Ok(Registration {
+        client_id: None,
+        name: metadata
+            .client_name
+            .unwrap_or_else(|| "Unnamed application".to_owned()),
+        auth_method,
+        redirect_uris,
+        grant_types,
+        scope: metadata.scope.unwrap_or_default(),
+        require_par: metadata
+            .require_pushed_authorization_requests
+            .unwrap_or(false),
+        jwks: metadata.jwks.map(|jwks| jwks.to_string()),
+        post_logout_redirect_uris: metadata.post_logout_redirect_uris.unwrap_or_default(),
+    })
+}
+
+fn describe(client: &ClientRecord, client_secret: Option<String>) -> RegisteredClient {
+    RegisteredClient {
+        client_id: client.client_id.clone(),
+        client_secret_expires_at: client_secret.as_ref().map(|_| 0),
+        client_secret,
+        client_id_issued_at: client.created_at.unix_timestamp(),
+        client_name: client.name.clone(),
+        redirect_uris: client.redirect_uris.clone(),
+        token_endpoint_auth_method: client.auth_method.as_str().to_owned(),
+        grant_types: client
+            .grant_types
+            .iter()
+            .map(|grant| grant.as_str().to_owned())
+            .collect(),
+        response_types: vec!["code".to_owned()],
+        scope: client.scope.clone(),
+        post_logout_redirect_uris: client.post_logout_redirect_uris.clone(),
+        require_pushed_authorization_requests: client.require_par,
+        jwks: client
+            .jwks
+            .as_deref()
+            .and_then(|jwks| serde_json::from_str(jwks).ok()),
+    }
+}

@@ -1,0 +1,65 @@
+//! A person's password as a request presents it: with the request's address and user agent,
+//! which the audit log records and the login throttle counts by, checked by `accounts`.
+
+use std::net::IpAddr;
+
+use poem::Request;
+use uuid::Uuid;
+
+use crate::{
+    accounts::{AuthAttempt, Password, UserRecord},
+    error::Error,
+    http::user_agent,
+    state::AppState,
+};
+
+fn attempt(req: &Request, client_ip: IpAddr, username: String, password: String) -> AuthAttempt {
+    AuthAttempt {
+        username,
+        password: Password::presented(password),
+        client_ip,
+        user_agent: user_agent(req),
+    }
+}
+
+/// A password login. Every route that takes a password (`/auth`, `/pop/login`, the password
+/// grant, the web UI) checks it through `Accounts::authenticate`, so all answer alike, in the
+/// same time, and leave the same audit trail.
+pub async fn check_password(
+    state: &AppState,
+    req: &Request,
+    client_ip: IpAddr,
+    username: String,
+    password: String,
+) -> Result<UserRecord, Error> {
+    let attempt = attempt(req, client_ip, username, password);
+    state.accounts.authenticate(attempt).await
+}
+
+/// A password login on a route that can take nothing else: an account with a second factor
+/// is refused (`Accounts::authenticate_password_only`).
+pub async fn check_password_alone(
+    state: &AppState,
+    req: &Request,
+    client_ip: IpAddr,
+    username: String,
+    password: String,
+) -> Result<UserRecord, Error> {
+    let attempt = attempt(req, client_ip, username, password);
+    state.accounts.authenticate_password_only(attempt).await
+}
+
+/// Re-authentication of a signed-in `user` before a sensitive change
+/// (`Accounts::reauthenticate`): `password`, or none after a passkey confirmation of
+/// `session`.
+pub async fn reauthenticate(
+    state: &AppState,
+    req: &Request,
+    client_ip: IpAddr,
+    user: &UserRecord,
+    session: Option<Uuid>,
+    password: String,
+) -> Result<(), Error> {
+    let attempt = attempt(req, client_ip, user.username.clone(), password);
+    state.accounts.reauthenticate(user, session, attempt).await
+}
