@@ -9,7 +9,7 @@ use crate::{
     config::{CommonArgs, Config, ConnectionArgs, DatabaseArgs, RewrapKeysArgs, RotateKeysArgs},
     error::Error,
     keys::RotationMode,
-    startup::{StartupError, connect_stores},
+    startup::{StartupError, connect_stores, require_schema},
     store::{self, SigningKeyStore},
     telemetry::{self, LogFormat},
 };
@@ -23,6 +23,7 @@ async fn operator_state(
     let config = Config::from_common(common, false)?;
     telemetry::init_logs(LogFormat::Pretty);
     let stores = connect_stores(&connection.database.database_url, &connection.redis).await?;
+    require_schema(&connection.database.database_url).await?;
     AppState::build(config, stores, master_keys, Arc::new(SystemClock)).await
 }
 
@@ -60,6 +61,7 @@ pub async fn list(args: DatabaseArgs) -> Result<(), StartupError> {
             setting: "DATABASE_URL",
             source,
         })?;
+    require_schema(&args.database_url).await?;
     let keys = store::postgres::Postgres::new(pool)
         .signing_keys()
         .list_keys()

@@ -8,7 +8,7 @@ use crate::{
     clock::SystemClock,
     config::{Config, DevArgs, ServeArgs},
     keys::MasterKey,
-    startup::{StartupError, connect_stores},
+    startup::{StartupError, connect_stores, require_schema},
     store::{memory, postgres::run_migrations},
     telemetry::{self, LogFormat},
 };
@@ -24,11 +24,14 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartupError> {
         &args.connection.redis,
     )
     .await?;
+    let database_url = &args.connection.database.database_url;
     if !args.no_migrate {
-        run_migrations(&args.connection.database.database_url)
+        run_migrations(database_url)
             .await
             .map_err(StartupError::Migrate)?;
     }
+    // With --no-migrate, a job migrates: say so if it has not (or migrated for a newer authd).
+    require_schema(database_url).await?;
     let state = AppState::build(config, stores, master_keys, Arc::new(SystemClock)).await?;
     let app = Application::bind(args.listen, state).await?;
     let addr = app.local_addr().unwrap_or(args.listen);

@@ -18,7 +18,10 @@ use crate::{
     http::plumbing::server::{self, ConnectionLimits},
     keys::KeyRingError,
     state::AppState,
-    store::StoreError,
+    store::{
+        StoreError,
+        postgres::{SchemaState, schema_state},
+    },
     tasks::Background,
 };
 
@@ -27,13 +30,20 @@ use crate::{
 pub enum StartupError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("{setting}: {source}")]
+    /// Postgres or Redis could not be used; the message says whether it was unreachable or
+    /// refused the login, and `setting` names where it is configured.
+    #[error("{setting}: {}", unavailable_message(source))]
     Connect {
         setting: &'static str,
         source: StoreError,
     },
-    #[error("migrations: {0}")]
+    /// Migrating failed (the cause says whether Postgres was unreachable, refused the login,
+    /// or holds a schema of a newer authd).
+    #[error("DATABASE_URL: migrations: {}", unavailable_message(.0))]
     Migrate(StoreError),
+    /// The database's schema is not the one this binary carries.
+    #[error("DATABASE_URL: {0}")]
+    Schema(SchemaState),
     #[error("signing keys: {0} (is AUTHD_MASTER_KEY the key they were sealed with?)")]
     Keys(#[from] KeyRingError),
     #[error(transparent)]
@@ -42,6 +52,30 @@ pub enum StartupError {
     Telemetry(#[from] crate::telemetry::OtlpError),
     #[error("listen address {addr}: {source}")]
     Bind { addr: SocketAddr, source: io::Error },
+}
+
+/// A store's failure to connect, without the service's name when the message says it already.
+fn unavailable_message(err: &StoreError) -> String {
+    match err {
+        StoreError::Unavailable { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Refuses a database whose schema is not the one this binary carries, saying what fixes it
+/// (`authd migrate`, or a newer authd). Every command but `migrate` (and `serve`, which
+/// migrates first unless told not to) asks this before it uses the database.
+pub async fn require_schema(database_url: &str) -> Result<(), StartupError> {
+    let state = schema_state(database_url)
+        .await
+        .map_err(|source| StartupError::Connect {
+            setting: "DATABASE_URL",
+            source,
+        })?;
+    match state {
+        SchemaState::Current => Ok(()),
+        other => Err(StartupError::Schema(other)),
+    }
 }
 
 /// The HTTP application for `state`: used by `main` and by the tests alike.

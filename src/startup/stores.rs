@@ -76,6 +76,7 @@ pub async fn connect_admin(
     redis_args: &RedisArgs,
 ) -> Result<AdminServices, StartupError> {
     let stores = connect_stores(database_url, redis_args).await?;
+    super::require_schema(database_url).await?;
     // Never caught up, so never current: every read goes to the store.
     let freshness = Arc::new(Freshness::new(Duration::ZERO));
     let (users, clients, profiles) = Arc::new(LocalCaches::default()).wrap(
@@ -101,6 +102,7 @@ pub async fn connect_clients(database_url: &str) -> Result<Clients, StartupError
             setting: "DATABASE_URL",
             source,
         })?;
+    super::require_schema(database_url).await?;
     Ok(Clients::new(
         store::postgres::Postgres::new(pool).clients(),
         Arc::new(SystemClock),

@@ -6,7 +6,9 @@ use std::{
     time::Duration,
 };
 
-use crate::helpers::{admin_database_url, connect_db, empty_database, redis_url};
+use crate::helpers::{
+    admin_database_url, connect_db, durable_resources, empty_database, redis_url,
+};
 
 fn authd() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_authd"));
@@ -191,7 +193,10 @@ fn an_unreachable_database_names_database_url() {
         ],
         &[],
     );
-    assert!(stderr.contains("DATABASE_URL"), "{stderr}");
+    assert!(
+        stderr.contains("DATABASE_URL: cannot connect to Postgres at 127.0.0.1:1"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -204,7 +209,10 @@ fn an_unreachable_redis_names_redis_url() {
         ],
         &["--no-migrate"],
     );
-    assert!(stderr.contains("REDIS_URL"), "{stderr}");
+    assert!(
+        stderr.contains("REDIS_URL: cannot connect to Redis at 127.0.0.1:1"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -375,4 +383,120 @@ async fn migrate_applies_the_schema_once() {
             .get(0);
         assert!(exists, "{table} missing");
     }
+}
+
+/// One command against `database_url`, failing: its one line on stderr.
+fn command_error(args: &[&str], database_url: &str) -> String {
+    let output = authd()
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .env("REDIS_URL", redis_url())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.trim().lines().count(), 1, "one clear line: {stderr}");
+    stderr
+}
+
+/// Every command that uses the database, against one that was never migrated: the schema is
+/// named as what is missing, with the command that fixes it, not an outage.
+#[tokio::test]
+async fn commands_against_an_unmigrated_database_say_to_run_migrate() {
+    let resources = empty_database().await;
+    let url = resources.database_url();
+    for args in [
+        &["clients", "create", "--name", "app"][..],
+        &["clients", "list"],
+        &["users", "delete", "alice"],
+        &["keys", "list"],
+    ] {
+        let stderr = command_error(args, &url);
+        assert!(
+            stderr.contains("DATABASE_URL")
+                && stderr.contains("schema missing")
+                && stderr.contains("run `authd migrate`")
+                && !stderr.contains("unavailable"),
+            "{args:?}: {stderr}"
+        );
+    }
+    let stderr = serve_error(
+        &[
+            ("AUTHD_MASTER_KEY", VALID_KEY),
+            ("DATABASE_URL", &url),
+            ("REDIS_URL", &redis_url()),
+        ],
+        &["--no-migrate", "--listen", "127.0.0.1:0"],
+    );
+    assert!(stderr.contains("run `authd migrate`"), "{stderr}");
+}
+
+/// A schema one migration behind, and one a newer authd migrated: each told apart, and
+/// neither touched (migrate refuses to run under a newer schema).
+#[tokio::test]
+async fn a_schema_behind_or_newer_than_the_binary_is_named() {
+    let resources = durable_resources().await;
+    let url = resources.database_url();
+    let db = connect_db(&url).await;
+    db.batch_execute(
+        "DELETE FROM refinery_schema_history
+         WHERE version = (SELECT max(version) FROM refinery_schema_history)",
+    )
+    .await
+    .unwrap();
+    let stderr = command_error(&["clients", "list"], &url);
+    assert!(
+        stderr.contains("behind") && stderr.contains("run `authd migrate`"),
+        "{stderr}"
+    );
+
+    db.batch_execute(
+        "INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+         VALUES (9999, 'from_the_future', '2030-01-01', '0')",
+    )
+    .await
+    .unwrap();
+    let stderr = command_error(&["clients", "list"], &url);
+    assert!(stderr.contains("newer than this authd"), "{stderr}");
+    let stderr = command_error(&["migrate"], &url);
+    assert!(stderr.contains("newer than this authd"), "{stderr}");
+    let history: i64 = db
+        .query_one("SELECT count(*) FROM refinery_schema_history", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let shipped = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+        .unwrap()
+        .count();
+    assert_eq!(history, i64::try_from(shipped).unwrap(), "nothing migrated");
+}
+
+/// Postgres that does not answer, a login it refuses, and a database it does not have: three
+/// causes, three sentences, each naming DATABASE_URL.
+#[test]
+fn connection_failures_name_their_cause() {
+    let admin = admin_database_url();
+    let (base, _) = admin.rsplit_once('/').unwrap();
+    let unreachable = command_error(
+        &["clients", "list"],
+        "postgres://postgres@127.0.0.1:1/authd",
+    );
+    assert!(
+        unreachable.contains("DATABASE_URL: cannot connect to Postgres at 127.0.0.1:1"),
+        "{unreachable}"
+    );
+    let stranger = base.replacen("postgres://postgres@", "postgres://no_such_role_here@", 1);
+    let refused = command_error(&["clients", "list"], &format!("{stranger}/postgres"));
+    assert!(
+        refused.contains("DATABASE_URL") && refused.contains("authentication failed"),
+        "{refused}"
+    );
+    let missing = command_error(
+        &["clients", "list"],
+        &format!("{base}/no_such_database_here"),
+    );
+    assert!(
+        missing.contains("DATABASE_URL") && missing.contains("no such database"),
+        "{missing}"
+    );
 }

@@ -53,7 +53,46 @@ impl From<Pool> for Backend {
 
 /// Connects to `target`, checked with one command now, so a wrong URL, an unreachable server
 /// or a TLS mismatch is reported at start.
+/// Connects to `target` and proves it with a PING; a failure says whether Redis could not be
+/// reached or refused the login.
 pub async fn connect(target: &RedisTarget) -> Result<Backend, StoreError> {
+    let connected = async {
+        let backend = open(target).await?;
+        Redis::new(backend.clone(), String::new()).ping().await?;
+        Ok(backend)
+    };
+    connected.await.map_err(|err| connect_failure(err, target))
+}
+
+/// Why connecting to `target` failed, in the words that point at the fix.
+fn connect_failure(err: StoreError, target: &RedisTarget) -> StoreError {
+    let StoreError::Unavailable { message, .. } = err else {
+        return err;
+    };
+    let message = message
+        .strip_prefix("Error occurred while creating a new object: ")
+        .unwrap_or(&message);
+    let address = target.address();
+    let lower = message.to_ascii_lowercase();
+    let refused_login = ["noauth", "wrongpass", "invalid password", "authentication"]
+        .iter()
+        .any(|sign| lower.contains(sign));
+    unavailable(&if refused_login {
+        format!(
+            "Redis at {address} refused the login (authentication failed): {message}; check \
+             the user and password"
+        )
+    } else if target.uses_tls() {
+        format!("cannot connect to Redis at {address}: {message}")
+    } else {
+        format!(
+            "cannot connect to Redis at {address}: {message} (a server that takes only TLS \
+             needs rediss://)"
+        )
+    })
+}
+
+async fn open(target: &RedisTarget) -> Result<Backend, StoreError> {
     crate::store::tls::install_provider();
     let backend = match target.node_client() {
         Some(client) => Backend::Node(node_pool(client?)?),
@@ -73,15 +112,6 @@ pub async fn connect(target: &RedisTarget) -> Result<Backend, StoreError> {
             }
         }
     };
-    Redis::new(backend.clone(), String::new())
-        .ping()
-        .await
-        .map_err(|err| match err {
-            StoreError::Unavailable { message, .. } if !target.uses_tls() => unavailable(
-                &format_args!("{message} (a server that takes only TLS needs rediss://)"),
-            ),
-            other => other,
-        })?;
     Ok(backend)
 }
 

@@ -67,6 +67,18 @@ impl RedisTarget {
         Ok(target)
     }
 
+    /// Where it connects, as `host:port` (the seed nodes of a cluster, comma-separated).
+    pub fn address(&self) -> String {
+        match &self.topology {
+            Topology::Node(info) => info.addr().to_string(),
+            Topology::Cluster(nodes) => nodes
+                .iter()
+                .map(|node| node.addr().to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        }
+    }
+
     pub fn is_cluster(&self) -> bool {
         matches!(self.topology, Topology::Cluster(_))
     }
