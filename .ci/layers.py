@@ -185,8 +185,19 @@ def resolve_file(segments):
     return best
 
 
+def root_reexports():
+    """Names lib.rs re-exports at the crate root (`pub use state::AppState;`), by module."""
+    names = {}
+    text = strip_comments(open(os.path.join(SRC, "lib.rs"), encoding="utf-8").read())
+    for match in re.finditer(r"pub use (\w+)::(\{[^}]*\}|\w+);", text):
+        for name in re.findall(r"\w+", match.group(2)):
+            names[name] = match.group(1)
+    return names
+
+
 def main():
     graph_flag = "--graph" in sys.argv
+    reexported = root_reexports()
     skipped = test_only_files()
     floor_of = {m: n for n, floor in enumerate(FLOORS) for m in floor}
     module_edges = defaultdict(lambda: defaultdict(set))
@@ -209,7 +220,7 @@ def main():
             for segments in use_trees(text):
                 if not segments or segments[0] in ("self",):
                     continue
-                target = segments[0]
+                target = reexported.get(segments[0], segments[0])
                 if target != me:
                     module_edges[me][target].add(path)
                 target_file = resolve_file(segments)
