@@ -1,7 +1,7 @@
 //! `authd serve` (against Postgres and Redis) and `authd dev` (in memory): a replica, serving
 //! until SIGTERM or Ctrl-C, then draining.
 
-use std::sync::Arc;
+use std::{net::SocketAddr, sync::Arc};
 
 use crate::{
     AppState, Application,
@@ -10,7 +10,7 @@ use crate::{
     keys::MasterKey,
     startup::{StartupError, connect_stores, require_schema},
     store::{memory, postgres::run_migrations},
-    telemetry::{self, LogFormat},
+    telemetry::{self, LogFormat, Telemetry},
 };
 
 pub async fn serve(args: ServeArgs) -> Result<(), StartupError> {
@@ -36,13 +36,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartupError> {
     let app = Application::bind(args.listen, state).await?;
     let addr = app.local_addr().unwrap_or(args.listen);
     tracing::info!(%addr, "authd listening");
-    println!("authd listening on http://{addr}");
-    let served = app.run_until(shutdown_signal()).await;
-    telemetry.shutdown().await;
-    served.map_err(|source| StartupError::Bind {
-        addr: args.listen,
-        source,
-    })
+    run(app, addr, telemetry).await
 }
 
 pub async fn dev(args: DevArgs) -> Result<(), StartupError> {
@@ -63,13 +57,16 @@ pub async fn dev(args: DevArgs) -> Result<(), StartupError> {
          For production run `authd serve` against Postgres and Redis.\n\n  \
          Swagger UI: http://{addr}/docs\n"
     );
+    run(app, addr, telemetry).await
+}
+
+/// Serves until SIGTERM or Ctrl-C, drains, and flushes the traces. The first line on stdout
+/// says where it listens (scripts and tests wait for it).
+async fn run(app: Application, addr: SocketAddr, telemetry: Telemetry) -> Result<(), StartupError> {
     println!("authd listening on http://{addr}");
     let served = app.run_until(shutdown_signal()).await;
     telemetry.shutdown().await;
-    served.map_err(|source| StartupError::Bind {
-        addr: args.listen,
-        source,
-    })
+    served.map_err(|source| StartupError::Bind { addr, source })
 }
 
 /// Resolves on SIGTERM (orchestrators) or Ctrl-C (people).

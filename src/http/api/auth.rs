@@ -8,7 +8,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi, param::Query, payload::Json};
 
 use super::ApiTags;
 use crate::http::{
-    bodies::fields, bodies::optional_json::OptionalJson, callers::password::check_password_alone,
+    bodies::fields, bodies::optional_json::OptionalJson, callers::password::login_attempt,
     client_ip, error::ApiError,
 };
 use crate::{error::Error, metrics::Grant, rate_limit::RateLimitedRoute, state::AppState};
@@ -82,7 +82,8 @@ impl AuthApi {
                 (basic.username().to_owned(), basic.password().to_owned())
             }
         };
-        let user = check_password_alone(state, req, client_ip, username, password).await?;
+        let attempt = login_attempt(req, client_ip, username, password);
+        let user = state.accounts.authenticate_password_only(attempt).await?;
 
         let now = state.clock.now();
         let issued = if want_expired {

@@ -14,7 +14,7 @@ use crate::http::{
     api::auth::Credentials,
     bodies::fields,
     callers::access::{AccessAuth, authorize, prove_pop},
-    callers::password::{check_password_alone, reauthenticate},
+    callers::password::{login_attempt, reauthenticate},
     client_ip,
     error::ApiError,
 };
@@ -119,7 +119,8 @@ impl PopApi {
             .check(RateLimitedRoute::Auth, client_ip)
             .await?;
         let Credentials { username, password } = body.0;
-        let user = check_password_alone(state, req, client_ip, username, password).await?;
+        let attempt = login_attempt(req, client_ip, username, password);
+        let user = state.accounts.authenticate_password_only(attempt).await?;
         let key = user
             .pop_public_key
             .as_deref()

@@ -13,40 +13,21 @@ use crate::{
     state::AppState,
 };
 
-fn attempt(req: &Request, client_ip: IpAddr, username: String, password: String) -> AuthAttempt {
+/// A password login as `req` presents it. Every route that takes a password (`/auth`,
+/// `/pop/login`, the password grant, the web UI) has `Accounts` check one of these, so all
+/// answer alike, in the same time, and leave the same audit trail.
+pub fn login_attempt(
+    req: &Request,
+    client_ip: IpAddr,
+    username: String,
+    password: String,
+) -> AuthAttempt {
     AuthAttempt {
         username,
         password: Password::presented(password),
         client_ip,
         user_agent: user_agent(req),
     }
-}
-
-/// A password login. Every route that takes a password (`/auth`, `/pop/login`, the password
-/// grant, the web UI) checks it through `Accounts::authenticate`, so all answer alike, in the
-/// same time, and leave the same audit trail.
-pub async fn check_password(
-    state: &AppState,
-    req: &Request,
-    client_ip: IpAddr,
-    username: String,
-    password: String,
-) -> Result<UserRecord, Error> {
-    let attempt = attempt(req, client_ip, username, password);
-    state.accounts.authenticate(attempt).await
-}
-
-/// A password login on a route that can take nothing else: an account with a second factor
-/// is refused (`Accounts::authenticate_password_only`).
-pub async fn check_password_alone(
-    state: &AppState,
-    req: &Request,
-    client_ip: IpAddr,
-    username: String,
-    password: String,
-) -> Result<UserRecord, Error> {
-    let attempt = attempt(req, client_ip, username, password);
-    state.accounts.authenticate_password_only(attempt).await
 }
 
 /// Re-authentication of a signed-in `user` before a sensitive change
@@ -60,6 +41,6 @@ pub async fn reauthenticate(
     session: Option<Uuid>,
     password: String,
 ) -> Result<(), Error> {
-    let attempt = attempt(req, client_ip, user.username.clone(), password);
+    let attempt = login_attempt(req, client_ip, user.username.clone(), password);
     state.accounts.reauthenticate(user, session, attempt).await
 }

@@ -181,6 +181,22 @@ async fn ceremony_page(
     })
 }
 
+/// A ceremony the profile page began: its page, or the profile saying why it could not begin.
+async fn profile_ceremony(
+    ui: &Ui,
+    req: &Request,
+    signed_in: &SignedIn,
+    wording: &Wording,
+    begun: Result<Ceremony, Error>,
+) -> Result<Response, UiError> {
+    match begun {
+        Ok(ceremony) => {
+            ceremony_page(ui, req, Some(signed_in), wording, ceremony, None, None).await
+        }
+        Err(err) => profile::with_passkey_error(ui, req, signed_in, err.into()).await,
+    }
+}
+
 /// Back to the profile: with `notice` after a change, or saying why it failed.
 async fn profile_after(
     ui: &Ui,
@@ -298,12 +314,7 @@ pub async fn add_begin(
             .begin_registration(&signed_in.user, &form.name)
             .await
     };
-    match begun.await {
-        Ok(ceremony) => {
-            ceremony_page(ui, req, Some(&signed_in), &REGISTER, ceremony, None, None).await
-        }
-        Err(err) => profile::with_passkey_error(ui, req, &signed_in, err.into()).await,
-    }
+    profile_ceremony(ui, req, &signed_in, &REGISTER, begun.await).await
 }
 
 #[handler]
@@ -353,27 +364,13 @@ pub async fn reauthenticate_begin(
     Data(ui): Data<&Arc<Ui>>,
     SignedInForm { signed_in, .. }: SignedInForm<NoFields>,
 ) -> Result<Response, UiError> {
-    match ui
+    let begun = ui
         .state
         .accounts
         .passkeys()
         .begin_verification(&signed_in.user, Purpose::Reauthentication)
-        .await
-    {
-        Ok(ceremony) => {
-            ceremony_page(
-                ui,
-                req,
-                Some(&signed_in),
-                &REAUTHENTICATE,
-                ceremony,
-                None,
-                None,
-            )
-            .await
-        }
-        Err(err) => profile::with_passkey_error(ui, req, &signed_in, err.into()).await,
-    }
+        .await;
+    profile_ceremony(ui, req, &signed_in, &REAUTHENTICATE, begun).await
 }
 
 #[handler]

@@ -16,15 +16,16 @@ use super::{
     csrf,
 };
 use crate::{
-    accounts::UserRecord,
-    accounts::{PENDING_LOGIN_TTL, PendingLogin, Purpose},
+    accounts::{PENDING_LOGIN_TTL, PendingLogin, Purpose, UserRecord},
     error::Error,
-    http::{callers::password, client_ip},
+    http::{
+        callers::password::{self, login_attempt},
+        client_ip,
+    },
     metrics::Grant,
     oidc::Login,
     rate_limit::RateLimitedRoute,
-    sessions::SessionRecord,
-    sessions::{NewSession, RefreshToken},
+    sessions::{NewSession, RefreshToken, SessionRecord},
     state::AppState,
     tokens::AccessClaims,
 };
@@ -122,7 +123,10 @@ pub async fn log_in(
 ) -> Result<LoginStep, Error> {
     let ip = client_ip(req, &state.config.trusted_proxies);
     state.rate_limiter.check(RateLimitedRoute::Auth, ip).await?;
-    let user = password::check_password(state, req, ip, username, password).await?;
+    let user = state
+        .accounts
+        .authenticate(login_attempt(req, ip, username, password))
+        .await?;
     let now = state.clock.now().unix_timestamp();
     if state.accounts.has_second_factor(user.id).await? {
         let pending = PendingLogin {

@@ -49,6 +49,19 @@ impl Postgres {
         client.map_err(|err| unavailable(&err))
     }
 
+    /// Runs one statement on a pooled connection; how many rows it changed.
+    async fn execute(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<u64, StoreError> {
+        self.client()
+            .await?
+            .execute(sql, params)
+            .await
+            .map_err(|err| unavailable(&err))
+    }
+
     /// A pooled connection with `sql` prepared on it (cached per connection after the first use).
     async fn prepared(
         &self,

@@ -121,8 +121,7 @@ impl PasskeyStore for PostgresPasskeys {
         sign_count: u32,
         at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let client = self.0.client().await?;
-        client
+        self.0
             .execute(
                 "UPDATE passkeys SET credential = $3, sign_count = $4, last_used_at = $5
                  WHERE id = $1 AND sign_count = $2",
@@ -136,7 +135,6 @@ impl PasskeyStore for PostgresPasskeys {
             )
             .await
             .map(|updated| updated == 1)
-            .map_err(|err| unavailable(&err))
     }
 
     #[tracing::instrument(

@@ -60,9 +60,9 @@ impl SecondFactorStore for PostgresSecondFactors {
         fields(otel.kind = "client", db.system.name = "postgresql")
     )]
     async fn begin_totp(&self, record: &TotpRecord) -> Result<bool, StoreError> {
-        let client = self.0.client().await?;
         // One statement: a confirmed authenticator is never overwritten, even by a race.
-        let written = client
+        let written = self
+            .0
             .execute(
                 "INSERT INTO totp_factors
                      (user_id, secret_ciphertext, secret_nonce, master_key_id, created_at)
@@ -82,8 +82,7 @@ impl SecondFactorStore for PostgresSecondFactors {
                     &record.created_at,
                 ],
             )
-            .await
-            .map_err(|err| unavailable(&err))?;
+            .await?;
         Ok(written == 1)
     }
 
@@ -136,15 +135,14 @@ impl SecondFactorStore for PostgresSecondFactors {
         fields(otel.kind = "client", db.system.name = "postgresql")
     )]
     async fn spend_totp_step(&self, user_id: Uuid, step: u64) -> Result<bool, StoreError> {
-        let client = self.0.client().await?;
-        let spent = client
+        let spent = self
+            .0
             .execute(
                 "UPDATE totp_factors SET last_used_step = $2
                  WHERE user_id = $1 AND confirmed_at IS NOT NULL AND last_used_step < $2",
                 &[&user_id, &to_db(step)],
             )
-            .await
-            .map_err(|err| unavailable(&err))?;
+            .await?;
         Ok(spent == 1)
     }
 
@@ -159,15 +157,14 @@ impl SecondFactorStore for PostgresSecondFactors {
         code_hash: &[u8; 32],
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let client = self.0.client().await?;
-        let spent = client
+        let spent = self
+            .0
             .execute(
                 "UPDATE recovery_codes SET used_at = $3
                  WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL",
                 &[&user_id, &code_hash.as_slice(), &now],
             )
-            .await
-            .map_err(|err| unavailable(&err))?;
+            .await?;
         Ok(spent == 1)
     }
 
@@ -241,8 +238,8 @@ impl SecondFactorStore for PostgresSecondFactors {
         sealed: &SealedBox,
         key_id: &str,
     ) -> Result<bool, StoreError> {
-        let client = self.0.client().await?;
-        let replaced = client
+        let replaced = self
+            .0
             .execute(
                 "UPDATE totp_factors
                  SET secret_ciphertext = $3, secret_nonce = $4, master_key_id = $5
@@ -255,8 +252,7 @@ impl SecondFactorStore for PostgresSecondFactors {
                     &key_id,
                 ],
             )
-            .await
-            .map_err(|err| unavailable(&err))?;
+            .await?;
         Ok(replaced == 1)
     }
 }

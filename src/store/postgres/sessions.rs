@@ -330,28 +330,12 @@ impl SessionStore for PostgresSessions {
         client_id: &str,
         now: OffsetDateTime,
     ) -> Result<Vec<SessionRecord>, StoreError> {
-        let mut client = self.0.client().await?;
-        let tx = client
-            .transaction()
-            .await
-            .map_err(|err| unavailable(&err))?;
-        // Locked as `revoke_session_by_id` locks one, for the same reason.
-        let rows = tx
-            .query(
-                "SELECT id AS family_id, user_id, scope, created_at, dpop_jkt, client_id, login, resources
-                 FROM refresh_families
-                 WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL
-                 FOR UPDATE",
-                &[&user_id, &client_id],
-            )
-            .await
-            .map_err(|err| unavailable(&err))?;
-        let sessions: Vec<SessionRecord> = rows.iter().map(session_from_row).collect();
-        for session in &sessions {
-            revoke_family(&tx, session.id, now).await?;
-        }
-        tx.commit().await.map_err(|err| unavailable(&err))?;
-        Ok(sessions)
+        self.revoke_where(
+            "user_id = $1 AND client_id = $2",
+            &[&user_id, &client_id],
+            now,
+        )
+        .await
     }
 
     #[tracing::instrument(
@@ -365,29 +349,48 @@ impl SessionStore for PostgresSessions {
         session_id: uuid::Uuid,
         now: OffsetDateTime,
     ) -> Result<Option<SessionRecord>, StoreError> {
+        let revoked = self
+            .revoke_where("id = $1 AND user_id = $2", &[&session_id, &user_id], now)
+            .await?;
+        Ok(revoked.into_iter().next())
+    }
+}
+
+impl PostgresSessions {
+    /// Revokes the live sessions `condition` (SQL of authd's own, never input) selects with
+    /// `params`, each with its tokens,
+    /// returning them. They are locked like a rotation's, so a refresh racing the revocation
+    /// either finishes first (and its new token is revoked with the rest) or finds the session
+    /// revoked.
+    async fn revoke_where(
+        &self,
+        condition: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+        now: OffsetDateTime,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
         let mut client = self.0.client().await?;
         let tx = client
             .transaction()
             .await
             .map_err(|err| unavailable(&err))?;
-        // Locked like a rotation's, so a refresh racing the revocation either finishes first
-        // (and its new token is revoked with the rest) or finds the session revoked.
-        let row = tx
-            .query_opt(
-                "SELECT id AS family_id, user_id, scope, created_at, dpop_jkt, client_id, login, resources
-                 FROM refresh_families
-                 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL
-                 FOR UPDATE",
-                &[&session_id, &user_id],
+        let rows = tx
+            .query(
+                &format!(
+                    "SELECT id AS family_id, user_id, scope, created_at, dpop_jkt, client_id,
+                        login, resources
+                     FROM refresh_families
+                     WHERE {condition} AND revoked_at IS NULL
+                     FOR UPDATE"
+                ),
+                params,
             )
             .await
             .map_err(|err| unavailable(&err))?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let session = session_from_row(&row);
-        revoke_family(&tx, session.id, now).await?;
+        let sessions: Vec<SessionRecord> = rows.iter().map(session_from_row).collect();
+        for session in &sessions {
+            revoke_family(&tx, session.id, now).await?;
+        }
         tx.commit().await.map_err(|err| unavailable(&err))?;
-        Ok(Some(session))
+        Ok(sessions)
     }
 }

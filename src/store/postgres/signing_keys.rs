@@ -47,8 +47,7 @@ impl SigningKeyStore for PostgresSigningKeys {
         key: &SigningKeyRecord,
         previous_master_key_id: &str,
     ) -> Result<bool, StoreError> {
-        let client = self.0.client().await?;
-        client
+        self.0
             .execute(
                 "UPDATE signing_keys
                  SET private_key_ciphertext = $2, private_key_nonce = $3, master_key_id = $4
@@ -63,7 +62,6 @@ impl SigningKeyStore for PostgresSigningKeys {
             )
             .await
             .map(|updated| updated == 1)
-            .map_err(|err| unavailable(&err))
     }
 
     #[tracing::instrument(

@@ -128,15 +128,13 @@ impl UserStore for PostgresUsers {
         fields(otel.kind = "client", db.system.name = "postgresql")
     )]
     async fn record_login(&self, user_id: Uuid, at: OffsetDateTime) -> Result<(), StoreError> {
-        let client = self.0.client().await?;
-        client
+        self.0
             .execute(
                 "UPDATE users SET last_login_at = $2 WHERE id = $1",
                 &[&user_id, &at],
             )
             .await
             .map(drop)
-            .map_err(|err| unavailable(&err))
     }
 
     #[tracing::instrument(
@@ -145,15 +143,13 @@ impl UserStore for PostgresUsers {
         fields(otel.kind = "client", db.system.name = "postgresql")
     )]
     async fn set_pop_public_key(&self, user_id: Uuid, pem: &str) -> Result<bool, StoreError> {
-        let client = self.0.client().await?;
-        client
+        self.0
             .execute(
                 "UPDATE users SET pop_public_key = $2 WHERE id = $1",
                 &[&user_id, &pem],
             )
             .await
             .map(|updated| updated == 1)
-            .map_err(|err| unavailable(&err))
     }
 
     #[tracing::instrument(
@@ -162,13 +158,11 @@ impl UserStore for PostgresUsers {
         fields(otel.kind = "client", db.system.name = "postgresql")
     )]
     async fn delete_user(&self, user_id: Uuid) -> Result<bool, StoreError> {
-        let client = self.0.client().await?;
         // Sessions, tokens, consents and the profile go with the row (ON DELETE CASCADE).
-        client
+        self.0
             .execute("DELETE FROM users WHERE id = $1", &[&user_id])
             .await
             .map(|deleted| deleted == 1)
-            .map_err(|err| unavailable(&err))
     }
 
     #[tracing::instrument(

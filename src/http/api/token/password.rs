@@ -8,7 +8,7 @@ use poem::Request;
 
 use super::{Granted, OAuthTokenRequest, required, session_tokens};
 use crate::{
-    error::Error, grant_type::GrantType, http::callers::password::check_password_alone,
+    error::Error, grant_type::GrantType, http::callers::password::login_attempt,
     scope::normalize_scope, state::AppState,
 };
 
@@ -30,7 +30,8 @@ pub(super) async fn grant(
     let username = required(form.username, "username")?;
     let password = required(form.password, "password")?;
     let scope = normalize_scope(form.scope.as_deref())?;
-    let user = check_password_alone(state, req, client_ip, username, password).await?;
+    let attempt = login_attempt(req, client_ip, username, password);
+    let user = state.accounts.authenticate_password_only(attempt).await?;
     let started = state.sessions.start(user.id, scope, dpop_jkt).await?;
     session_tokens(
         state,
