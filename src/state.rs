@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::{
-    accounts::{Accounts, PendingLogins, Reauthentications, Users},
+    accounts::{Accounts, Logins, Reauthentications, Users},
     authorization::Authorizations,
     clients::Clients,
     clock::Clock,
@@ -33,8 +33,8 @@ pub struct AppState {
     pub accounts: Accounts,
     /// Users and their profiles, as every other part reads them.
     pub users: Arc<Users>,
-    /// Interactive logins between their password and their second factor.
-    pub pending_logins: Arc<PendingLogins>,
+    /// Interactive logins, step by step (password, second factor, passkey).
+    pub logins: Arc<Logins>,
     /// Sessions that re-authenticated with a passkey in the last few minutes.
     pub reauthentications: Arc<Reauthentications>,
     pub tokens: Arc<TokenIssuer>,

@@ -4,6 +4,7 @@
 mod audit;
 mod email;
 mod hasher;
+mod logins;
 mod passkeys;
 mod password;
 mod pending_logins;
@@ -20,6 +21,7 @@ pub use crate::{
 pub use audit::{AuditLog, QUEUE_CAPACITY as AUDIT_QUEUE_CAPACITY};
 pub use email::Email;
 pub use hasher::{Argon2Settings, PasswordHasher};
+pub use logins::{Logins, PasswordStep, SecondProof};
 pub use passkeys::{Ceremony, PASSKEY_LIMIT, PasskeyMethod, Passkeys, Purpose};
 pub use password::Password;
 pub use pending_logins::{PENDING_LOGIN_TTL, PendingLogin, PendingLogins};

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use super::StartupError;
 use crate::{
     accounts::{
-        AUDIT_QUEUE_CAPACITY, Accounts, AuditLog, Factors, Passkeys, PasswordHasher, PendingLogins,
-        Reauthentications, SecondFactors, Users,
+        AUDIT_QUEUE_CAPACITY, Accounts, AuditLog, Factors, Logins, Passkeys, PasswordHasher,
+        PendingLogins, Reauthentications, SecondFactors, Users,
     },
     authorization::{Authorizations, FlowServices, FlowSettings},
     clients::{ClientAssertions, Clients},
@@ -92,6 +92,7 @@ impl AppState {
         let reauthentications = Arc::new(Reauthentications::new(stores.proof_state.clone()));
         let factors = factors(&config, &stores, masters, &clock, reauthentications.clone());
         let accounts = accounts(&config, &stores, users.clone(), factors, &clock, &metrics).await?;
+        let users_service = Arc::new(Users::new(users, profiles.clone(), clock.clone()));
         let trust = config.trust.clone();
         let targets = Arc::new(Targets::new(trust.clone(), config.audience.clone()));
         let clients = Arc::new(Clients::new(clients, clock.clone()).with_assertions(
@@ -103,7 +104,6 @@ impl AppState {
             ),
         ));
         Ok(Self {
-            pending_logins: Arc::new(PendingLogins::new(stores.proof_state.clone())),
             external_issuers: Arc::new(ExternalIssuers::new(
                 &trust.issuers,
                 clock.clone(),
@@ -178,9 +178,15 @@ impl AppState {
                 accounts.clone(),
                 clock.clone(),
             )),
+            logins: Arc::new(Logins::new(
+                accounts.clone(),
+                users_service.clone(),
+                Arc::new(PendingLogins::new(stores.proof_state.clone())),
+                clock.clone(),
+            )),
             accounts,
             reauthentications,
-            users: Arc::new(Users::new(users, profiles.clone(), clock.clone())),
+            users: users_service,
             id_tokens: Arc::new(IdTokens::new(
                 key_ring.clone(),
                 profiles,

@@ -25,7 +25,7 @@ use super::{
     page::{Layout, Notice, html, see_other},
     profile,
     second_factor::{self, code_page, login_again},
-    session::{self, SecondProof, SignedIn},
+    session::{self, SignedIn},
 };
 use crate::{
     accounts::{Ceremony, Password, Purpose},
@@ -292,7 +292,7 @@ pub async fn second_step_finish(
     let Some(pending) = session::pending(&ui.state, req, &ui.cookies).await? else {
         return Ok(login_again());
     };
-    let proof = SecondProof::Passkey {
+    let proof = crate::accounts::SecondProof::Passkey {
         ceremony: &form.ceremony,
         response: &form.response,
     };

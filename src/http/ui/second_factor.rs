@@ -112,7 +112,13 @@ pub async fn submit_code(
     let Some(pending) = session::pending(&ui.state, req, &ui.cookies).await? else {
         return Ok(login_again());
     };
-    finish(ui, req, &pending, session::SecondProof::Code(&form.code)).await
+    finish(
+        ui,
+        req,
+        &pending,
+        crate::accounts::SecondProof::Code(&form.code),
+    )
+    .await
 }
 
 /// Finishes `pending` with `proof`: on to where the login leads, back to the login if it
@@ -121,7 +127,7 @@ pub(super) async fn finish(
     ui: &Ui,
     req: &Request,
     pending: &PendingLogin,
-    proof: session::SecondProof<'_>,
+    proof: crate::accounts::SecondProof<'_>,
 ) -> Result<Response, UiError> {
     match session::second_step(&ui.state, req, &ui.cookies, proof).await {
         Ok(Some(finished)) => Ok(see_other(&account::after_login(

@@ -16,7 +16,7 @@ use super::{
     csrf,
 };
 use crate::{
-    accounts::{PENDING_LOGIN_TTL, PendingLogin, Purpose, UserRecord},
+    accounts::{PENDING_LOGIN_TTL, PasswordStep, PendingLogin, SecondProof, UserRecord},
     error::Error,
     http::{
         callers::password::{self, login_attempt},
@@ -110,9 +110,9 @@ pub enum LoginStep {
     SecondFactor,
 }
 
-/// Checks a password login. Every login route checks passwords the same way (throttling,
-/// timing, audit log). An account without a second factor is signed in at once; one with a
-/// second factor gets a pending login, which only its code turns into a session.
+/// Checks a password login (`accounts::Logins::password`): an account without a second factor
+/// is signed in at once; one with a second factor gets a pending login in its cookie, which
+/// only its second step turns into a session.
 pub async fn log_in(
     state: &AppState,
     req: &Request,
@@ -123,23 +123,22 @@ pub async fn log_in(
 ) -> Result<LoginStep, Error> {
     let ip = client_ip(req, &state.config.trusted_proxies);
     state.rate_limiter.check(RateLimitedRoute::Auth, ip).await?;
-    let user = state
-        .accounts
-        .authenticate(login_attempt(req, ip, username, password))
-        .await?;
-    let now = state.clock.now().unix_timestamp();
-    if state.accounts.has_second_factor(user.id).await? {
-        let pending = PendingLogin {
-            user_id: user.id,
-            password_at: now,
-            authorization,
-        };
-        let id = state.pending_logins.hold(&pending).await?;
-        policy.set(req.cookie(), cookies::PENDING, &id, Some(PENDING_LOGIN_TTL));
-        return Ok(LoginStep::SecondFactor);
+    let attempt = login_attempt(req, ip, username, password);
+    match state.logins.password(attempt, authorization).await? {
+        PasswordStep::SecondFactor { pending_id } => {
+            policy.set(
+                req.cookie(),
+                cookies::PENDING,
+                &pending_id,
+                Some(PENDING_LOGIN_TTL),
+            );
+            Ok(LoginStep::SecondFactor)
+        }
+        PasswordStep::SignedIn(user, login) => {
+            start(state, req, policy, &user, login).await?;
+            Ok(LoginStep::SignedIn)
+        }
     }
-    start(state, req, policy, &user, Login::password(now)).await?;
-    Ok(LoginStep::SignedIn)
 }
 
 /// The pending login of this browser, if it has a live one.
@@ -149,25 +148,14 @@ pub async fn pending(
     policy: &CookiePolicy,
 ) -> Result<Option<PendingLogin>, Error> {
     match policy.get(req.cookie(), cookies::PENDING) {
-        Some(id) => state.pending_logins.find(&id, false).await,
+        Some(id) => state.logins.pending(&id).await,
         None => Ok(None),
     }
 }
 
-/// What a pending login's second step presents.
-pub enum SecondProof<'a> {
-    /// A code from the user's authenticator app, or a recovery code.
-    Code(&'a str),
-    /// The answer to a passkey ceremony begun for this login.
-    Passkey {
-        ceremony: &'a str,
-        response: &'a str,
-    },
-}
-
-/// Finishes a pending login with its second factor. The session's `amr` says both steps
-/// (RFC 8176: `pwd`, then `otp` or the passkey's `hwk`/`swk`, and `mfa`).
-/// `Ok(None)`: there is no pending login (it expired, or was finished already).
+/// Finishes this browser's pending login with its second factor
+/// (`accounts::Logins::second_step`) and starts its session. `Ok(None)`: there is no pending
+/// login (it expired, or was finished already).
 pub async fn second_step(
     state: &AppState,
     req: &Request,
@@ -178,45 +166,25 @@ pub async fn second_step(
     let Some(id) = policy.get(jar, cookies::PENDING) else {
         return Ok(None);
     };
-    let Some(pending) = state.pending_logins.find(&id, false).await? else {
-        policy.clear(jar, cookies::PENDING);
-        return Ok(None);
-    };
-    let Some(user) = state.users.find_by_id(pending.user_id).await? else {
+    let Some((pending, user)) = state.logins.pending_with_user(&id).await? else {
         policy.clear(jar, cookies::PENDING);
         return Ok(None);
     };
     let ip = client_ip(req, &state.config.trusted_proxies);
     state.rate_limiter.check(RateLimitedRoute::Auth, ip).await?;
-    let method = match proof {
-        SecondProof::Code(code) => {
-            state.accounts.verify_second_factor(&user, code, ip).await?;
-            "otp"
-        }
-        SecondProof::Passkey { ceremony, response } => state
-            .accounts
-            .passkeys()
-            .finish_verification(&user, Purpose::SecondFactor, ceremony, response)
-            .await?
-            .amr(),
-    };
-    // Of two requests with good proofs, one finishes the login.
-    if state.pending_logins.find(&id, true).await?.is_none() {
+    let Some(login) = state
+        .logins
+        .second_step(&id, &pending, &user, proof, ip)
+        .await?
+    else {
         return Ok(None);
-    }
-    policy.clear(jar, cookies::PENDING);
-    let login = Login {
-        auth_time: pending.password_at,
-        amr: ["pwd", method, "mfa"].map(str::to_owned).to_vec(),
-        ..Login::default()
     };
+    policy.clear(jar, cookies::PENDING);
     start(state, req, policy, &user, login).await?;
     Ok(Some(pending))
 }
 
-/// Finishes a login with a passkey alone, begun on the login page with no username: the
-/// passkey names its user. It verified the user itself (WebAuthn user verification, which
-/// authd requires), so `amr` is the key's kind with `mfa`; an account's TOTP is not asked.
+/// Finishes a login with a passkey alone (`accounts::Logins::passkey`) and starts its session.
 pub async fn passkey_login(
     state: &AppState,
     req: &Request,
@@ -226,26 +194,10 @@ pub async fn passkey_login(
 ) -> Result<(), Error> {
     let ip = client_ip(req, &state.config.trusted_proxies);
     state.rate_limiter.check(RateLimitedRoute::Auth, ip).await?;
-    let (user_id, method) = state
-        .accounts
-        .passkeys()
-        .finish_login(ceremony, response)
+    let (user, login) = state
+        .logins
+        .passkey(ceremony, response, ip, crate::http::user_agent(req))
         .await?;
-    // Deleted between the ceremony's start and end.
-    let user = state
-        .users
-        .find_by_id(user_id)
-        .await?
-        .ok_or(Error::InvalidPasskey)?;
-    state
-        .accounts
-        .record_passkey_login(&user, ip, crate::http::user_agent(req))
-        .await;
-    let login = Login {
-        auth_time: state.clock.now().unix_timestamp(),
-        amr: [method.amr(), "mfa"].map(str::to_owned).to_vec(),
-        ..Login::default()
-    };
     start(state, req, policy, &user, login).await
 }
 

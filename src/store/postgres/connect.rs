@@ -119,6 +119,13 @@ pub(super) fn connect_failure(
     address: &str,
 ) -> StoreError {
     let message = match cause.and_then(tokio_postgres::Error::as_db_error) {
+        // pg_hba.conf refusing a plain connection is an authorization error too, but the fix
+        // is the URL's TLS mode, not the password.
+        Some(db) if db.message().contains("no encryption") => format!(
+            "Postgres at {address} refused a connection without TLS ({}): set sslmode=require \
+             or verify-full",
+            db.message()
+        ),
         Some(db)
             if [
                 SqlState::INVALID_PASSWORD,
