@@ -9,9 +9,12 @@ use poem_openapi::{ApiResponse, Object, OpenApi, param::Query, payload::Json};
 use super::ApiTags;
 use crate::http::{
     bodies::fields, bodies::optional_json::OptionalJson, callers::password::login_attempt,
-    client_ip, error::ApiError,
+    error::ApiError,
 };
-use crate::{error::Error, metrics::Grant, rate_limit::RateLimitedRoute, state::AppState};
+use crate::{
+    error::Error, http::callers::admitted, metrics::Grant, rate_limit::RateLimitedRoute,
+    state::AppState,
+};
 
 pub struct AuthApi(pub AppState);
 
@@ -62,11 +65,7 @@ impl AuthApi {
         body: OptionalJson<Credentials>,
     ) -> Result<AuthResult, ApiError> {
         let state = &self.0;
-        let client_ip = client_ip(req, &state.config.trusted_proxies);
-        state
-            .rate_limiter
-            .check(RateLimitedRoute::Auth, client_ip)
-            .await?;
+        let client_ip = admitted(state, req, RateLimitedRoute::Auth).await?;
 
         let want_expired = expired.0.unwrap_or(false);
         if want_expired && !state.config.expired_tokens {

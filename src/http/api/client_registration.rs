@@ -10,15 +10,13 @@ use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
 
 use super::ApiTags;
-use crate::http::{
-    client_ip,
-    error::{ErrorBody, OAuthError, OAuthErrorBody},
-};
+use crate::http::error::{ErrorBody, OAuthError, OAuthErrorBody};
 use crate::{
     clients::Registration,
     clients::{ClientAuthMethod, ClientRecord},
     error::Error,
     grant_type::GrantType,
+    http::callers::admitted,
     rate_limit::RateLimitedRoute,
     state::AppState,
 };
@@ -171,13 +169,7 @@ impl ClientRegistrationApi {
     ) -> Result<RegistrationAnswer, RegistrationAnswer> {
         let state = &self.0;
         self.admit(req)?;
-        state
-            .rate_limiter
-            .check(
-                RateLimitedRoute::Register,
-                client_ip(req, &state.config.trusted_proxies),
-            )
-            .await?;
+        admitted(state, req, RateLimitedRoute::Register).await?;
         let registration = registration(metadata)?;
         let (client, secret) = state.clients.create(registration).await?;
         tracing::info!(client_id = %client.client_id, "client registered dynamically");

@@ -20,6 +20,7 @@ use crate::http::{
 };
 use crate::{
     error::Error,
+    http::callers::admitted,
     metrics::Grant,
     possession::{PopNonces, PopPublicKey},
     rate_limit::RateLimitedRoute,
@@ -113,11 +114,7 @@ impl PopApi {
         body: Json<Credentials>,
     ) -> Result<PopLoginResult, ApiError> {
         let state = &self.0;
-        let client_ip = client_ip(req, &state.config.trusted_proxies);
-        state
-            .rate_limiter
-            .check(RateLimitedRoute::Auth, client_ip)
-            .await?;
+        let client_ip = admitted(state, req, RateLimitedRoute::Auth).await?;
         let Credentials { username, password } = body.0;
         let attempt = login_attempt(req, client_ip, username, password);
         let user = state.accounts.authenticate_password_only(attempt).await?;

@@ -5,9 +5,10 @@ use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 use uuid::Uuid;
 
 use super::ApiTags;
-use crate::http::{bodies::fields, client_ip, error::ApiError};
+use crate::http::{bodies::fields, error::ApiError};
 use crate::{
     accounts::{Email, Password, Username},
+    http::callers::admitted,
     possession::PopPublicKey,
     rate_limit::RateLimitedRoute,
     state::AppState,
@@ -67,13 +68,7 @@ impl RegisterApi {
         body: Json<RegisterRequest>,
     ) -> Result<RegisterResult, ApiError> {
         let state = &self.0;
-        state
-            .rate_limiter
-            .check(
-                RateLimitedRoute::Register,
-                client_ip(req, &state.config.trusted_proxies),
-            )
-            .await?;
+        admitted(state, req, RateLimitedRoute::Register).await?;
         let RegisterRequest {
             username,
             email,

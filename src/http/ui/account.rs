@@ -20,7 +20,7 @@ use super::{
 use crate::{
     accounts::{Email, Password, Username},
     error::Error,
-    http::client_ip,
+    http::callers::admitted,
     rate_limit::RateLimitedRoute,
 };
 
@@ -138,13 +138,7 @@ async fn create_account(
     form: &RegisterForm,
 ) -> Result<Option<String>, Error> {
     let state = &ui.state;
-    state
-        .rate_limiter
-        .check(
-            RateLimitedRoute::Register,
-            client_ip(req, &state.config.trusted_proxies),
-        )
-        .await?;
+    admitted(state, req, RateLimitedRoute::Register).await?;
     let username = Username::parse(form.username.trim())?;
     let email = Email::parse(form.email.trim())?;
     let password = Some(form.password.as_str())

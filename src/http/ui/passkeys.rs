@@ -30,7 +30,7 @@ use super::{
 use crate::{
     accounts::{Ceremony, Password, Purpose},
     error::Error,
-    http::client_ip,
+    http::callers::admitted,
     rate_limit::RateLimitedRoute,
 };
 
@@ -221,8 +221,7 @@ pub async fn login_begin(
     let authorization = present(form.authorization);
     let state = &ui.state;
     let begun = async {
-        let ip = client_ip(req, &state.config.trusted_proxies);
-        state.rate_limiter.check(RateLimitedRoute::Auth, ip).await?;
+        let _ip = admitted(state, req, RateLimitedRoute::Auth).await?;
         state.accounts.passkeys().begin_login().await
     };
     match begun.await {
@@ -381,8 +380,7 @@ pub async fn reauthenticate_finish(
 ) -> Result<Response, UiError> {
     let state = &ui.state;
     let confirmed = async {
-        let ip = client_ip(req, &state.config.trusted_proxies);
-        state.rate_limiter.check(RateLimitedRoute::Auth, ip).await?;
+        let _ip = admitted(state, req, RateLimitedRoute::Auth).await?;
         state
             .accounts
             .passkeys()

@@ -18,6 +18,7 @@ use super::{
 use crate::{
     accounts::{PENDING_LOGIN_TTL, PasswordStep, PendingLogin, SecondProof, UserRecord},
     error::Error,
+    http::callers::admitted,
     http::{
         callers::password::{self, login_attempt},
         client_ip,
@@ -121,8 +122,7 @@ pub async fn log_in(
     password: String,
     authorization: Option<String>,
 ) -> Result<LoginStep, Error> {
-    let ip = client_ip(req, &state.config.trusted_proxies);
-    state.rate_limiter.check(RateLimitedRoute::Auth, ip).await?;
+    let ip = admitted(state, req, RateLimitedRoute::Auth).await?;
     let attempt = login_attempt(req, ip, username, password);
     match state.logins.password(attempt, authorization).await? {
         PasswordStep::SecondFactor { pending_id } => {
@@ -170,8 +170,7 @@ pub async fn second_step(
         policy.clear(jar, cookies::PENDING);
         return Ok(None);
     };
-    let ip = client_ip(req, &state.config.trusted_proxies);
-    state.rate_limiter.check(RateLimitedRoute::Auth, ip).await?;
+    let ip = admitted(state, req, RateLimitedRoute::Auth).await?;
     let Some(login) = state
         .logins
         .second_step(&id, &pending, &user, proof, ip)
@@ -192,8 +191,7 @@ pub async fn passkey_login(
     ceremony: &str,
     response: &str,
 ) -> Result<(), Error> {
-    let ip = client_ip(req, &state.config.trusted_proxies);
-    state.rate_limiter.check(RateLimitedRoute::Auth, ip).await?;
+    let ip = admitted(state, req, RateLimitedRoute::Auth).await?;
     let (user, login) = state
         .logins
         .passkey(ceremony, response, ip, crate::http::user_agent(req))

@@ -16,12 +16,12 @@ use crate::http::{
     bodies::oauth_form::OAuthForm,
     callers::access::proof_key,
     callers::client_auth::{ClientFields, presented_client},
-    client_ip,
     error::OAuthError,
 };
 use crate::{
     clients::ClientCredentials, clients::ClientRecord, error::Error, grant_type::GrantType,
-    rate_limit::RateLimitedRoute, sessions::Continuation, sessions::SessionRecord, state::AppState,
+    http::callers::admitted, rate_limit::RateLimitedRoute, sessions::Continuation,
+    sessions::SessionRecord, state::AppState,
 };
 
 pub struct TokenApi(pub AppState);
@@ -172,11 +172,7 @@ impl TokenApi {
         form: OAuthForm<OAuthTokenRequest>,
     ) -> Result<TokenResult, OAuthError> {
         let state = &self.0;
-        let client_ip = client_ip(req, &state.config.trusted_proxies);
-        state
-            .rate_limiter
-            .check(RateLimitedRoute::Token, client_ip)
-            .await?;
+        let client_ip = admitted(state, req, RateLimitedRoute::Token).await?;
         // The proof is checked before any credential, so a client asked for a server nonce
         // does not pay for a password check twice.
         let dpop_jkt = proof_key(state, req).await?;

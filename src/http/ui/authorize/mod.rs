@@ -30,7 +30,7 @@ use super::{
 };
 use crate::{
     authorization::{EXPIRED, LoginFlow, Step},
-    http::client_ip,
+    http::callers::admitted,
     oidc,
     rate_limit::RateLimitedRoute,
 };
@@ -123,13 +123,7 @@ async fn start(
 ) -> Result<Response, UiError> {
     let state = &ui.state;
     // Per address, like the login: each request without a session is stored for a while.
-    state
-        .rate_limiter
-        .check(
-            RateLimitedRoute::Authorize,
-            client_ip(req, &state.config.trusted_proxies),
-        )
-        .await?;
+    admitted(state, req, RateLimitedRoute::Authorize).await?;
     let live = session::live(state, req.cookie(), &ui.cookies).await?;
     let signed_in = live.as_ref().map(|(user, session)| (user, session));
     let step = state.authorizations.start(&params, signed_in).await?;
