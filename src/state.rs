@@ -1,6 +1,7 @@
 //! The state every request handler shares: the domain services, the key ring, the settings and
 //! the clock. `http` and the background `tasks` read it; `startup` builds it (it sits between
-//! them). It holds no store: handlers reach storage only through the services.
+//! them). Handlers reach storage only through the services: the one store handle here, the
+//! invalidation channel, is crate-private, for the tasks that follow it.
 
 use std::sync::Arc;
 
