@@ -56,17 +56,11 @@ FORBIDDEN = {
 MAX_LINES = 600
 
 SRC = "src"
-BINARY_ROOTS = {"main.rs"}
 
 
 def top_module(path):
-    rel = os.path.relpath(path, SRC)
-    parts = rel[:-3].split(os.sep)
-    if parts == ["lib"]:
-        return "lib"
-    if parts[0] in ("main",) or (parts[0] == "commands"):
-        return parts[0]
-    return parts[0]
+    """The module at the top of `src/` a file belongs to (`lib` and `main` for the roots)."""
+    return os.path.relpath(path, SRC)[:-3].split(os.sep)[0]
 
 
 def module_path(path):

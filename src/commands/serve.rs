@@ -25,13 +25,15 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartupError> {
     )
     .await?;
     let database_url = &args.connection.database.database_url;
-    if !args.no_migrate {
+    if args.no_migrate {
+        // A job migrates: say so if it has not (or migrated for a newer authd).
+        require_schema(database_url).await?;
+    } else {
+        // Leaves the schema current, or fails saying why (a newer authd's schema included).
         run_migrations(database_url)
             .await
             .map_err(StartupError::Migrate)?;
     }
-    // With --no-migrate, a job migrates: say so if it has not (or migrated for a newer authd).
-    require_schema(database_url).await?;
     let state = AppState::build(config, stores, master_keys, Arc::new(SystemClock)).await?;
     let app = Application::bind(args.listen, state).await?;
     let addr = app.local_addr().unwrap_or(args.listen);

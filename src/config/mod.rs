@@ -5,10 +5,9 @@ pub mod args;
 pub mod cli;
 mod master_keys;
 
-use std::{sync::Arc, time::Duration};
+use std::{num::NonZeroU32, sync::Arc, time::Duration};
 
 use ipnet::IpNet;
-use std::num::NonZeroU32;
 
 pub use crate::accounts::Argon2Settings;
 pub use args::{ClientFieldArgs, CommonArgs, ConnectionArgs, DatabaseArgs, RedisArgs};
