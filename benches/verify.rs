@@ -66,6 +66,7 @@ fn config() -> Config {
         header_timeout: Duration::from_secs(10),
         cors_origins: Vec::new(),
         require_par: false,
+        pkce_policy: authd::clients::PkcePolicy::NonceAllowed,
         dynamic_registration: false,
         registration_token: None,
     }

@@ -51,9 +51,9 @@ pub enum Error {
     /// RFC 6749 §5.2 `invalid_grant`: bad password-grant credentials or refresh token.
     #[error("{0}")]
     InvalidGrant(&'static str),
-    /// RFC 6749 §5.2 `invalid_client`: unknown client or wrong secret (one answer for both).
-    #[error("client authentication failed")]
-    InvalidClient,
+    /// RFC 6749 §5.2 `invalid_client`, and why.
+    #[error(transparent)]
+    InvalidClient(ClientAuthFailure),
     /// A token presented with the DPoP scheme was refused: challenged with `DPoP`, not `Bearer`
     /// (RFC 9449 §7.1).
     #[error(transparent)]
@@ -98,7 +98,54 @@ pub enum Error {
     Internal(String),
 }
 
+/// Why a client's authentication failed, as its `error_description` says it.
+///
+/// A secret gets one answer whatever went wrong (unknown client, wrong secret, wrong method):
+/// telling them apart would let anyone probe which client ids exist. The holder of a signed
+/// assertion learns nothing it does not hold already from which rule its assertion broke, and
+/// a library's default that authd refuses is found in minutes instead of hours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ClientAuthFailure {
+    #[error("client authentication failed")]
+    Failed,
+    #[error(
+        "client authentication failed: the assertion may be valid for at most 3600 seconds \
+         (exp after iat); sign one that expires sooner"
+    )]
+    AssertionLifetime,
+    #[error("client authentication failed: the assertion has expired (exp)")]
+    AssertionExpired,
+    #[error(
+        "client authentication failed: the assertion's aud must be the issuer or the URL of the \
+         endpoint it is sent to"
+    )]
+    AssertionAudience,
+    #[error(
+        "client authentication failed: the assertion's signature does not verify with the \
+         client's registered key"
+    )]
+    AssertionSignature,
+    #[error(
+        "client authentication failed: no key the client registered fits the assertion's kid \
+         and alg (ES256, PS256, RS256 or EdDSA)"
+    )]
+    AssertionUnknownKey,
+    #[error(
+        "client authentication failed: the assertion's jti was used before; sign a new \
+         assertion for each request"
+    )]
+    AssertionReplayed,
+    #[error(
+        "client authentication failed: the assertion must be a signed JWT whose iss and sub are \
+         the client id, with exp and jti"
+    )]
+    AssertionMalformed,
+}
+
 impl Error {
+    /// The one `invalid_client` answer for credentials that say nothing more.
+    pub const CLIENT_AUTH_FAILED: Self = Self::InvalidClient(ClientAuthFailure::Failed);
+
     pub fn oauth(code: &'static str, description: impl Into<String>) -> Self {
         Self::OAuth {
             code,

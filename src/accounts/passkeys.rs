@@ -20,7 +20,7 @@ use uuid::Uuid;
 use webauthn_rs::prelude::{
     AuthenticationResult, DiscoverableAuthentication, Passkey, PasskeyAuthentication,
     PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential, Url, Webauthn,
-    WebauthnBuilder,
+    WebauthnBuilder, WebauthnError,
 };
 use webauthn_rs_proto::ResidentKeyRequirement;
 
@@ -297,7 +297,7 @@ impl Passkeys {
         let mut passkey = stored_passkey(&record)?;
         let result = webauthn
             .finish_discoverable_authentication_v2(&credential, state, &passkey)
-            .map_err(|err| rejected(&format!("assertion refused: {err}")))?;
+            .map_err(|err| assertion_refused(&err, user_id, &credential.id))?;
         self.record_use(&record, &mut passkey, &result).await?;
         Ok((record.user_id, PasskeyMethod::of(&result)))
     }
@@ -358,7 +358,7 @@ impl Passkeys {
         let credential = read_assertion(response)?;
         let result = webauthn
             .finish_passkey_authentication(&credential, &state)
-            .map_err(|err| rejected(&format!("assertion refused: {err}")))?;
+            .map_err(|err| assertion_refused(&err, user.id, &credential.id))?;
         let Some(record) = self
             .store
             .passkeys(user.id)
@@ -388,9 +388,14 @@ impl Passkeys {
         if last_way_in || !self.store.remove_passkey(user.id, id).await? {
             return Err(Error::InvalidField {
                 field: "passkey",
-                message: "is your last one, and your account has no password: set a password \
-                          or add another passkey first"
-                    .to_owned(),
+                message: format!(
+                    "\u{201c}{}\u{201d} is your last one, and your account has no password: \
+                     set a password or add another passkey first",
+                    passkeys
+                        .iter()
+                        .find(|passkey| passkey.id == id)
+                        .map_or("", |passkey| passkey.name.as_str())
+                ),
             });
         }
         tracing::info!(user_id = %user.id, passkey = %id, "passkey removed");
@@ -495,6 +500,21 @@ fn ceremony_key(id: &str) -> String {
 fn rejected(reason: &str) -> Error {
     tracing::info!(reason, "passkey refused");
     Error::InvalidPasskey
+}
+
+/// Logs why an assertion was refused. A counter that went backwards means two authenticators
+/// hold one credential: a clone. That is an incident, not a typo, so it is a warning naming
+/// the user and the credential, for operators to alert on.
+fn assertion_refused(err: &WebauthnError, user_id: Uuid, credential_id: &str) -> Error {
+    if matches!(err, WebauthnError::CredentialPossibleCompromise) {
+        tracing::warn!(
+            %user_id,
+            credential_id,
+            "passkey refused: its counter went backwards (a cloned authenticator?)"
+        );
+        return Error::InvalidPasskey;
+    }
+    rejected(&format!("assertion refused: {err}"))
 }
 
 fn read_assertion(response: &str) -> Result<PublicKeyCredential, Error> {

@@ -18,6 +18,7 @@ use super::{
 };
 use crate::{
     error::Error,
+    oidc::grants_refresh,
     sessions::{Continuation, NewSession},
     store::{Login, SessionRecord, UserRecord},
 };
@@ -45,8 +46,11 @@ struct Redemption {
 #[derive(Debug)]
 pub struct CodeRedemption<'a> {
     pub code: &'a str,
-    pub code_verifier: &'a str,
+    /// PKCE's verifier; required exactly when the request sent a challenge.
+    pub code_verifier: Option<&'a str>,
     pub client_id: &'a str,
+    /// Whether the client is registered for the refresh_token grant.
+    pub client_refreshes: bool,
     /// The `redirect_uri` the token request sent, if any.
     pub redirect_uri: Option<&'a str>,
     /// The key of the request's DPoP proof, if it carried one.
@@ -55,11 +59,12 @@ pub struct CodeRedemption<'a> {
     pub resources: &'a [String],
 }
 
-/// A redeemed code: the session it started, and the authorization request's `nonce` for the
-/// ID token.
+/// A redeemed code: the session it started, the authorization request's `nonce` for the ID
+/// token, and whether the client is handed the session's refresh token.
 pub struct Redeemed {
     pub continuation: Continuation,
     pub nonce: Option<String>,
+    pub refresh: bool,
 }
 
 /// One answer for a code that is unknown, expired or used: which it was is nobody's business.
@@ -113,10 +118,28 @@ impl Authorizations {
                 ));
             }
         }
-        if !pkce::verifies(&request.code_challenge, redemption.code_verifier) {
-            return Err(Error::InvalidGrant(
-                "code_verifier does not match the code_challenge",
-            ));
+        match (&request.code_challenge, redemption.code_verifier) {
+            (Some(challenge), Some(verifier)) if pkce::verifies(challenge, verifier) => {}
+            (Some(_), Some(_)) => {
+                return Err(Error::InvalidGrant(
+                    "code_verifier does not match the code_challenge",
+                ));
+            }
+            (Some(_), None) => {
+                return Err(Error::InvalidField {
+                    field: "code_verifier",
+                    message: "is required: the authorization request sent a code_challenge"
+                        .to_owned(),
+                });
+            }
+            // RFC 9700 §4.8.2: a verifier for a request without a challenge is a downgrade
+            // attempt (an attacker stripped the challenge).
+            (None, Some(_)) => {
+                return Err(Error::InvalidGrant(
+                    "code_verifier was sent, but the authorization request had no code_challenge",
+                ));
+            }
+            (None, None) => {}
         }
         if let Some(bound) = &request.dpop_jkt
             && redemption.dpop_jkt != Some(bound.as_str())
@@ -157,6 +180,7 @@ impl Authorizations {
             .await?;
         Ok(Redeemed {
             continuation,
+            refresh: redemption.client_refreshes && grants_refresh(&grant.request.scope),
             nonce: grant.request.nonce,
         })
     }

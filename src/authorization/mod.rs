@@ -25,8 +25,8 @@ use std::{sync::Arc, time::Duration};
 use time::OffsetDateTime;
 
 pub use codes::{CodeGrant, CodeRedemption, Redeemed, login_of};
-pub use request::{AuthorizationRequest, ClientError, Params, Prompt, Refusal};
-pub use steps::{EXPIRED, LoginFlow, SignedIn, Step};
+pub use request::{AuthorizationRequest, ClientError, Params, Prompt, Refusal, ResponseMode};
+pub use steps::{ConsentingClient, EXPIRED, LoginFlow, SignedIn, Step};
 
 use crate::{
     clients::Clients,
@@ -34,7 +34,7 @@ use crate::{
     exchange::Targets,
     keys::KeyRing,
     sessions::Sessions,
-    store::{ConsentStore, ProofStateStore},
+    store::{ConsentStore, PkcePolicy, ProofStateStore},
 };
 
 /// How long a user has to log in and consent.
@@ -47,12 +47,15 @@ pub const REDEEMED_TTL: Duration = Duration::from_secs(600);
 /// The `request_uri` prefix of a pushed request (RFC 9126 §2.2).
 pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 
-/// What the flow is checked against: the issuer `id_token_hint`s must come from, and whether
-/// every request must be pushed first (`AUTHD_REQUIRE_PAR`, RFC 9126 §6).
+/// What the flow is checked against: the issuer `id_token_hint`s must come from, whether
+/// every request must be pushed first (`AUTHD_REQUIRE_PAR`, RFC 9126 §6), and when PKCE may be
+/// left out.
 #[derive(Debug, Clone)]
 pub struct FlowSettings {
     pub issuer: String,
     pub require_par: bool,
+    /// For confidential clients that name no policy of their own (`AUTHD_PKCE_POLICY`).
+    pub pkce_default: PkcePolicy,
 }
 
 pub struct Authorizations {
@@ -65,6 +68,7 @@ pub struct Authorizations {
     clock: Arc<dyn Clock>,
     issuer: String,
     require_par: bool,
+    pkce_default: PkcePolicy,
 }
 
 /// The services a flow builds on.
@@ -93,6 +97,7 @@ impl Authorizations {
             clock,
             issuer: settings.issuer,
             require_par: settings.require_par,
+            pkce_default: settings.pkce_default,
         }
     }
 }

@@ -13,9 +13,9 @@ use crate::{
     error::Error,
     exchange::Targets,
     grant_type::GrantType,
-    oidc::{IdTokenHint, RequestedClaims, STANDARD_SCOPES},
+    oidc::{IdTokenHint, OFFLINE_ACCESS, RequestedClaims, STANDARD_SCOPES},
     scope::normalize_scope,
-    store::ClientRecord,
+    store::{ClientRecord, PkcePolicy},
 };
 
 /// The longest `state`, `nonce`, `login_hint`, `scope` or `claims` accepted.
@@ -35,7 +35,13 @@ pub struct AuthorizationRequest {
     /// The scope to grant: what was asked for, or the client's whole scope if nothing was.
     pub scope: String,
     pub state: Option<String>,
-    pub code_challenge: String,
+    /// PKCE's S256 challenge; `None` for a confidential client whose policy lets an OpenID
+    /// Connect `nonce` stand in (then `nonce` is set).
+    pub code_challenge: Option<String>,
+    /// Where the code goes: the redirect URI's query, or a form the browser posts to it
+    /// (OAuth 2.0 Form Post Response Mode).
+    #[serde(default)]
+    pub response_mode: ResponseMode,
     /// OpenID Connect's `nonce`, echoed in the ID token.
     pub nonce: Option<String>,
     pub prompt: Prompt,
@@ -72,6 +78,20 @@ impl AuthorizationRequest {
     }
 }
 
+/// How the answer travels to the redirect URI (OAuth 2.0 Multiple Response Type Encoding
+/// Practices §2.1, OAuth 2.0 Form Post Response Mode).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseMode {
+    #[default]
+    Query,
+    FormPost,
+}
+
+impl ResponseMode {
+    pub const SUPPORTED: [&'static str; 2] = ["query", "form_post"];
+}
+
 /// `prompt` (OpenID Connect Core §3.1.2.1), as flags.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Prompt {
@@ -97,6 +117,7 @@ pub struct ClientError {
     pub state: Option<String>,
     pub error: &'static str,
     pub description: String,
+    pub response_mode: ResponseMode,
 }
 
 impl ClientError {
@@ -110,6 +131,7 @@ impl ClientError {
             state: request.state.clone(),
             error,
             description: description.to_owned(),
+            response_mode: request.response_mode,
         }
     }
 }
@@ -177,25 +199,38 @@ pub fn redirect_target(
     }
 }
 
+/// What a request is checked against besides its client: the server's settings.
+pub struct Rules<'a> {
+    pub targets: &'a Targets,
+    /// For a confidential client that names no PKCE policy of its own.
+    pub pkce_default: PkcePolicy,
+    /// The time, in Unix milliseconds.
+    pub now_ms: i64,
+    /// Reads an `id_token_hint` (`None` if it is not an ID token authd issued).
+    pub read_hint: &'a dyn Fn(&str) -> Option<IdTokenHint>,
+}
+
 /// Checks a request whose client and redirect URI are good (see [`redirect_target`]).
-/// `now_ms` is the time in Unix milliseconds; `read_hint` reads an `id_token_hint` (`None` if
-/// it is not an ID token authd issued).
 pub fn check(
     params: &Params,
     client: &ClientRecord,
-    targets: &Targets,
-    now_ms: i64,
-    read_hint: &dyn Fn(&str) -> Option<IdTokenHint>,
+    rules: &Rules<'_>,
 ) -> Result<AuthorizationRequest, Refusal> {
     let (redirect_uri, redirect_uri_sent) = redirect_target(params, Some(client))?;
-    // `state` is echoed even on the errors below, if it came once.
+    // `state` is echoed even on the errors below, if it came once, and in the response mode
+    // asked for, if it is one authd knows.
     let state = single(params, "state").ok().flatten().map(str::to_owned);
+    let response_mode = match single(params, "response_mode") {
+        Ok(Some("form_post")) => ResponseMode::FormPost,
+        _ => ResponseMode::Query,
+    };
     let refuse = |error: &'static str, description: &str| {
         Refusal::ToClient(ClientError {
             redirect_uri: redirect_uri.clone(),
             state: state.clone(),
             error,
             description: description.to_owned(),
+            response_mode,
         })
     };
     let get = |name: &str| {
@@ -224,41 +259,53 @@ pub fn check(
         None => return Err(refuse("invalid_request", "response_type is required")),
     }
     if let Some(mode) = get("response_mode")?
-        && mode != "query"
+        && !ResponseMode::SUPPORTED.contains(&mode)
     {
         return Err(refuse(
             "invalid_request",
-            "only response_mode=query is supported",
-        ));
-    }
-    let code_challenge = get("code_challenge")?.ok_or_else(|| {
-        refuse(
-            "invalid_request",
-            "PKCE is required: send code_challenge and code_challenge_method=S256",
-        )
-    })?;
-    match get("code_challenge_method")? {
-        Some("S256") => {}
-        Some(_) | None => {
-            return Err(refuse(
-                "invalid_request",
-                "code_challenge_method must be S256 (plain is not accepted)",
-            ));
-        }
-    }
-    if !pkce::well_formed(code_challenge) {
-        return Err(refuse(
-            "invalid_request",
-            "code_challenge must be 43 to 128 base64url characters",
+            "response_mode must be query or form_post",
         ));
     }
     let requested =
         normalize_scope(get("scope")?).map_err(|err| refuse("invalid_scope", &err.to_string()))?;
     // OpenID Connect's scopes are about the user, who consents to them: open to every client.
-    let scope = grant_scope(client, &requested, &STANDARD_SCOPES).map_err(|err| match err {
+    let mut scope = grant_scope(client, &requested, &STANDARD_SCOPES).map_err(|err| match err {
         Error::InvalidField { message, .. } => refuse("invalid_scope", &message),
         other => refuse("invalid_scope", &other.to_string()),
     })?;
+    // OpenID Connect Core §11: `offline_access` asks for a refresh token, which a client not
+    // registered for the refresh_token grant never gets: the request is ignored, not refused.
+    if !client.allows_grant(GrantType::RefreshToken) {
+        scope = scope
+            .split(' ')
+            .filter(|s| *s != OFFLINE_ACCESS)
+            .collect::<Vec<_>>()
+            .join(" ");
+    }
+    let nonce = get("nonce")?;
+    let code_challenge = match get("code_challenge")? {
+        Some(challenge) => {
+            if get("code_challenge_method")? != Some("S256") {
+                return Err(refuse(
+                    "invalid_request",
+                    "code_challenge_method must be S256 (plain is not accepted)",
+                ));
+            }
+            if !pkce::well_formed(challenge) {
+                return Err(refuse(
+                    "invalid_request",
+                    "code_challenge must be 43 to 128 base64url characters",
+                ));
+            }
+            Some(challenge.to_owned())
+        }
+        None => {
+            let is_oidc = scope.split(' ').any(|s| s == "openid");
+            pkce::without_challenge(client, rules.pkce_default, is_oidc && nonce.is_some())
+                .map_err(|message| refuse("invalid_request", message))?;
+            None
+        }
+    };
     let prompt =
         parse_prompt(get("prompt")?).map_err(|message| refuse("invalid_request", &message))?;
     let max_age = get("max_age")?
@@ -302,7 +349,7 @@ pub fn check(
         .unwrap_or_default();
     let hinted_subject = get("id_token_hint")?
         .map(|hint| {
-            read_hint(hint)
+            (rules.read_hint)(hint)
                 .filter(|hint| hint.aud == client.client_id)
                 .map(|hint| hint.sub)
                 .ok_or_else(|| {
@@ -319,7 +366,8 @@ pub fn check(
         .filter(|(key, value)| key == "resource" && !value.is_empty())
         .map(|(_, value)| value.clone())
         .collect();
-    let resources = targets
+    let resources = rules
+        .targets
         .resolve(&client.client_id, &resources, &[])
         .map_err(|err| refuse("invalid_target", &err.to_string()))?
         .map(|audience| audience.as_slice().to_vec())
@@ -330,8 +378,9 @@ pub fn check(
         redirect_uri_sent,
         scope,
         state: state.clone(),
-        code_challenge: code_challenge.to_owned(),
-        nonce: get("nonce")?.map(str::to_owned),
+        code_challenge,
+        response_mode,
+        nonce: nonce.map(str::to_owned),
         prompt,
         max_age,
         login_hint: get("login_hint")?.map(str::to_owned),
@@ -339,7 +388,7 @@ pub fn check(
         claims,
         hinted_subject,
         resources,
-        created_at_ms: now_ms,
+        created_at_ms: rules.now_ms,
     })
 }
 

@@ -5,12 +5,12 @@
 use super::{
     AuthorizationRequest, Authorizations, ClientError, Params, Refusal,
     codes::login_of,
-    request::{check, redirect_target, single},
+    request::{ResponseMode, Rules, check, redirect_target, single},
     unix_millis,
 };
 use crate::{
     error::Error,
-    store::{SessionRecord, UserRecord},
+    store::{ApplicationType, SessionRecord, UserRecord},
 };
 
 /// The user signed in to the browser that makes the request, and their session.
@@ -28,7 +28,7 @@ pub enum Step {
     /// The user must allow the client these scopes; the request waits under `request_id`.
     Consent {
         request_id: String,
-        client_name: String,
+        client: ConsentingClient,
         scopes: Vec<String>,
         redirect_uri: String,
     },
@@ -37,12 +37,25 @@ pub enum Step {
         redirect_uri: String,
         code: String,
         state: Option<String>,
+        response_mode: ResponseMode,
     },
     /// Back to the client with an error (RFC 6749 §4.1.2.1).
     ClientError(ClientError),
     /// The client or its redirect URI cannot be trusted, or the request is gone: the user is
     /// told, and sent nowhere.
     RedirectError(String),
+}
+
+/// What the consent page says of the client asking: enough for the user to tell a look-alike.
+#[derive(Debug)]
+pub struct ConsentingClient {
+    /// As registered: chosen by whoever registered the client.
+    pub name: String,
+    /// Whether an operator vouches for the name (clients registered through RFC 7591 are not
+    /// vouched for until one does).
+    pub verified: bool,
+    /// An app on the user's device: its redirect URI has no host to show.
+    pub native: bool,
 }
 
 /// What the login page shows of the request it continues.
@@ -199,11 +212,16 @@ impl Authorizations {
         params: &Params,
         client: &crate::store::ClientRecord,
     ) -> Result<AuthorizationRequest, Refusal> {
-        let now = unix_millis(self.clock.now());
         let read_hint = |hint: &str| {
             crate::oidc::read_hint(&self.key_ring, &self.issuer, hint, self.clock.now())
         };
-        check(params, client, &self.targets, now, &read_hint)
+        let rules = Rules {
+            targets: &self.targets,
+            pkce_default: self.pkce_default,
+            now_ms: unix_millis(self.clock.now()),
+            read_hint: &read_hint,
+        };
+        check(params, client, &rules)
     }
 
     /// The next step of a request: log in, consent, or the code. Only a request that needs a
@@ -268,7 +286,11 @@ impl Authorizations {
         let redirect_uri = request.redirect_uri.clone();
         Ok(Step::Consent {
             request_id: self.id_of(&pending).await?,
-            client_name: client.name,
+            client: ConsentingClient {
+                native: client.application_type == ApplicationType::Native,
+                name: client.name,
+                verified: client.verified,
+            },
             scopes,
             redirect_uri,
         })
@@ -318,6 +340,7 @@ impl Authorizations {
             redirect_uri: grant.request.redirect_uri,
             code,
             state: grant.request.state,
+            response_mode: grant.request.response_mode,
         })
     }
 

@@ -12,13 +12,13 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-pub use crate::store::{ClientAuthMethod, ClientRecord};
+pub use crate::store::{ApplicationType, ClientAuthMethod, ClientRecord, PkcePolicy};
 pub use assertion::{ClientAssertions, JWT_BEARER_ASSERTION};
 pub use registration::{Checked, Registration};
 
 use crate::{
     clock::Clock,
-    error::Error,
+    error::{ClientAuthFailure, Error},
     store::{ClientStore, PreviousSecret},
 };
 
@@ -123,6 +123,11 @@ impl Clients {
         Ok(self.store.list_clients().await?)
     }
 
+    /// Whether some client's scripts run at `origin` ([`ClientRecord::origins`]).
+    pub async fn allows_origin(&self, origin: &str) -> Result<bool, Error> {
+        Ok(self.store.origin_allowed(origin).await?)
+    }
+
     /// Replaces a client's registration with `registration`. The secret stays while the client
     /// keeps a secret method; a client cannot become confidential here (it would need a new
     /// secret: create a new client). `None` if there is no such client.
@@ -205,7 +210,9 @@ impl Clients {
 
     /// Checks the credentials a client presented against its registered method. A secret is
     /// compared in constant time, and against a dummy for an unknown client, so neither timing
-    /// nor answer says which client ids exist. Every failure is the same `invalid_client`.
+    /// nor answer says which client ids exist: every secret failure is the same
+    /// `invalid_client`. A signed assertion's failure names the rule it broke. Every failure
+    /// is logged with why (never the secret or the assertion).
     pub async fn authenticate(
         &self,
         credentials: &ClientCredentials,
@@ -228,29 +235,62 @@ impl Clients {
                 let presented = secret.hash();
                 let matches: bool =
                     (presented.ct_eq(&expected) | presented.ct_eq(&previous)).into();
+                let failed =
+                    |reason| refused(client_id, "secret", reason, ClientAuthFailure::Failed);
                 match client {
                     // Both secret methods take the secret either way, as before methods were
                     // registered: the secret is the same, only where it travels differs.
                     Some(client) if matches && client.auth_method.uses_secret() => Ok(client),
-                    _ => Err(Error::InvalidClient),
+                    None => Err(failed("unknown client")),
+                    Some(client) if !client.auth_method.uses_secret() => {
+                        Err(failed("the client does not authenticate with a secret"))
+                    }
+                    Some(_) => Err(failed("wrong secret")),
                 }
             }
             ClientCredentials::Assertion {
                 client_id,
                 assertion,
             } => {
-                let assertions = self.assertions.as_ref().ok_or(Error::InvalidClient)?;
-                let subject = assertion::unverified_subject(assertion)?;
+                let named = client_id.as_deref().unwrap_or_default();
+                let assertions = self.assertions.as_ref().ok_or_else(|| {
+                    refused(
+                        named,
+                        "private_key_jwt",
+                        "assertions are not accepted here",
+                        ClientAuthFailure::Failed,
+                    )
+                })?;
+                let subject = assertion::unverified_subject(assertion).map_err(|failure| {
+                    refused(named, "private_key_jwt", "no readable sub", failure)
+                })?;
                 if client_id.as_ref().is_some_and(|id| *id != subject) {
-                    return Err(Error::InvalidClient);
+                    return Err(refused(
+                        named,
+                        "private_key_jwt",
+                        "client_id is not the assertion's sub",
+                        ClientAuthFailure::AssertionMalformed,
+                    ));
                 }
                 let client = self
                     .store
                     .find_client(&subject)
                     .await?
                     .filter(|client| client.auth_method == ClientAuthMethod::PrivateKeyJwt)
-                    .ok_or(Error::InvalidClient)?;
-                assertions.verify(&client, assertion).await?;
+                    .ok_or_else(|| {
+                        refused(
+                            &subject,
+                            "private_key_jwt",
+                            "unknown client, or not a private_key_jwt client",
+                            ClientAuthFailure::Failed,
+                        )
+                    })?;
+                assertions
+                    .verify(&client, assertion)
+                    .await
+                    .map_err(|failure| {
+                        refused(&subject, "private_key_jwt", &failure.to_string(), failure)
+                    })?;
                 Ok(client)
             }
             ClientCredentials::Public { client_id } => self
@@ -258,9 +298,22 @@ impl Clients {
                 .find_client(client_id)
                 .await?
                 .filter(ClientRecord::is_public)
-                .ok_or(Error::InvalidClient),
+                .ok_or_else(|| {
+                    refused(
+                        client_id,
+                        "none",
+                        "unknown client, or a client with credentials sent none",
+                        ClientAuthFailure::Failed,
+                    )
+                }),
         }
     }
+}
+
+/// A refused client authentication, logged with why.
+fn refused(client_id: &str, method: &str, reason: &str, failure: ClientAuthFailure) -> Error {
+    tracing::info!(client_id, method, reason, "client authentication refused");
+    Error::InvalidClient(failure)
 }
 
 fn record(
@@ -281,6 +334,10 @@ fn record(
         jwks: checked.jwks,
         post_logout_redirect_uris: checked.post_logout_redirect_uris,
         require_par: checked.require_par,
+        pkce: checked.pkce,
+        allowed_origins: checked.allowed_origins,
+        verified: checked.verified,
+        application_type: checked.application_type,
         created_at,
     }
 }

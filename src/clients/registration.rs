@@ -5,7 +5,7 @@ use crate::{
     error::Error,
     grant_type::GrantType,
     scope::normalize_scope,
-    store::{ClientAuthMethod, ClientRecord},
+    store::{ApplicationType, ClientAuthMethod, ClientRecord, PkcePolicy},
 };
 
 /// A client's metadata as asked for, before it is checked.
@@ -25,6 +25,13 @@ pub struct Registration {
     /// A JWK set (JSON) of public keys, for `private_key_jwt`.
     pub jwks: Option<String>,
     pub post_logout_redirect_uris: Vec<String>,
+    /// `None`: the server's `AUTHD_PKCE_POLICY`.
+    pub pkce: Option<PkcePolicy>,
+    /// Browser origins; empty: those of the redirect URIs.
+    pub allowed_origins: Vec<String>,
+    pub verified: bool,
+    /// `None`: `native` if a redirect URI uses a private-use scheme, else `web`.
+    pub application_type: Option<ApplicationType>,
 }
 
 /// A registration that passed every rule.
@@ -39,6 +46,10 @@ pub struct Checked {
     pub require_par: bool,
     pub jwks: Option<String>,
     pub post_logout_redirect_uris: Vec<String>,
+    pub pkce: Option<PkcePolicy>,
+    pub allowed_origins: Vec<String>,
+    pub verified: bool,
+    pub application_type: ApplicationType,
 }
 
 impl From<&ClientRecord> for Registration {
@@ -58,6 +69,10 @@ impl From<&ClientRecord> for Registration {
             require_par: client.require_par,
             jwks: client.jwks.clone(),
             post_logout_redirect_uris: client.post_logout_redirect_uris.clone(),
+            pkce: client.pkce,
+            allowed_origins: client.allowed_origins.clone(),
+            verified: client.verified,
+            application_type: Some(client.application_type),
         }
     }
 }
@@ -80,16 +95,37 @@ impl Registration {
         if name.is_empty() || name.chars().count() > 100 {
             return Err(invalid("client_name", "must be 1 to 100 characters"));
         }
-        for uri in self
-            .redirect_uris
-            .iter()
-            .chain(&self.post_logout_redirect_uris)
-        {
+        let application_type = self.application_type.unwrap_or(
+            if self
+                .redirect_uris
+                .iter()
+                .any(|uri| redirect_uri::is_private_use(uri))
+            {
+                ApplicationType::Native
+            } else {
+                ApplicationType::Web
+            },
+        );
+        for uri in &self.redirect_uris {
+            redirect_uri::registrable_for(uri, application_type).map_err(|message| {
+                Error::InvalidField {
+                    field: "redirect_uris",
+                    message,
+                }
+            })?;
+        }
+        for uri in &self.post_logout_redirect_uris {
             redirect_uri::registrable(uri).map_err(|message| Error::InvalidField {
                 field: "redirect_uris",
                 message,
             })?;
         }
+        let allowed_origins = self
+            .allowed_origins
+            .iter()
+            .map(|origin| redirect_uri::normalized_origin(origin))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|message| invalid("allowed_origins", &message))?;
         let auth_method = self.auth_method.unwrap_or(if self.jwks.is_some() {
             ClientAuthMethod::PrivateKeyJwt
         } else {
@@ -160,6 +196,10 @@ impl Registration {
             require_par: self.require_par,
             jwks,
             post_logout_redirect_uris: dedup(self.post_logout_redirect_uris),
+            pkce: self.pkce,
+            allowed_origins: dedup(allowed_origins),
+            verified: self.verified,
+            application_type,
         })
     }
 }

@@ -41,9 +41,23 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartupError> {
     run(app, addr, telemetry).await
 }
 
-pub async fn dev(args: DevArgs) -> Result<(), StartupError> {
+pub async fn dev(mut args: DevArgs) -> Result<(), StartupError> {
+    // Bound first: without an explicit issuer, the one every discovery document and token
+    // names must be where authd really listens. `localhost`, not the address, so passkeys
+    // (which need a domain name) keep working.
+    let listener =
+        std::net::TcpListener::bind(args.listen).map_err(|source| StartupError::Bind {
+            addr: args.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().unwrap_or(args.listen);
+    if args.common.issuer.is_none() {
+        args.common.issuer = Some(format!("http://localhost:{}", addr.port()));
+    }
     let config = Config::from_common(&args.common, true)?;
     let telemetry = telemetry::init(LogFormat::Pretty)?;
+    let docs = format!("{}/docs", config.public_url);
+    let issuer = config.issuer.clone();
     let state = AppState::build(
         config,
         memory::stores(),
@@ -51,13 +65,14 @@ pub async fn dev(args: DevArgs) -> Result<(), StartupError> {
         Arc::new(SystemClock),
     )
     .await?;
-    let app = Application::bind(args.listen, state).await?;
-    let addr = app.local_addr().unwrap_or(args.listen);
+    let app = Application::from_listener(listener, state)
+        .map_err(|source| StartupError::Bind { addr, source })?;
     eprintln!(
         "\n  authd dev — in-memory stores, an ephemeral master key, expired-token test mode ON.\n  \
          NOTHING PERSISTS: every user and key is gone when this process stops.\n  \
          For production run `authd serve` against Postgres and Redis.\n\n  \
-         Swagger UI: http://{addr}/docs\n"
+         Issuer:     {issuer}\n  \
+         Swagger UI: {docs}\n"
     );
     run(app, addr, telemetry).await
 }

@@ -6,6 +6,8 @@ use std::{num::NonZeroU32, path::PathBuf, time::Duration};
 use clap::Args;
 use ipnet::IpNet;
 
+use crate::store::{ApplicationType, PkcePolicy};
+
 #[derive(Args)]
 pub struct DatabaseArgs {
     /// Postgres connection URL.
@@ -89,6 +91,29 @@ pub struct ClientFieldArgs {
     #[arg(long = "grant-type")]
     pub grant_types: Vec<String>,
 
+    /// Whether requests without PKCE may carry an OpenID Connect nonce instead:
+    /// `required` or `nonce-allowed`; `default` follows the server's AUTHD_PKCE_POLICY.
+    /// Public and native clients always need PKCE.
+    #[arg(long, value_parser = client_pkce_policy)]
+    pub pkce: Option<PkceChoice>,
+
+    /// A browser origin (`https://host[:port]`) whose scripts may call the token, revocation
+    /// and userinfo endpoints (repeat for several). Default: the redirect URIs' origins. On
+    /// update, replaces the registered ones; `--allowed-origin ''` goes back to the default.
+    #[arg(long = "allowed-origin")]
+    pub allowed_origins: Vec<String>,
+
+    /// An operator vouches for the client's name (`--verified` alone, or `--verified
+    /// true|false`). Clients made here are verified; dynamically registered ones are not
+    /// until this is set, and the consent page says so.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub verified: Option<bool>,
+
+    /// `web` or `native` (an app on the user's device, RFC 8252). Default: `native` when a
+    /// redirect URI uses a private-use scheme (`com.example.app:/callback`), else `web`.
+    #[arg(long, value_parser = application_type)]
+    pub application_type: Option<ApplicationType>,
+
     /// The client must push its authorization requests first (RFC 9126): `--require-par`
     /// alone, or `--require-par true|false`.
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
@@ -108,9 +133,11 @@ pub struct ClientFieldArgs {
 /// Settings shared by `serve` and `dev`.
 #[derive(Args)]
 pub struct CommonArgs {
-    /// `iss` of issued tokens: the public base URL of this authority.
-    #[arg(long, env = "AUTHD_ISSUER", default_value = "http://localhost:8080")]
-    pub issuer: String,
+    /// `iss` of issued tokens: the public base URL of this authority. Default:
+    /// `http://localhost:8080` for `serve`; for `dev`, `http://localhost:PORT` with the port
+    /// it listens on.
+    #[arg(long, env = "AUTHD_ISSUER")]
+    pub issuer: Option<String>,
 
     /// The base URL clients reach authd at (behind the load balancer). DPoP proofs name it in
     /// `htu`; a proof for any other origin is refused. Default: AUTHD_ISSUER.
@@ -233,6 +260,13 @@ pub struct CommonArgs {
     #[arg(long, env = "AUTHD_REQUIRE_PAR", default_value_t = false)]
     pub require_par: bool,
 
+    /// Whether confidential clients that name no policy of their own need PKCE:
+    /// `nonce-allowed` (the default) also takes an OpenID Connect request with a `nonce`
+    /// instead (RFC 9700 §2.1.1); `required` always asks for PKCE. Public and native clients
+    /// always need PKCE.
+    #[arg(long, env = "AUTHD_PKCE_POLICY", default_value = "nonce-allowed", value_parser = pkce_policy)]
+    pub pkce_policy: PkcePolicy,
+
     /// Let anyone register a client at `POST /oauth/register` (RFC 7591). Off by default:
     /// clients are made with `authd clients create`.
     #[arg(long, env = "AUTHD_DYNAMIC_REGISTRATION", default_value_t = false)]
@@ -254,4 +288,25 @@ pub struct CommonArgs {
     /// Argon2id lanes (OWASP: 1).
     #[arg(long, env = "AUTHD_ARGON2_PARALLELISM", default_value = "1")]
     pub argon2_parallelism: u32,
+}
+
+fn pkce_policy(value: &str) -> Result<PkcePolicy, String> {
+    PkcePolicy::parse(value).ok_or_else(|| "must be `required` or `nonce-allowed`".to_owned())
+}
+
+/// `--pkce` of a client: a policy of its own, or `None` for the server's.
+#[derive(Debug, Clone, Copy)]
+pub struct PkceChoice(pub Option<PkcePolicy>);
+
+fn client_pkce_policy(value: &str) -> Result<PkceChoice, String> {
+    if value == "default" {
+        return Ok(PkceChoice(None));
+    }
+    PkcePolicy::parse(value)
+        .map(|policy| PkceChoice(Some(policy)))
+        .ok_or_else(|| "must be `required`, `nonce-allowed` or `default`".to_owned())
+}
+
+fn application_type(value: &str) -> Result<ApplicationType, String> {
+    ApplicationType::parse(value).ok_or_else(|| "must be `web` or `native`".to_owned())
 }

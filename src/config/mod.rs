@@ -18,7 +18,10 @@ pub use cli::{
 };
 pub use master_keys::parse_master_key;
 
-use crate::exchange::TrustFile;
+use crate::{exchange::TrustFile, store::PkcePolicy};
+
+/// The issuer when none is configured: authd on its default port of this machine.
+pub const DEFAULT_ISSUER: &str = "http://localhost:8080";
 
 /// A setting that failed validation; the message names the variable, never its secret value.
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +76,8 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// Every authorization request must be pushed first (RFC 9126 §6).
     pub require_par: bool,
+    /// For confidential clients without a policy of their own.
+    pub pkce_policy: PkcePolicy,
     /// `POST /oauth/register` is open (RFC 7591).
     pub dynamic_registration: bool,
     /// The initial access token dynamic registration requires, if any.
@@ -82,7 +87,12 @@ pub struct Config {
 impl Config {
     /// Validates the settings shared by `serve` and `dev`.
     pub fn from_common(args: &CommonArgs, expired_tokens: bool) -> Result<Self, ConfigError> {
-        let issuer = args.issuer.trim_end_matches('/').to_owned();
+        let issuer = args
+            .issuer
+            .as_deref()
+            .unwrap_or(DEFAULT_ISSUER)
+            .trim_end_matches('/')
+            .to_owned();
         if !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
             return Err(ConfigError::new(
                 "AUTHD_ISSUER",
@@ -249,6 +259,7 @@ impl Config {
             header_timeout: args.header_timeout,
             cors_origins,
             require_par: args.require_par,
+            pkce_policy: args.pkce_policy,
             dynamic_registration: args.dynamic_registration,
             registration_token: args
                 .registration_token

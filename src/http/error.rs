@@ -137,7 +137,7 @@ impl From<Error> for OAuthError {
             Error::UseDpopNonce { nonce } => {
                 OAuthError::BadRequest(oauth_body("use_dpop_nonce", description), Some(nonce))
             }
-            Error::InvalidClient => OAuthError::InvalidClient(
+            Error::InvalidClient(_) => OAuthError::InvalidClient(
                 oauth_body("invalid_client", description),
                 r#"Basic realm="authd""#.to_owned(),
             ),
@@ -207,7 +207,7 @@ impl From<Error> for ApiError {
                 code,
                 ref description,
             } => ApiError::BadRequest(ErrorBody::new(code, description.clone())),
-            Error::InvalidClient => ApiError::Unauthorized(
+            Error::InvalidClient(_) => ApiError::Unauthorized(
                 ErrorBody::new("invalid_client", err.to_string()),
                 None,
                 None,

@@ -35,19 +35,23 @@ pub fn routes(state: &AppState) -> impl Endpoint + 'static {
     let spec = api.spec_endpoint();
     let docs = plumbing::swagger_ui(api.swagger_ui_html());
     let observer = Arc::new(plumbing::Observer::new(state, allowed));
-    let cors = plumbing::cors(&state.config);
+    let cors = Arc::new(plumbing::CorsPolicy::new(
+        &state.config,
+        state.clients.clone(),
+    ));
     let pages = Route::new()
         .nest("/docs", docs)
         .nest("/ui", ui::routes(state))
         .nest("/oauth/authorize", ui::authorize_routes(state))
         .nest("/oauth/end_session", ui::end_session_routes(state))
         .at("/openapi.json", spec);
-    Front {
-        api: api.into_endpoint(),
-        pages,
+    plumbing::Cors {
+        inner: Front {
+            api: api.into_endpoint(),
+            pages,
+        },
+        policy: cors,
     }
-    // Off unless origins are configured: then the unused default below is never applied.
-    .with_if(cors.is_some(), cors.unwrap_or_default())
     .around(move |endpoint, request| {
         let observer = observer.clone();
         async move { Ok(observer.call(&*endpoint, request).await) }

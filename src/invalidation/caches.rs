@@ -5,9 +5,12 @@
 //! published so every other replica forgets it too. Only found rows are cached: a miss is asked
 //! again, so a row created elsewhere is seen at once.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicU64, Ordering},
+use std::{
+    collections::HashSet,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use async_trait::async_trait;
@@ -73,6 +76,8 @@ impl<K: Eq + std::hash::Hash + Clone, V: Clone> Generational<K, V> {
 /// What this replica remembers of clients, users and profiles.
 pub struct LocalCaches {
     clients: Generational<String, ClientRecord>,
+    /// Every client's browser origins, as one set: any client's change forgets it.
+    origins: Generational<(), Arc<HashSet<String>>>,
     users: Generational<Uuid, UserRecord>,
     profiles: Generational<Uuid, Option<Profile>>,
 }
@@ -81,6 +86,7 @@ impl Default for LocalCaches {
     fn default() -> Self {
         Self {
             clients: Generational::new(CLIENTS),
+            origins: Generational::new(1),
             users: Generational::new(USERS),
             profiles: Generational::new(PROFILES),
         }
@@ -91,7 +97,10 @@ impl LocalCaches {
     /// Applies another replica's (or this one's) change.
     pub fn apply(&self, event: &Event) {
         match event {
-            Event::ClientChanged(client_id) => self.clients.forget(client_id.as_str()),
+            Event::ClientChanged(client_id) => {
+                self.clients.forget(client_id.as_str());
+                self.origins.clear();
+            }
             Event::UserChanged(user_id) => {
                 self.users.forget(user_id);
                 self.profiles.forget(user_id);
@@ -103,6 +112,7 @@ impl LocalCaches {
     /// Forgets everything: after the subscription was lost, any entry may be stale.
     pub fn clear(&self) {
         self.clients.clear();
+        self.origins.clear();
         self.users.clear();
         self.profiles.clear();
     }
@@ -259,6 +269,31 @@ impl ClientStore for CachedClients {
 
     async fn list_clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
         self.inner.list_clients().await
+    }
+
+    /// From memory when the origin is known; otherwise every client's origins are read again
+    /// (a client registered since, on any replica, is seen at once, as a missing row is).
+    async fn origin_allowed(&self, origin: &str) -> Result<bool, StoreError> {
+        let origins = &self.shared.caches.origins;
+        if self.shared.freshness.is_current()
+            && origins
+                .entries
+                .get(&())
+                .is_some_and(|known| known.contains(origin))
+        {
+            return Ok(true);
+        }
+        let read_at = origins.generation();
+        let known: HashSet<String> = self
+            .inner
+            .list_clients()
+            .await?
+            .iter()
+            .flat_map(ClientRecord::origins)
+            .collect();
+        let allowed = known.contains(origin);
+        origins.remember((), Arc::new(known), read_at);
+        Ok(allowed)
     }
 
     async fn update_client(&self, client: &ClientRecord) -> Result<bool, StoreError> {

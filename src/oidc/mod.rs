@@ -18,20 +18,33 @@ pub use issuer::IdTokens;
 /// The scope that makes a request an OpenID Connect one.
 pub const OPENID: &str = "openid";
 
-/// The scopes OpenID Connect Core §5.4 defines that authd releases claims for. Every client
-/// allowed the code flow may ask for them: they are about the user, who consents to each.
-/// (`address` is not offered: authd keeps no postal address.)
-pub const STANDARD_SCOPES: [&str; 4] = [OPENID, "profile", "email", "phone"];
+/// The scope that asks for a refresh token that works while the user is away (OpenID Connect
+/// Core §11). In an OpenID Connect request, the code flow issues a refresh token only with it.
+pub const OFFLINE_ACCESS: &str = "offline_access";
 
-/// What a standard scope lets the client learn, in words for the consent page.
+/// The scopes OpenID Connect Core §5.4 and §11 define that authd grants. Every client allowed
+/// the code flow may ask for them: they are about the user, who consents to each. (`address`
+/// is not offered: authd keeps no postal address.)
+pub const STANDARD_SCOPES: [&str; 5] = [OPENID, "profile", "email", "phone", OFFLINE_ACCESS];
+
+/// What a standard scope lets the client do, in plain words for the consent page.
 pub fn scope_description(scope: &str) -> Option<&'static str> {
     match scope {
-        OPENID => Some("who you are: your authd user id"),
-        "profile" => Some("your username and display name"),
-        "email" => Some("your email address"),
-        "phone" => Some("your phone number"),
+        OPENID => Some("Know that it is you when you sign in"),
+        "profile" => Some("See your username and display name"),
+        "email" => Some("See your email address"),
+        "phone" => Some("See your phone number"),
+        OFFLINE_ACCESS => Some("Stay connected while you are away, until you withdraw access"),
         _ => None,
     }
+}
+
+/// Whether a code-flow grant of `scope` comes with a refresh token, for a client registered
+/// for the refresh_token grant: always in plain OAuth, and in OpenID Connect only when the
+/// user allowed `offline_access` (§11), as most providers do.
+pub fn grants_refresh(scope: &str) -> bool {
+    let mut scopes = scope.split(' ');
+    !is_openid(scope) || scopes.any(|s| s == OFFLINE_ACCESS)
 }
 
 /// Whether `scope` (space-separated) asks for OpenID Connect.

@@ -167,7 +167,7 @@ impl Sessions {
                 ))
             }
             // No client authenticated: the session's client must (RFC 6749 §6).
-            Rotation::WrongClient if client_id.is_none() => Err(Error::InvalidClient),
+            Rotation::WrongClient if client_id.is_none() => Err(Error::CLIENT_AUTH_FAILED),
             Rotation::WrongClient => Err(Error::InvalidGrant(
                 "the refresh token was issued to another client",
             )),

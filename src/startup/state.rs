@@ -123,6 +123,7 @@ impl AppState {
                 FlowSettings {
                     issuer: config.issuer.clone(),
                     require_par: config.require_par,
+                    pkce_default: config.pkce_policy,
                 },
             )),
             logouts: Arc::new(Logouts::new(

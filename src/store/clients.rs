@@ -51,6 +51,60 @@ impl ClientAuthMethod {
     }
 }
 
+/// Whether a confidential client's authorization requests need PKCE (RFC 9700 §2.1.1).
+/// Public and native clients need PKCE whatever this says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PkcePolicy {
+    /// Every request carries an S256 `code_challenge`.
+    Required,
+    /// PKCE, or an OpenID Connect request with a `nonce` (RFC 9700 §2.1.1, §4.5.3.2): the ID
+    /// token echoes the nonce, which the client checks, so an injected code is caught.
+    NonceAllowed,
+}
+
+impl PkcePolicy {
+    pub const ALL: [Self; 2] = [Self::Required, Self::NonceAllowed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Required => "required",
+            Self::NonceAllowed => "nonce-allowed",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|policy| policy.as_str() == value)
+    }
+}
+
+/// What kind of software the client is (OpenID Connect Dynamic Registration §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ApplicationType {
+    /// Runs on a server or in a browser, reached at https addresses.
+    #[default]
+    Web,
+    /// Runs on the user's device (RFC 8252): returns through a private-use URI scheme, a
+    /// claimed https address or a loopback port, and always uses PKCE.
+    Native,
+}
+
+impl ApplicationType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Web => "web",
+            Self::Native => "native",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Web, Self::Native]
+            .into_iter()
+            .find(|kind| kind.as_str() == value)
+    }
+}
+
 /// A registered client (RFC 6749 §2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientRecord {
@@ -73,6 +127,15 @@ pub struct ClientRecord {
     pub post_logout_redirect_uris: Vec<String>,
     /// Authorization requests must be pushed first (RFC 9126 §6).
     pub require_par: bool,
+    /// Whether requests without PKCE may rely on `nonce`; `None`: the server's default.
+    pub pkce: Option<PkcePolicy>,
+    /// The browser origins that may call the token, revocation and userinfo endpoints, as
+    /// registered; empty: the origins of the redirect URIs (see [`ClientRecord::origins`]).
+    pub allowed_origins: Vec<String>,
+    /// An operator vouches for the client's name. Clients registered through RFC 7591 are not,
+    /// until an operator says so, and the consent page tells the user.
+    pub verified: bool,
+    pub application_type: ApplicationType,
     pub created_at: OffsetDateTime,
 }
 
@@ -93,6 +156,30 @@ impl ClientRecord {
     pub fn allows_grant(&self, grant_type: GrantType) -> bool {
         self.grant_types.contains(&grant_type)
     }
+
+    /// The browser origins this client's scripts call from: the registered ones, or else the
+    /// http(s) redirect URIs' origins (a single-page app is served where it is sent back to).
+    pub fn origins(&self) -> Vec<String> {
+        if !self.allowed_origins.is_empty() {
+            return self.allowed_origins.clone();
+        }
+        let mut origins: Vec<String> = Vec::new();
+        for uri in &self.redirect_uris {
+            if let Some(origin) = web_origin(uri)
+                && !origins.contains(&origin)
+            {
+                origins.push(origin);
+            }
+        }
+        origins
+    }
+}
+
+/// The origin of an http(s) URI as browsers send it in `Origin` (a private-use scheme has
+/// none).
+pub fn web_origin(uri: &str) -> Option<String> {
+    let url = url::Url::parse(uri).ok()?;
+    matches!(url.scheme(), "http" | "https").then(|| url.origin().ascii_serialization())
 }
 
 #[async_trait]
@@ -105,6 +192,15 @@ pub trait ClientStore: Send + Sync {
     async fn update_client(&self, client: &ClientRecord) -> Result<bool, StoreError>;
     /// Deletes the client with its consents and sessions; false if unknown.
     async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError>;
+    /// Whether `origin` is one some client may call from ([`ClientRecord::origins`]), for
+    /// CORS.
+    async fn origin_allowed(&self, origin: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .list_clients()
+            .await?
+            .iter()
+            .any(|client| client.origins().iter().any(|known| known == origin)))
+    }
 }
 
 /// What a user allowed a client: the scopes, remembered so the next login does not ask again.

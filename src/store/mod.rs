@@ -26,8 +26,8 @@ use std::sync::Arc;
 
 pub use audit::{AuthLogEntry, AuthLogStore, AuthOutcome};
 pub use clients::{
-    ClientAuthMethod, ClientRecord, ClientStore, Consent, ConsentStore, ConsentSummary,
-    PreviousSecret,
+    ApplicationType, ClientAuthMethod, ClientRecord, ClientStore, Consent, ConsentStore,
+    ConsentSummary, PkcePolicy, PreviousSecret, web_origin,
 };
 pub use ephemeral::{ProofStateStore, RateDecision, RateLimitStore, Tally};
 pub use error::{StoreError, UniqueField};

@@ -70,10 +70,10 @@ async fn dev_serves_with_no_services_and_says_nothing_persists() {
     let banner = tokio::task::spawn_blocking(move || {
         let mut text = String::new();
         // The banner comes among the first log lines; stop reading once it has.
-        for line in BufReader::new(stderr).lines().take(12) {
+        for line in BufReader::new(stderr).lines().take(16) {
             text.push_str(&line.unwrap());
             text.push('\n');
-            if text.contains("NOTHING PERSISTS") {
+            if text.contains("Swagger UI") {
                 break;
             }
         }
@@ -84,6 +84,25 @@ async fn dev_serves_with_no_services_and_says_nothing_persists() {
         .unwrap()
         .unwrap();
     assert!(banner.contains("NOTHING PERSISTS"), "{banner}");
+
+    // No issuer given: the one it advertises is where it listens, with `localhost` as the
+    // host (passkeys need a domain name), and the banner names it.
+    let port = base.rsplit(':').next().unwrap();
+    let issuer = format!("http://localhost:{port}");
+    let discovery: serde_json::Value = client
+        .get(format!("{base}/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(discovery["issuer"], issuer.as_str());
+    assert_eq!(
+        discovery["token_endpoint"],
+        format!("{issuer}/oauth/token").as_str()
+    );
+    assert!(banner.contains(&format!("{issuer}/docs")), "{banner}");
 }
 
 fn serve_error(envs: &[(&str, &str)], args: &[&str]) -> String {

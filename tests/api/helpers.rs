@@ -84,6 +84,8 @@ pub struct AppOptions {
     pub trust: Option<authd::exchange::TrustFile>,
     /// `AUTHD_SESSION_MAX_LIFETIME`.
     pub session_max_lifetime: time::Duration,
+    /// `AUTHD_PKCE_POLICY`.
+    pub pkce_policy: authd::clients::PkcePolicy,
 }
 
 impl Default for AppOptions {
@@ -109,6 +111,7 @@ impl Default for AppOptions {
             registration_token: None,
             trust: None,
             session_max_lifetime: time::Duration::days(30),
+            pkce_policy: authd::clients::PkcePolicy::NonceAllowed,
         }
     }
 }
@@ -151,6 +154,7 @@ pub fn test_config(options: &AppOptions) -> Config {
         header_timeout: options.header_timeout,
         cors_origins: options.cors_origins.clone(),
         require_par: options.require_par,
+        pkce_policy: options.pkce_policy,
         dynamic_registration: options.dynamic_registration,
         registration_token: options
             .registration_token

@@ -33,6 +33,7 @@ mod process;
 mod properties;
 mod rate_limit;
 mod register;
+mod relying_parties;
 mod rotation;
 mod second_factor;
 mod security_credentials;

@@ -121,7 +121,7 @@ async fn bad_requests_get_rfc_6749_errors() {
             "unsupported_grant_type",
         ),
         (
-            vec![("grant_type", "authorization_code"), ("code", "x")],
+            vec![("grant_type", "authorization_code")],
             "invalid_request",
         ),
         (

@@ -45,7 +45,7 @@ def main(base_url, issuer, username, password, client_id, secret, redirect_uri, 
     browser = Browser(base_url, username, password)
 
     # The code flow; requests-oauth2client checks state, iss, PKCE and the whole ID token.
-    request = client.authorization_request(scope="openid profile email")
+    request = client.authorization_request(scope="openid profile email offline_access")
     callback = browser.authorize(request.uri)
     response = request.validate_callback(callback)
     token = client.authorization_code(response, validate=True)

@@ -13,7 +13,7 @@ use super::ApiTags;
 use crate::http::error::{ErrorBody, OAuthError, OAuthErrorBody};
 use crate::{
     clients::Registration,
-    clients::{ClientAuthMethod, ClientRecord},
+    clients::{ApplicationType, ClientAuthMethod, ClientRecord, PkcePolicy},
     error::Error,
     grant_type::GrantType,
     http::callers::admitted,
@@ -26,7 +26,8 @@ pub struct ClientRegistrationApi(pub AppState);
 /// RFC 7591 §2 client metadata.
 #[derive(Object)]
 struct ClientMetadata {
-    /// https, or http on a loopback address for a native app (RFC 8252 §7.3); no fragment.
+    /// https, or http on a loopback address (RFC 8252 §7.3); for a native app also a
+    /// private-use scheme (`com.example.app:/callback`, RFC 8252 §7.1). No fragment.
     redirect_uris: Option<Vec<String>>,
     /// `client_secret_basic` (default), `client_secret_post`, `private_key_jwt` or `none`.
     token_endpoint_auth_method: Option<String>,
@@ -44,6 +45,16 @@ struct ClientMetadata {
     post_logout_redirect_uris: Option<Vec<String>>,
     /// RFC 9126 §6.
     require_pushed_authorization_requests: Option<bool>,
+    /// `web` (the default, OpenID Connect Dynamic Registration §2) or `native`: an app on the
+    /// user's device (RFC 8252), which may return through a private-use URI scheme such as
+    /// `com.example.app:/callback`, and always uses PKCE.
+    application_type: Option<String>,
+    /// authd's extension: `required`, or `nonce-allowed` (a confidential OpenID Connect client
+    /// may send a `nonce` instead of PKCE, RFC 9700 §2.1.1). Default: the server's setting.
+    pkce_policy: Option<String>,
+    /// Browser origins (`https://host[:port]`) whose scripts may call the token, revocation
+    /// and userinfo endpoints. Default: the origins of the redirect URIs.
+    allowed_cors_origins: Option<Vec<String>>,
 }
 
 /// RFC 7591 §3.2.1: the client as registered, with its credentials.
@@ -67,6 +78,11 @@ struct RegisteredClient {
     require_pushed_authorization_requests: bool,
     #[oai(skip_serializing_if_is_none)]
     jwks: Option<serde_json::Value>,
+    application_type: String,
+    /// `required`, `nonce-allowed`, or `default` (the server's setting).
+    pkce_policy: String,
+    /// The origins that may call from browsers: the registered ones, or the redirect URIs'.
+    allowed_cors_origins: Vec<String>,
 }
 
 /// Every answer of the endpoint: one type, so that a body poem-openapi cannot parse is answered
@@ -248,6 +264,22 @@ fn registration(metadata: ClientMetadata) -> Result<Registration, RegistrationAn
             "client_credentials clients are made by an operator (authd clients create)",
         ));
     }
+    let application_type = match metadata.application_type.as_deref() {
+        None => ApplicationType::Web,
+        Some(kind) => ApplicationType::parse(kind).ok_or_else(|| {
+            invalid(&format!(
+                "application_type `{kind}` is not one of web, native"
+            ))
+        })?,
+    };
+    let pkce = match metadata.pkce_policy.as_deref() {
+        None => None,
+        Some(policy) => Some(PkcePolicy::parse(policy).ok_or_else(|| {
+            invalid(&format!(
+                "pkce_policy `{policy}` is not one of required, nonce-allowed"
+            ))
+        })?),
+    };
     let redirect_uris = metadata.redirect_uris.unwrap_or_default();
     if redirect_uris.is_empty() {
         return Err(RegistrationAnswer::BadRequest(body(
@@ -269,6 +301,11 @@ fn registration(metadata: ClientMetadata) -> Result<Registration, RegistrationAn
             .unwrap_or(false),
         jwks: metadata.jwks.map(|jwks| jwks.to_string()),
         post_logout_redirect_uris: metadata.post_logout_redirect_uris.unwrap_or_default(),
+        pkce,
+        allowed_origins: metadata.allowed_cors_origins.unwrap_or_default(),
+        // Anyone may register any name: nobody has vouched for it (the consent page says so).
+        verified: false,
+        application_type: Some(application_type),
     })
 }
 
@@ -294,5 +331,8 @@ fn describe(client: &ClientRecord, client_secret: Option<String>) -> RegisteredC
             .jwks
             .as_deref()
             .and_then(|jwks| serde_json::from_str(jwks).ok()),
+        application_type: client.application_type.as_str().to_owned(),
+        pkce_policy: client.pkce.map_or("default", PkcePolicy::as_str).to_owned(),
+        allowed_cors_origins: client.origins(),
     }
 }

@@ -12,6 +12,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use super::ApiTags;
 use crate::http::bodies::prebuilt_json::{PrebuiltJson, RingDocument};
 use crate::{
+    authorization::ResponseMode,
     grant_type::GrantType,
     keys::JWKS_MAX_AGE,
     oidc::{STANDARD_SCOPES, claims_supported},
@@ -166,7 +167,7 @@ impl MetadataApi {
             introspection_endpoint: format!("{base}/oauth/introspect"),
             scopes_supported: strings(&STANDARD_SCOPES),
             response_types_supported: strings(&["code"]),
-            response_modes_supported: strings(&["query"]),
+            response_modes_supported: strings(&ResponseMode::SUPPORTED),
             grant_types_supported: strings(&GrantType::ALL.map(GrantType::as_str)),
             subject_types_supported: strings(&["public"]),
             id_token_signing_alg_values_supported: algorithms.clone(),

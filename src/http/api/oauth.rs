@@ -165,12 +165,12 @@ impl OAuthApi {
         form: Form<RevokeRequest>,
     ) -> Result<IntrospectionResult, OAuthError> {
         let mut form = form.0;
-        let credentials = form.client(req)?.ok_or(Error::InvalidClient)?;
+        let credentials = form.client(req)?.ok_or(Error::CLIENT_AUTH_FAILED)?;
         // RFC 7662 §2.1: only an authenticated client may introspect; a public client proves
         // nothing by its id.
         let client: ClientRecord = self.0.clients.authenticate(&credentials).await?;
         if client.is_public() {
-            return Err(Error::InvalidClient.into());
+            return Err(Error::CLIENT_AUTH_FAILED.into());
         }
         let token = required(form.token, "token")?;
         let introspection = self.introspect_token(&token).await?;

@@ -102,7 +102,7 @@ impl ParApi {
                 client_assertion: form.client_assertion,
             },
         )?
-        .ok_or(Error::InvalidClient)?;
+        .ok_or(Error::CLIENT_AUTH_FAILED)?;
         let client = state.clients.authenticate(&credentials).await?;
         if form.request_uri.is_some() {
             return Err(Error::oauth("invalid_request", "request_uri cannot be pushed").into());

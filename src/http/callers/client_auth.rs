@@ -86,5 +86,5 @@ fn form_decoded(value: &str) -> Result<String, Error> {
     percent_encoding::percent_decode_str(&value.replace('+', " "))
         .decode_utf8()
         .map(|decoded| decoded.into_owned())
-        .map_err(|_| Error::InvalidClient)
+        .map_err(|_| Error::CLIENT_AUTH_FAILED)
 }

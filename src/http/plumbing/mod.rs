@@ -11,6 +11,6 @@ mod observe;
 pub mod server;
 
 pub use client_ip::{client_ip, user_agent};
-pub use cors::cors;
+pub use cors::{Cors, CorsPolicy};
 pub use docs::swagger_ui;
 pub use observe::{Observer, REQUEST_ID};

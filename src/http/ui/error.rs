@@ -119,13 +119,26 @@ pub fn framework_error(status: StatusCode) -> Response {
 
 impl IntoResponse for UiError {
     fn into_response(self) -> Response {
-        let title = self.status.canonical_reason().unwrap_or("Error");
+        let title = title_of(self.status);
         let page = ErrorPage {
             layout: Layout::anonymous(),
             title,
             message: &self.message,
         };
         self.retry_after_on(html(&page, self.status))
+    }
+}
+
+/// An error page's title, in words a person signing in understands (not "Bad Request").
+fn title_of(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::NOT_FOUND => "Page not found",
+        StatusCode::METHOD_NOT_ALLOWED | StatusCode::PAYLOAD_TOO_LARGE => "That did not work",
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => "Not allowed",
+        StatusCode::TOO_MANY_REQUESTS => "Too many attempts",
+        StatusCode::SERVICE_UNAVAILABLE => "authd is unavailable for a moment",
+        status if status.is_client_error() => "This request cannot go on",
+        _ => "Something went wrong",
     }
 }
 

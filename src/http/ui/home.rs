@@ -23,7 +23,7 @@ pub async fn show(req: &Request, Data(ui): Data<&Arc<Ui>>) -> Response {
     let jar = req.cookie();
     let signed_in = session::current_or_none(&ui.state, jar, &ui.cookies).await;
     let page = HomePage {
-        layout: Layout::new(jar, &ui.cookies, signed_in.as_ref()),
+        layout: Layout::new(jar, &ui.cookies, signed_in.as_ref()).with_developer_links(),
         issuer: ui.state.config.issuer.clone(),
     };
     html(&page, StatusCode::OK)

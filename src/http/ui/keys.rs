@@ -48,7 +48,7 @@ pub async fn show(req: &Request, Data(ui): Data<&Arc<Ui>>) -> Response {
         })
         .collect();
     let page = KeysPage {
-        layout: Layout::new(jar, &ui.cookies, signed_in.as_ref()),
+        layout: Layout::new(jar, &ui.cookies, signed_in.as_ref()).with_developer_links(),
         keys,
         now: When::new(now),
     };

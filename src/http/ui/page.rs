@@ -18,6 +18,9 @@ pub struct Layout {
     pub csrf: String,
     /// Appended to the stylesheet and script URLs, so a new release is fetched afresh.
     pub version: &'static str,
+    /// Links for developers (keys, API docs, spec, metadata, JWKS): on the home and keys
+    /// pages only. People signing in to an application have no use for them.
+    pub developer_links: bool,
 }
 
 impl Layout {
@@ -26,7 +29,14 @@ impl Layout {
             username: signed_in.map(|signed_in| signed_in.user.username.clone()),
             csrf: csrf::token(jar, policy),
             version: env!("CARGO_PKG_VERSION"),
+            developer_links: false,
         }
+    }
+
+    /// For the pages developers visit: with the links to the keys and the API.
+    pub fn with_developer_links(mut self) -> Self {
+        self.developer_links = true;
+        self
     }
 
     /// For error pages, which look at no session and hold no form.
@@ -35,6 +45,7 @@ impl Layout {
             username: None,
             csrf: String::new(),
             version: env!("CARGO_PKG_VERSION"),
+            developer_links: false,
         }
     }
 }

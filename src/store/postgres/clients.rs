@@ -8,8 +8,8 @@ use super::{Postgres, storable, unavailable};
 use crate::{
     grant_type::GrantType,
     store::{
-        ClientAuthMethod, ClientRecord, ClientStore, Consent, ConsentStore, ConsentSummary,
-        PreviousSecret, StoreError,
+        ApplicationType, ClientAuthMethod, ClientRecord, ClientStore, Consent, ConsentStore,
+        ConsentSummary, PkcePolicy, PreviousSecret, StoreError,
     },
 };
 
@@ -17,7 +17,8 @@ pub struct PostgresClients(pub(super) Postgres);
 
 const COLUMNS: &str = "client_id, name, secret_hash, previous_secret_hash,
     previous_secret_expires_at, scope, redirect_uris, grant_types, token_endpoint_auth_method,
-    jwks::text AS jwks, post_logout_redirect_uris, require_par, created_at";
+    jwks::text AS jwks, post_logout_redirect_uris, require_par, pkce_policy, allowed_origins,
+    verified, application_type, created_at";
 
 fn hash_column(row: &Row, column: &str) -> Result<Option<[u8; 32]>, StoreError> {
     let hash: Option<Vec<u8>> = row.get(column);
@@ -54,6 +55,20 @@ fn client_from_row(row: &Row) -> Result<ClientRecord, StoreError> {
         jwks: row.get("jwks"),
         post_logout_redirect_uris: row.get("post_logout_redirect_uris"),
         require_par: row.get("require_par"),
+        pkce: row
+            .get::<_, Option<String>>("pkce_policy")
+            .map(|policy| {
+                PkcePolicy::parse(&policy)
+                    .ok_or_else(|| StoreError::Corrupt(format!("clients.pkce_policy {policy}")))
+            })
+            .transpose()?,
+        allowed_origins: row.get("allowed_origins"),
+        verified: row.get("verified"),
+        application_type: {
+            let kind: String = row.get("application_type");
+            ApplicationType::parse(&kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("clients.application_type {kind}")))?
+        },
         created_at: row.get("created_at"),
     })
 }
@@ -71,8 +86,10 @@ impl ClientStore for PostgresClients {
             .execute(
                 "INSERT INTO clients (client_id, name, secret_hash, scope, redirect_uris,
                     grant_types, token_endpoint_auth_method, jwks, post_logout_redirect_uris,
-                    require_par, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, $9, $10, $11)",
+                    require_par, created_at, pkce_policy, allowed_origins, verified,
+                    application_type)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, $9, $10, $11, $12, $13,
+                    $14, $15)",
                 &[
                     &client.client_id,
                     &client.name,
@@ -85,6 +102,10 @@ impl ClientStore for PostgresClients {
                     &client.post_logout_redirect_uris,
                     &client.require_par,
                     &client.created_at,
+                    &client.pkce.map(PkcePolicy::as_str),
+                    &client.allowed_origins,
+                    &client.verified,
+                    &client.application_type.as_str(),
                 ],
             )
             .await
@@ -147,7 +168,9 @@ impl ClientStore for PostgresClients {
                 "UPDATE clients SET name = $2, secret_hash = $3, scope = $4, redirect_uris = $5,
                     grant_types = $6, token_endpoint_auth_method = $7, jwks = $8::text::jsonb,
                     post_logout_redirect_uris = $9, require_par = $10,
-                    previous_secret_hash = $11, previous_secret_expires_at = $12
+                    previous_secret_hash = $11, previous_secret_expires_at = $12,
+                    pkce_policy = $13, allowed_origins = $14, verified = $15,
+                    application_type = $16
                  WHERE client_id = $1",
                 &[
                     &client.client_id,
@@ -165,6 +188,10 @@ impl ClientStore for PostgresClients {
                         .as_ref()
                         .map(|previous| previous.hash.as_slice()),
                     &client.previous_secret.map(|previous| previous.expires_at),
+                    &client.pkce.map(PkcePolicy::as_str),
+                    &client.allowed_origins,
+                    &client.verified,
+                    &client.application_type.as_str(),
                 ],
             )
             .await

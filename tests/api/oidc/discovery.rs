@@ -53,7 +53,7 @@ async fn oidcc_discovery_endpoint_verification() {
     assert_eq!(document["claims_parameter_supported"], true);
     assert_eq!(
         document["scopes_supported"],
-        json!(["openid", "profile", "email", "phone"])
+        json!(["openid", "profile", "email", "phone", "offline_access"])
     );
     let claims = document["claims_supported"].as_array().unwrap();
     for claim in ["sub", "iss", "auth_time", "name", "email", "phone_number"] {

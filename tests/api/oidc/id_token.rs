@@ -119,7 +119,7 @@ async fn oidcc_refresh_token_gives_a_fresh_id_token_for_the_same_login() {
         &app,
         &mut browser,
         &client_id,
-        "openid",
+        "openid offline_access",
         &[("nonce", "abc")],
     )
     .await;
@@ -184,7 +184,7 @@ async fn claims_asked_for_in_the_id_token_are_in_it_once_the_user_consents_to_th
     let consent = follow(&mut browser, first).await;
     assert_eq!(consent.status, StatusCode::OK);
     assert!(
-        consent.body.contains("<code>email</code>"),
+        consent.body.contains("See your email address"),
         "the consent page names what the claims reveal: {}",
         consent.body
     );

@@ -22,7 +22,8 @@ fn end_session_path(params: &[(&str, &str)]) -> String {
 async fn session_with_tokens(app: &TestApp) -> (Browser<'_>, String, serde_json::Value) {
     let client_id = oidc_client(app);
     let (mut browser, _) = signed_in(app, "alice").await;
-    let tokens = openid_tokens(app, &mut browser, &client_id, "openid", &[]).await;
+    // offline_access: the client's refresh token shows whether its session lives on.
+    let tokens = openid_tokens(app, &mut browser, &client_id, "openid offline_access", &[]).await;
     (browser, client_id, tokens)
 }
 

@@ -242,7 +242,7 @@ async fn a_revoked_session_s_token_gets_no_claims() {
     let app = spawn_app().await;
     let client_id = oidc_client(&app);
     let (mut browser, _) = signed_in(&app, "alice").await;
-    let tokens = openid_tokens(&app, &mut browser, &client_id, "openid", &[]).await;
+    let tokens = openid_tokens(&app, &mut browser, &client_id, "openid offline_access", &[]).await;
     let revoked = app
         .client
         .post(app.url("/oauth/revoke"))

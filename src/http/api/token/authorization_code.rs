@@ -14,14 +14,15 @@ pub(super) async fn grant(
     dpop_jkt: Option<&str>,
 ) -> Result<Granted, Error> {
     let code = required(form.code.take(), "code")?;
-    let code_verifier = required(form.code_verifier.take(), "code_verifier")?;
+    let code_verifier = form.code_verifier.take().filter(|v| !v.is_empty());
     let client = authenticated_client(state, req, &mut form, GrantType::AuthorizationCode).await?;
     let redeemed = state
         .authorizations
         .redeem(CodeRedemption {
             code: &code,
-            code_verifier: &code_verifier,
+            code_verifier: code_verifier.as_deref(),
             client_id: &client.client_id,
+            client_refreshes: client.allows_grant(GrantType::RefreshToken),
             redirect_uri: form.redirect_uri.as_deref(),
             dpop_jkt,
             resources: &form.resource,
@@ -34,6 +35,7 @@ pub(super) async fn grant(
         dpop_jkt,
         redeemed.nonce.as_deref(),
         form.resource,
+        redeemed.refresh,
     )
     .await
 }

@@ -216,7 +216,7 @@ async fn authenticated_client(
     form: &mut OAuthTokenRequest,
     grant_type: GrantType,
 ) -> Result<ClientRecord, Error> {
-    let credentials = form.client(req)?.ok_or(Error::InvalidClient)?;
+    let credentials = form.client(req)?.ok_or(Error::CLIENT_AUTH_FAILED)?;
     let client = state.clients.authenticate(&credentials).await?;
     if !client.allows_grant(grant_type) {
         return Err(Error::oauth(
@@ -230,7 +230,9 @@ async fn authenticated_client(
 /// Access token and refresh token of a session just started or continued, and an ID token if
 /// the session is an OpenID Connect one. `nonce` is the authorization request's. `resources`:
 /// the access token's audience, when the request narrowed the session's (checked by the
-/// caller with `Targets::narrow` before the code or refresh token was used).
+/// caller with `Targets::narrow` before the code or refresh token was used). `with_refresh`:
+/// whether the refresh token is handed out (not to an OpenID Connect code-flow client that was
+/// not allowed `offline_access`).
 async fn session_tokens(
     state: &AppState,
     grant: GrantType,
@@ -238,6 +240,7 @@ async fn session_tokens(
     dpop_jkt: Option<&str>,
     nonce: Option<&str>,
     resources: Vec<String>,
+    with_refresh: bool,
 ) -> Result<Granted, Error> {
     let Continuation {
         session,
@@ -275,7 +278,7 @@ async fn session_tokens(
             token_type: token_type(jkt).to_owned(),
             expires_in: issued.expires_in,
             issued_token_type: None,
-            refresh_token: Some(refresh_token.expose().to_owned()),
+            refresh_token: with_refresh.then(|| refresh_token.expose().to_owned()),
             scope: session.scope,
             id_token,
         },

@@ -40,6 +40,7 @@ pub(super) async fn grant(
         dpop_jkt,
         None,
         Vec::new(),
+        true,
     )
     .await
 }

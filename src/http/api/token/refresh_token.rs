@@ -20,7 +20,7 @@ pub(super) async fn grant(
     let client_id = match form.client(req)? {
         Some(credentials) => match state.clients.authenticate(&credentials).await {
             Ok(client) => Some(client.client_id),
-            Err(Error::InvalidClient) => None,
+            Err(Error::InvalidClient(_)) => None,
             Err(other) => return Err(other),
         },
         None => None,
@@ -47,6 +47,7 @@ pub(super) async fn grant(
         dpop_jkt,
         None,
         form.resource,
+        true,
     )
     .await
 }

@@ -40,10 +40,25 @@ use crate::{
 struct ConsentPage {
     layout: Layout,
     client_name: String,
+    /// Whether an operator vouches for the name; if not, the page says so.
+    verified: bool,
+    /// Where the browser goes next: the redirect URI's host, or `None` for an app on this
+    /// device (a private-use URI has no host to show).
+    destination: Option<String>,
     username: String,
-    /// Each scope, with what it reveals when it is one of OpenID Connect's.
+    /// Each scope, in plain words when it is a standard one.
     scopes: Vec<(String, Option<&'static str>)>,
     request: String,
+}
+
+/// The host (and port, if not the scheme's) a web redirect URI sends the browser to.
+fn destination_of(redirect_uri: &str) -> Option<String> {
+    let url = url::Url::parse(redirect_uri).ok()?;
+    let host = url.host_str()?;
+    Some(match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    })
 }
 
 #[derive(Deserialize)]
@@ -142,7 +157,7 @@ async fn show(ui: &Ui, req: &Request, step: Step) -> Result<Response, UiError> {
         )),
         Step::Consent {
             request_id,
-            client_name,
+            client,
             scopes,
             redirect_uri,
         } => {
@@ -152,7 +167,13 @@ async fn show(ui: &Ui, req: &Request, step: Step) -> Result<Response, UiError> {
                 .ok_or_else(|| UiError::new(StatusCode::BAD_REQUEST, EXPIRED))?;
             let page = ConsentPage {
                 layout: Layout::new(req.cookie(), &ui.cookies, Some(&signed_in)),
-                client_name,
+                client_name: client.name,
+                verified: client.verified,
+                destination: if client.native {
+                    None
+                } else {
+                    destination_of(&redirect_uri)
+                },
                 username: signed_in.user.username.clone(),
                 scopes: scopes
                     .into_iter()
@@ -172,12 +193,13 @@ async fn show(ui: &Ui, req: &Request, step: Step) -> Result<Response, UiError> {
             redirect_uri,
             code,
             state,
+            response_mode,
         } => {
             let mut answer: Vec<(&str, &str)> = vec![("code", &code)];
             if let Some(state) = &state {
                 answer.push(("state", state));
             }
-            Ok(ui.redirect_to_client(&redirect_uri, &answer))
+            Ok(ui.answer_client(&redirect_uri, response_mode, &answer))
         }
         Step::ClientError(error) => Ok(ui.to_client(&error)),
         Step::RedirectError(message) => Err(UiError::new(StatusCode::BAD_REQUEST, message)),

@@ -1,7 +1,8 @@
 // authd's web UI works without this script; it only adds conveniences:
 // - a copy button next to a generated password;
 // - a live countdown to the access token's expiry;
-// - passkeys, which only a script can ask the browser for (navigator.credentials).
+// - passkeys, which only a script can ask the browser for (navigator.credentials);
+// - posting a form_post answer to the application without a click.
 // Loaded as a file (the Content-Security-Policy allows no inline script).
 "use strict";
 
@@ -126,7 +127,10 @@ function setUpPasskeyCeremony() {
     } catch (err) {
       error.textContent =
         err.name === "NotAllowedError"
-          ? "The passkey request was cancelled or timed out. Try again."
+          ? form.dataset.ceremony === "create"
+            ? "No passkey was created: the request was cancelled or timed out. Try again."
+            : "No passkey was used. If this device has no passkey for this site, sign in with " +
+              "your password instead, or use a passkey on another device (your phone, say)."
           : err.name === "InvalidStateError"
             ? "This authenticator holds a passkey for your account already."
             : `The passkey request failed: ${err.message || err}`;
@@ -139,7 +143,13 @@ function setUpPasskeyCeremony() {
   run();
 }
 
+// response_mode=form_post: the answer for the application, posted to it straight away.
+function submitAnswerForms() {
+  for (const form of document.querySelectorAll("form[data-autosubmit]")) form.submit();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  submitAnswerForms();
   setUpCopyButtons();
   setUpCountdowns();
   setUpPasskeyCeremony();
