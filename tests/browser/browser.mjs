@@ -1,7 +1,11 @@
 // What the browser tests share: Debian's headless Chromium through playwright-core, and pages
 // that fail their test on any script error, CSP violation or failed request.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
 export const BASE = process.env.AUTHD_URL ?? "http://127.0.0.1:18098";
 export const SCREENSHOTS = process.env.SCREENSHOTS;
@@ -57,4 +61,13 @@ export async function closePage(page) {
 /// With SCREENSHOTS set to a folder, the whole page (or its `clip` part) as `name`.png there.
 export async function screenshot(page, name, clip = undefined) {
   if (SCREENSHOTS) await page.screenshot({ path: `${SCREENSHOTS}/${name}.png`, fullPage: true, clip });
+}
+
+/// No WCAG 2.1 A or AA violation that axe-core can detect.
+export async function assertAccessible(page) {
+  await page.evaluate(axeSource); // through DevTools: the page's CSP does not apply
+  const result = await page.evaluate(() =>
+    globalThis.axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] }));
+  const violations = result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target).join(", ")})`);
+  assert.deepEqual(violations, [], `accessibility violations on ${page.url()}`);
 }

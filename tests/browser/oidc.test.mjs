@@ -7,7 +7,7 @@
 // (OIDC_RP_CLIENT_ID, OIDC_RP_CLIENT_SECRET) named Journal.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { BASE, closePage, launchChromium, newPage, screenshot } from "./browser.mjs";
+import { BASE, assertAccessible, closePage, launchChromium, newPage, screenshot } from "./browser.mjs";
 import { serveOidcRelyingParty } from "./oidc_rp/serve.mjs";
 
 const RP_PORT = Number(process.env.OIDC_RP_PORT ?? 18097);
@@ -77,10 +77,21 @@ describe("openid-client signs in and out through authd in headless Chromium", ()
     const loggedInAt = Math.floor(Date.now() / 1000);
     await page.getByRole("button", { name: "Log in" }).click();
 
-    // Then for consent to the OpenID scopes, none of which the client registered but openid.
+    // Then for consent to the OpenID scopes, none of which the client registered but openid,
+    // in words, with where the browser goes next.
     await page.getByRole("heading", { name: "Allow Journal to use your account?" }).waitFor();
-    const scopes = await page.locator("ul.scopes code").allTextContents();
-    assert.deepEqual(scopes.sort(), ["email", "openid", "phone", "profile"]);
+    const scopes = (await page.locator("ul.scopes li").allTextContents()).map((s) => s.trim());
+    assert.deepEqual(scopes.sort(), [
+      "Know that it is you when you sign in",
+      "See your email address",
+      "See your phone number",
+      "See your username and display name",
+    ]);
+    assert.equal(await page.locator("ul.scopes code").count(), 0, "no protocol names");
+    assert.match(await page.locator("main").innerText(), new RegExp(`you go to\\s+localhost:${RP_PORT}`));
+    assert.equal(await page.getByText("Unverified application").count(), 0, "an operator made it");
+    assert.equal(await page.getByRole("link", { name: /API docs|OpenAPI spec|JWKS/ }).count(), 0);
+    await assertAccessible(page);
     await screenshot(page, "11-oidc-consent");
     await page.getByRole("button", { name: "Allow" }).click();
 

@@ -4,7 +4,7 @@
 // domain name for its relying party, and localhost is a secure context.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { BASE, closePage, launchChromium, newPage, screenshot } from "./browser.mjs";
+import { BASE, assertAccessible, closePage, launchChromium, newPage, screenshot } from "./browser.mjs";
 
 let browser;
 let run = 0;
@@ -75,9 +75,12 @@ describe("passkeys in headless Chromium, with a virtual authenticator", () => {
     await page.getByRole("heading", { name: "Your profile" }).waitFor();
 
     await page.getByLabel("Name of the new passkey").fill("laptop");
-    await page.getByLabel("Your password", { exact: true }).fill(password);
+    await page.getByLabel("Your password, to add it").fill(password);
     await page.getByRole("button", { name: "Add a passkey" }).click();
     await page.getByText("Passkey added").waitFor();
+    // Each password field is labelled, beside the action it confirms.
+    assert.ok(await page.getByLabel("Your password, to remove laptop").isVisible());
+    await assertAccessible(page);
     await screenshot(page, "30-passkeys");
     assert.equal(await page.getByRole("cell", { name: "laptop", exact: true }).count(), 1);
     const held = await credentials();
@@ -106,6 +109,9 @@ describe("passkeys in headless Chromium, with a virtual authenticator", () => {
     assert.match(await page.getByRole("alert").textContent(), /Wrong username or password/);
     await logInWithPasskey(page);
     await page.getByRole("heading", { name: "Your profile" }).waitFor();
+    const twoStep = page.getByRole("region", { name: "Two-step verification" });
+    assert.match(await twoStep.innerText(), /no password: each passkey is two steps/);
+    assert.doesNotMatch(await twoStep.innerText(), /second step after a password/);
     await closePage(page);
   });
 
@@ -114,7 +120,8 @@ describe("passkeys in headless Chromium, with a virtual authenticator", () => {
     // browser, the page says so, and nothing is signed in.
     const { page } = await pageWithAuthenticator();
     await logInWithPasskey(page);
-    await page.getByRole("alert").filter({ hasText: /cancelled|failed/ }).waitFor();
+    // It says what to do instead of "try again", which would fail the same way.
+    await page.getByRole("alert").filter({ hasText: /sign in with your password instead/ }).waitFor();
     assert.ok(await page.getByRole("button", { name: "Use a passkey" }).isEnabled(), "it can be tried again");
     await page.goto(`${BASE}/ui/profile`);
     await page.getByRole("heading", { name: "Log in" }).waitFor();

@@ -4,11 +4,9 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { BASE, PHONE, closePage, launchChromium, newPage as newBrowserPage, screenshot } from "./browser.mjs";
-
-const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+import {
+  BASE, PHONE, assertAccessible, closePage, launchChromium, newPage as newBrowserPage, screenshot,
+} from "./browser.mjs";
 
 let browser;
 let run = 0;
@@ -18,14 +16,6 @@ const unique = (name) => `${name}-${process.pid}-${++run}`;
 /// need nothing inline.
 const newPage = (options = {}) => newBrowserPage(browser, options);
 
-/// No WCAG 2.1 A or AA violation that axe-core can detect.
-async function assertAccessible(page) {
-  await page.evaluate(axeSource); // through DevTools: the page's CSP does not apply
-  const result = await page.evaluate(() =>
-    globalThis.axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] }));
-  const violations = result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target).join(", ")})`);
-  assert.deepEqual(violations, [], `accessibility violations on ${page.url()}`);
-}
 
 async function register(page, username, password = "") {
   await page.goto(`${BASE}/ui/register`);
@@ -74,6 +64,24 @@ describe("authd web UI in headless Chromium", () => {
     await screenshot(page, "01-home");
     await page.getByRole("link", { name: /API docs/ }).first().click();
     await page.waitForURL(/\/docs/);
+    await closePage(page);
+  });
+
+  test("pages for people signing in carry no developer links, and errors say what happened", async () => {
+    const page = await newPage();
+    await page.goto(`${BASE}/ui/login`);
+    for (const name of [/API docs/, /Keys/, /OpenAPI spec/, /Server metadata/, /JWKS/]) {
+      assert.equal(await page.getByRole("link", { name }).count(), 0, `link ${name} on the login page`);
+    }
+    await assertAccessible(page);
+    // A request that cannot go on: a page that says so in words, not "Bad Request".
+    await page.goto(`${BASE}/oauth/authorize?response_type=code`);
+    const title = (await page.locator("h1").textContent()).trim();
+    assert.notEqual(title, "Bad Request");
+    assert.equal(title, "This request cannot go on");
+    assert.match(await page.getByRole("alert").textContent(), /which application is asking/);
+    assert.equal(await page.getByRole("link", { name: /API docs/ }).count(), 0);
+    await assertAccessible(page);
     await closePage(page);
   });
 
@@ -156,7 +164,7 @@ describe("authd web UI in headless Chromium", () => {
       page.getByRole("button", { name: "Log in" }).click(),
     ]);
     assert.equal(response.status(), 403);
-    await page.getByRole("heading", { name: "Forbidden" }).waitFor();
+    await page.getByRole("heading", { name: "Not allowed" }).waitFor();
     await page.getByText("could not be accepted").waitFor();
     await screenshot(page, "06-csrf-refused");
     // Nothing was started: the profile still asks for a login.
