@@ -11,6 +11,7 @@ use std::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
+    time::{Duration, Instant},
 };
 
 use async_trait::async_trait;
@@ -73,11 +74,23 @@ impl<K: Eq + std::hash::Hash + Clone, V: Clone> Generational<K, V> {
     }
 }
 
+/// How long an origin no client has is refused from memory before the clients are read again:
+/// a client registered meanwhile (on any replica, or by the command line, which announces
+/// nothing for a new client) is seen within this, and a stream of made-up origins costs one
+/// read of the clients per this period, not one per request.
+const UNKNOWN_ORIGIN_RECHECK: Duration = Duration::from_secs(2);
+
+/// Every client's origins as read at `read_at`.
+struct KnownOrigins {
+    origins: HashSet<String>,
+    read_at: Instant,
+}
+
 /// What this replica remembers of clients, users and profiles.
 pub struct LocalCaches {
     clients: Generational<String, ClientRecord>,
     /// Every client's browser origins, as one set: any client's change forgets it.
-    origins: Generational<(), Arc<HashSet<String>>>,
+    origins: Generational<(), Arc<KnownOrigins>>,
     users: Generational<Uuid, UserRecord>,
     profiles: Generational<Uuid, Option<Profile>>,
 }
@@ -271,28 +284,33 @@ impl ClientStore for CachedClients {
         self.inner.list_clients().await
     }
 
-    /// From memory when the origin is known; otherwise every client's origins are read again
-    /// (a client registered since, on any replica, is seen at once, as a missing row is).
+    /// From memory while memory is current; an origin it does not hold is refused from memory
+    /// for [`UNKNOWN_ORIGIN_RECHECK`] after a read, then the clients are read again.
     async fn origin_allowed(&self, origin: &str) -> Result<bool, StoreError> {
         let origins = &self.shared.caches.origins;
         if self.shared.freshness.is_current()
-            && origins
-                .entries
-                .get(&())
-                .is_some_and(|known| known.contains(origin))
+            && let Some(known) = origins.entries.get(&())
         {
-            return Ok(true);
+            if known.origins.contains(origin) {
+                return Ok(true);
+            }
+            if known.read_at.elapsed() < UNKNOWN_ORIGIN_RECHECK {
+                return Ok(false);
+            }
         }
-        let read_at = origins.generation();
-        let known: HashSet<String> = self
-            .inner
-            .list_clients()
-            .await?
-            .iter()
-            .flat_map(ClientRecord::origins)
-            .collect();
-        let allowed = known.contains(origin);
-        origins.remember((), Arc::new(known), read_at);
+        let generation = origins.generation();
+        let known = KnownOrigins {
+            origins: self
+                .inner
+                .list_clients()
+                .await?
+                .iter()
+                .flat_map(ClientRecord::origins)
+                .collect(),
+            read_at: Instant::now(),
+        };
+        let allowed = known.origins.contains(origin);
+        origins.remember((), Arc::new(known), generation);
         Ok(allowed)
     }
 
