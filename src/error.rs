@@ -109,6 +109,11 @@ pub enum ClientAuthFailure {
     #[error("client authentication failed")]
     Failed,
     #[error(
+        "client authentication failed: the request carries no client credentials (send \
+         client_id, with the secret in HTTP Basic or the form, or a client_assertion)"
+    )]
+    Missing,
+    #[error(
         "client authentication failed: the assertion may be valid for at most 3600 seconds \
          (exp after iat); sign one that expires sooner"
     )]

@@ -310,6 +310,15 @@ impl Clients {
     }
 }
 
+/// A request that names no client at all, where one must authenticate: logged, and refused.
+pub fn missing_credentials() -> Error {
+    tracing::info!(
+        reason = "no client credentials",
+        "client authentication refused"
+    );
+    Error::InvalidClient(ClientAuthFailure::Missing)
+}
+
 /// A refused client authentication, logged with why.
 fn refused(client_id: &str, method: &str, reason: &str, failure: ClientAuthFailure) -> Error {
     tracing::info!(client_id, method, reason, "client authentication refused");

@@ -280,6 +280,19 @@ async fn client_assertions_may_live_an_hour_and_a_refusal_says_which_rule_failed
     assert_eq!(response.status(), 401);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error_description"], "client authentication failed");
+
+    // No credentials at all: the answer says what to send.
+    let response = app
+        .client
+        .post(app.url("/oauth/introspect"))
+        .form(&[("token", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let body: Value = response.json().await.unwrap();
+    let why = body["error_description"].as_str().unwrap();
+    assert!(why.contains("no client credentials"), "{why}");
 }
 
 #[tokio::test]

@@ -14,7 +14,9 @@ use crate::http::{
     error::OAuthError,
 };
 use crate::{
-    clients::ClientCredentials, clients::ClientRecord, error::Error, sessions::RefreshToken,
+    clients::{ClientCredentials, ClientRecord, missing_credentials},
+    error::Error,
+    sessions::RefreshToken,
     state::AppState,
 };
 
@@ -165,11 +167,16 @@ impl OAuthApi {
         form: Form<RevokeRequest>,
     ) -> Result<IntrospectionResult, OAuthError> {
         let mut form = form.0;
-        let credentials = form.client(req)?.ok_or(Error::CLIENT_AUTH_FAILED)?;
+        let credentials = form.client(req)?.ok_or_else(missing_credentials)?;
         // RFC 7662 §2.1: only an authenticated client may introspect; a public client proves
         // nothing by its id.
         let client: ClientRecord = self.0.clients.authenticate(&credentials).await?;
         if client.is_public() {
+            tracing::info!(
+                client_id = %client.client_id,
+                reason = "a public client cannot introspect",
+                "client authentication refused"
+            );
             return Err(Error::CLIENT_AUTH_FAILED.into());
         }
         let token = required(form.token, "token")?;

@@ -15,6 +15,7 @@ use crate::http::{
 };
 use crate::{
     authorization::{CODE_TTL, Params},
+    clients::missing_credentials,
     error::Error,
     state::AppState,
 };
@@ -102,7 +103,7 @@ impl ParApi {
                 client_assertion: form.client_assertion,
             },
         )?
-        .ok_or(Error::CLIENT_AUTH_FAILED)?;
+        .ok_or_else(missing_credentials)?;
         let client = state.clients.authenticate(&credentials).await?;
         if form.request_uri.is_some() {
             return Err(Error::oauth("invalid_request", "request_uri cannot be pushed").into());

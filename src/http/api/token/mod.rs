@@ -19,9 +19,14 @@ use crate::http::{
     error::OAuthError,
 };
 use crate::{
-    clients::ClientCredentials, clients::ClientRecord, error::Error, grant_type::GrantType,
-    http::callers::admitted, rate_limit::RateLimitedRoute, sessions::Continuation,
-    sessions::SessionRecord, state::AppState,
+    clients::{ClientCredentials, ClientRecord, missing_credentials},
+    error::Error,
+    grant_type::GrantType,
+    http::callers::admitted,
+    rate_limit::RateLimitedRoute,
+    sessions::Continuation,
+    sessions::SessionRecord,
+    state::AppState,
 };
 
 pub struct TokenApi(pub AppState);
@@ -216,7 +221,7 @@ async fn authenticated_client(
     form: &mut OAuthTokenRequest,
     grant_type: GrantType,
 ) -> Result<ClientRecord, Error> {
-    let credentials = form.client(req)?.ok_or(Error::CLIENT_AUTH_FAILED)?;
+    let credentials = form.client(req)?.ok_or_else(missing_credentials)?;
     let client = state.clients.authenticate(&credentials).await?;
     if !client.allows_grant(grant_type) {
         return Err(Error::oauth(
