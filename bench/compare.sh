@@ -112,6 +112,9 @@ export AUTHD_RATE_LIMIT=100000000 AUTHD_LOG=warn
 target/release/authd migrate 2>/dev/null
 client=$(target/release/authd clients create --name compare 2>/dev/null |
   python3 -c 'import json,sys; c=json.load(sys.stdin); print(c["client_id"] + ":" + c["client_secret"])')
+flow_client=$(target/release/authd clients create --name compare-flow \
+  --redirect-uri http://127.0.0.1/callback 2>/dev/null |
+  python3 -c 'import json,sys; c=json.load(sys.stdin); print(c["client_id"] + ":" + c["client_secret"])')
 # A first start creates the signing key (RSA generation takes a while); the timed one loads it.
 start first-start env AUTHD_LISTEN=127.0.0.1:0 target/release/authd serve --no-migrate
 until curl -fs "$url/readyz" >/dev/null; do sleep 0.05; done
@@ -126,6 +129,13 @@ ready_ms=$(( ($(date +%s%N) - began) / 1000000 ))
 export AUTHD_PUBLIC_URL=$url
 sleep 1
 idle_rss_kib=$(awk '/VmRSS/ {print $2}' "/proc/$authd_pid/status")
+# The same database served as a user runs it: no AUTHD_LOG, the default access log. The rounds
+# below load it beside the quiet replica, so each ratio is of two runs made side by side.
+start default env -u AUTHD_LOG AUTHD_LISTEN=127.0.0.1:0 target/release/authd serve --no-migrate
+default_url=$url
+default_pid=$pid
+until curl -fs "$default_url/readyz" >/dev/null; do sleep 0.05; done
+url=$AUTHD_PUBLIC_URL
 
 # The request path by wrk: a user's bearer token for /me, the client's for introspection.
 password=$(curl -fs "$url/register" -H 'Content-Type: application/json' \
@@ -145,10 +155,14 @@ for round in 1 2 3; do
   wrk_run "me-$round" -H "Authorization: Bearer $token" "$url/me"
   BODY="token=$token" BASIC=$basic wrk_run "introspect-$round" -s bench/wrk/form.lua \
     "$url/oauth/introspect"
+  wrk_run "default-jwks-$round" "$default_url/.well-known/jwks.json"
+  wrk_run "default-me-$round" -H "Authorization: Bearer $token" "$default_url/me"
+  BODY="token=$token" BASIC=$basic wrk_run "default-introspect-$round" -s bench/wrk/form.lua \
+    "$default_url/oauth/introspect"
   BODY=grant_type=client_credentials BASIC=$basic wrk_run "client-credentials-$round" \
     -s bench/wrk/form.lua "$url/oauth/token"
 done
-kill "$bare_pid"
+kill "$bare_pid" "$default_pid"
 
 run jwks --target "$url" --scenario jwks --concurrency "$concurrency"
 run verify --target "$url" --scenario verify --concurrency "$concurrency"
@@ -167,6 +181,8 @@ for round in 1 2 3; do
   sed 's/^/    /' "$out/login-$round.txt"
 done
 run client-credentials --target "$url" --scenario client-credentials --client "$client" --concurrency "$concurrency"
+run code-flow --target "$url" --scenario code-flow --client "$flow_client" --scope openid \
+  --concurrency "$concurrency"
 "$load" --target "$url" --scenario mixed --client "$client" --duration "$duration" \
   --concurrency "$concurrency" --json "$out/mixed.json" >"$out/mixed.txt" &
 mixed_pid=$!
@@ -232,6 +248,12 @@ path_rows = [
     ("GET /.well-known/jwks.json", wrk("jwks"), f"{wrk_ratio('jwks', 'ping'):.2f} of /ping (target >= 0.9)"),
     ("client_credentials (RS256)", wrk("client-credentials"),
      f"{wrk('client-credentials')/rs256_limit:.2f} of the signing limit (target >= 0.8)"),
+    ("default settings: GET /me", wrk("default-me"),
+     f"{wrk_ratio('default-me', 'me'):.2f} of AUTHD_LOG=warn (target >= 0.9)"),
+    ("default settings: GET /.well-known/jwks.json", wrk("default-jwks"),
+     f"{wrk_ratio('default-jwks', 'jwks'):.2f} of AUTHD_LOG=warn (target >= 0.9)"),
+    ("default settings: POST /oauth/introspect", wrk("default-introspect"),
+     f"{wrk_ratio('default-introspect', 'introspect'):.2f} of AUTHD_LOG=warn (target >= 0.9)"),
 ]
 print()
 print("the request path, by wrk (one token, its cache warm): medians of 3 alternating rounds")
@@ -252,6 +274,8 @@ rows = [
      f"{slowdown:.2f}x, median of 3 rounds (target <= 3)"),
     ("client-credentials (RS256)", f"{rps('client-credentials'):.0f} rps",
      f"{rps('client-credentials')/rs256_limit:.2f} of the signing limit (target >= 0.80)"),
+    ("code flow (openid: access + ID token, a session)", f"{rps('code-flow'):.0f} rps",
+     f"{rps('code-flow')/rps('client-credentials'):.2f} of client-credentials (target >= 0.45)"),
     ("mixed", f"{rps('mixed'):.0f} rps", f"{r('mixed')['errors']} errors"),
     ("RSS idle / peak under mixed, after all the above", f"{mb(idle_kib)} / {mb(peak_kib)} MB", "the replica every run above loaded"),
     ("RSS, fresh replica: idle / mixed / cache full", f"{mb(fresh_idle)} / {mb(fresh_mixed)} / {mb(fresh_full)} MB", "targets < 30 / < 100 / < 100 MB"),

@@ -67,6 +67,8 @@ fn config() -> Config {
         cors_origins: Vec::new(),
         require_par: false,
         pkce_policy: authd::clients::PkcePolicy::NonceAllowed,
+        access_log: authd::telemetry::AccessLog::Writes,
+        client_rate_limit: None,
         dynamic_registration: false,
         registration_token: None,
     }

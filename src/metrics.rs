@@ -70,6 +70,8 @@ pub struct Snapshot<'a> {
     pub probes: &'a [std::sync::Arc<dyn Probe>],
     pub keys: KeyCensus,
     pub hasher: HasherLoad,
+    /// Log lines dropped because stderr could not keep up (`telemetry::dropped_log_lines`).
+    pub log_lines_dropped: u64,
 }
 
 impl Metrics {
@@ -316,6 +318,13 @@ fn scraped(now: &Snapshot<'_>) -> Vec<MetricFamily> {
                 .unwrap_or_default(),
         ),
         family(
+            "authd_log_lines_dropped_total",
+            "Log lines (access lines included) dropped because stderr could not keep up: \
+             requests never wait for the log",
+            MetricType::COUNTER,
+            vec![(vec![], now.log_lines_dropped as f64)],
+        ),
+        family(
             "authd_argon2_tasks",
             "Password hashes waiting for a core (queued) and being computed (running)",
             MetricType::GAUGE,
@@ -384,6 +393,7 @@ mod tests {
         let text = metrics.render(&Snapshot {
             probes: &[],
             keys: KeyCensus::default(),
+            log_lines_dropped: 0,
             hasher: HasherLoad {
                 queued: 0,
                 running: 0,

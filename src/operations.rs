@@ -85,6 +85,7 @@ impl Operations {
             probes: &self.probes,
             keys: self.key_ring.census(self.clock.now()),
             hasher: self.accounts.hasher_load(),
+            log_lines_dropped: crate::telemetry::dropped_log_lines(),
         })
     }
 

@@ -1,7 +1,9 @@
 //! Rate-limit policies, shared by replicas through the store and falling back to a per-replica
 //! window when the shared store cannot answer:
 //! - [`RateLimiter`]: requests per client IP and route, in a sliding one-second window;
-//! - [`LoginThrottle`]: failed logins per username and client IP, in a longer window.
+//! - [`LoginThrottle`]: failed logins per username and client IP, in a longer window;
+//! - [`ClientRateLimiter`]: an authenticated client's requests, from wherever they come, in a
+//!   sliding one-second window.
 
 use std::{
     net::IpAddr,
@@ -68,11 +70,24 @@ impl Windows {
             return Ok(());
         };
         self.metrics.rate_limited(route);
-        let route = route.as_str();
-        let second = self.clock.now().unix_timestamp();
-        if self.last_warning.swap(second, Ordering::Relaxed) != second {
-            tracing::warn!(route, %client_ip, "rate limit exceeded: refusing requests");
+        if self.first_refusal_this_second() {
+            tracing::warn!(route = route.as_str(), %client_ip, "rate limit exceeded: refusing requests");
         }
+        Err(Error::RateLimited { retry_after })
+    }
+
+    /// Whether no refusal was logged yet this second.
+    fn first_refusal_this_second(&self) -> bool {
+        let second = self.clock.now().unix_timestamp();
+        self.last_warning.swap(second, Ordering::Relaxed) != second
+    }
+
+    /// The error for a refusal, counted under `route`; the caller logs whom it refused.
+    fn refuse_quietly(&self, decision: RateDecision, route: RateLimitedRoute) -> Result<(), Error> {
+        let RateDecision::Limited { retry_after } = decision else {
+            return Ok(());
+        };
+        self.metrics.rate_limited(route);
         Err(Error::RateLimited { retry_after })
     }
 }
@@ -106,6 +121,58 @@ impl RateLimiter {
             .decide(&key, self.limit.get(), self.window, Tally::Count)
             .await;
         self.windows.refuse(decision, route, client_ip)
+    }
+}
+
+/// Requests per authenticated client, across replicas: one misbehaving service cannot starve
+/// every other client's token and introspection requests. A client's own limit, else the
+/// server's default; none at all costs nothing (no round trip).
+pub struct ClientRateLimiter {
+    windows: Windows,
+    default: Option<NonZeroU32>,
+    window: Duration,
+}
+
+impl ClientRateLimiter {
+    pub fn new(
+        shared: Arc<dyn RateLimitStore>,
+        default: Option<NonZeroU32>,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            windows: Windows::new(shared, clock, metrics),
+            default,
+            window: Duration::from_secs(1),
+        }
+    }
+
+    /// Counts one request of `client_id`, whose own limit is `limit`, or refuses it with the
+    /// time to wait.
+    pub async fn check(&self, client_id: &str, limit: Option<NonZeroU32>) -> Result<(), Error> {
+        let Some(limit) = limit.or(self.default) else {
+            return Ok(());
+        };
+        let decision = self
+            .windows
+            .decide(
+                &format!("client:{client_id}"),
+                limit.get(),
+                self.window,
+                Tally::Count,
+            )
+            .await;
+        if let RateDecision::Limited { .. } = decision
+            && self.windows.first_refusal_this_second()
+        {
+            tracing::warn!(
+                client_id,
+                limit = limit.get(),
+                "client over its rate limit: refusing its requests"
+            );
+        }
+        self.windows
+            .refuse_quietly(decision, RateLimitedRoute::Client)
     }
 }
 

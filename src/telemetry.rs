@@ -1,8 +1,9 @@
 //! Logs and traces: one `tracing` subscriber feeds both.
 //!
 //! - Logs: JSON lines for `serve` (each with the request span's fields: request id, trace id,
-//!   route, client IP), human-readable for `dev`. Filter with `AUTHD_LOG` (or `RUST_LOG`), e.g.
-//!   `AUTHD_LOG=authd=debug,info`.
+//!   route, client IP), human-readable for `dev`, written to stderr by a thread of their own.
+//!   Filter with `AUTHD_LOG` (or `RUST_LOG`), e.g. `AUTHD_LOG=authd=debug,info`. The access
+//!   log (a line per answered request) is chosen apart, with `AUTHD_ACCESS_LOG` ([`access`]).
 //! - Traces: every `tracing` span is also an OpenTelemetry span, so log lines carry a trace id and
 //!   a caller's W3C `traceparent` is honoured. Spans leave the process only when an OTLP endpoint
 //!   is configured with the standard variables (`OTEL_EXPORTER_OTLP_ENDPOINT` or
@@ -10,9 +11,14 @@
 //!   see [`otlp`], and the `OTEL_*` settings the SDK reads: `OTEL_SERVICE_NAME`,
 //!   `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER`, `OTEL_BSP_*`).
 
+mod access;
+mod lines;
 mod otlp;
 
-use std::io::{self, IsTerminal};
+use std::{
+    io::{self, IsTerminal},
+    sync::OnceLock,
+};
 
 use opentelemetry::{KeyValue, trace::TracerProvider as _};
 use opentelemetry_sdk::{
@@ -30,11 +36,28 @@ use tracing_subscriber::{
     util::SubscriberInitExt,
 };
 
-/// The name of the span each request runs in (`http::observe` opens it): its fields are on
-/// every log line of the request, and it is the one span of authd's the log layer keeps.
+/// The name of the span each request runs in when spans are exported (`http::observe` opens
+/// it), and of the `span` object that names the request on each of its log lines.
 pub const REQUEST_SPAN: &str = "request";
 
+pub use access::{AccessLog, AccessRecord, record as record_access};
+pub use lines::{RequestContext, in_request};
 pub use otlp::OtlpError;
+
+/// How many log lines the non-blocking writer holds for stderr at most; beyond, lines are
+/// dropped (and counted) rather than a request waiting for a slow terminal or pipe.
+const BUFFERED_LINES: usize = 65_536;
+
+/// The writer's count of lines it dropped, once a serving process has one.
+static WRITER_DROPS: OnceLock<tracing_appender::non_blocking::ErrorCounter> = OnceLock::new();
+
+/// Log lines dropped because stderr could not keep up: access lines and others.
+pub fn dropped_log_lines() -> u64 {
+    let writer = WRITER_DROPS
+        .get()
+        .map_or(0, |counter| counter.dropped_lines());
+    access::dropped() + u64::try_from(writer).unwrap_or(u64::MAX)
+}
 
 #[derive(Debug, Clone, Copy)]
 pub enum LogFormat {
@@ -46,12 +69,20 @@ pub enum LogFormat {
 #[must_use = "dropping the guard without shutdown() may lose the last spans"]
 pub struct Telemetry {
     provider: SdkTracerProvider,
+    /// Writes the lines still queued when dropped.
+    _log_writer: tracing_appender::non_blocking::WorkerGuard,
 }
 
 impl Telemetry {
     /// Sends what the batch processor still holds. Blocking: runs off the async workers.
     pub async fn shutdown(self) {
-        let provider = self.provider;
+        let Self {
+            provider,
+            _log_writer,
+        } = self;
+        // The access lines still queued go to the writer, which writes them when dropped.
+        let _ =
+            tokio::task::spawn_blocking(|| access::flush(std::time::Duration::from_secs(2))).await;
         let flushed = tokio::task::spawn_blocking(move || provider.shutdown()).await;
         if let Ok(Err(err)) = flushed {
             eprintln!("authd: could not flush traces: {err}");
@@ -70,8 +101,18 @@ pub fn init(format: LogFormat) -> Result<Telemetry, OtlpError> {
     // only to be dropped: the request's trace id, all a log line needs, is minted by
     // `http::observe` instead.
     let exporting = exporter.is_some();
+    EXPORTING.store(exporting, std::sync::atomic::Ordering::Relaxed);
     let provider = tracer_provider(exporter);
-    let logs = tracing_subscriber::registry().with(log_layer(format, io::stderr, log_filter()));
+    // Every line, the access log's included, is written to stderr by one thread of its own:
+    // a request never waits for a write, and no two lines interleave.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(true)
+        .buffered_lines_limit(BUFFERED_LINES)
+        .thread_name("authd-log-writer")
+        .finish(io::stderr());
+    let _ = WRITER_DROPS.set(writer.error_counter());
+    access::start(format, writer.clone());
+    let logs = tracing_subscriber::registry().with(log_layer(format, writer, log_filter()));
     // Not `.with(Option<layer>)`: an absent layer counts as one that wants every span, so the
     // registry would build each `tracing` span of every request only to drop it unread.
     let _ = if exporting {
@@ -79,7 +120,10 @@ pub fn init(format: LogFormat) -> Result<Telemetry, OtlpError> {
     } else {
         logs.try_init()
     };
-    Ok(Telemetry { provider })
+    Ok(Telemetry {
+        provider,
+        _log_writer: guard,
+    })
 }
 
 /// Logs only, for one-shot commands (`migrate`, `keys rotate`): nothing to trace.
@@ -104,10 +148,8 @@ pub fn log_filter() -> EnvFilter {
     }
 }
 
-/// Log lines to `writer`, filtered by `filter` (see [`log_filter`]): JSON objects (the event's fields at the
-/// top level, the request span's fields under `span`), or compact text. Of the spans, only the
-/// request's is logged: it names the request, and the others (a Redis command, a query) would
-/// cost a formatting each for nothing a log line needs.
+/// Log lines to `writer`, filtered by `filter` (see [`log_filter`]): JSON objects (the
+/// event's fields at the top level, the request's under `span`), or compact text.
 pub fn log_layer<S, W>(format: LogFormat, writer: W, filter: EnvFilter) -> impl Layer<S> + use<S, W>
 where
     S: Subscriber + for<'span> LookupSpan<'span>,
@@ -117,20 +159,20 @@ where
     // codes are noise in every line.
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(writer)
-        .with_ansi(io::stderr().is_terminal());
-    let layer = match format {
-        LogFormat::Json => layer
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .boxed(),
-        LogFormat::Pretty => layer.compact().boxed(),
-    };
-    let request_span_only =
-        filter_fn(|metadata| !metadata.is_span() || metadata.name() == REQUEST_SPAN);
-    layer.with_filter(filter.and(request_span_only))
+        .with_ansi(io::stderr().is_terminal())
+        .event_format(lines::Lines(format));
+    // No span is logged: a line names its request from the task's [`RequestContext`], so the
+    // layer never formats a span's fields (a cost every request would pay).
+    let events_only = filter_fn(|metadata| !metadata.is_span());
+    layer.with_filter(filter.and(events_only))
 }
+
+/// Whether spans leave the process: only then does a request get a `tracing` span.
+pub fn exporting_spans() -> bool {
+    EXPORTING.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+static EXPORTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Turns authd's own `tracing` spans (and the events within them) into OpenTelemetry spans for
 /// `provider`, whatever the log filter says. Other crates' spans stay out: the exporter's own

@@ -19,6 +19,7 @@ pub use registration::{Checked, Registration};
 use crate::{
     clock::Clock,
     error::{ClientAuthFailure, Error},
+    rate_limit::ClientRateLimiter,
     store::{ClientStore, PreviousSecret},
 };
 
@@ -67,6 +68,7 @@ pub struct Clients {
     store: Arc<dyn ClientStore>,
     clock: Arc<dyn Clock>,
     assertions: Option<ClientAssertions>,
+    rate_limits: Option<ClientRateLimiter>,
 }
 
 impl Clients {
@@ -75,7 +77,14 @@ impl Clients {
             store,
             clock,
             assertions: None,
+            rate_limits: None,
         }
+    }
+
+    /// Also counts each authenticated client's requests against its rate limit.
+    pub fn with_rate_limits(mut self, limiter: ClientRateLimiter) -> Self {
+        self.rate_limits = Some(limiter);
+        self
     }
 
     /// Also accepts `private_key_jwt` assertions, checked by `assertions`.
@@ -213,7 +222,21 @@ impl Clients {
     /// nor answer says which client ids exist: every secret failure is the same
     /// `invalid_client`. A signed assertion's failure names the rule it broke. Every failure
     /// is logged with why (never the secret or the assertion).
+    ///
+    /// An authenticated client's request then counts against its rate limit (failed attempts
+    /// do not: anyone could otherwise spend a client's quota by sending its id).
     pub async fn authenticate(
+        &self,
+        credentials: &ClientCredentials,
+    ) -> Result<ClientRecord, Error> {
+        let client = self.verify_credentials(credentials).await?;
+        if let Some(limiter) = &self.rate_limits {
+            limiter.check(&client.client_id, client.rate_limit).await?;
+        }
+        Ok(client)
+    }
+
+    async fn verify_credentials(
         &self,
         credentials: &ClientCredentials,
     ) -> Result<ClientRecord, Error> {
@@ -347,6 +370,7 @@ fn record(
         allowed_origins: checked.allowed_origins,
         verified: checked.verified,
         application_type: checked.application_type,
+        rate_limit: checked.rate_limit,
         created_at,
     }
 }

@@ -1,5 +1,7 @@
 //! What a client registration may say, checked once, for the command line and RFC 7591 alike.
 
+use std::num::NonZeroU32;
+
 use super::redirect_uri;
 use crate::{
     error::Error,
@@ -32,6 +34,8 @@ pub struct Registration {
     pub verified: bool,
     /// `None`: `native` if a redirect URI uses a private-use scheme, else `web`.
     pub application_type: Option<ApplicationType>,
+    /// Requests per second; `None`: the server's `AUTHD_CLIENT_RATE_LIMIT`.
+    pub rate_limit: Option<NonZeroU32>,
 }
 
 /// A registration that passed every rule.
@@ -50,6 +54,7 @@ pub struct Checked {
     pub allowed_origins: Vec<String>,
     pub verified: bool,
     pub application_type: ApplicationType,
+    pub rate_limit: Option<NonZeroU32>,
 }
 
 impl From<&ClientRecord> for Registration {
@@ -73,6 +78,7 @@ impl From<&ClientRecord> for Registration {
             allowed_origins: client.allowed_origins.clone(),
             verified: client.verified,
             application_type: Some(client.application_type),
+            rate_limit: client.rate_limit,
         }
     }
 }
@@ -200,6 +206,7 @@ impl Registration {
             allowed_origins: dedup(allowed_origins),
             verified: self.verified,
             application_type,
+            rate_limit: self.rate_limit,
         })
     }
 }

@@ -3,7 +3,7 @@
 //! Each prints JSON, so scripts can capture what they need (a secret is printed only at
 //! creation, and only then).
 
-use std::path::Path;
+use std::{num::NonZeroU32, path::Path};
 
 use serde_json::{Value, json};
 
@@ -110,6 +110,9 @@ fn apply(fields: ClientFieldArgs, registration: &mut Registration) -> Result<(),
     if !fields.post_logout_redirect_uris.is_empty() {
         registration.post_logout_redirect_uris = fields.post_logout_redirect_uris;
     }
+    if let Some(choice) = fields.rate_limit {
+        registration.rate_limit = choice.0;
+    }
     if let Some(choice) = fields.pkce {
         registration.pkce = choice.0;
     }
@@ -182,6 +185,7 @@ fn describe(client: &ClientRecord) -> Value {
         "allowed_origins": client.allowed_origins,
         "cors_origins": client.origins(),
         "verified": client.verified,
+        "rate_limit": client.rate_limit.map(NonZeroU32::get),
         "jwks": client.jwks.as_deref().and_then(|jwks| serde_json::from_str::<Value>(jwks).ok()),
         "created_at": client.created_at.unix_timestamp(),
         "previous_secret_expires_at": client

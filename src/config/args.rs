@@ -6,7 +6,10 @@ use std::{num::NonZeroU32, path::PathBuf, time::Duration};
 use clap::Args;
 use ipnet::IpNet;
 
-use crate::store::{ApplicationType, PkcePolicy};
+use crate::{
+    store::{ApplicationType, PkcePolicy},
+    telemetry::AccessLog,
+};
 
 #[derive(Args)]
 pub struct DatabaseArgs {
@@ -90,6 +93,12 @@ pub struct ClientFieldArgs {
     /// update, replaces the allowed ones.
     #[arg(long = "grant-type")]
     pub grant_types: Vec<String>,
+
+    /// Requests per second the client may make at the token, introspection, revocation and PAR
+    /// endpoints, across replicas (then 429 with Retry-After); `default` follows the server's
+    /// AUTHD_CLIENT_RATE_LIMIT.
+    #[arg(long, value_parser = client_rate_limit)]
+    pub rate_limit: Option<RateLimitChoice>,
 
     /// Whether requests without PKCE may carry an OpenID Connect nonce instead:
     /// `required` or `nonce-allowed`; `default` follows the server's AUTHD_PKCE_POLICY.
@@ -250,6 +259,18 @@ pub struct CommonArgs {
     #[arg(long, env = "AUTHD_HEADER_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub header_timeout: Duration,
 
+    /// Requests per second each client may make at the token, introspection, revocation and
+    /// PAR endpoints, counted across replicas, for clients without a limit of their own
+    /// (`authd clients update --rate-limit N`). 0 (the default): no limit but the client's own.
+    #[arg(long, env = "AUTHD_CLIENT_RATE_LIMIT", default_value_t = 0)]
+    pub client_rate_limit: u32,
+
+    /// Which requests get an access line: `off`, `errors` (4xx and 5xx answers), `writes`
+    /// (every request but GET, HEAD and OPTIONS, and every error: the default) or `all`. Apart
+    /// from AUTHD_LOG, which filters every other line.
+    #[arg(long, env = "AUTHD_ACCESS_LOG", default_value = "writes", value_parser = access_log)]
+    pub access_log: AccessLog,
+
     /// Comma-separated origins whose browser scripts may call authd (CORS), e.g.
     /// `https://app.example.com`. Empty (the default): no cross-origin access.
     #[arg(long, env = "AUTHD_CORS_ORIGINS", value_delimiter = ',')]
@@ -288,6 +309,24 @@ pub struct CommonArgs {
     /// Argon2id lanes (OWASP: 1).
     #[arg(long, env = "AUTHD_ARGON2_PARALLELISM", default_value = "1")]
     pub argon2_parallelism: u32,
+}
+
+/// `--rate-limit` of a client: a limit of its own, or `None` for the server's.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimitChoice(pub Option<NonZeroU32>);
+
+fn client_rate_limit(value: &str) -> Result<RateLimitChoice, String> {
+    if value == "default" {
+        return Ok(RateLimitChoice(None));
+    }
+    value
+        .parse::<NonZeroU32>()
+        .map(|limit| RateLimitChoice(Some(limit)))
+        .map_err(|_| "must be a positive number of requests per second, or `default`".to_owned())
+}
+
+fn access_log(value: &str) -> Result<AccessLog, String> {
+    AccessLog::parse(value).ok_or_else(|| format!("must be one of {}", AccessLog::NAMES.join(", ")))
 }
 
 fn pkce_policy(value: &str) -> Result<PkcePolicy, String> {

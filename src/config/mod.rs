@@ -18,7 +18,7 @@ pub use cli::{
 };
 pub use master_keys::parse_master_key;
 
-use crate::{exchange::TrustFile, store::PkcePolicy};
+use crate::{exchange::TrustFile, store::PkcePolicy, telemetry::AccessLog};
 
 /// The issuer when none is configured: authd on its default port of this machine.
 pub const DEFAULT_ISSUER: &str = "http://localhost:8080";
@@ -72,6 +72,10 @@ pub struct Config {
     pub login_failure_window: Duration,
     pub max_connections: usize,
     pub header_timeout: Duration,
+    /// Requests per second per client, for clients without a limit of their own.
+    pub client_rate_limit: Option<NonZeroU32>,
+    /// Which answered requests get an access line.
+    pub access_log: AccessLog,
     /// Origins allowed cross-origin access, each `scheme://host[:port]`; empty means none.
     pub cors_origins: Vec<String>,
     /// Every authorization request must be pushed first (RFC 9126 §6).
@@ -257,6 +261,8 @@ impl Config {
             login_failure_window: args.login_failure_window,
             max_connections: args.max_connections,
             header_timeout: args.header_timeout,
+            access_log: args.access_log,
+            client_rate_limit: NonZeroU32::new(args.client_rate_limit),
             cors_origins,
             require_par: args.require_par,
             pkce_policy: args.pkce_policy,

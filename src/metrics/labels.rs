@@ -73,5 +73,9 @@ closed_labels! {
         Authorize => "authorize",
         /// Failed logins per username and address (`rate_limit::LoginThrottle`).
         LoginFailures => "login-failures",
+        /// One client's requests at the token, introspection, revocation and PAR endpoints,
+        /// whatever address they come from (`rate_limit::ClientRateLimiter`); the client's id
+        /// is in the log, not in a label.
+        Client => "client",
     }
 }

@@ -24,7 +24,7 @@ use crate::{
     oidc::IdTokens,
     operations::{Operations, Retention},
     possession::{DpopVerifier, PopNonces},
-    rate_limit::{LoginThrottle, RateLimiter},
+    rate_limit::{ClientRateLimiter, LoginThrottle, RateLimiter},
     sessions::Sessions,
     state::AppState,
     store::{ClientStore, ProfileStore, Stores, UserStore},
@@ -95,14 +95,21 @@ impl AppState {
         let users_service = Arc::new(Users::new(users, profiles.clone(), clock.clone()));
         let trust = config.trust.clone();
         let targets = Arc::new(Targets::new(trust.clone(), config.audience.clone()));
-        let clients = Arc::new(Clients::new(clients, clock.clone()).with_assertions(
-            ClientAssertions::new(
-                &config.issuer,
-                &config.public_url,
-                stores.proof_state.clone(),
-                clock.clone(),
-            ),
-        ));
+        let clients = Arc::new(
+            Clients::new(clients, clock.clone())
+                .with_assertions(ClientAssertions::new(
+                    &config.issuer,
+                    &config.public_url,
+                    stores.proof_state.clone(),
+                    clock.clone(),
+                ))
+                .with_rate_limits(ClientRateLimiter::new(
+                    stores.rate_limits.clone(),
+                    config.client_rate_limit,
+                    clock.clone(),
+                    metrics.clone(),
+                )),
+        );
         Ok(Self {
             external_issuers: Arc::new(ExternalIssuers::new(
                 &trust.issuers,

@@ -1,5 +1,7 @@
 //! Registered clients and the consents users gave them.
 
+use std::num::NonZeroU32;
+
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -136,6 +138,9 @@ pub struct ClientRecord {
     /// until an operator says so, and the consent page tells the user.
     pub verified: bool,
     pub application_type: ApplicationType,
+    /// Requests per second at the endpoints a client authenticates to; `None`: the server's
+    /// default.
+    pub rate_limit: Option<NonZeroU32>,
     pub created_at: OffsetDateTime,
 }
 

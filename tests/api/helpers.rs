@@ -86,6 +86,8 @@ pub struct AppOptions {
     pub session_max_lifetime: time::Duration,
     /// `AUTHD_PKCE_POLICY`.
     pub pkce_policy: authd::clients::PkcePolicy,
+    /// `AUTHD_CLIENT_RATE_LIMIT`.
+    pub client_rate_limit: Option<std::num::NonZeroU32>,
 }
 
 impl Default for AppOptions {
@@ -112,6 +114,7 @@ impl Default for AppOptions {
             trust: None,
             session_max_lifetime: time::Duration::days(30),
             pkce_policy: authd::clients::PkcePolicy::NonceAllowed,
+            client_rate_limit: None,
         }
     }
 }
@@ -155,6 +158,8 @@ pub fn test_config(options: &AppOptions) -> Config {
         cors_origins: options.cors_origins.clone(),
         require_par: options.require_par,
         pkce_policy: options.pkce_policy,
+        access_log: authd::telemetry::AccessLog::All,
+        client_rate_limit: options.client_rate_limit,
         dynamic_registration: options.dynamic_registration,
         registration_token: options
             .registration_token

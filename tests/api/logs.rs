@@ -154,16 +154,29 @@ async fn a_whole_session_is_logged_as_json_lines_with_request_ids_and_security_e
             })
             .unwrap_or_else(|| panic!("no access line for {request_id}:\n{log}"))
     };
-    let me_line = answered("me-42");
-    assert_eq!(me_line["level"], "INFO");
-    assert_eq!(me_line["status"], 200);
-    assert!(me_line["latency_ms"].as_f64().unwrap() > 0.0);
-    assert_eq!(me_line["route"], "/me");
-    assert_eq!(field(me_line, &["span", "http.request.method"]), "GET");
-    assert_eq!(field(me_line, &["span", "client.address"]), "127.0.0.1");
-    let trace_id = field(me_line, &["span", "trace_id"]).as_str().unwrap();
+    // The default access log (`writes`): every state-changing request and every error, not the
+    // reads that succeed.
+    let login_line = answered("login");
+    assert_eq!(login_line["level"], "INFO");
+    assert_eq!(login_line["status"], 200);
+    assert!(login_line["latency_ms"].as_f64().unwrap() > 0.0);
+    assert_eq!(login_line["route"], "/oauth/token");
+    assert_eq!(field(login_line, &["span", "http.request.method"]), "POST");
+    assert_eq!(field(login_line, &["span", "client.address"]), "127.0.0.1");
+    let trace_id = field(login_line, &["span", "trace_id"]).as_str().unwrap();
     assert!(trace_id.len() == 32 && trace_id.bytes().all(|b| b.is_ascii_hexdigit()));
     assert_eq!(answered("reuse")["status"], 400);
+    let refused_read = answered("revoked");
+    assert_eq!(refused_read["status"], 401);
+    assert_eq!(refused_read["route"], "/me");
+    assert_eq!(field(refused_read, &["span", "http.request.method"]), "GET");
+    assert!(
+        !lines
+            .iter()
+            .any(|line| line["message"] == "answered"
+                && field(line, &["span", "request_id"]) == "me-42"),
+        "a read that succeeded is not in the default access log"
+    );
 
     // Security events, with the user's id.
     let event = |message: &str| {

@@ -83,6 +83,10 @@ struct RegisteredClient {
     pkce_policy: String,
     /// The origins that may call from browsers: the registered ones, or the redirect URIs'.
     allowed_cors_origins: Vec<String>,
+    /// Requests per second this client may make (set by an operator); absent: the server's
+    /// default, if any.
+    #[oai(skip_serializing_if_is_none)]
+    rate_limit: Option<u32>,
 }
 
 /// Every answer of the endpoint: one type, so that a body poem-openapi cannot parse is answered
@@ -306,6 +310,8 @@ fn registration(metadata: ClientMetadata) -> Result<Registration, RegistrationAn
         // Anyone may register any name: nobody has vouched for it (the consent page says so).
         verified: false,
         application_type: Some(application_type),
+        // An operator's to set: a client that chose its own limit would choose none.
+        rate_limit: None,
     })
 }
 
@@ -334,5 +340,6 @@ fn describe(client: &ClientRecord, client_secret: Option<String>) -> RegisteredC
         application_type: client.application_type.as_str().to_owned(),
         pkce_policy: client.pkce.map_or("default", PkcePolicy::as_str).to_owned(),
         allowed_cors_origins: client.origins(),
+        rate_limit: client.rate_limit.map(std::num::NonZeroU32::get),
     }
 }

@@ -20,14 +20,21 @@ use poem::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     web::Json,
 };
-use tracing::{Instrument, field::Empty};
+use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::http::{
     client_ip, json_error,
     plumbing::hygiene::{add_safety_headers, read_bounded_body},
 };
-use crate::{metrics::Metrics, state::AppState, telemetry::REQUEST_SPAN};
+use crate::{
+    metrics::Metrics,
+    state::AppState,
+    telemetry::{
+        AccessLog, AccessRecord, REQUEST_SPAN, RequestContext, exporting_spans, in_request,
+        record_access,
+    },
+};
 
 /// Names a request in the logs of every replica and of the client; echoed on every answer.
 pub const REQUEST_ID: &str = "x-request-id";
@@ -36,7 +43,8 @@ pub const REQUEST_ID: &str = "x-request-id";
 /// written to every log line of the request.
 const MAX_REQUEST_ID_LEN: usize = 128;
 
-/// Routes that orchestrators and scrapers call every few seconds: logged at debug only.
+/// Routes that orchestrators and scrapers call every few seconds: logged at debug only, never
+/// in the access log.
 const QUIET_ROUTES: [&str; 4] = ["/healthz", "/readyz", "/metrics", "/ping"];
 
 pub struct Observer {
@@ -47,6 +55,8 @@ pub struct Observer {
     deadline: Duration,
     /// `Strict-Transport-Security`, when authd is reached over https.
     hsts: Option<HeaderValue>,
+    /// Which answers get an access line (`AUTHD_ACCESS_LOG`).
+    access_log: AccessLog,
 }
 
 impl Observer {
@@ -57,6 +67,7 @@ impl Observer {
             trusted_proxies: state.config.trusted_proxies.clone().into(),
             deadline: state.config.request_timeout,
             hsts: hsts(&state.config.public_url),
+            access_log: state.config.access_log,
         }
     }
 
@@ -69,38 +80,48 @@ impl Observer {
         // Every field here is on every log line of the request, and every later `record` makes
         // the JSON log layer re-encode them all: what is known only at the end goes to the
         // trace alone (`set_attribute`) and to the one `answered` line.
-        let span = tracing::info_span!(
-            REQUEST_SPAN,
-            otel.name = method.as_str(),
-            otel.kind = "server",
-            http.request.method = method.as_str(),
-            client.address = %client_ip(&request, &self.trusted_proxies),
-            request_id = request_id.to_str().unwrap_or_default(),
-            trace_id = Empty,
-        );
+        let client = client_ip(&request, &self.trusted_proxies);
         // A caller's W3C `traceparent` makes this request a child of its span.
         let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
             propagator.extract(&HeaderExtractor(request.headers()))
         });
         let callers_trace = parent.span().span_context().trace_id();
-        span.set_parent(parent);
+        // A span only when spans leave the process: the log lines name the request from the
+        // task's context, which costs nothing until a line is written.
+        let span = exporting_spans().then(|| {
+            let span = tracing::info_span!(
+                REQUEST_SPAN,
+                otel.name = method.as_str(),
+                otel.kind = "server",
+                http.request.method = method.as_str(),
+            );
+            span.set_parent(parent);
+            span
+        });
         // The span's trace when spans are exported; else the caller's, or a fresh one, so that
         // every log line of a request carries a trace id either way.
-        let spans_trace = span.context().span().span_context().trace_id();
+        let spans_trace = span.as_ref().map_or(TraceId::INVALID, |span| {
+            span.context().span().span_context().trace_id()
+        });
         let exported = spans_trace != TraceId::INVALID;
         let trace_id = [spans_trace, callers_trace]
             .into_iter()
             .find(|id| *id != TraceId::INVALID)
             .unwrap_or_else(|| TraceId::from_bytes(rand::random::<[u8; 16]>()));
-        span.record("trace_id", tracing::field::display(trace_id));
-
-        let (route, mut response) = self
-            .answer(endpoint, request)
-            .instrument(span.clone())
-            .await;
+        let context = RequestContext {
+            method: static_method(&method),
+            client,
+            request_id: request_id.to_str().unwrap_or_default().to_owned(),
+            trace_id: trace_id.to_string(),
+        };
+        let answering = self.answer(endpoint, request);
+        let (route, mut response) = match &span {
+            Some(span) => in_request(context.clone(), answering.instrument(span.clone())).await,
+            None => in_request(context.clone(), answering).await,
+        };
         let status = response.status();
         let elapsed = started.elapsed();
-        if exported {
+        if let Some(span) = span.as_ref().filter(|_| exported) {
             span.record("otel.name", format!("{method} {route}").as_str());
             span.set_attribute("http.route", route.to_string());
             span.set_attribute("http.response.status_code", i64::from(status.as_u16()));
@@ -110,7 +131,23 @@ impl Observer {
         }
         self.metrics
             .observe_request(&route, method.as_str(), status, elapsed);
-        span.in_scope(|| log_answer(&route, status, elapsed));
+        if QUIET_ROUTES.contains(&&*route) {
+            tracing::debug!(
+                route = &*route,
+                status = status.as_u16(),
+                request_id = context.request_id,
+                "answered"
+            );
+        } else if self.access_log.records(&method, status) {
+            record_access(AccessRecord {
+                at: std::time::SystemTime::now(),
+                method,
+                route,
+                status,
+                latency: elapsed,
+                context,
+            });
+        }
         response.headers_mut().insert(REQUEST_ID, request_id);
         if status == StatusCode::METHOD_NOT_ALLOWED
             && let Some(allow) = self.allowed_methods.get(uri.path())
@@ -168,14 +205,23 @@ fn route_of(pattern: Option<&PathPattern>) -> Arc<str> {
         .unwrap_or_else(|| Arc::from("unmatched"))
 }
 
-fn log_answer(route: &str, status: StatusCode, elapsed: Duration) {
-    let status = status.as_u16();
-    let latency_ms = elapsed.as_secs_f64() * 1e3;
-    if QUIET_ROUTES.contains(&route) {
-        tracing::debug!(route, status, latency_ms, "answered");
-    } else {
-        tracing::info!(route, status, latency_ms, "answered");
-    }
+/// The method's name, for methods a route answers; anything else is `OTHER`, as OpenTelemetry's
+/// HTTP conventions spell an unknown method (a client may send any token as a method).
+fn static_method(method: &poem::http::Method) -> &'static str {
+    use poem::http::Method;
+    [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::HEAD,
+        Method::OPTIONS,
+    ]
+    .into_iter()
+    .zip(["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"])
+    .find_map(|(known, name)| (known == *method).then_some(name))
+    .unwrap_or("OTHER")
 }
 
 /// The caller's `X-Request-Id` when it is a sane token, else a fresh UUID. Kept as the header

@@ -1,5 +1,7 @@
 //! `clients` and `consents`.
 
+use std::num::NonZeroU32;
+
 use async_trait::async_trait;
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -18,7 +20,7 @@ pub struct PostgresClients(pub(super) Postgres);
 const COLUMNS: &str = "client_id, name, secret_hash, previous_secret_hash,
     previous_secret_expires_at, scope, redirect_uris, grant_types, token_endpoint_auth_method,
     jwks::text AS jwks, post_logout_redirect_uris, require_par, pkce_policy, allowed_origins,
-    verified, application_type, created_at";
+    verified, application_type, rate_limit, created_at";
 
 fn hash_column(row: &Row, column: &str) -> Result<Option<[u8; 32]>, StoreError> {
     let hash: Option<Vec<u8>> = row.get(column);
@@ -27,6 +29,13 @@ fn hash_column(row: &Row, column: &str) -> Result<Option<[u8; 32]>, StoreError> 
             .map_err(|_| StoreError::Corrupt(format!("clients.{column} length")))
     })
     .transpose()
+}
+
+/// The limit as the column holds it (`integer`, which every limit worth setting fits).
+fn rate_limit_column(client: &ClientRecord) -> Option<i32> {
+    client
+        .rate_limit
+        .map(|limit| i32::try_from(limit.get()).unwrap_or(i32::MAX))
 }
 
 fn client_from_row(row: &Row) -> Result<ClientRecord, StoreError> {
@@ -69,6 +78,10 @@ fn client_from_row(row: &Row) -> Result<ClientRecord, StoreError> {
             ApplicationType::parse(&kind)
                 .ok_or_else(|| StoreError::Corrupt(format!("clients.application_type {kind}")))?
         },
+        rate_limit: row
+            .get::<_, Option<i32>>("rate_limit")
+            .and_then(|limit| u32::try_from(limit).ok())
+            .and_then(NonZeroU32::new),
         created_at: row.get("created_at"),
     })
 }
@@ -87,9 +100,9 @@ impl ClientStore for PostgresClients {
                 "INSERT INTO clients (client_id, name, secret_hash, scope, redirect_uris,
                     grant_types, token_endpoint_auth_method, jwks, post_logout_redirect_uris,
                     require_par, created_at, pkce_policy, allowed_origins, verified,
-                    application_type)
+                    application_type, rate_limit)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, $9, $10, $11, $12, $13,
-                    $14, $15)",
+                    $14, $15, $16)",
                 &[
                     &client.client_id,
                     &client.name,
@@ -106,6 +119,7 @@ impl ClientStore for PostgresClients {
                     &client.allowed_origins,
                     &client.verified,
                     &client.application_type.as_str(),
+                    &rate_limit_column(client),
                 ],
             )
             .await
@@ -170,7 +184,7 @@ impl ClientStore for PostgresClients {
                     post_logout_redirect_uris = $9, require_par = $10,
                     previous_secret_hash = $11, previous_secret_expires_at = $12,
                     pkce_policy = $13, allowed_origins = $14, verified = $15,
-                    application_type = $16
+                    application_type = $16, rate_limit = $17
                  WHERE client_id = $1",
                 &[
                     &client.client_id,
@@ -192,6 +206,7 @@ impl ClientStore for PostgresClients {
                     &client.allowed_origins,
                     &client.verified,
                     &client.application_type.as_str(),
+                    &rate_limit_column(client),
                 ],
             )
             .await
