@@ -30,8 +30,9 @@ pub enum AccessLog {
     Off,
     /// Answers with a 4xx or 5xx status.
     Errors,
-    /// Requests that may change something (any method but GET, HEAD and OPTIONS), and every
-    /// error: what an audit or an incident asks about, not the reads that make most traffic.
+    /// Requests that may change something (any method but GET, HEAD and OPTIONS, except the
+    /// reads that protocols make POSTs: introspection, UserInfo), and every error: what an audit
+    /// or an incident asks about, not the reads that make most traffic.
     Writes,
     /// Every request (health checks and scrapes at debug level only, as before).
     All,
@@ -50,19 +51,23 @@ impl AccessLog {
         }
     }
 
-    /// Whether a request with `method`, answered `status`, gets a line.
-    pub fn records(self, method: &Method, status: StatusCode) -> bool {
+    /// Whether a request with `method` to `route`, answered `status`, gets a line.
+    pub fn records(self, method: &Method, route: &str, status: StatusCode) -> bool {
         let error = status.is_client_error() || status.is_server_error();
+        let read = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+            || READS_BY_POST.contains(&route);
         match self {
             Self::Off => false,
             Self::Errors => error,
-            Self::Writes => {
-                error || !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
-            }
+            Self::Writes => error || !read,
             Self::All => true,
         }
     }
 }
+
+/// Routes that take a POST to read: RFC 7662 introspection (the token travels in the body),
+/// and UserInfo (OpenID Connect Core §5.3.1 allows POST).
+const READS_BY_POST: [&str; 2] = ["/oauth/introspect", "/userinfo"];
 
 /// One answered request, as the request's task hands it over.
 pub struct AccessRecord {
@@ -207,13 +212,16 @@ mod tests {
     #[test]
     fn writes_are_state_changing_requests_and_every_error() {
         let writes = AccessLog::Writes;
-        assert!(!writes.records(&Method::GET, StatusCode::OK));
-        assert!(writes.records(&Method::GET, StatusCode::UNAUTHORIZED));
-        assert!(writes.records(&Method::POST, StatusCode::OK));
-        assert!(writes.records(&Method::DELETE, StatusCode::NO_CONTENT));
-        assert!(!AccessLog::Errors.records(&Method::POST, StatusCode::OK));
-        assert!(AccessLog::Errors.records(&Method::GET, StatusCode::SERVICE_UNAVAILABLE));
-        assert!(AccessLog::All.records(&Method::GET, StatusCode::OK));
-        assert!(!AccessLog::Off.records(&Method::POST, StatusCode::INTERNAL_SERVER_ERROR));
+        assert!(!writes.records(&Method::GET, "/me", StatusCode::OK));
+        assert!(writes.records(&Method::GET, "/me", StatusCode::UNAUTHORIZED));
+        assert!(writes.records(&Method::POST, "/oauth/token", StatusCode::OK));
+        assert!(!writes.records(&Method::POST, "/oauth/introspect", StatusCode::OK));
+        assert!(writes.records(&Method::POST, "/oauth/introspect", StatusCode::UNAUTHORIZED));
+        assert!(writes.records(&Method::DELETE, "/me/public-key", StatusCode::NO_CONTENT));
+        let errors = AccessLog::Errors;
+        assert!(!errors.records(&Method::POST, "/oauth/token", StatusCode::OK));
+        assert!(errors.records(&Method::GET, "/me", StatusCode::SERVICE_UNAVAILABLE));
+        assert!(AccessLog::All.records(&Method::GET, "/me", StatusCode::OK));
+        assert!(!AccessLog::Off.records(&Method::POST, "/auth", StatusCode::BAD_GATEWAY));
     }
 }

@@ -138,7 +138,7 @@ impl Observer {
                 request_id = context.request_id,
                 "answered"
             );
-        } else if self.access_log.records(&method, status) {
+        } else if self.access_log.records(&method, &route, status) {
             record_access(AccessRecord {
                 at: std::time::SystemTime::now(),
                 method,
