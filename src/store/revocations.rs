@@ -41,6 +41,18 @@ pub trait RevocationStore: Send + Sync {
     async fn is_revoked(&self, jti: &str, sid: Option<&str>) -> Result<bool, StoreError>;
     /// Every revocation that has not expired by `now`, to repopulate the shared cache.
     async fn unexpired(&self, now: OffsetDateTime) -> Result<Vec<Revocation>, StoreError>;
+    /// Hands each revocation that has not expired by `now` to `visit`, as it is read: a
+    /// replica's memory is filled without the whole list held twice on the way.
+    async fn each_unexpired(
+        &self,
+        now: OffsetDateTime,
+        visit: &mut (dyn FnMut(Revocation) + Send),
+    ) -> Result<(), StoreError> {
+        for revocation in self.unexpired(now).await? {
+            visit(revocation);
+        }
+        Ok(())
+    }
 }
 
 /// What one round trip to the shared cache says about a token.

@@ -12,6 +12,7 @@ use std::{sync::Arc, time::Duration};
 use time::OffsetDateTime;
 
 pub use super::revoked_set::RevokedSet;
+use super::revoked_set::Sets;
 use crate::{
     clock::remaining,
     error::Error,
@@ -145,8 +146,11 @@ impl Revocations {
 
     /// Replaces memory with the durable list: what a replica does before it trusts memory.
     pub async fn reload(&self, now: OffsetDateTime) -> Result<(), Error> {
-        let revocations = self.durable.unexpired(now).await?;
-        self.local.replace(&revocations);
+        let mut fresh = Sets::default();
+        self.durable
+            .each_unexpired(now, &mut |revocation| fresh.insert(&revocation))
+            .await?;
+        self.local.replace(fresh);
         self.metrics
             .revocations_in_memory
             .set(self.local.len() as i64);

@@ -1,6 +1,7 @@
 //! `revocations` table: the durable revocation list.
 
 use async_trait::async_trait;
+use futures_util::TryStreamExt;
 use time::OffsetDateTime;
 
 use super::{Postgres, unavailable};
@@ -64,29 +65,41 @@ impl RevocationStore for PostgresRevocations {
         fields(otel.kind = "client", db.system.name = "postgresql")
     )]
     async fn unexpired(&self, now: OffsetDateTime) -> Result<Vec<Revocation>, StoreError> {
+        let mut all = Vec::new();
+        self.each_unexpired(now, &mut |revocation| all.push(revocation))
+            .await?;
+        Ok(all)
+    }
+
+    async fn each_unexpired(
+        &self,
+        now: OffsetDateTime,
+        visit: &mut (dyn FnMut(Revocation) + Send),
+    ) -> Result<(), StoreError> {
         let client = self.0.client().await?;
+        // Streamed: rows are decoded as they arrive, never all buffered at once.
         let rows = client
-            .query(
+            .query_raw(
                 "SELECT kind, id, expires_at FROM revocations WHERE expires_at > $1",
-                &[&now],
+                [&now],
             )
             .await
             .map_err(|err| unavailable(&err))?;
-        rows.iter()
-            .map(|row| {
-                let kind: String = row.get(0);
-                Ok(Revocation {
-                    kind: match kind.as_str() {
-                        "jti" => RevocationKind::Token,
-                        "sid" => RevocationKind::Session,
-                        other => {
-                            return Err(StoreError::Corrupt(format!("revocation kind {other}")));
-                        }
-                    },
-                    id: row.get(1),
-                    expires_at: row.get(2),
-                })
-            })
-            .collect()
+        let mut rows = std::pin::pin!(rows);
+        while let Some(row) = rows.try_next().await.map_err(|err| unavailable(&err))? {
+            let kind: &str = row.get(0);
+            visit(Revocation {
+                kind: match kind {
+                    "jti" => RevocationKind::Token,
+                    "sid" => RevocationKind::Session,
+                    other => {
+                        return Err(StoreError::Corrupt(format!("revocation kind {other}")));
+                    }
+                },
+                id: row.get(1),
+                expires_at: row.get(2),
+            });
+        }
+        Ok(())
     }
 }
