@@ -33,6 +33,10 @@ export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
 export AUTHD_REDIS_PREFIX="authd-soak:$$:"
 export AUTHD_MASTER_KEY=$(openssl rand -base64 32)
 export AUTHD_RATE_LIMIT=100000000
+# authd-load signs its users in once, before it measures, and verifies their tokens from then
+# on: tokens must outlive the soak (at the default 15 minutes, every verification after that is
+# a correct 401).
+export AUTHD_ACCESS_TOKEN_TTL=$(( ${MINUTES:-30} + 30 ))m
 "$authd" migrate 2>/dev/null
 client=$("$authd" clients create --name soak 2>/dev/null |
   python3 -c 'import json,sys; c=json.load(sys.stdin); print(c["client_id"] + ":" + c["client_secret"])')
