@@ -41,10 +41,10 @@ pub fn is_private_use(uri: &str) -> bool {
 
 /// Why a URI cannot be registered by a client of `kind`, in words for the registrant.
 pub fn registrable_for(uri: &str, kind: ApplicationType) -> Result<(), String> {
-    let parsed = Url::parse(uri).map_err(|err| format!("`{uri}` is not an absolute URI: {err}"))?;
+    let parsed = plain_absolute(uri)?;
     let scheme = parsed.scheme();
     if matches!(scheme, "http" | "https") {
-        return registrable(uri);
+        return web_scheme(uri, &parsed);
     }
     if BROWSER_SCHEMES.contains(&scheme) {
         return Err(format!(
@@ -61,14 +61,6 @@ pub fn registrable_for(uri: &str, kind: ApplicationType) -> Result<(), String> {
              `com.example.app`"
         ));
     }
-    if parsed.fragment().is_some() {
-        return Err(format!(
-            "`{uri}` has a fragment, which a redirect URI must not have"
-        ));
-    }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(format!("`{uri}` carries credentials"));
-    }
     match kind {
         ApplicationType::Native => Ok(()),
         ApplicationType::Web => Err(format!(
@@ -80,6 +72,12 @@ pub fn registrable_for(uri: &str, kind: ApplicationType) -> Result<(), String> {
 
 /// Why an http(s) URI cannot be registered, in words for the registrant.
 pub fn registrable(uri: &str) -> Result<(), String> {
+    web_scheme(uri, &plain_absolute(uri)?)
+}
+
+/// `uri` parsed, if it is absolute, without a fragment and without credentials: what every
+/// redirect URI must be, whatever its scheme.
+fn plain_absolute(uri: &str) -> Result<Url, String> {
     let parsed = Url::parse(uri).map_err(|err| format!("`{uri}` is not an absolute URI: {err}"))?;
     if parsed.fragment().is_some() {
         return Err(format!(
@@ -89,9 +87,14 @@ pub fn registrable(uri: &str) -> Result<(), String> {
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(format!("`{uri}` carries credentials"));
     }
+    Ok(parsed)
+}
+
+/// https anywhere, http on a loopback address only.
+fn web_scheme(uri: &str, parsed: &Url) -> Result<(), String> {
     match parsed.scheme() {
         "https" => Ok(()),
-        "http" if is_loopback(&parsed) => Ok(()),
+        "http" if is_loopback(parsed) => Ok(()),
         "http" => Err(format!(
             "`{uri}` is plain http: use https, or http on a loopback address for a native app"
         )),
