@@ -82,7 +82,18 @@ impl PoolCounters {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Both pools are deadpool's (one version, one `Status` type).
+    /// A multiplexed connection shared by every caller (Redis): a "pool" of one, always
+    /// there, that never makes anyone wait.
+    pub fn one_connection(&self) -> PoolStatus {
+        self.status(deadpool_postgres::Status {
+            max_size: 1,
+            size: 1,
+            available: 1,
+            waiting: 0,
+        })
+    }
+
+    /// The pool is deadpool's.
     pub fn status(&self, pool: deadpool_postgres::Status) -> PoolStatus {
         PoolStatus {
             max_size: pool.max_size,

@@ -27,17 +27,13 @@ async fn ping_healthz_and_readyz_answer_when_all_is_well() {
 async fn app_without_redis() -> crate::helpers::TestApp {
     let live = spawn_app().await;
     let mut stores = crate::helpers::stores_for(&live.options, &live.resources).await;
-    let pool = deadpool_redis::Config::from_url("redis://127.0.0.1:1")
-        .create_pool(Some(deadpool_redis::Runtime::Tokio1))
-        .unwrap();
-    let dead_redis = store::redis::Redis::new(pool, "unused:".to_owned());
+    let target = store::redis::RedisTarget::parse("redis://127.0.0.1:1", None).unwrap();
+    let backend = store::redis::open(&target).await.unwrap();
+    let dead_redis = store::redis::Redis::new(backend, "unused:".to_owned());
     stores.rate_limits = Arc::new(store::redis::RedisRateLimits(dead_redis.clone()));
     stores.token_cache = Arc::new(store::redis::RedisTokenState(dead_redis.clone()));
     stores.proof_state = Arc::new(store::redis::RedisProofState(dead_redis.clone()));
-    stores.events = Arc::new(store::redis::RedisEvents::new(
-        dead_redis.clone(),
-        store::redis::RedisTarget::parse("redis://127.0.0.1:1", None).unwrap(),
-    ));
+    stores.events = Arc::new(store::redis::RedisEvents::new(dead_redis.clone(), target));
     stores.probes.retain(|probe| probe.name() != "redis");
     stores.probes.push(Arc::new(dead_redis));
     let options = AppOptions {

@@ -610,10 +610,6 @@ pub async fn redis_connection() -> TestRedis {
     }
 }
 
-pub fn redis_is_cluster() -> bool {
-    redis_url().starts_with("redis+cluster://")
-}
-
 pub enum TestRedis {
     Node(redis::aio::MultiplexedConnection),
     Cluster(redis::cluster_async::ClusterConnection),

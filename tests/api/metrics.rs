@@ -91,12 +91,8 @@ async fn metrics_parse_and_show_pools_and_rate_limit_refusals() {
             "authd_pool_connections",
             json!({"service": "redis", "state": "max"})
         ),
-        // A pool of 32 for one node; on a cluster, the one multiplexed cluster connection.
-        Some(if crate::helpers::redis_is_cluster() {
-            1.0
-        } else {
-            32.0
-        })
+        // One multiplexed connection, to a node or to the cluster: no pool.
+        Some(1.0)
     );
     assert!(
         sample(

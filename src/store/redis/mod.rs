@@ -15,8 +15,10 @@ use std::{
 };
 
 use async_trait::async_trait;
-use deadpool_redis::{Pool, PoolConfig, Runtime, Timeouts};
-use redis::cluster_async::ClusterConnection;
+use redis::{
+    aio::{ConnectionManager, ConnectionManagerConfig},
+    cluster_async::ClusterConnection,
+};
 use tracing::Instrument;
 
 pub use events::RedisEvents;
@@ -29,13 +31,17 @@ use super::{PoolCounters, Probe, StoreError};
 
 const SERVICE: &str = "redis";
 
-/// How authd reaches Redis: one node through a pool of multiplexed connections, or a cluster
-/// through one multiplexed cluster connection, which routes each command to the node that owns
-/// its slot, follows `MOVED`/`ASK` and reconnects after a failover. A pool of cluster
-/// connections would only multiply the connections to every node: each is already multiplexed.
+/// How authd reaches Redis: one node through one multiplexed connection that reconnects by
+/// itself, or a cluster through one multiplexed cluster connection, which routes each command
+/// to the node that owns its slot, follows `MOVED`/`ASK` and reconnects after a failover.
+///
+/// No pool: every request's commands are pipelined on the shared connection, which is what a
+/// pool of multiplexed connections would do again per connection, and a pool checks each
+/// connection it hands out (deadpool-redis sends `UNWATCH` and `PING` first), doubling the
+/// round trips of every command (docs/PERFORMANCE.md, "Redis: one connection").
 #[derive(Clone)]
 pub enum Backend {
-    Node(Pool),
+    Node(ConnectionManager),
     Cluster {
         connection: ClusterConnection,
         /// A second one for revocations alone: their `WAIT` for a replica holds up the commands
@@ -45,16 +51,9 @@ pub enum Backend {
     },
 }
 
-impl From<Pool> for Backend {
-    fn from(pool: Pool) -> Self {
-        Self::Node(pool)
-    }
-}
-
-/// Connects to `target`, checked with one command now, so a wrong URL, an unreachable server
-/// or a TLS mismatch is reported at start.
-/// Connects to `target` and proves it with a PING; a failure says whether Redis could not be
-/// reached or refused the login.
+/// Connects to `target` and proves it with a PING, so a wrong URL, an unreachable server or a
+/// TLS mismatch is reported at start; a failure says whether Redis could not be reached or
+/// refused the login.
 pub async fn connect(target: &RedisTarget) -> Result<Backend, StoreError> {
     let connected = async {
         let backend = open(target).await?;
@@ -69,9 +68,6 @@ fn connect_failure(err: StoreError, target: &RedisTarget) -> StoreError {
     let StoreError::Unavailable { message, .. } = err else {
         return err;
     };
-    let message = message
-        .strip_prefix("Error occurred while creating a new object: ")
-        .unwrap_or(&message);
     let address = target.address();
     let lower = message.to_ascii_lowercase();
     let refused_login = ["noauth", "wrongpass", "invalid password", "authentication"]
@@ -92,10 +88,12 @@ fn connect_failure(err: StoreError, target: &RedisTarget) -> StoreError {
     })
 }
 
-async fn open(target: &RedisTarget) -> Result<Backend, StoreError> {
+/// The backend for `target`, not yet proven: a node's connection is made on its first command
+/// (and remade after it breaks); a cluster's is made now.
+pub async fn open(target: &RedisTarget) -> Result<Backend, StoreError> {
     crate::store::tls::install_provider();
     let backend = match target.node_client() {
-        Some(client) => Backend::Node(node_pool(client?)?),
+        Some(client) => Backend::Node(node_connection(client?)?),
         None => {
             let client = target
                 .cluster_client(None)
@@ -115,23 +113,14 @@ async fn open(target: &RedisTarget) -> Result<Backend, StoreError> {
     Ok(backend)
 }
 
-fn node_pool(client: redis::Client) -> Result<Pool, StoreError> {
-    // The client's connection info carries its TLS settings (the CA), which the manager keeps.
-    let manager = deadpool_redis::Manager::new(client.get_connection_info().clone())
-        .map_err(|err| unavailable(&err))?;
-    Pool::builder(manager)
-        .config(PoolConfig {
-            max_size: 32,
-            timeouts: Timeouts {
-                wait: Some(Duration::from_secs(2)),
-                create: Some(Duration::from_secs(2)),
-                recycle: Some(Duration::from_secs(2)),
-            },
-            ..PoolConfig::default()
-        })
-        .runtime(Runtime::Tokio1)
-        .build()
-        .map_err(|err| unavailable(&err))
+fn node_connection(client: redis::Client) -> Result<ConnectionManager, StoreError> {
+    // Commands time out in `TimedConnection`; reconnecting gives up after a few quick tries
+    // and starts again with the next command, so a Redis that is down answers fast.
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(target::CONNECT_TIMEOUT))
+        .set_number_of_retries(2)
+        .set_max_delay(Duration::from_millis(500));
+    ConnectionManager::new_lazy_with_config(client, config).map_err(|err| unavailable(&err))
 }
 
 /// The Redis-backed stores, sharing one backend and one key prefix.
@@ -164,31 +153,21 @@ impl Redis {
         self.checkout(true).await
     }
 
+    /// A handle on the shared multiplexed connection: cloning it is taking a sender.
     async fn checkout(&self, for_revocations: bool) -> Result<TimedConnection, StoreError> {
+        self.counters.record(Instant::now(), &Ok::<_, ()>(()));
         let connection = match &self.backend {
-            Backend::Node(pool) => {
-                let started = Instant::now();
-                let connection = pool.get().await;
-                self.counters.record(started, &connection);
-                Connection::Pooled(connection.map_err(|err| unavailable(&err))?)
-            }
-            // A handle on a multiplexed connection: cloning it is taking a sender.
+            Backend::Node(connection) => Connection::Node(connection.clone()),
             Backend::Cluster {
                 connection,
                 revocations,
-            } => {
-                self.counters.record(Instant::now(), &Ok::<_, ()>(()));
-                Connection::Cluster(if for_revocations {
-                    revocations.clone()
-                } else {
-                    connection.clone()
-                })
-            }
+            } => Connection::Cluster(if for_revocations {
+                revocations.clone()
+            } else {
+                connection.clone()
+            }),
         };
-        Ok(TimedConnection {
-            connection: Some(connection),
-            timed_out: false,
-        })
+        Ok(TimedConnection(connection))
     }
 
     /// `suffix` under this deployment's prefix.
@@ -213,16 +192,7 @@ impl Probe for Redis {
     }
 
     fn pool_status(&self) -> Option<super::PoolStatus> {
-        match &self.backend {
-            Backend::Node(pool) => Some(self.counters.status(pool.status())),
-            // One multiplexed connection, always there: a "pool" of one that never waits.
-            Backend::Cluster { .. } => Some(self.counters.status(deadpool_redis::Status {
-                max_size: 1,
-                size: 1,
-                available: 1,
-                waiting: 0,
-            })),
-        }
+        Some(self.counters.one_connection())
     }
 }
 
@@ -232,7 +202,7 @@ impl Probe for Redis {
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 
 enum Connection {
-    Pooled(deadpool_redis::Connection),
+    Node(ConnectionManager),
     Cluster(ClusterConnection),
 }
 
@@ -242,7 +212,7 @@ impl redis::aio::ConnectionLike for Connection {
         cmd: &'a redis::Cmd,
     ) -> redis::RedisFuture<'a, redis::Value> {
         match self {
-            Self::Pooled(connection) => connection.req_packed_command(cmd),
+            Self::Node(connection) => connection.req_packed_command(cmd),
             Self::Cluster(connection) => connection.req_packed_command(cmd),
         }
     }
@@ -254,57 +224,31 @@ impl redis::aio::ConnectionLike for Connection {
         count: usize,
     ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
         match self {
-            Self::Pooled(connection) => connection.req_packed_commands(pipeline, offset, count),
+            Self::Node(connection) => connection.req_packed_commands(pipeline, offset, count),
             Self::Cluster(connection) => connection.req_packed_commands(pipeline, offset, count),
         }
     }
 
     fn get_db(&self) -> i64 {
         match self {
-            Self::Pooled(connection) => connection.get_db(),
+            Self::Node(connection) => connection.get_db(),
             Self::Cluster(connection) => connection.get_db(),
         }
     }
 }
 
-/// A connection whose every command gives up after [`COMMAND_TIMEOUT`]. A pooled one that
-/// timed out may still owe a reply, so it is taken out of the pool rather than returned to it.
-struct TimedConnection {
-    /// Always `Some` until dropped.
-    connection: Option<Connection>,
-    timed_out: bool,
-}
+/// A connection whose every command gives up after [`COMMAND_TIMEOUT`]. The connection stays
+/// usable: a late reply is matched to its abandoned request and dropped.
+struct TimedConnection(Connection);
 
 impl TimedConnection {
     async fn timed<'a, T>(
         &'a mut self,
         request: impl FnOnce(&'a mut Connection) -> redis::RedisFuture<'a, T>,
     ) -> redis::RedisResult<T> {
-        let Self {
-            connection: Some(connection),
-            timed_out,
-        } = self
-        else {
-            return Err(timed_out_error());
-        };
-        match tokio::time::timeout(COMMAND_TIMEOUT, request(connection)).await {
-            Ok(result) => result,
-            Err(_) => {
-                *timed_out = true;
-                Err(timed_out_error())
-            }
-        }
-    }
-}
-
-impl Drop for TimedConnection {
-    fn drop(&mut self) {
-        if self.timed_out
-            && let Some(Connection::Pooled(connection)) = self.connection.take()
-        {
-            // Detached from the pool, it is closed instead of reused.
-            drop(deadpool_redis::Connection::take(connection));
-        }
+        tokio::time::timeout(COMMAND_TIMEOUT, request(&mut self.0))
+            .await
+            .unwrap_or_else(|_| Err(timed_out_error()))
     }
 }
 
@@ -340,9 +284,7 @@ impl redis::aio::ConnectionLike for TimedConnection {
     }
 
     fn get_db(&self) -> i64 {
-        self.connection
-            .as_ref()
-            .map_or(0, |connection| connection.get_db())
+        self.0.get_db()
     }
 }
 
