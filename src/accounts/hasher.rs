@@ -12,9 +12,8 @@
 
 use std::{
     sync::{
-        Arc, Mutex,
+        Arc,
         atomic::{AtomicUsize, Ordering},
-        mpsc,
     },
     time::{Duration, Instant},
 };
@@ -23,6 +22,7 @@ use argon2::{
     Algorithm, Argon2, Block, Params, Version,
     password_hash::phc::{Output, ParamsString, PasswordHash, Salt},
 };
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use subtle::ConstantTimeEq as _;
 use tokio::sync::{Semaphore, oneshot};
 use tracing::{Instrument, field::Empty};
@@ -57,7 +57,7 @@ pub struct PasswordHasher {
     permits: Arc<Semaphore>,
     /// Hashes waiting for a permit: the queue that grows when logins outrun the cores.
     queued: Arc<AtomicUsize>,
-    jobs: mpsc::Sender<Job>,
+    jobs: Sender<Job>,
     /// Verified against when the user does not exist, so that case costs what a real check costs.
     dummy_hash: Arc<str>,
 }
@@ -178,12 +178,12 @@ impl Drop for Waiting<'_> {
     }
 }
 
-/// Starts the hashing threads. They share one job queue and stop when every sender is dropped.
-fn start_workers(count: usize, blocks: usize) -> Result<mpsc::Sender<Job>, Error> {
-    let (jobs, queue) = mpsc::channel::<Job>();
-    let queue = Arc::new(Mutex::new(queue));
+/// Starts the hashing threads. They share one job queue, each waiting on it with its own idle
+/// timer, and stop when every sender is dropped.
+fn start_workers(count: usize, blocks: usize) -> Result<Sender<Job>, Error> {
+    let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
     for index in 0..count {
-        let queue = Arc::clone(&queue);
+        let queue = queue.clone();
         std::thread::Builder::new()
             .name(format!("authd-argon2-{index}"))
             .spawn(move || work_through(&queue, blocks))
@@ -192,19 +192,17 @@ fn start_workers(count: usize, blocks: usize) -> Result<mpsc::Sender<Job>, Error
     Ok(jobs)
 }
 
-fn work_through(queue: &Mutex<mpsc::Receiver<Job>>, blocks: usize) {
+/// A multi-consumer queue, not a shared `mpsc` receiver behind a lock: with a lock, only the
+/// worker holding it timed out, and the others, blocked on the lock, kept their memory for
+/// as long as logins stayed away.
+fn work_through(queue: &Receiver<Job>, blocks: usize) {
     lower_priority();
     let mut workspace = Workspace::new(blocks);
     loop {
-        // The lock is held only while waiting for the next job, never while hashing.
-        let next = match queue.lock() {
-            Ok(queue) => queue.recv_timeout(KEEP_MEMORY_WHEN_IDLE),
-            Err(_) => return,
-        };
-        match next {
+        match queue.recv_timeout(KEEP_MEMORY_WHEN_IDLE) {
             Ok(job) => job(&mut workspace),
-            Err(mpsc::RecvTimeoutError::Timeout) => workspace.release(),
-            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            Err(RecvTimeoutError::Timeout) => workspace.release(),
+            Err(RecvTimeoutError::Disconnected) => return,
         }
     }
 }
@@ -295,7 +293,7 @@ impl Workspace {
         let mut temporary = Vec::new();
         let blocks = if count <= self.configured {
             if self.blocks.len() < count {
-                self.blocks.resize(count, Block::default());
+                self.blocks = returnable_blocks(count);
             }
             &mut self.blocks[..count]
         } else {
@@ -315,6 +313,24 @@ impl Workspace {
     fn release(&mut self) {
         self.blocks = Vec::new();
     }
+}
+
+/// Above glibc's largest dynamic mmap threshold (32 MiB on 64-bit): an allocation this large
+/// is always its own mapping, unmapped when freed.
+const ALWAYS_MAPPED_BYTES: usize = 32 * 1024 * 1024 + 1;
+
+/// `count` zeroed blocks in memory that goes back to the system when they are dropped.
+/// glibc serves a 19 MiB request from the thread's arena once a freed mapping has raised its
+/// mmap threshold (the start-up dummy hash does that), and an arena keeps what is freed: the
+/// workers' buffers stayed resident after [`KEEP_MEMORY_WHEN_IDLE`] (docs/PERFORMANCE.md,
+/// "Argon2's memory, given back"). Asking for more capacity than the threshold can reach makes
+/// it a mapping of its own; the pages beyond `count` blocks are never touched, so they cost
+/// address space, not memory. Other allocators simply get an untouched tail.
+fn returnable_blocks(count: usize) -> Vec<Block> {
+    let capacity = count.max(ALWAYS_MAPPED_BYTES.div_ceil(std::mem::size_of::<Block>()));
+    let mut blocks = Vec::with_capacity(capacity);
+    blocks.resize(count, Block::default());
+    blocks
 }
 
 fn hash_error(err: impl std::fmt::Display) -> Error {
