@@ -8,8 +8,9 @@
 # `authd serve` (release build, default settings) on each; then, in alternating rounds, the
 # password grant (authd-load), client_credentials, introspection and /me (wrk) against each, and
 # the ratios seeded / empty. Also: start to ready on the seeded database (its 200k revocations
-# loaded into memory), and each replica's RSS after the runs and with its verified-token cache
-# filled. Needs what the tests need (Postgres, Redis), wrk and python3.
+# loaded into memory), each replica's RSS after the runs and with its verified-token cache
+# filled, and how long each takes to follow the invalidation channel again (caches cleared,
+# revocations reloaded) after Redis drops its subscription. Needs what the tests need (Postgres, Redis), wrk and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -118,6 +119,21 @@ for side in empty seeded; do
 done
 empty_full=$(rss "$empty_pid"); seeded_full=$(rss "$seeded_pid")
 
+echo "==> the channel lost and followed again (both replicas' subscriptions killed in Redis)"
+following() { grep -c 'following the invalidation channel' "$out/$1.stderr" || true; }
+catch_up_ms() { # catch_up_ms <name> <count before> <killed at, ns>: until its next "following" line
+  until [ "$(following "$1")" -gt "$2" ]; do sleep 0.005; done
+  echo $(( ($(date +%s%N) - $3) / 1000000 ))
+}
+for round in 1 2 3; do
+  empty_before=$(following empty); seeded_before=$(following seeded)
+  killed=$(date +%s%N)
+  redis-cli -u "$REDIS_URL" CLIENT KILL TYPE pubsub >/dev/null
+  catch_up_ms empty "$empty_before" "$killed" >"$out/catch-up-empty-$round"
+  catch_up_ms seeded "$seeded_before" "$killed" >"$out/catch-up-seeded-$round"
+  sleep 1
+done
+
 python3 - "$out" "$empty_ready" "$seeded_ready" "$empty_rss" "$seeded_rss" "$empty_full" "$seeded_full" <<'EOF'
 import json, re, sys
 out, empty_ready, seeded_ready, *kib = sys.argv[1:]
@@ -143,4 +159,8 @@ print(f"{'login (password grant)':<34}{e:>12,.1f}{s:>12,.1f}   {ratio:.2f}")
 print(f"{'start to ready (ms)':<34}{int(empty_ready):>12}{int(seeded_ready):>12}   target <= 2000 ms seeded")
 print(f"{'RSS after the rounds (MB)':<34}{empty_rss:>12.1f}{seeded_rss:>12.1f}")
 print(f"{'RSS, token cache filled (MB)':<34}{empty_full:>12.1f}{seeded_full:>12.1f}   target <= 150 MB")
+catch_up = {side: median([int(open(f"{out}/catch-up-{side}-{i}").read()) for i in rounds])
+            for side in ("empty", "seeded")}
+print(f"{'channel lost to caught up (ms)':<34}{catch_up['empty']:>12}{catch_up['seeded']:>12}   "
+      "median of 3; target <= 1000 ms (500 ms of it the wait before resubscribing)")
 EOF
