@@ -38,7 +38,7 @@ const SERVICE: &str = "redis";
 /// No pool: every request's commands are pipelined on the shared connection, which is what a
 /// pool of multiplexed connections would do again per connection, and a pool checks each
 /// connection it hands out (deadpool-redis sends `UNWATCH` and `PING` first), doubling the
-/// round trips of every command (docs/PERFORMANCE.md, "Redis: one connection").
+/// round trips of every command (docs/PERFORMANCE.md, "Each grant against its floor").
 #[derive(Clone)]
 pub enum Backend {
     Node(ConnectionManager),
