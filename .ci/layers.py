@@ -32,8 +32,8 @@ FLOORS = [
     ["invalidation", "scope"],
     # The domain, bottom to top.
     ["keys"],
-    ["tokens"],
-    ["oidc", "possession", "rate_limit", "sessions", "exchange"],
+    ["tokens", "outbox"],
+    ["oidc", "possession", "rate_limit", "sessions", "exchange", "mail"],
     ["clients", "accounts"],
     ["authorization", "operations"],
     ["logout"],

@@ -71,6 +71,9 @@ fn config() -> Config {
         client_rate_limit: None,
         dynamic_registration: false,
         registration_token: None,
+        mail: authd::mail::MailSettings::off(
+            "authd <authd@localhost>".parse().expect("an address"),
+        ),
     }
 }
 
@@ -102,6 +105,7 @@ async fn state(prefix: &str) -> (AppState, Arc<dyn store::UserStore>) {
 
 fn bench_user() -> UserRecord {
     UserRecord {
+        email_verified_at: None,
         id: uuid::Uuid::now_v7(),
         username: "bench".to_owned(),
         email: "bench@example.com".to_owned(),

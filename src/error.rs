@@ -37,6 +37,15 @@ pub enum Error {
     /// Passkeys need a relying-party id: a domain name in `AUTHD_PUBLIC_URL`, not an address.
     #[error("passkeys are not available on this server (AUTHD_PUBLIC_URL has no domain name)")]
     PasskeysUnavailable,
+    /// A mailed link that is unknown, used, expired, or for an address the account no longer
+    /// has: one answer for all.
+    #[error(
+        "this link is not valid: it was used already, it expired, or it was replaced by a newer one"
+    )]
+    InvalidLink,
+    /// A feature that mails a link, on a server with no mail server (`AUTHD_SMTP_URL`).
+    #[error("this server sends no mail, so {0} is not available: ask your administrator")]
+    MailUnavailable(&'static str),
     /// A password-only route (the password grant, `/auth`, `/pop/login`) for an account with a
     /// second factor, which those routes cannot carry.
     #[error(

@@ -20,7 +20,7 @@ use prometheus::{
     proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType},
 };
 
-use crate::store::{AuthOutcome, PoolStatus, Probe, SUPPORTED_ALGORITHMS};
+use crate::store::{AuthOutcome, OutboxDepth, PoolStatus, Probe, SUPPORTED_ALGORITHMS, Topic};
 
 pub use labels::{Grant, RateLimitedRoute, Verification};
 
@@ -44,6 +44,30 @@ pub struct Metrics {
     logins: IntCounterVec,
     tokens_issued: IntCounterVec,
     verifications: IntCounterVec,
+    outbox_deliveries: IntCounterVec,
+    outbox_messages: prometheus::IntGaugeVec,
+}
+
+/// How one outbox delivery attempt ended, as counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    Sent,
+    /// Failed, to be tried again.
+    Retried,
+    /// Failed for good (a permanent refusal, or the last attempt).
+    Failed,
+}
+
+impl Delivery {
+    const ALL: [Delivery; 3] = [Delivery::Sent, Delivery::Retried, Delivery::Failed];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Delivery::Sent => "sent",
+            Delivery::Retried => "retried",
+            Delivery::Failed => "failed",
+        }
+    }
 }
 
 /// How many keys the ring holds in each state at one instant, and how long the key that signs
@@ -107,6 +131,19 @@ impl Metrics {
             "Access-token verifications, by result (cache_hit and ok are valid tokens)",
             &["result"],
         )?;
+        let outbox_deliveries = counter(
+            "outbox_deliveries_total",
+            "Outbox delivery attempts (mail), by topic and outcome (sent, retried, failed)",
+            &["topic", "outcome"],
+        )?;
+        let outbox_messages = prometheus::IntGaugeVec::new(
+            Opts::new(
+                "outbox_messages",
+                "Outbox messages not sent, by state (pending: waiting for an attempt; failed: given up), as last read by this replica's worker",
+            ),
+            &["state"],
+        )?;
+        registry.register(Box::new(outbox_messages.clone()))?;
         let rate_limit_fallbacks = IntCounter::new(
             "rate_limit_fallbacks_total",
             "Rate-limit decisions made per replica because the shared limiter was unreachable",
@@ -166,6 +203,14 @@ impl Metrics {
         for result in Verification::ALL {
             verifications.with_label_values(&[result.as_str()]);
         }
+        for topic in Topic::ALL {
+            for outcome in Delivery::ALL {
+                outbox_deliveries.with_label_values(&[topic.as_str(), outcome.as_str()]);
+            }
+        }
+        for state in ["pending", "failed"] {
+            outbox_messages.with_label_values(&[state]);
+        }
         Ok(Self {
             registry,
             rate_limited,
@@ -180,7 +225,25 @@ impl Metrics {
             logins,
             tokens_issued,
             verifications,
+            outbox_deliveries,
+            outbox_messages,
         })
+    }
+
+    pub fn outbox_delivery(&self, topic: Topic, outcome: Delivery) {
+        self.outbox_deliveries
+            .with_label_values(&[topic.as_str(), outcome.as_str()])
+            .inc();
+    }
+
+    pub fn set_outbox_depth(&self, depth: OutboxDepth) {
+        let gauge = |state: &str, count: u64| {
+            self.outbox_messages
+                .with_label_values(&[state])
+                .set(i64::try_from(count).unwrap_or(i64::MAX));
+        };
+        gauge("pending", depth.pending);
+        gauge("failed", depth.failed);
     }
 
     /// Records how current this replica's memory is (`None`: not following the channel).

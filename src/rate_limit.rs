@@ -3,7 +3,9 @@
 //! - [`RateLimiter`]: requests per client IP and route, in a sliding one-second window;
 //! - [`LoginThrottle`]: failed logins per username and client IP, in a longer window;
 //! - [`ClientRateLimiter`]: an authenticated client's requests, from wherever they come, in a
-//!   sliding one-second window.
+//!   sliding one-second window;
+//! - [`MailThrottle`]: mails a person can have sent (password resets, verification links),
+//!   per client IP and per recipient, in an hour's window.
 
 use std::{
     net::IpAddr,
@@ -231,6 +233,60 @@ impl LoginThrottle {
                 Tally::Count,
             )
             .await;
+    }
+}
+
+/// Mails a person can have authd send: per client IP and per recipient (an account, whatever
+/// identifier named it), each in a sliding hour. Requests over either limit are refused
+/// (429); a request for an unknown account counts like one for a known account, so the limit
+/// says nothing about which exist.
+pub struct MailThrottle {
+    windows: Windows,
+    per_ip: u32,
+    per_recipient: u32,
+}
+
+impl MailThrottle {
+    const WINDOW: Duration = Duration::from_secs(3600);
+
+    pub fn new(
+        shared: Arc<dyn RateLimitStore>,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            windows: Windows::new(shared, clock, metrics),
+            per_ip: 20,
+            per_recipient: 5,
+        }
+    }
+
+    /// Counts a request from `client_ip` for mail to `recipient` (a username or address as
+    /// typed, or a user id), refusing it over either limit.
+    pub async fn check(&self, recipient: &str, client_ip: IpAddr) -> Result<(), Error> {
+        let by_ip = self
+            .windows
+            .decide(
+                &format!("mail-ip:{client_ip}"),
+                self.per_ip,
+                Self::WINDOW,
+                Tally::Count,
+            )
+            .await;
+        self.windows
+            .refuse(by_ip, RateLimitedRoute::Mail, client_ip)?;
+        let recipient = hash_token(&recipient.trim().to_lowercase());
+        let by_recipient = self
+            .windows
+            .decide(
+                &format!("mail-to:{recipient}"),
+                self.per_recipient,
+                Self::WINDOW,
+                Tally::Count,
+            )
+            .await;
+        self.windows
+            .refuse(by_recipient, RateLimitedRoute::Mail, client_ip)
     }
 }
 

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use crate::{
-    accounts::{Accounts, Logins, Reauthentications, Users},
+    accounts::{Accounts, Logins, Reauthentications, Recovery, Users},
     authorization::Authorizations,
     clients::Clients,
     clock::Clock,
@@ -15,13 +15,15 @@ use crate::{
     invalidation::{Freshness, LocalCaches},
     keys::{KeyManager, KeyRing},
     logout::Logouts,
+    mail::Mailer,
     metrics::Metrics,
     oidc::IdTokens,
     operations::Operations,
+    outbox::Deliverer,
     possession::{DpopVerifier, PopNonces},
     rate_limit::RateLimiter,
     sessions::Sessions,
-    store::EventBus,
+    store::{EventBus, Topic},
     tokens::{Revocations, TokenIssuer, TokenVerifier},
 };
 
@@ -38,6 +40,10 @@ pub struct AppState {
     pub logins: Arc<Logins>,
     /// Sessions that re-authenticated with a passkey in the last few minutes.
     pub reauthentications: Arc<Reauthentications>,
+    /// Mailed links: address verification, password reset, address change.
+    pub recovery: Arc<Recovery>,
+    /// Composes and queues mail: security notices, and `authd dev`'s mailbox.
+    pub mailer: Arc<Mailer>,
     pub tokens: Arc<TokenIssuer>,
     pub id_tokens: Arc<IdTokens>,
     pub verifier: Arc<TokenVerifier>,
@@ -66,4 +72,6 @@ pub struct AppState {
     /// The invalidation channel and the caches it keeps current, for the tasks that follow it.
     pub(crate) events: Arc<dyn EventBus>,
     pub(crate) caches: Arc<LocalCaches>,
+    /// The outbox's deliverer for each topic this replica sends, for its workers.
+    pub(crate) deliverers: Vec<(Topic, Arc<dyn Deliverer>)>,
 }

@@ -16,7 +16,7 @@ use crate::{
 #[derive(Debug)]
 pub enum PasswordStep {
     /// Signed in: the login a session is to start with.
-    SignedIn(UserRecord, Login),
+    SignedIn(Box<UserRecord>, Login),
     /// The account has a second factor: the login waits under `pending_id` for it.
     SecondFactor { pending_id: String },
 }
@@ -74,7 +74,7 @@ impl Logins {
             let pending_id = self.pending.hold(&pending).await?;
             return Ok(PasswordStep::SecondFactor { pending_id });
         }
-        Ok(PasswordStep::SignedIn(user, Login::password(now)))
+        Ok(PasswordStep::SignedIn(Box::new(user), Login::password(now)))
     }
 
     /// The login waiting under `pending_id`, if it is still live.

@@ -402,6 +402,20 @@ impl Passkeys {
         Ok(())
     }
 
+    /// Removes every passkey of the user (an operator's reset, for a user who lost them); how
+    /// many. Unlike [`Self::remove`], it may leave a passkey-only account with no way in: the
+    /// user then sets a password with a reset link.
+    pub async fn remove_all(&self, user_id: Uuid) -> Result<usize, Error> {
+        let mut removed = 0;
+        for passkey in self.store.passkeys(user_id).await? {
+            if self.store.remove_passkey(user_id, passkey.id).await? {
+                removed += 1;
+            }
+        }
+        tracing::info!(%user_id, removed, "passkeys removed by an operator");
+        Ok(removed)
+    }
+
     /// Stores the credential's new counter and backup state. The compare-and-swap on the
     /// counter makes a second assertion with the same counter value fail, wherever it lands.
     async fn record_use(

@@ -164,6 +164,7 @@ impl Accounts {
             email: email.as_str().to_owned(),
             password_hash: Some(self.hasher.hash(&password).await?),
             created_at: self.clock.now(),
+            email_verified_at: None,
             last_login_at: None,
             pop_public_key: pop_key.map(|key| key.pem().to_owned()),
         };

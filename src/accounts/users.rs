@@ -67,6 +67,15 @@ impl Users {
             .await?)
     }
 
+    /// Marks the user's address confirmed, without a link (an operator vouches for it); every
+    /// replica forgets the cached row. False if there was no such user.
+    pub async fn mark_email_verified(&self, user_id: Uuid) -> Result<bool, Error> {
+        Ok(self
+            .users
+            .mark_email_verified(user_id, self.clock.now())
+            .await?)
+    }
+
     /// Deletes the user with everything that is theirs (sessions, consents, profile,
     /// factors); every replica forgets them, and their tokens stop opening anything, within
     /// the revocation bound. False if there was no such user.

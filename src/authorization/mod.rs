@@ -56,6 +56,9 @@ pub struct FlowSettings {
     pub require_par: bool,
     /// For confidential clients that name no policy of their own (`AUTHD_PKCE_POLICY`).
     pub pkce_default: PkcePolicy,
+    /// Only users who confirmed their address get a code (`AUTHD_REQUIRE_VERIFIED_EMAIL`, with
+    /// mail on).
+    pub require_verified_email: bool,
 }
 
 pub struct Authorizations {
@@ -68,6 +71,7 @@ pub struct Authorizations {
     clock: Arc<dyn Clock>,
     issuer: String,
     require_par: bool,
+    require_verified_email: bool,
     pkce_default: PkcePolicy,
 }
 
@@ -97,6 +101,7 @@ impl Authorizations {
             clock,
             issuer: settings.issuer,
             require_par: settings.require_par,
+            require_verified_email: settings.require_verified_email,
             pkce_default: settings.pkce_default,
         }
     }

@@ -32,6 +32,12 @@ pub enum Step {
         scopes: Vec<String>,
         redirect_uri: String,
     },
+    /// The signed-in user must confirm their address first (`AUTHD_REQUIRE_VERIFIED_EMAIL`);
+    /// the request waits under `request_id`.
+    VerifyEmail {
+        request_id: String,
+        redirect_uri: String,
+    },
     /// Back to the client with a code (RFC 6749 §4.1.2).
     Code {
         redirect_uri: String,
@@ -252,6 +258,21 @@ impl Authorizations {
                 redirect_uri,
             });
         };
+        if self.require_verified_email && !user.email_verified() {
+            if request.prompt.none {
+                let error = ClientError::for_request(
+                    request,
+                    "interaction_required",
+                    "the user must confirm their email address first",
+                );
+                return Ok(Step::ClientError(error));
+            }
+            let redirect_uri = request.redirect_uri.clone();
+            return Ok(Step::VerifyEmail {
+                request_id: self.id_of(&pending).await?,
+                redirect_uri,
+            });
+        }
         let consented = self
             .has_consent(user.id, &request.client_id, &request.consent_scope())
             .await?;

@@ -15,12 +15,12 @@ use crate::{
 };
 
 /// The state a replica would have, for operator commands that act as one (no HTTP).
-async fn operator_state(
+pub(super) async fn operator_state(
     connection: &ConnectionArgs,
     common: &CommonArgs,
 ) -> Result<AppState, StartupError> {
     let master_keys = connection.master_keys()?;
-    let config = Config::from_common(common, false)?;
+    let config = Config::from_common(common, false, false)?;
     telemetry::init_logs(LogFormat::Pretty);
     let stores = connect_stores(&connection.database.database_url, &connection.redis).await?;
     require_schema(&connection.database.database_url).await?;

@@ -24,6 +24,8 @@ pub async fn run(command: Command) -> Result<(), StartupError> {
         Command::Clients(ClientsCommand::RotateSecret(args)) => clients::rotate_secret(args).await,
         Command::Clients(ClientsCommand::Delete(args)) => clients::delete(args).await,
         Command::Users(UsersCommand::Delete(args)) => users::delete(args).await,
+        Command::Users(UsersCommand::ResetFactors(args)) => users::reset_factors(*args).await,
+        Command::Users(UsersCommand::VerifyEmail(args)) => users::verify_email(args).await,
         Command::Keys(KeysCommand::Rotate(args)) => keys::rotate(*args).await,
         Command::Keys(KeysCommand::List(args)) => keys::list(args).await,
         Command::Keys(KeysCommand::Rewrap(args)) => keys::rewrap(*args).await,

@@ -16,7 +16,7 @@ use crate::{
 pub async fn serve(args: ServeArgs) -> Result<(), StartupError> {
     // Validate everything before touching the network, so a typo fails in milliseconds.
     let master_keys = args.connection.master_keys()?;
-    let config = Config::from_common(&args.common, args.expired_tokens)?;
+    let config = Config::from_common(&args.common, args.expired_tokens, false)?;
     let telemetry = telemetry::init(LogFormat::Json)?;
     // Connect first: an unreachable service is then reported under the setting that names it.
     let stores = connect_stores(
@@ -54,7 +54,7 @@ pub async fn dev(mut args: DevArgs) -> Result<(), StartupError> {
     if args.common.issuer.is_none() {
         args.common.issuer = Some(format!("http://localhost:{}", addr.port()));
     }
-    let config = Config::from_common(&args.common, true)?;
+    let config = Config::from_common(&args.common, true, true)?;
     let telemetry = telemetry::init(LogFormat::Pretty)?;
     let docs = format!("{}/docs", config.public_url);
     let issuer = config.issuer.clone();

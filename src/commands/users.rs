@@ -3,8 +3,9 @@
 use serde_json::json;
 
 use crate::{
-    config::UsernameArgs,
+    config::{UserAdminArgs, UsernameArgs},
     error::Error,
+    mail::Notice,
     startup::{StartupError, connect_admin},
 };
 
@@ -17,16 +18,64 @@ pub async fn delete(args: UsernameArgs) -> Result<(), StartupError> {
     let user = users
         .find_by_username(&args.username)
         .await?
-        .ok_or_else(|| {
-            StartupError::Domain(Error::InvalidField {
-                field: "username",
-                message: format!("no user `{}`", args.username),
-            })
-        })?;
+        .ok_or_else(|| no_such_user(&args.username))?;
     users.delete(user.id).await?;
     println!(
         "{}",
         json!({ "user_id": user.id, "username": user.username, "deleted": true })
     );
     Ok(())
+}
+
+/// Removes a user's second factors and ends their sessions, acting as a replica would (the
+/// notice mail is sealed under the master key and queued in the outbox, which the replicas
+/// deliver).
+pub async fn reset_factors(args: UserAdminArgs) -> Result<(), StartupError> {
+    let state = super::keys::operator_state(&args.connection, &args.common).await?;
+    let user = state
+        .users
+        .find_by_username(&args.username)
+        .await?
+        .ok_or_else(|| no_such_user(&args.username))?;
+    let totp = state.accounts.second_factors().remove(user.id).await?;
+    let passkeys = state.accounts.passkeys().remove_all(user.id).await?;
+    let sessions = state.sessions.revoke_all(user.id).await?;
+    state.mailer.send_notice(Notice::FactorsReset, &user).await;
+    println!(
+        "{}",
+        json!({
+            "user_id": user.id,
+            "username": user.username,
+            "authenticator_app_removed": totp,
+            "passkeys_removed": passkeys,
+            "sessions_ended": sessions,
+            "notice_queued": state.mailer.enabled(),
+        })
+    );
+    Ok(())
+}
+
+/// Marks a user's address confirmed and announces it, so `email_verified` says so on every
+/// replica at once.
+pub async fn verify_email(args: UsernameArgs) -> Result<(), StartupError> {
+    let users = connect_admin(&args.database.database_url, &args.redis)
+        .await?
+        .users;
+    let user = users
+        .find_by_username(&args.username)
+        .await?
+        .ok_or_else(|| no_such_user(&args.username))?;
+    users.mark_email_verified(user.id).await?;
+    println!(
+        "{}",
+        json!({ "user_id": user.id, "username": user.username, "email": user.email, "email_verified": true })
+    );
+    Ok(())
+}
+
+fn no_such_user(username: &str) -> StartupError {
+    StartupError::Domain(Error::InvalidField {
+        field: "username",
+        message: format!("no user `{username}`"),
+    })
 }

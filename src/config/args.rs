@@ -142,6 +142,9 @@ pub struct ClientFieldArgs {
 /// Settings shared by `serve` and `dev`.
 #[derive(Args)]
 pub struct CommonArgs {
+    #[command(flatten)]
+    pub mail: super::MailArgs,
+
     /// `iss` of issued tokens: the public base URL of this authority. Default:
     /// `http://localhost:8080` for `serve`; for `dev`, `http://localhost:PORT` with the port
     /// it listens on.

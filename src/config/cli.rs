@@ -45,6 +45,26 @@ pub enum UsersCommand {
     /// Delete a user, with their sessions, consents and profile; their access tokens stop
     /// working on every replica within AUTHD_REVOCATION_MAX_LAG.
     Delete(UsernameArgs),
+    /// Remove a user's second factors (authenticator app, recovery codes, passkeys) and end
+    /// their sessions, for a user who lost them; a notice goes to their address. Their next
+    /// login is with the password alone (a passkey-only account first sets one by reset link).
+    // Boxed: parsed once, and much larger than the other variants.
+    ResetFactors(Box<UserAdminArgs>),
+    /// Mark a user's email address as confirmed, without the link (you vouch for it).
+    VerifyEmail(UsernameArgs),
+}
+
+/// A user, and what it takes to act as a replica would: the master key to seal the notice
+/// mail, and the mail settings that say whether mail goes out.
+#[derive(Args)]
+pub struct UserAdminArgs {
+    pub username: String,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 #[derive(Args)]

@@ -3,6 +3,7 @@
 
 pub mod args;
 pub mod cli;
+mod mail;
 mod master_keys;
 
 use std::{num::NonZeroU32, sync::Arc, time::Duration};
@@ -13,9 +14,10 @@ pub use crate::accounts::Argon2Settings;
 pub use args::{ClientFieldArgs, CommonArgs, ConnectionArgs, DatabaseArgs, RedisArgs};
 pub use cli::{
     Cli, ClientIdArgs, ClientsCommand, Command, CreateClientArgs, DevArgs, KeysCommand,
-    RewrapKeysArgs, RotateKeysArgs, RotateSecretArgs, ServeArgs, UpdateClientArgs, UsernameArgs,
-    UsersCommand, explain_parse_error,
+    RewrapKeysArgs, RotateKeysArgs, RotateSecretArgs, ServeArgs, UpdateClientArgs, UserAdminArgs,
+    UsernameArgs, UsersCommand, explain_parse_error,
 };
+pub use mail::MailArgs;
 pub use master_keys::parse_master_key;
 
 use crate::{exchange::TrustFile, store::PkcePolicy, telemetry::AccessLog};
@@ -86,11 +88,18 @@ pub struct Config {
     pub dynamic_registration: bool,
     /// The initial access token dynamic registration requires, if any.
     pub registration_token: Option<secrecy::SecretString>,
+    /// Where mail goes, as whom, and the mailed links' lifetimes.
+    pub mail: crate::mail::MailSettings,
 }
 
 impl Config {
-    /// Validates the settings shared by `serve` and `dev`.
-    pub fn from_common(args: &CommonArgs, expired_tokens: bool) -> Result<Self, ConfigError> {
+    /// Validates the settings shared by `serve` and `dev` (`dev`: mail kept in memory unless a
+    /// mail server is set).
+    pub fn from_common(
+        args: &CommonArgs,
+        expired_tokens: bool,
+        in_memory_mail: bool,
+    ) -> Result<Self, ConfigError> {
         let issuer = args
             .issuer
             .as_deref()
@@ -228,6 +237,7 @@ impl Config {
             None,
         )
         .map_err(|err| ConfigError::new("AUTHD_ARGON2_*", err.to_string()))?;
+        let mail = args.mail.settings(in_memory_mail)?;
 
         Ok(Self {
             issuer,
@@ -272,6 +282,7 @@ impl Config {
                 .clone()
                 .filter(|token| !token.is_empty())
                 .map(secrecy::SecretString::from),
+            mail,
         })
     }
 }

@@ -44,6 +44,9 @@ pub enum ApiError {
     /// in interactively.
     #[oai(status = 403)]
     Forbidden(Json<ErrorBody>),
+    /// What was asked for does not exist here (a mail feature on a server that sends no mail).
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
     /// The username or email is taken.
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
@@ -149,7 +152,9 @@ impl From<Error> for OAuthError {
             | Error::InvalidDpopToken(_)
             | Error::ExpiredTokensDisabled => bad_request("invalid_request"),
             // Never reached from the OAuth endpoints; mapped for completeness.
-            Error::UsernameTaken
+            Error::InvalidLink
+            | Error::MailUnavailable(_)
+            | Error::UsernameTaken
             | Error::EmailTaken
             | Error::InvalidPopProof(_)
             | Error::InvalidPublicKey(_)
@@ -224,6 +229,13 @@ impl From<Error> for ApiError {
                 ApiError::Conflict(ErrorBody::new("username_taken", err.to_string()))
             }
             Error::EmailTaken => ApiError::Conflict(ErrorBody::new("email_taken", err.to_string())),
+            Error::InvalidLink => {
+                ApiError::BadRequest(ErrorBody::new("invalid_link", err.to_string()))
+            }
+            // Not a failure of the server: this deployment has no mail server, by choice.
+            Error::MailUnavailable(_) => {
+                ApiError::NotFound(ErrorBody::new("mail_unavailable", err.to_string()))
+            }
             Error::SecondFactorRequired => {
                 ApiError::Forbidden(ErrorBody::new("second_factor_required", err.to_string()))
             }

@@ -21,7 +21,8 @@ use uuid::Uuid;
 
 use super::{Event, Freshness};
 use crate::store::{
-    ClientRecord, ClientStore, EventBus, Profile, ProfileStore, StoreError, UserRecord, UserStore,
+    AccountLink, ClientRecord, ClientStore, EventBus, LinkChange, LinkPurpose, OutboxMessage,
+    Profile, ProfileStore, StoreError, UserRecord, UserStore,
 };
 
 /// Bounds, in entries. Clients are few; users and profiles are a few hundred bytes each, so the
@@ -256,6 +257,55 @@ impl UserStore for CachedUsers {
         let changed = self.inner.set_password_hash(user_id, password_hash).await?;
         self.shared.announce(Event::UserChanged(user_id)).await?;
         Ok(changed)
+    }
+
+    async fn mark_email_verified(
+        &self,
+        user_id: Uuid,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let changed = self.inner.mark_email_verified(user_id, at).await?;
+        self.shared.announce(Event::UserChanged(user_id)).await?;
+        Ok(changed)
+    }
+
+    async fn create_link(
+        &self,
+        link: &AccountLink,
+        mail: &OutboxMessage,
+    ) -> Result<(), StoreError> {
+        self.inner.create_link(link, mail).await
+    }
+
+    async fn find_link(
+        &self,
+        token_hash: &[u8; 32],
+        purpose: LinkPurpose,
+        now: OffsetDateTime,
+    ) -> Result<Option<AccountLink>, StoreError> {
+        self.inner.find_link(token_hash, purpose, now).await
+    }
+
+    /// A used link changed the user (an address verified or moved, a password reset): every
+    /// replica forgets it.
+    async fn redeem_link(
+        &self,
+        token_hash: &[u8; 32],
+        purpose: LinkPurpose,
+        change: LinkChange<'_>,
+        now: OffsetDateTime,
+        notices: &[OutboxMessage],
+    ) -> Result<Option<AccountLink>, StoreError> {
+        let redeemed = self
+            .inner
+            .redeem_link(token_hash, purpose, change, now, notices)
+            .await?;
+        if let Some(link) = &redeemed {
+            self.shared
+                .announce(Event::UserChanged(link.user_id))
+                .await?;
+        }
+        Ok(redeemed)
     }
 }
 

@@ -77,5 +77,8 @@ closed_labels! {
         /// whatever address they come from (`rate_limit::ClientRateLimiter`); the client's id
         /// is in the log, not in a label.
         Client => "client",
+        /// Mails a person can make authd send (a reset, a verification resent): per address
+        /// and per recipient (`rate_limit::MailThrottle`).
+        Mail => "mail",
     }
 }

@@ -123,8 +123,9 @@ pub fn user_claims(
                     .unix_timestamp(),
             )),
             "email" => Some(Value::from(user.email.clone())),
-            // authd does not (yet) confirm addresses: saying so is what lets a client decide.
-            "email_verified" => Some(Value::from(false)),
+            // True once the user followed the link mailed to this address (or an operator
+            // vouched for it); a new address is unverified until confirmed.
+            "email_verified" => Some(Value::from(user.email_verified())),
             "phone_number" => profile
                 .and_then(|profile| profile.phone.clone())
                 .map(Value::from),

@@ -235,6 +235,18 @@ impl Sessions {
         Ok(true)
     }
 
+    /// Ends every live session of `user_id`, with the access tokens issued in them (a password
+    /// reset, second factors reset by an operator). Returns how many there were.
+    pub async fn revoke_all(&self, user_id: Uuid) -> Result<usize, Error> {
+        let mut ended = 0;
+        for live in self.live(user_id).await? {
+            if self.revoke_by_id(user_id, live.session.id).await? {
+                ended += 1;
+            }
+        }
+        Ok(ended)
+    }
+
     /// Ends every session `user_id` granted `client_id`, with the access tokens issued in them
     /// (a withdrawn consent). Returns how many there were.
     pub async fn revoke_for_client(&self, user_id: Uuid, client_id: &str) -> Result<usize, Error> {

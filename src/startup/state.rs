@@ -9,7 +9,7 @@ use super::StartupError;
 use crate::{
     accounts::{
         AUDIT_QUEUE_CAPACITY, Accounts, AuditLog, Factors, Logins, Passkeys, PasswordHasher,
-        PendingLogins, Reauthentications, SecondFactors, Users,
+        PendingLogins, Reauthentications, Recovery, RecoveryServices, SecondFactors, Users,
     },
     authorization::{Authorizations, FlowServices, FlowSettings},
     clients::{ClientAssertions, Clients},
@@ -20,14 +20,16 @@ use crate::{
     invalidation::{Freshness, LocalCaches},
     keys::{KeyManager, KeyPolicy, KeyRing, MasterKeys},
     logout::Logouts,
+    mail::Mailer,
     metrics::Metrics,
     oidc::IdTokens,
     operations::{Operations, Retention},
+    outbox::Outbox,
     possession::{DpopVerifier, PopNonces},
-    rate_limit::{ClientRateLimiter, LoginThrottle, RateLimiter},
+    rate_limit::{ClientRateLimiter, LoginThrottle, MailThrottle, RateLimiter},
     sessions::Sessions,
     state::AppState,
-    store::{ClientStore, ProfileStore, Stores, UserStore},
+    store::{ClientStore, ProfileStore, Stores, Topic, UserStore},
     tokens::{Revocations, TokenIssuer, TokenVerifier},
 };
 
@@ -90,8 +92,43 @@ impl AppState {
             metrics.clone(),
         ));
         let reauthentications = Arc::new(Reauthentications::new(stores.proof_state.clone()));
+        let outbox = Outbox::new(
+            stores.outbox.clone(),
+            Arc::new(masters.clone()),
+            clock.clone(),
+            metrics.clone(),
+        );
+        let (mailer, mail_deliverer) = Mailer::new(
+            config.mail.clone(),
+            outbox,
+            &config.public_url,
+            clock.clone(),
+        )?;
+        let mailer = Arc::new(mailer);
         let factors = factors(&config, &stores, masters, &clock, reauthentications.clone());
-        let accounts = accounts(&config, &stores, users.clone(), factors, &clock, &metrics).await?;
+        let hasher = PasswordHasher::new(config.argon2).await?;
+        let recovery = Arc::new(Recovery::new(
+            users.clone(),
+            RecoveryServices {
+                mailer: mailer.clone(),
+                sessions: sessions.clone(),
+                hasher: hasher.clone(),
+                throttle: Arc::new(MailThrottle::new(
+                    stores.rate_limits.clone(),
+                    clock.clone(),
+                    metrics.clone(),
+                )),
+            },
+            clock.clone(),
+        ));
+        let accounts = accounts(
+            &config,
+            &stores,
+            users.clone(),
+            (factors, hasher),
+            &clock,
+            &metrics,
+        );
         let users_service = Arc::new(Users::new(users, profiles.clone(), clock.clone()));
         let trust = config.trust.clone();
         let targets = Arc::new(Targets::new(trust.clone(), config.audience.clone()));
@@ -131,6 +168,7 @@ impl AppState {
                     issuer: config.issuer.clone(),
                     require_par: config.require_par,
                     pkce_default: config.pkce_policy,
+                    require_verified_email: recovery.verified_email_required(),
                 },
             )),
             logouts: Arc::new(Logouts::new(
@@ -194,6 +232,12 @@ impl AppState {
             )),
             accounts,
             reauthentications,
+            recovery,
+            mailer,
+            deliverers: mail_deliverer
+                .map(|deliverer| (Topic::Mail, deliverer))
+                .into_iter()
+                .collect(),
             users: users_service,
             id_tokens: Arc::new(IdTokens::new(
                 key_ring.clone(),
@@ -287,14 +331,14 @@ fn factors(
 }
 
 /// Accounts with their factors, password hasher, login throttle and audit log.
-async fn accounts(
+fn accounts(
     config: &Config,
     stores: &Stores,
     users: Arc<dyn UserStore>,
-    factors: Factors,
+    (factors, hasher): (Factors, PasswordHasher),
     clock: &Arc<dyn Clock>,
     metrics: &Arc<Metrics>,
-) -> Result<Accounts, StartupError> {
+) -> Accounts {
     let audit = AuditLog::start(
         stores.auth_logs.clone(),
         users.clone(),
@@ -308,15 +352,15 @@ async fn accounts(
         clock.clone(),
         metrics.clone(),
     ));
-    Ok(Accounts::new(
+    Accounts::new(
         users,
         audit,
-        PasswordHasher::new(config.argon2).await?,
+        hasher,
         throttle,
         factors,
         clock.clone(),
         metrics.clone(),
-    ))
+    )
 }
 
 /// What an authenticator app shows as the issuer of authd's codes: `authd` and the host users

@@ -55,6 +55,7 @@ pub async fn connect_stores(
         profiles: postgres.profiles(),
         second_factors: postgres.second_factors(),
         passkeys: postgres.passkeys(),
+        outbox: postgres.outbox(),
         proof_state: Arc::new(store::redis::RedisProofState(redis.clone())),
         housekeeping: postgres.housekeeping(),
         token_cache: Arc::new(store::redis::RedisTokenState(redis.clone())),

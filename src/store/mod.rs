@@ -12,8 +12,10 @@ mod ephemeral;
 mod error;
 mod events;
 mod factors;
+mod links;
 pub mod memory;
 mod operations;
+mod outbox;
 pub mod postgres;
 pub mod redis;
 mod revocations;
@@ -33,7 +35,9 @@ pub use ephemeral::{ProofStateStore, RateDecision, RateLimitStore, Tally};
 pub use error::{StoreError, UniqueField};
 pub use events::{Event, EventBus};
 pub use factors::{PasskeyRecord, PasskeyStore, SecondFactorStore, TotpRecord};
+pub use links::{AccountLink, LinkChange, LinkPurpose};
 pub use operations::{CleanupReport, Housekeeping, PoolCounters, PoolStatus, Probe};
+pub use outbox::{Attempt, Claimed, OutboxDepth, OutboxMessage, OutboxStore, Topic};
 pub use revocations::{Revocation, RevocationKind, RevocationStore, TokenStateCache, TokenStatus};
 pub use sessions::{
     Login, RefreshTokenRecord, RequestedClaims, Rotation, SessionRecord, SessionStore,
@@ -67,6 +71,7 @@ pub struct Stores {
     pub profiles: Arc<dyn ProfileStore>,
     pub second_factors: Arc<dyn SecondFactorStore>,
     pub passkeys: Arc<dyn PasskeyStore>,
+    pub outbox: Arc<dyn OutboxStore>,
     pub proof_state: Arc<dyn ProofStateStore>,
     pub events: Arc<dyn EventBus>,
     pub housekeeping: Arc<dyn Housekeeping>,

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::StoreError;
+use super::{AccountLink, LinkChange, LinkPurpose, OutboxMessage, StoreError};
 
 #[derive(Debug, Clone)]
 pub struct UserRecord {
@@ -14,6 +14,8 @@ pub struct UserRecord {
     /// Argon2id PHC string; `None` for a passkey-only account, which no password opens.
     pub password_hash: Option<String>,
     pub created_at: OffsetDateTime,
+    /// When the user proved they receive mail at `email`; `None` until then.
+    pub email_verified_at: Option<OffsetDateTime>,
     pub last_login_at: Option<OffsetDateTime>,
     /// The RSA public key (SubjectPublicKeyInfo PEM) for the signed-nonce scheme, if registered.
     pub pop_public_key: Option<String>,
@@ -41,6 +43,41 @@ pub trait UserStore: Send + Sync {
         user_id: Uuid,
         password_hash: Option<&str>,
     ) -> Result<bool, StoreError>;
+    /// Marks the account's current address verified (an operator's doing); false if no such
+    /// user.
+    async fn mark_email_verified(
+        &self,
+        user_id: Uuid,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Stores a mailed link with the mail that carries it: both or neither.
+    async fn create_link(&self, link: &AccountLink, mail: &OutboxMessage)
+    -> Result<(), StoreError>;
+    /// The live link (unused, unexpired at `now`) with this hash and purpose, left unused.
+    async fn find_link(
+        &self,
+        token_hash: &[u8; 32],
+        purpose: LinkPurpose,
+        now: OffsetDateTime,
+    ) -> Result<Option<AccountLink>, StoreError>;
+    /// Uses the live link up, makes its `change` and queues `notices`, in one transaction;
+    /// every other live link of the user for the same purpose is used up with it. `None`, and
+    /// nothing changed, if the link is unknown, used or expired, or verifies an address the
+    /// account no longer has. A new address another account took is `Conflict(Email)`.
+    async fn redeem_link(
+        &self,
+        token_hash: &[u8; 32],
+        purpose: LinkPurpose,
+        change: LinkChange<'_>,
+        now: OffsetDateTime,
+        notices: &[OutboxMessage],
+    ) -> Result<Option<AccountLink>, StoreError>;
+}
+
+impl UserRecord {
+    pub fn email_verified(&self) -> bool {
+        self.email_verified_at.is_some()
+    }
 }
 
 /// The small per-user document behind `/api/profile`.

@@ -1,8 +1,10 @@
 //! The work every replica does beside answering requests: following the invalidation channel
 //! and sending its heartbeats ([`Channel`]), keeping the signing keys current and cleaning up
-//! ([`upkeep`]). Each task holds the parts it works on, not the whole state.
+//! ([`upkeep`]), and delivering the outbox ([`outbox`]). Each task holds the parts it works on,
+//! not the whole state.
 
 mod channel;
+mod outbox;
 pub mod upkeep;
 
 use tokio::task::JoinHandle;
@@ -18,18 +20,30 @@ impl Background {
     /// Starts every task of the replica `state` is.
     pub fn start(state: &AppState) -> Self {
         let channel = Channel::of(state);
-        Self(vec![
-            tokio::spawn(channel.clone().follow()),
-            tokio::spawn(channel.send_heartbeats()),
-            tokio::spawn(upkeep::poll_keys(
-                state.keys.clone(),
-                state.config.key_reload_interval,
-            )),
-            tokio::spawn(upkeep::clean_up_periodically(
-                state.operations.clone(),
-                state.config.cleanup_interval,
-            )),
-        ])
+        let deliveries = state.deliverers.iter().map(|(topic, deliverer)| {
+            tokio::spawn(outbox::deliver(
+                state.mailer.outbox().clone(),
+                *topic,
+                deliverer.clone(),
+            ))
+        });
+        Self(
+            vec![
+                tokio::spawn(channel.clone().follow()),
+                tokio::spawn(channel.send_heartbeats()),
+                tokio::spawn(upkeep::poll_keys(
+                    state.keys.clone(),
+                    state.config.key_reload_interval,
+                )),
+                tokio::spawn(upkeep::clean_up_periodically(
+                    state.operations.clone(),
+                    state.config.cleanup_interval,
+                )),
+            ]
+            .into_iter()
+            .chain(deliveries)
+            .collect(),
+        )
     }
 
     pub fn stop(self) {

@@ -89,7 +89,9 @@ async fn cleanup_removes_only_what_can_no_longer_matter() {
             sessions: 1,
             revocations: 1,
             signing_keys: 1,
-            auth_logs: 1
+            auth_logs: 1,
+            account_links: 0,
+            outbox: 0,
         }
     );
 

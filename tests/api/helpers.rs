@@ -88,6 +88,8 @@ pub struct AppOptions {
     pub pkce_policy: authd::clients::PkcePolicy,
     /// `AUTHD_CLIENT_RATE_LIMIT`.
     pub client_rate_limit: Option<std::num::NonZeroU32>,
+    /// `AUTHD_SMTP_URL` and the rest: mail off unless a test sets it.
+    pub mail: authd::mail::MailSettings,
 }
 
 impl Default for AppOptions {
@@ -115,6 +117,7 @@ impl Default for AppOptions {
             session_max_lifetime: time::Duration::days(30),
             pkce_policy: authd::clients::PkcePolicy::NonceAllowed,
             client_rate_limit: None,
+            mail: authd::mail::MailSettings::off("authd <authd@localhost>".parse().unwrap()),
         }
     }
 }
@@ -165,6 +168,7 @@ pub fn test_config(options: &AppOptions) -> Config {
             .registration_token
             .clone()
             .map(secrecy::SecretString::from),
+        mail: options.mail.clone(),
     }
 }
 
@@ -675,4 +679,10 @@ where
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A new replica on `resources` (database, Redis prefix, master key), as after a restart.
+pub async fn start_again(options: AppOptions, resources: Arc<TestResources>) -> TestApp {
+    let master_key = authd::config::parse_master_key(Some(&resources.master_key_base64)).unwrap();
+    start(options, resources, master_key).await
 }

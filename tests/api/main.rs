@@ -21,6 +21,7 @@ mod hygiene;
 mod invalidation;
 mod jwks;
 mod logs;
+mod mail;
 mod metrics;
 mod oauth;
 mod oidc;

@@ -33,6 +33,7 @@ fn authority(runtime: &tokio::runtime::Runtime, algorithm: jsonwebtoken::Algorit
 
 fn user(username: String, email: String) -> UserRecord {
     UserRecord {
+        email_verified_at: None,
         id: Uuid::now_v7(),
         username,
         email,

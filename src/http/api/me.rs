@@ -21,6 +21,8 @@ struct Me {
     id: Uuid,
     username: String,
     email: String,
+    /// Whether the user confirmed the address (followed the link mailed to it).
+    email_verified: bool,
     #[serde(with = "time::serde::rfc3339")]
     created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
@@ -117,10 +119,12 @@ impl MeApi {
         let caller = authorize(&self.0, req, &auth).await?;
         // A client's own token (client credentials) has no user behind it.
         let user = caller.user(&self.0).await?;
+        let email_verified = user.email_verified();
         Ok(MeResult::Ok(
             DirectJson(Me {
                 id: user.id,
                 username: user.username,
+                email_verified,
                 email: user.email,
                 created_at: user.created_at,
                 last_login_at: user.last_login_at,

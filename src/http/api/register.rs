@@ -85,6 +85,7 @@ impl RegisterApi {
             .accounts
             .register(username.clone(), email, password, pop_key)
             .await?;
+        state.recovery.after_registration(registered.user_id).await;
         Ok(RegisterResult::Created(
             Json(RegisterResponse {
                 id: registered.user_id,

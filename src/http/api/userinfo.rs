@@ -46,7 +46,7 @@ struct UserInfo {
     /// Scope `email`.
     #[oai(skip_serializing_if_is_none)]
     email: Option<String>,
-    /// Scope `email`: always false, as authd does not confirm addresses.
+    /// Scope `email`: whether the user confirmed the address (followed the link mailed to it).
     #[oai(skip_serializing_if_is_none)]
     email_verified: Option<bool>,
     /// Scope `phone`: from the user's profile.

@@ -54,6 +54,8 @@ struct LoginPage {
     client_name: Option<String>,
     /// Whether to offer a passkey login (the server has a relying-party id).
     passkeys_available: bool,
+    /// Whether to offer a password reset by mail (the server sends mail).
+    reset_available: bool,
 }
 
 /// No `Debug`: it holds a password.
@@ -149,6 +151,7 @@ async fn create_account(
         .accounts
         .register(username, email, password, None)
         .await?;
+    state.recovery.after_registration(registered.user_id).await;
     Ok(registered
         .generated_password
         .map(|password| password.expose().to_owned()))
@@ -180,6 +183,7 @@ pub async fn login_form(
         authorization: query.authorization,
         client_name: flow.as_ref().map(|flow| flow.client_name.clone()),
         passkeys_available: ui.state.accounts.passkeys().available(),
+        reset_available: ui.state.recovery.available(),
     };
     let response = html(&page, StatusCode::OK);
     Ok(match &flow {
@@ -238,6 +242,7 @@ pub async fn failed_login(
         client_name: flow.as_ref().map(|flow| flow.client_name.clone()),
         authorization,
         passkeys_available: ui.state.accounts.passkeys().available(),
+        reset_available: ui.state.recovery.available(),
     };
     let response = err.retry_after_on(html(&page, err.status));
     Ok(match &flow {

@@ -17,6 +17,7 @@ mod error;
 mod forms;
 mod home;
 mod keys;
+mod mail_links;
 mod page;
 mod params;
 mod passkeys;
@@ -49,7 +50,7 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
      base-uri 'none'";
 
 /// The UI's fixed paths and their methods, for the `Allow` header of a 405.
-pub const ALLOWED_METHODS: [(&str, &str); 25] = [
+pub const ALLOWED_METHODS: [(&str, &str); 32] = [
     ("/ui", "GET"),
     ("/ui/", "GET"),
     ("/ui/register", "GET, POST"),
@@ -70,6 +71,13 @@ pub const ALLOWED_METHODS: [(&str, &str); 25] = [
     ("/ui/profile/reauthenticate/finish", "POST"),
     ("/ui/profile/passkey-only", "POST"),
     ("/ui/profile/password", "POST"),
+    ("/ui/profile/email", "POST"),
+    ("/ui/profile/verify-email", "POST"),
+    ("/ui/forgot-password", "GET, POST"),
+    ("/ui/reset-password", "GET, POST"),
+    ("/ui/verify-email", "GET, POST"),
+    ("/ui/confirm-email", "GET, POST"),
+    ("/ui/dev/mail", "GET"),
     ("/ui/keys", "GET"),
     ("/oauth/authorize/continue", "GET"),
     ("/oauth/authorize/consent", "POST"),
@@ -140,6 +148,28 @@ pub fn routes(state: &AppState) -> impl Endpoint + 'static {
         )
         .at("/profile/passkey-only", post(passkeys::passkey_only))
         .at("/profile/password", post(passkeys::set_password))
+        .at("/profile/email", post(mail_links::change_email))
+        .at(
+            "/profile/verify-email",
+            post(mail_links::resend_verification),
+        )
+        .at(
+            "/forgot-password",
+            get(mail_links::forgot_form).post(mail_links::forgot),
+        )
+        .at(
+            "/reset-password",
+            get(mail_links::reset_form).post(mail_links::reset),
+        )
+        .at(
+            "/verify-email",
+            get(mail_links::verify_form).post(mail_links::verify),
+        )
+        .at(
+            "/confirm-email",
+            get(mail_links::confirm_form).post(mail_links::confirm),
+        )
+        .at("/dev/mail", get(mail_links::dev_mailbox))
         .at(
             "/applications/:client_id/revoke",
             post(profile::revoke_application),

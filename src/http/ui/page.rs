@@ -91,6 +91,9 @@ pub enum Notice {
     Reauthenticated,
     PasskeyOnly,
     PasswordSet,
+    PasswordReset,
+    VerificationSent,
+    EmailChangeSent,
 }
 
 impl Notice {
@@ -109,6 +112,9 @@ impl Notice {
             "reauthenticated" => Some(Self::Reauthenticated),
             "passkey-only" => Some(Self::PasskeyOnly),
             "password-set" => Some(Self::PasswordSet),
+            "password-reset" => Some(Self::PasswordReset),
+            "verification-sent" => Some(Self::VerificationSent),
+            "email-change-sent" => Some(Self::EmailChangeSent),
             _ => None,
         }
     }
@@ -128,6 +134,9 @@ impl Notice {
             Self::Reauthenticated => "reauthenticated",
             Self::PasskeyOnly => "passkey-only",
             Self::PasswordSet => "password-set",
+            Self::PasswordReset => "password-reset",
+            Self::VerificationSent => "verification-sent",
+            Self::EmailChangeSent => "email-change-sent",
         }
     }
 
@@ -151,6 +160,15 @@ impl Notice {
             Self::PasskeyOnly => "Your password is deleted: only your passkeys open this account.",
             Self::PasswordSet => {
                 "Password set: it signs you in again, with a passkey as its second step."
+            }
+            Self::PasswordReset => {
+                "Your password was reset and every session signed out. Log in with the new one."
+            }
+            Self::VerificationSent => {
+                "A link is on its way to your address: follow it to confirm the address."
+            }
+            Self::EmailChangeSent => {
+                "A link is on its way to the new address. Nothing changes until you follow it."
             }
         }
     }

@@ -31,6 +31,7 @@ use crate::{
     accounts::{Ceremony, Password, Purpose},
     error::Error,
     http::callers::admitted,
+    mail,
     rate_limit::RateLimitedRoute,
 };
 
@@ -206,7 +207,20 @@ async fn profile_after(
     notice: Notice,
 ) -> Result<Response, UiError> {
     match changed {
-        Ok(()) => Ok(see_other(&format!("/ui/profile?notice={}", notice.query()))),
+        Ok(()) => {
+            // The account's owner hears of every change to how it is opened (ASVS 2.2.3).
+            let told = match notice {
+                Notice::PasskeyAdded => Some(mail::Notice::PasskeyAdded),
+                Notice::PasskeyRemoved => Some(mail::Notice::PasskeyRemoved),
+                Notice::PasskeyOnly => Some(mail::Notice::PasskeyOnly),
+                Notice::PasswordSet => Some(mail::Notice::PasswordChanged),
+                _ => None,
+            };
+            if let Some(told) = told {
+                ui.state.mailer.send_notice(told, &signed_in.user).await;
+            }
+            Ok(see_other(&format!("/ui/profile?notice={}", notice.query())))
+        }
         Err(err) => profile::with_passkey_error(ui, req, signed_in, err.into()).await,
     }
 }

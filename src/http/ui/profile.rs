@@ -32,6 +32,9 @@ struct Account {
     recovery_codes_left: u64,
     /// False for a passkey-only account.
     has_password: bool,
+    email_verified: bool,
+    /// Whether this server sends mail (verification links, address changes).
+    mail_available: bool,
 }
 
 struct PasskeyRow {
@@ -93,6 +96,8 @@ struct ProfilePage {
     passkeys: PasskeySection,
     /// Why the last passkey or factor change failed, shown in the passkeys section.
     passkey_error: Option<String>,
+    /// Why the last address change or verification mail failed, shown in the email section.
+    email_error: Option<String>,
     sessions: Vec<SessionRow>,
     applications: Vec<ApplicationRow>,
 }
@@ -131,6 +136,19 @@ async fn stored_profile(ui: &Ui, signed_in: &SignedIn) -> Result<Profile, Error>
         .profile(signed_in.user.id)
         .await?
         .unwrap_or_default())
+}
+
+/// The profile again, saying in its email section why a change there failed.
+pub async fn with_email_error(
+    ui: &Ui,
+    req: &Request,
+    signed_in: &SignedIn,
+    err: UiError,
+) -> Result<Response, UiError> {
+    let profile = stored_profile(ui, signed_in).await?;
+    let mut page = render(ui, req, signed_in, profile, None, None).await?;
+    page.email_error = Some(err.message.clone());
+    Ok(err.retry_after_on(html(&page, err.status)))
 }
 
 /// The profile again, saying in its passkeys section why a change there failed.
@@ -312,6 +330,7 @@ async fn render(
         notice,
         error,
         passkey_error: None,
+        email_error: None,
         account: Account {
             id: user.id.to_string(),
             username: user.username.clone(),
@@ -321,6 +340,8 @@ async fn render(
             has_pop_key: user.pop_public_key.is_some(),
             totp_enabled,
             has_password: user.password_hash.is_some(),
+            email_verified: user.email_verified(),
+            mail_available: ui.state.recovery.available(),
             recovery_codes_left,
         },
         display_name: profile.display_name.unwrap_or_default(),

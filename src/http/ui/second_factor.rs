@@ -14,7 +14,7 @@ use super::{
     page::{Layout, Notice, html, see_other},
     session,
 };
-use crate::{accounts::PendingLogin, error::Error};
+use crate::{accounts::PendingLogin, error::Error, mail};
 
 #[derive(Template)]
 #[template(path = "login_code.html")]
@@ -170,6 +170,10 @@ pub async fn confirm(
     let factors = ui.state.accounts.second_factors();
     match factors.confirm(&signed_in.user, &form.code).await {
         Ok(codes) => {
+            ui.state
+                .mailer
+                .send_notice(mail::Notice::TotpAdded, &signed_in.user)
+                .await;
             let page = RecoveryPage {
                 layout: Layout::new(req.cookie(), &ui.cookies, Some(&signed_in)),
                 codes: codes.0.iter().map(|code| code.to_string()).collect(),
@@ -211,6 +215,10 @@ pub async fn remove(
         .second_factors()
         .remove(signed_in.user.id)
         .await?;
+    state
+        .mailer
+        .send_notice(mail::Notice::TotpRemoved, &signed_in.user)
+        .await;
     Ok(see_other(&format!(
         "/ui/profile?notice={}",
         Notice::SecondFactorRemoved.query()

@@ -1,11 +1,13 @@
 //! In-memory stores for `authd dev` and tests: the same contracts, nothing persists.
 
+mod outbox;
 mod passkeys;
 mod proof_state;
 mod rate_limits;
 mod second_factors;
 mod sessions;
 mod tokens;
+mod users;
 
 use std::{
     collections::HashMap,
@@ -16,23 +18,26 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub use outbox::MemoryOutbox;
 pub use proof_state::{MemoryProfiles, MemoryProofState};
 pub use rate_limits::MemoryRateLimits;
 pub use sessions::MemorySessions;
 pub use tokens::MemoryTokenState;
+pub use users::MemoryUsers;
 
 use super::lock;
 
 use super::{
     AuthLogEntry, AuthLogStore, CleanupReport, ClientRecord, ClientStore, Consent, ConsentStore,
     ConsentSummary, EventBus, Housekeeping, KeyNeed, KeyPurpose, SigningKeyRecord, SigningKeyStore,
-    StoreError, Stores, Supersede, UniqueField, UserRecord, UserStore,
+    StoreError, Stores, Supersede,
 };
 
 /// Wires a full set of in-memory stores.
 pub fn stores() -> Stores {
     let tokens = Arc::new(MemoryTokenState::default());
     let clients = Arc::new(MemoryClients::default());
+    let outbox = Arc::new(MemoryOutbox::default());
     Stores {
         revocations: tokens.clone(),
         token_cache: tokens,
@@ -45,82 +50,12 @@ pub fn stores() -> Stores {
         proof_state: Arc::new(MemoryProofState::default()),
         events: Arc::new(MemoryEvents::default()),
         housekeeping: Arc::new(NoHousekeeping),
-        users: Arc::new(MemoryUsers::default()),
+        users: Arc::new(MemoryUsers::new(outbox.clone())),
+        outbox,
         signing_keys: Arc::new(MemorySigningKeys::default()),
         auth_logs: Arc::new(MemoryAuthLogs::default()),
         rate_limits: Arc::new(MemoryRateLimits::default()),
         probes: Vec::new(),
-    }
-}
-
-#[derive(Default)]
-pub struct MemoryUsers {
-    by_id: Mutex<HashMap<Uuid, UserRecord>>,
-}
-
-#[async_trait]
-impl UserStore for MemoryUsers {
-    async fn insert_user(&self, user: &UserRecord) -> Result<(), StoreError> {
-        let mut users = lock(&self.by_id);
-        for existing in users.values() {
-            if existing.username.eq_ignore_ascii_case(&user.username) {
-                return Err(StoreError::Conflict(UniqueField::Username));
-            }
-            if existing.email.eq_ignore_ascii_case(&user.email) {
-                return Err(StoreError::Conflict(UniqueField::Email));
-            }
-        }
-        users.insert(user.id, user.clone());
-        Ok(())
-    }
-
-    async fn find_by_username(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
-        Ok(lock(&self.by_id)
-            .values()
-            .find(|user| user.username.eq_ignore_ascii_case(username))
-            .cloned())
-    }
-
-    async fn find_by_id(&self, id: Uuid) -> Result<Option<UserRecord>, StoreError> {
-        Ok(lock(&self.by_id).get(&id).cloned())
-    }
-
-    async fn find_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError> {
-        Ok(lock(&self.by_id)
-            .values()
-            .find(|user| user.email.eq_ignore_ascii_case(email))
-            .cloned())
-    }
-
-    async fn record_login(&self, user_id: Uuid, at: OffsetDateTime) -> Result<(), StoreError> {
-        if let Some(user) = lock(&self.by_id).get_mut(&user_id) {
-            user.last_login_at = Some(at);
-        }
-        Ok(())
-    }
-
-    async fn set_pop_public_key(&self, user_id: Uuid, pem: &str) -> Result<bool, StoreError> {
-        Ok(lock(&self.by_id)
-            .get_mut(&user_id)
-            .map(|user| user.pop_public_key = Some(pem.to_owned()))
-            .is_some())
-    }
-
-    async fn delete_user(&self, user_id: Uuid) -> Result<bool, StoreError> {
-        Ok(lock(&self.by_id).remove(&user_id).is_some())
-    }
-
-    /// Does not see the passkeys (another memory store): `Passkeys` checks that the user has
-    /// one before dropping the password.
-    async fn set_password_hash(
-        &self,
-        user_id: Uuid,
-        password_hash: Option<&str>,
-    ) -> Result<bool, StoreError> {
-        Ok(lock(&self.by_id)
-            .get_mut(&user_id)
-            .map(|user| user.password_hash = password_hash.map(str::to_owned))
-            .is_some())
     }
 }
 

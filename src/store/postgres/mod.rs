@@ -4,7 +4,9 @@ mod auth_logs;
 mod clients;
 mod connect;
 mod housekeeping;
+mod links;
 mod migrate;
+mod outbox;
 mod passkeys;
 mod profiles;
 mod revocations;
@@ -73,6 +75,10 @@ impl Postgres {
             .await
             .map_err(|err| unavailable(&err))?;
         Ok((client, statement))
+    }
+
+    pub fn outbox(&self) -> Arc<outbox::PostgresOutbox> {
+        Arc::new(outbox::PostgresOutbox(self.clone()))
     }
 
     pub fn users(&self) -> Arc<users::PostgresUsers> {

@@ -6,7 +6,10 @@ use tokio_postgres::{Row, error::SqlState};
 use uuid::Uuid;
 
 use super::{Postgres, unavailable};
-use crate::store::{StoreError, UniqueField, UserRecord, UserStore};
+use crate::store::{
+    AccountLink, LinkChange, LinkPurpose, OutboxMessage, StoreError, UniqueField, UserRecord,
+    UserStore,
+};
 
 pub struct PostgresUsers(pub(super) Postgres);
 
@@ -21,8 +24,9 @@ impl UserStore for PostgresUsers {
         let (client, statement) = self
             .0
             .prepared(
-                "INSERT INTO users (id, username, email, password_hash, created_at, pop_public_key)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO users (id, username, email, password_hash, created_at, pop_public_key,
+                                    email_verified_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .await?;
         client
@@ -35,6 +39,7 @@ impl UserStore for PostgresUsers {
                     &user.password_hash,
                     &user.created_at,
                     &user.pop_public_key,
+                    &user.email_verified_at,
                 ],
             )
             .await
@@ -66,7 +71,7 @@ impl UserStore for PostgresUsers {
             .0
             .prepared(
                 "SELECT id, username, email, password_hash, created_at, last_login_at,
-                        pop_public_key
+                        pop_public_key, email_verified_at
                  FROM users WHERE lower(username) = lower($1)",
             )
             .await?;
@@ -90,7 +95,7 @@ impl UserStore for PostgresUsers {
             .0
             .prepared(
                 "SELECT id, username, email, password_hash, created_at, last_login_at,
-                        pop_public_key
+                        pop_public_key, email_verified_at
                  FROM users WHERE lower(email) = lower($1)",
             )
             .await?;
@@ -111,7 +116,7 @@ impl UserStore for PostgresUsers {
             .0
             .prepared(
                 "SELECT id, username, email, password_hash, created_at, last_login_at,
-                        pop_public_key
+                        pop_public_key, email_verified_at
                  FROM users WHERE id = $1",
             )
             .await?;
@@ -203,6 +208,69 @@ impl UserStore for PostgresUsers {
         tx.commit().await.map_err(|err| unavailable(&err))?;
         Ok(updated == 1)
     }
+
+    #[tracing::instrument(
+        name = "postgres users.mark_email_verified",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
+    async fn mark_email_verified(
+        &self,
+        user_id: Uuid,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.0
+            .execute(
+                "UPDATE users SET email_verified_at = coalesce(email_verified_at, $2)
+                 WHERE id = $1",
+                &[&user_id, &at],
+            )
+            .await
+            .map(|updated| updated == 1)
+    }
+
+    #[tracing::instrument(
+        name = "postgres users.create_link",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
+    async fn create_link(
+        &self,
+        link: &AccountLink,
+        mail: &OutboxMessage,
+    ) -> Result<(), StoreError> {
+        super::links::create(&self.0, link, mail).await
+    }
+
+    #[tracing::instrument(
+        name = "postgres users.find_link",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
+    async fn find_link(
+        &self,
+        token_hash: &[u8; 32],
+        purpose: LinkPurpose,
+        now: OffsetDateTime,
+    ) -> Result<Option<AccountLink>, StoreError> {
+        super::links::find(&self.0, token_hash, purpose, now).await
+    }
+
+    #[tracing::instrument(
+        name = "postgres users.redeem_link",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
+    async fn redeem_link(
+        &self,
+        token_hash: &[u8; 32],
+        purpose: LinkPurpose,
+        change: LinkChange<'_>,
+        now: OffsetDateTime,
+        notices: &[OutboxMessage],
+    ) -> Result<Option<AccountLink>, StoreError> {
+        super::links::redeem(&self.0, token_hash, purpose, change, now, notices).await
+    }
 }
 
 fn user_from_row(row: &Row) -> Result<UserRecord, StoreError> {
@@ -215,5 +283,6 @@ fn user_from_row(row: &Row) -> Result<UserRecord, StoreError> {
         created_at: row.try_get("created_at").map_err(corrupt)?,
         last_login_at: row.try_get("last_login_at").map_err(corrupt)?,
         pop_public_key: row.try_get("pop_public_key").map_err(corrupt)?,
+        email_verified_at: row.try_get("email_verified_at").map_err(corrupt)?,
     })
 }

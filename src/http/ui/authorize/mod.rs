@@ -35,6 +35,16 @@ use crate::{
     rate_limit::RateLimitedRoute,
 };
 
+/// The code flow waits for a confirmed address (`AUTHD_REQUIRE_VERIFIED_EMAIL`).
+#[derive(Template)]
+#[template(path = "verify_first.html")]
+struct VerifyFirstPage {
+    layout: Layout,
+    email: String,
+    continue_url: String,
+    request: String,
+}
+
 #[derive(Template)]
 #[template(path = "consent.html")]
 struct ConsentPage {
@@ -200,6 +210,24 @@ async fn show(ui: &Ui, req: &Request, step: Step) -> Result<Response, UiError> {
                 answer.push(("state", state));
             }
             Ok(ui.answer_client(&redirect_uri, response_mode, &answer))
+        }
+        Step::VerifyEmail {
+            request_id,
+            redirect_uri,
+        } => {
+            let signed_in = session::current(&ui.state, req.cookie(), &ui.cookies)
+                .await?
+                .ok_or_else(|| UiError::new(StatusCode::BAD_REQUEST, EXPIRED))?;
+            let page = VerifyFirstPage {
+                layout: Layout::new(req.cookie(), &ui.cookies, Some(&signed_in)),
+                email: signed_in.user.email.clone(),
+                continue_url: resume_url(&request_id),
+                request: request_id,
+            };
+            Ok(allow_form_to_end_at(
+                html(&page, StatusCode::FORBIDDEN),
+                &redirect_uri,
+            ))
         }
         Step::ClientError(error) => Ok(ui.to_client(&error)),
         Step::RedirectError(message) => Err(UiError::new(StatusCode::BAD_REQUEST, message)),
