@@ -88,6 +88,9 @@ compose down -v --remove-orphans >/dev/null 2>&1 || true
 trap cleanup EXIT
 # Logins through one load balancer all come from one address: lift the per-IP limit for the load.
 export AUTHD_HTTP_PORT=$port AUTHD_RATE_LIMIT=1000000
+# The mail catcher's web UI and API, where the smoke test finds the confirmation mail.
+mail_port=${AUTHD_MAIL_UI_PORT:-18025}
+export AUTHD_MAIL_UI_PORT=$mail_port
 # The compose file's own Redis first (a REDIS_URL in the caller's shell would pass through).
 unset REDIS_URL
 started=$(date +%s)
@@ -98,7 +101,8 @@ compose ps
 echo "built and ready in $(( $(date +%s) - started )) s"
 
 step "smoke test through nginx (tests/containers/smoke.py)"
-python3 tests/containers/smoke.py --base "$base" --project "$project"
+python3 tests/containers/smoke.py --base "$base" --project "$project" \
+  --mail "http://127.0.0.1:$mail_port"
 
 if [ "${FAULTS:-1}" = 1 ]; then
   step "faults under load (tests/containers/faults.py)"
@@ -118,6 +122,7 @@ if [ "${REDIS_CLUSTER:-1}" = 1 ]; then
   wait_ready
   compose ps
   echo "ready on the Redis Cluster in $(( $(date +%s) - started )) s"
-  python3 tests/containers/smoke.py --base "$base" --project "$project"
+  python3 tests/containers/smoke.py --base "$base" --project "$project" \
+  --mail "http://127.0.0.1:$mail_port"
 fi
 echo "compose test passed"

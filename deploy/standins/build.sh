@@ -6,6 +6,7 @@
 #   authd-standin/postgres:15         Debian's PostgreSQL, with the official image's variables
 #   authd-standin/redis:7             Debian's Redis
 #   authd-standin/nginx:1             Debian's nginx
+#   authd-standin/mailpit:1           a mail catcher on Debian's Python and aiosmtpd
 # deploy/compose.standins.yml points docker-compose.yml at them. Needs a running engine and
 # debootstrap (deploy/compose-test.sh installs both).
 set -euo pipefail
@@ -53,7 +54,7 @@ build_standin() {
 }
 
 build_base
-for standin in postgres:15 redis:7 nginx:1; do
+for standin in postgres:15 redis:7 nginx:1 mailpit:1; do
   name=${standin%%:*}
   hash=$(standin_hash "$name")
   if [ "$(image_hash "authd-standin/$standin")" != "$hash" ]; then

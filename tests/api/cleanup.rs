@@ -62,7 +62,20 @@ async fn cleanup_removes_only_what_can_no_longer_matter() {
                     now() - interval '9 days', now() - interval '8 days'
              FROM signing_keys LIMIT 1;
          INSERT INTO auth_logs (request_ip, request_timestamp, outcome)
-             VALUES ('10.0.0.1', now() - interval '100 days', 'unknown_user');",
+             VALUES ('10.0.0.1', now() - interval '100 days', 'unknown_user');
+         INSERT INTO account_links (token_hash, purpose, user_id, email, created_at, expires_at)
+             SELECT sha256('expired'::bytea), 'reset_password', id, email,
+                    now() - interval '2 hours', now() - interval '90 minutes' FROM users;
+         INSERT INTO account_links (token_hash, purpose, user_id, email, created_at, expires_at)
+             SELECT sha256('live'::bytea), 'verify_email', id, email, now(),
+                    now() + interval '1 day' FROM users;
+         INSERT INTO outbox (id, topic, payload, payload_nonce, master_key_id, created_at,
+                             next_attempt_at, sent_at)
+             VALUES (gen_random_uuid(), 'mail', '', '\\x000000000000000000000000', 'k',
+                     now() - interval '100 days', now() - interval '100 days',
+                     now() - interval '100 days'),
+                    (gen_random_uuid(), 'mail', '', '\\x000000000000000000000000', 'k',
+                     now() - interval '1 day', now() - interval '1 day', now() - interval '1 day');",
     )
     .await
     .unwrap();
@@ -90,8 +103,8 @@ async fn cleanup_removes_only_what_can_no_longer_matter() {
             revocations: 1,
             signing_keys: 1,
             auth_logs: 1,
-            account_links: 0,
-            outbox: 0,
+            account_links: 1,
+            outbox: 1,
         }
     );
 
@@ -110,6 +123,16 @@ async fn cleanup_removes_only_what_can_no_longer_matter() {
     assert!(
         count("SELECT count(*) FROM auth_logs").await >= 1,
         "recent attempts stay"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM account_links").await,
+        1,
+        "the live link stays"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM outbox").await,
+        1,
+        "a recent record of a sent mail stays"
     );
 
     // Nothing that mattered was lost: the live session still refreshes, the logout still holds.

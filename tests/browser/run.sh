@@ -6,7 +6,8 @@
 # relying party on openid-client, in oidc_rp/), helpers in browser.mjs; then passkeys.test.mjs
 # against a second authd named localhost (WebAuthn needs a domain). All in Debian's headless
 # Chromium with playwright-core (which cannot download a browser here: it is pointed at
-# /usr/bin/chromium).
+# /usr/bin/chromium). The first authd mails a real SMTP server (aiosmtpd) whose mail the forgotten
+# password and address change tests read.
 # Installs Chromium (apt) and the npm packages (pinned by package-lock.json) when they are missing.
 #
 #   bash tests/browser/run.sh                     # after `cargo build`
@@ -25,6 +26,17 @@ if [ -n "${SCREENSHOTS:-}" ]; then
 fi
 
 source tests/serve_authd.sh
+# A real SMTP server (tests/smtp_server.py, aiosmtpd) takes what the first authd mails; the mail
+# tests read the links from MAIL_LOG, one JSON line per mail. Its stdin is a FIFO this script
+# holds open: when the script ends, the server sees EOF and stops.
+MAIL_DIR=$(mktemp -d)
+MAIL_LOG="$MAIL_DIR/mail.jsonl"
+mkfifo "$MAIL_DIR/stdin"
+python3 tests/smtp_server.py serve --port "${SMTP_PORT:-18095}" --mode plain \
+  <"$MAIL_DIR/stdin" >"$MAIL_LOG" &
+exec 8>"$MAIL_DIR/stdin"
+for _ in $(seq 1 100); do grep -q '^ready' "$MAIL_LOG" 2>/dev/null && break; sleep 0.1; done
+export MAIL_LOG AUTHD_SMTP_URL="smtp://127.0.0.1:${SMTP_PORT:-18095}"
 # The relying party of code_flow.test.mjs: on localhost (another site than authd's 127.0.0.1),
 # allowed to call authd's API from its scripts.
 RP_PORT=${RP_PORT:-18099}
@@ -56,7 +68,7 @@ if [ "$status" -ne 0 ]; then show_authd_log; fi
 # Passkeys need a domain name for their relying party: a second authd, on its own database
 # and prefix, whose URL is http://localhost (a secure context, as WebAuthn requires).
 (
-  unset AUTHD_CORS_ORIGINS
+  unset AUTHD_CORS_ORIGINS AUTHD_SMTP_URL
   serve_authd passkeys "${PASSKEY_PORT:-18096}" localhost
   cd tests/browser
   AUTHD_URL="$BASE" node --test --test-concurrency=1 --test-timeout=180000 passkeys.test.mjs ||

@@ -4,6 +4,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
+import { readFileSync } from "node:fs";
 import {
   BASE, PHONE, assertAccessible, closePage, launchChromium, newPage as newBrowserPage, screenshot,
 } from "./browser.mjs";
@@ -46,6 +47,28 @@ function totp(secret, steps = 0) {
   const offset = mac[mac.length - 1] & 0x0f;
   const number = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
   return String(number).padStart(6, "0");
+}
+
+/// The first mail to `address` with `subject` the test SMTP server received (run.sh's MAIL_LOG),
+/// waiting up to ten seconds for it: authd sends from its outbox, off the request.
+async function mailTo(address, subject) {
+  for (let i = 0; i < 100; i += 1) {
+    const mail = readFileSync(process.env.MAIL_LOG, "utf8")
+      .split("\n")
+      .filter((line) => line.startsWith("{"))
+      .map((line) => JSON.parse(line))
+      .find((m) => m.subject === subject && m.rcpt_tos.includes(address));
+    if (mail) return mail;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`no mail "${subject}" to ${address}`);
+}
+
+/// The link to `path` in a mail's text part.
+function linkIn(mail, path) {
+  const line = mail.text.split("\n").map((l) => l.trim()).find((l) => l.startsWith("http") && l.includes(path));
+  assert.ok(line, `a link to ${path} in:\n${mail.text}`);
+  return line;
 }
 
 describe("authd web UI in headless Chromium", () => {
@@ -278,6 +301,69 @@ describe("authd web UI in headless Chromium", () => {
     await page.getByRole("button", { name: "Verify" }).click();
     await page.getByRole("heading", { name: "Your profile" }).waitFor();
     assert.match(await page.locator("#second-factor-heading + p").textContent(), /9 recovery codes left/);
+    await closePage(page);
+  });
+
+  test("a forgotten password: the login page's link, a mailed link, a new password", async () => {
+    const page = await newPage();
+    const username = unique("forgetful");
+    const oldPassword = "marigold lantern harbour 17";
+    const newPassword = "juniper cobalt meadow 58";
+    await register(page, username, oldPassword);
+
+    await page.goto(`${BASE}/ui/login`);
+    await page.getByRole("link", { name: "Forgot your password?" }).click();
+    await page.getByRole("heading", { name: "Forgot your password" }).waitFor();
+    await assertAccessible(page);
+    await screenshot(page, "30-forgot-password");
+    await page.getByLabel("Username or email address").fill(username);
+    await page.getByRole("button", { name: "Send the link" }).click();
+    await page.getByText("If an account matches").waitFor();
+    await assertAccessible(page);
+
+    const mail = await mailTo(`${username}@example.com`, "Reset your password");
+    await page.goto(linkIn(mail, "/ui/reset-password"));
+    await page.getByRole("heading", { name: "Choose a new password" }).waitFor();
+    await assertAccessible(page);
+    await screenshot(page, "31-reset-password");
+    await page.getByLabel("New password").fill(newPassword);
+    await page.getByRole("button", { name: "Set the new password" }).click();
+    await page.waitForURL(/\/ui\/login\?notice=password-reset/);
+    await page.getByText("Your password was reset").waitFor();
+
+    await logIn(page, username, oldPassword);
+    await page.getByRole("alert").waitFor();
+    await logIn(page, username, newPassword);
+    await page.waitForURL(`${BASE}/ui/profile`);
+    await mailTo(`${username}@example.com`, "Your password was reset");
+    await closePage(page);
+  });
+
+  test("a new address: confirmed by the link mailed to it, the old one told", async () => {
+    const page = await newPage();
+    const username = unique("mover");
+    const password = "saffron kettle glacier 93";
+    const moved = `${username}@example.org`;
+    await register(page, username, password);
+    await logIn(page, username, password);
+    await page.getByRole("heading", { name: "Your profile" }).waitFor();
+    await page.getByLabel("New email address").fill(moved);
+    await page.getByLabel("Your password, to change it").fill(password);
+    await page.getByRole("button", { name: "Send the confirmation link" }).click();
+    await page.getByText("A link is on its way to the new address").waitFor();
+    await assertAccessible(page);
+
+    const mail = await mailTo(moved, "Confirm your new email address");
+    await page.goto(linkIn(mail, "/ui/confirm-email"));
+    await page.getByRole("heading", { name: "Confirm your new email address" }).waitFor();
+    await assertAccessible(page);
+    await screenshot(page, "32-confirm-email");
+    await page.getByRole("button", { name: "Use the new address" }).click();
+    await page.getByText(`the account's address is now ${moved}`).waitFor();
+    await assertAccessible(page);
+    await page.goto(`${BASE}/ui/profile`);
+    await page.getByText(`${moved} (confirmed)`).waitFor();
+    await mailTo(`${username}@example.com`, "Your email address was changed");
     await closePage(page);
   });
 });

@@ -3,15 +3,18 @@
 Registers a user, logs in with the OAuth password grant, verifies the access token with PyJWT
 against the published JWKS (an independent verifier), then presents it to every replica directly
 (`docker exec` + curl inside each container, so each replica's own verification path answers),
-and checks readiness. Run by deploy/compose-test.sh:
+checks readiness, and finds the mail confirming the user's address in the mail catcher (its
+Mailpit API). Run by deploy/compose-test.sh:
 
-    python3 tests/containers/smoke.py --base http://127.0.0.1:18080 --project authd-ci
+    python3 tests/containers/smoke.py --base http://127.0.0.1:18080 --project authd-ci \
+        --mail http://127.0.0.1:18025
 """
 
 import argparse
 import json
 import secrets
 import subprocess
+import time
 
 import jwt
 import requests
@@ -36,6 +39,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--base", required=True)
     parser.add_argument("--project", required=True)
+    parser.add_argument("--mail", required=True, help="the mail catcher's web UI (Mailpit's API)")
     args = parser.parse_args()
     base = args.base
     http = requests.Session()
@@ -74,8 +78,26 @@ def main() -> None:
                                   "http://127.0.0.1:8080/.well-known/jwks.json")
         assert status == 200 and kid in body, (service, status)
 
+    # The registration mailed a confirmation link, through the outbox, to the catcher.
+    address = f"{username}@example.com"
+    deadline = time.monotonic() + 30
+    mail = None
+    while mail is None and time.monotonic() < deadline:
+        listed = http.get(f"{args.mail}/api/v1/messages", timeout=5)
+        assert listed.status_code == 200, (listed.status_code, listed.text)
+        mail = next((m for m in listed.json()["messages"]
+                     if m["Subject"] == "Confirm your email address"
+                     and any(to["Address"] == address for to in m["To"])), None)
+        if mail is None:
+            time.sleep(0.5)
+    assert mail is not None, f"no confirmation mail to {address} in the catcher"
+    text = http.get(f"{args.mail}/api/v1/message/{mail['ID']}", timeout=5).json()["Text"]
+    assert f"{base.replace('127.0.0.1', 'localhost')}/ui/verify-email?token=" in text \
+        or "/ui/verify-email?token=" in text, text
+
     print(f"compose smoke: {username} registered, token for sub {claims['sub']} "
-          f"verified by PyJWT and by {', '.join(REPLICAS)}; /readyz 200")
+          f"verified by PyJWT and by {', '.join(REPLICAS)}; /readyz 200; "
+          f"the confirmation mail reached the catcher")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 
 mod address;
 mod delivery;
+mod operators;
 mod reset;
 mod smtp;
 mod verification;
