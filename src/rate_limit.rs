@@ -288,6 +288,22 @@ impl MailThrottle {
         self.windows
             .refuse(by_recipient, RateLimitedRoute::Mail, client_ip)
     }
+
+    /// Counts a mail to the account `user_id`, however it was named (a username and an
+    /// address are two names for one account): whether it is within the limit. For work done
+    /// after the answer, which cannot refuse; the caller drops the mail instead.
+    pub async fn allow_account(&self, user_id: &str) -> bool {
+        let decision = self
+            .windows
+            .decide(
+                &format!("mail-account:{user_id}"),
+                self.per_recipient,
+                Self::WINDOW,
+                Tally::Count,
+            )
+            .await;
+        matches!(decision, RateDecision::Allowed)
+    }
 }
 
 /// The store key of a username and address. Usernames match regardless of case, so the

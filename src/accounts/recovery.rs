@@ -260,6 +260,12 @@ impl Recovery {
             self.users.find_by_username(identifier).await?
         };
         match user {
+            // The limit per name typed is checked before the answer; this one counts the
+            // account however it was named (by username, then by address).
+            Some(user) if !self.throttle.allow_account(&user.id.to_string()).await => {
+                tracing::warn!(user_id = %user.id, "password reset asked too often for this account: no mail sent");
+                Ok(())
+            }
             Some(user) => {
                 self.mail_link(&user, LinkPurpose::ResetPassword, &user.email)
                     .await

@@ -35,6 +35,12 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartupError> {
             .map_err(StartupError::Migrate)?;
     }
     let state = AppState::build(config, stores, master_keys, Arc::new(SystemClock)).await?;
+    if !state.recovery.available() {
+        tracing::info!(
+            "no AUTHD_SMTP_URL: no mail is sent, so password resets and address verification \
+             are off (docs/mail.md)"
+        );
+    }
     let app = Application::bind(args.listen, state).await?;
     let addr = app.local_addr().unwrap_or(args.listen);
     tracing::info!(%addr, "authd listening");
@@ -57,6 +63,10 @@ pub async fn dev(mut args: DevArgs) -> Result<(), StartupError> {
     let config = Config::from_common(&args.common, true, true)?;
     let telemetry = telemetry::init(LogFormat::Pretty)?;
     let docs = format!("{}/docs", config.public_url);
+    let mailbox = match config.mail.delivery {
+        crate::mail::MailDelivery::Memory => format!("{}/ui/dev/mail", config.public_url),
+        _ => "sent through AUTHD_SMTP_URL".to_owned(),
+    };
     let issuer = config.issuer.clone();
     let state = AppState::build(
         config,
@@ -72,7 +82,8 @@ pub async fn dev(mut args: DevArgs) -> Result<(), StartupError> {
          NOTHING PERSISTS: every user and key is gone when this process stops.\n  \
          For production run `authd serve` against Postgres and Redis.\n\n  \
          Issuer:     {issuer}\n  \
-         Swagger UI: {docs}\n"
+         Swagger UI: {docs}\n  \
+         Mail:       {mailbox}\n"
     );
     run(app, addr, telemetry).await
 }
