@@ -349,7 +349,7 @@ describe("authd web UI in headless Chromium", () => {
     await page.getByRole("heading", { name: "Your profile" }).waitFor();
     await page.getByLabel("New email address").fill(moved);
     await page.getByLabel("Your password, to change it").fill(password);
-    await page.getByRole("button", { name: "Send the confirmation link" }).click();
+    await page.getByRole("button", { name: "Send a link to the new address" }).click();
     await page.getByText("A link is on its way to the new address").waitFor();
     await assertAccessible(page);
 
