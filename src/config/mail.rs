@@ -98,3 +98,84 @@ impl MailArgs {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    fn args(url: &str, password_file: Option<PathBuf>) -> MailArgs {
+        MailArgs {
+            smtp_url: Some(url.to_owned()),
+            smtp_password_file: password_file,
+            smtp_ca_file: None,
+            mail_from: "Example ID <id@example.com>".to_owned(),
+            password_reset_ttl: Duration::from_secs(30 * 60),
+            require_verified_email: false,
+        }
+    }
+
+    #[test]
+    fn the_password_comes_from_its_file_without_the_line_end() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(file, "s3cret:pass").unwrap();
+        let settings = args(
+            "smtp://mailer@mail.example.com?tls=starttls",
+            Some(file.path().to_owned()),
+        )
+        .settings(false)
+        .unwrap();
+        let MailDelivery::Smtp(smtp) = settings.delivery else {
+            panic!("SMTP settings");
+        };
+        assert_eq!(smtp.password.unwrap().expose_secret(), "s3cret:pass");
+        assert_eq!(smtp.username.as_deref(), Some("mailer"));
+    }
+
+    #[test]
+    fn bad_settings_name_their_variable() {
+        let missing = args(
+            "smtp://mailer@mail.example.com",
+            Some(PathBuf::from("/nonexistent/smtp-password")),
+        )
+        .settings(false)
+        .unwrap_err();
+        assert_eq!(missing.setting, "AUTHD_SMTP_PASSWORD_FILE");
+        let mut bad_from = args("smtp://127.0.0.1:1025", None);
+        bad_from.mail_from = "not an address".to_owned();
+        assert_eq!(
+            bad_from.settings(false).unwrap_err().setting,
+            "AUTHD_MAIL_FROM"
+        );
+        let mut short = args("smtp://127.0.0.1:1025", None);
+        short.password_reset_ttl = Duration::from_secs(60);
+        assert_eq!(
+            short.settings(false).unwrap_err().setting,
+            "AUTHD_PASSWORD_RESET_TTL"
+        );
+        assert_eq!(
+            args("smtp://h?tls=opportunistic", None)
+                .settings(false)
+                .unwrap_err()
+                .setting,
+            "AUTHD_SMTP_URL"
+        );
+    }
+
+    #[test]
+    fn without_a_server_serve_sends_nothing_and_dev_keeps_mail_in_memory() {
+        let mut none = args("", None);
+        none.smtp_url = None;
+        assert!(matches!(
+            none.settings(false).unwrap().delivery,
+            MailDelivery::Off
+        ));
+        assert!(matches!(
+            none.settings(true).unwrap().delivery,
+            MailDelivery::Memory
+        ));
+    }
+}

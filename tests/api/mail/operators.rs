@@ -13,7 +13,10 @@ use super::{
 };
 use crate::{
     browser::Browser,
-    code_flow::{authorize_path, log_in_here, pkce, public_client, request, visit},
+    code_flow::{
+        answer_consent, authorize_path, client_answer, log_in_here, pkce, public_client, redeem,
+        request, visit,
+    },
     helpers::{AppOptions, Backend, TestApp, eventually, redis_url, spawn_app_with},
     second_factor::enrol,
 };
@@ -31,11 +34,11 @@ async fn with_verified_addresses_required_the_code_flow_waits_for_the_link() {
     .await;
     let client_id = public_client(&app, "photos:read");
     let password = app.register("waiting").await;
-    let (_, challenge) = pkce();
+    let (verifier, challenge) = pkce();
     let mut browser = Browser::new(&app);
     let start = visit(
         &mut browser,
-        &authorize_path(&request(&client_id, &challenge, "photos:read")),
+        &authorize_path(&request(&client_id, &challenge, "openid email photos:read")),
     )
     .await;
     assert_eq!(
@@ -79,6 +82,28 @@ async fn with_verified_addresses_required_the_code_flow_waits_for_the_link() {
     let consent = visit(&mut browser, &resume).await;
     assert_eq!(consent.status, StatusCode::OK, "{}", consent.body);
     assert!(consent.body.contains("Photo Book"), "{}", consent.body);
+
+    // And UserInfo says the address is verified (with an access token issued, the email
+    // scope's claims are UserInfo's, not the ID token's: OpenID Connect Core §5.4).
+    let back = answer_consent(&mut browser, &consent, "allow").await;
+    let answer = client_answer(&back).expect("sent to the client");
+    let tokens: Value = redeem(&app, &client_id, &answer["code"], &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let userinfo: Value = app
+        .client
+        .get(app.url("/userinfo"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(userinfo["email"], json!("waiting@example.com"));
+    assert_eq!(userinfo["email_verified"], json!(true));
 }
 
 #[tokio::test]
