@@ -12,6 +12,7 @@ use super::{
 use crate::{
     clock::Clock,
     error::Error,
+    mail::{Mailer, Notice},
     metrics::Metrics,
     possession::PopPublicKey,
     rate_limit::LoginThrottle,
@@ -35,12 +36,14 @@ pub struct AuthAttempt {
     pub user_agent: Option<String>,
 }
 
-/// A user's authenticators beyond the password: the TOTP app and passkeys, and the sessions
-/// that confirmed a change with a passkey a moment ago.
+/// A user's authenticators beyond the password: the TOTP app and passkeys, the sessions
+/// that confirmed a change with a passkey a moment ago, and the mailer that tells the user
+/// when a recovery code is spent.
 pub struct Factors {
     pub totp: Arc<SecondFactors>,
     pub passkeys: Arc<Passkeys>,
     pub reauthentications: Arc<Reauthentications>,
+    pub notices: Arc<Mailer>,
 }
 
 #[derive(Clone)]
@@ -52,6 +55,7 @@ pub struct Accounts {
     second_factors: Arc<SecondFactors>,
     passkeys: Arc<Passkeys>,
     reauthentications: Arc<Reauthentications>,
+    notices: Arc<Mailer>,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
 }
@@ -74,6 +78,7 @@ impl Accounts {
             second_factors: factors.totp,
             passkeys: factors.passkeys,
             reauthentications: factors.reauthentications,
+            notices: factors.notices,
             clock,
             metrics,
         }
@@ -133,6 +138,13 @@ impl Accounts {
     ) -> Result<SecondFactor, Error> {
         self.throttle.check(&user.username, client_ip).await?;
         let result = self.second_factors.verify(user, code).await;
+        if matches!(result, Ok(SecondFactor::RecoveryCode)) {
+            // A spent recovery code may be someone else's: the owner hears of it (ASVS 2.5.5).
+            let left = self.second_factors.recovery_codes_left(user.id).await?;
+            self.notices
+                .send_notice(Notice::RecoveryCodeUsed { left }, user)
+                .await;
+        }
         if matches!(result, Err(Error::InvalidSecondFactor)) {
             tracing::info!(user_id = %user.id, ip = %client_ip, "login failed: wrong second factor");
             self.throttle.failed(&user.username, client_ip).await;

@@ -41,6 +41,10 @@ pub enum Notice {
     },
     /// An operator removed the second factors (`authd users reset-factors`).
     FactorsReset,
+    /// A login spent one of the recovery codes; `left` remain.
+    RecoveryCodeUsed {
+        left: u64,
+    },
 }
 
 pub struct Action {
@@ -217,6 +221,13 @@ pub fn notice(
             format!(
                 "The email address of your account was changed to {new_address}. Mail for the \
                  account goes there from now on; this is the last one sent to this address."
+            ),
+        ),
+        Notice::RecoveryCodeUsed { left } => (
+            "A recovery code of your account was used",
+            format!(
+                "A login to your account used one of its recovery codes instead of the \
+                 authenticator app. {left} recovery codes are left."
             ),
         ),
         Notice::FactorsReset => (

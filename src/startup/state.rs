@@ -105,7 +105,13 @@ impl AppState {
             clock.clone(),
         )?;
         let mailer = Arc::new(mailer);
-        let factors = factors(&config, &stores, masters, &clock, reauthentications.clone());
+        let factors = factors(
+            &config,
+            &stores,
+            masters,
+            &clock,
+            (reauthentications.clone(), mailer.clone()),
+        );
         let hasher = PasswordHasher::new(config.argon2).await?;
         let recovery = Arc::new(Recovery::new(
             users.clone(),
@@ -309,7 +315,7 @@ fn factors(
     stores: &Stores,
     masters: MasterKeys,
     clock: &Arc<dyn Clock>,
-    reauthentications: Arc<Reauthentications>,
+    (reauthentications, notices): (Arc<Reauthentications>, Arc<Mailer>),
 ) -> Factors {
     let label = authenticator_label(&config.public_url);
     Factors {
@@ -327,6 +333,7 @@ fn factors(
             clock.clone(),
         )),
         reauthentications,
+        notices,
     }
 }
 

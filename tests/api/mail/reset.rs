@@ -263,4 +263,17 @@ async fn a_reset_keeps_the_second_factor() {
     assert_eq!(signed_in.location(), "/ui/profile");
     // And the password-only route still refuses the account.
     assert_eq!(auth_status(&app, "twofa", NEW_PASSWORD).await, 403);
+    // The spent recovery code is told to the owner, with what is left.
+    let spent = server
+        .wait_for(
+            "twofa@example.com",
+            "A recovery code of your account was used",
+            ARRIVES,
+        )
+        .await;
+    assert!(
+        spent.text().contains("9 recovery codes are left"),
+        "{}",
+        spent.text()
+    );
 }
