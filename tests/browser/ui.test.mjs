@@ -315,7 +315,7 @@ describe("authd web UI in headless Chromium", () => {
     await page.getByRole("link", { name: "Forgot your password?" }).click();
     await page.getByRole("heading", { name: "Forgot your password" }).waitFor();
     await assertAccessible(page);
-    await screenshot(page, "30-forgot-password");
+    await screenshot(page, "40-forgot-password");
     await page.getByLabel("Username or email address").fill(username);
     await page.getByRole("button", { name: "Send the link" }).click();
     await page.getByText("If an account matches").waitFor();
@@ -325,7 +325,7 @@ describe("authd web UI in headless Chromium", () => {
     await page.goto(linkIn(mail, "/ui/reset-password"));
     await page.getByRole("heading", { name: "Choose a new password" }).waitFor();
     await assertAccessible(page);
-    await screenshot(page, "31-reset-password");
+    await screenshot(page, "41-reset-password");
     await page.getByLabel("New password").fill(newPassword);
     await page.getByRole("button", { name: "Set the new password" }).click();
     await page.waitForURL(/\/ui\/login\?notice=password-reset/);
@@ -357,7 +357,7 @@ describe("authd web UI in headless Chromium", () => {
     await page.goto(linkIn(mail, "/ui/confirm-email"));
     await page.getByRole("heading", { name: "Confirm your new email address" }).waitFor();
     await assertAccessible(page);
-    await screenshot(page, "32-confirm-email");
+    await screenshot(page, "42-confirm-email");
     await page.getByRole("button", { name: "Use the new address" }).click();
     await page.getByText(`the account's address is now ${moved}`).waitFor();
     await assertAccessible(page);
