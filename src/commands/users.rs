@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use crate::{
+    accounts::{UserRecord, Users},
     config::{UserAdminArgs, UsernameArgs},
     error::Error,
     mail::Notice,
@@ -12,13 +13,7 @@ use crate::{
 /// Deletes a user and announces it, so every replica forgets the cached row and the user's
 /// tokens stop opening anything within the max lag.
 pub async fn delete(args: UsernameArgs) -> Result<(), StartupError> {
-    let users = connect_admin(&args.database.database_url, &args.redis)
-        .await?
-        .users;
-    let user = users
-        .find_by_username(&args.username)
-        .await?
-        .ok_or_else(|| no_such_user(&args.username))?;
+    let (users, user) = named_user(&args).await?;
     users.delete(user.id).await?;
     println!(
         "{}",
@@ -58,6 +53,17 @@ pub async fn reset_factors(args: UserAdminArgs) -> Result<(), StartupError> {
 /// Marks a user's address confirmed and announces it, so `email_verified` says so on every
 /// replica at once.
 pub async fn verify_email(args: UsernameArgs) -> Result<(), StartupError> {
+    let (users, user) = named_user(&args).await?;
+    users.mark_email_verified(user.id).await?;
+    println!(
+        "{}",
+        json!({ "user_id": user.id, "username": user.username, "email": user.email, "email_verified": true })
+    );
+    Ok(())
+}
+
+/// The users service of an administrative command, and the user `args` names.
+async fn named_user(args: &UsernameArgs) -> Result<(Users, UserRecord), StartupError> {
     let users = connect_admin(&args.database.database_url, &args.redis)
         .await?
         .users;
@@ -65,12 +71,7 @@ pub async fn verify_email(args: UsernameArgs) -> Result<(), StartupError> {
         .find_by_username(&args.username)
         .await?
         .ok_or_else(|| no_such_user(&args.username))?;
-    users.mark_email_verified(user.id).await?;
-    println!(
-        "{}",
-        json!({ "user_id": user.id, "username": user.username, "email": user.email, "email_verified": true })
-    );
-    Ok(())
+    Ok((users, user))
 }
 
 fn no_such_user(username: &str) -> StartupError {

@@ -18,7 +18,8 @@ use super::{
     error::UiError,
     forms::{SignedInForm, WithCsrf},
     page::{Layout, Notice, When, html, see_other},
-    profile, session,
+    profile::{self, Section},
+    session,
 };
 use crate::{accounts::Email, error::Error, http::plumbing::client_ip};
 
@@ -342,7 +343,7 @@ pub async fn resend_verification(
             "/ui/profile?notice={}",
             Notice::VerificationSent.query()
         ))),
-        Err(err) => profile::with_email_error(ui, req, &signed_in, err.into()).await,
+        Err(err) => profile::with_error_in(Section::Email, ui, req, &signed_in, err.into()).await,
     }
 }
 
@@ -368,7 +369,7 @@ pub async fn change_email(
             "/ui/profile?notice={}",
             Notice::EmailChangeSent.query()
         ))),
-        Err(err) => profile::with_email_error(ui, req, &signed_in, err.into()).await,
+        Err(err) => profile::with_error_in(Section::Email, ui, req, &signed_in, err.into()).await,
     }
 }
 

@@ -194,7 +194,9 @@ async fn profile_ceremony(
         Ok(ceremony) => {
             ceremony_page(ui, req, Some(signed_in), wording, ceremony, None, None).await
         }
-        Err(err) => profile::with_passkey_error(ui, req, signed_in, err.into()).await,
+        Err(err) => {
+            profile::with_error_in(profile::Section::Passkeys, ui, req, signed_in, err.into()).await
+        }
     }
 }
 
@@ -221,7 +223,9 @@ async fn profile_after(
             }
             Ok(see_other(&format!("/ui/profile?notice={}", notice.query())))
         }
-        Err(err) => profile::with_passkey_error(ui, req, signed_in, err.into()).await,
+        Err(err) => {
+            profile::with_error_in(profile::Section::Passkeys, ui, req, signed_in, err.into()).await
+        }
     }
 }
 

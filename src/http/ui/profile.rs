@@ -138,21 +138,18 @@ async fn stored_profile(ui: &Ui, signed_in: &SignedIn) -> Result<Profile, Error>
         .unwrap_or_default())
 }
 
-/// The profile again, saying in its email section why a change there failed.
-pub async fn with_email_error(
-    ui: &Ui,
-    req: &Request,
-    signed_in: &SignedIn,
-    err: UiError,
-) -> Result<Response, UiError> {
-    let profile = stored_profile(ui, signed_in).await?;
-    let mut page = render(ui, req, signed_in, profile, None, None).await?;
-    page.email_error = Some(err.message.clone());
-    Ok(err.retry_after_on(html(&page, err.status)))
+/// The sections of the profile that say, in place, why a change there failed.
+#[derive(Debug, Clone, Copy)]
+pub enum Section {
+    /// The address: a change or a verification mail.
+    Email,
+    /// Passkeys and factors.
+    Passkeys,
 }
 
-/// The profile again, saying in its passkeys section why a change there failed.
-pub async fn with_passkey_error(
+/// The profile again, saying in `section` why a change there failed.
+pub async fn with_error_in(
+    section: Section,
     ui: &Ui,
     req: &Request,
     signed_in: &SignedIn,
@@ -160,7 +157,11 @@ pub async fn with_passkey_error(
 ) -> Result<Response, UiError> {
     let profile = stored_profile(ui, signed_in).await?;
     let mut page = render(ui, req, signed_in, profile, None, None).await?;
-    page.passkey_error = Some(err.message.clone());
+    let message = Some(err.message.clone());
+    match section {
+        Section::Email => page.email_error = message,
+        Section::Passkeys => page.passkey_error = message,
+    }
     Ok(err.retry_after_on(html(&page, err.status)))
 }
 
