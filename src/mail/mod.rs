@@ -164,8 +164,8 @@ impl Mailer {
     }
 }
 
-/// "30 minutes", "1 day": how long a link works, as a mail says it.
-fn spoken(duration: time::Duration) -> String {
+/// "30 minutes", "1 day": how long a link works, as a mail (and the page that sends it) says it.
+pub fn spoken(duration: time::Duration) -> String {
     let minutes = duration.whole_minutes();
     let (count, unit) = if minutes % (24 * 60) == 0 && minutes > 0 {
         (minutes / (24 * 60), "day")

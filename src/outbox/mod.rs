@@ -33,8 +33,8 @@ pub const MAX_ATTEMPTS: u32 = 20;
 pub const LEASE: Duration = Duration::minutes(2);
 /// The longest one delivery attempt may take.
 pub const ATTEMPT_TIMEOUT: StdDuration = StdDuration::from_secs(30);
-/// Messages claimed at once by one worker.
-const BATCH: u32 = 16;
+/// Messages claimed at once by one worker: a full batch means more may be due.
+pub const BATCH: u32 = 16;
 
 /// The wait before attempt `attempts + 1`: 1 s, doubling, at most 15 minutes.
 pub fn backoff(attempts: u32) -> Duration {

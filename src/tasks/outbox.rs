@@ -7,7 +7,7 @@ use std::{sync::Arc, time::Duration};
 use tokio::time::Instant;
 
 use crate::{
-    outbox::{Deliverer, Outbox},
+    outbox::{BATCH, Deliverer, Outbox},
     store::Topic,
 };
 
@@ -27,7 +27,7 @@ pub async fn deliver(outbox: Outbox, topic: Topic, deliverer: Arc<dyn Deliverer>
         woken.as_mut().enable();
         let wait = match outbox.deliver_due(topic, deliverer.as_ref()).await {
             // A full batch: more may be due at once.
-            Ok(claimed) if claimed >= 16 => Duration::ZERO,
+            Ok(claimed) if claimed >= BATCH => Duration::ZERO,
             Ok(_) => POLL,
             Err(err) => {
                 tracing::warn!(topic = topic.as_str(), error = %err, "outbox: could not deliver; trying again shortly");

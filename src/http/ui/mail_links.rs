@@ -123,9 +123,9 @@ fn require_mail(ui: &Ui, feature: &'static str) -> Result<(), UiError> {
     }
 }
 
+/// How long a reset link works, said as its mail says it.
 fn reset_valid_for(ui: &Ui) -> String {
-    let minutes = ui.state.mailer.settings().reset_link_ttl.whole_minutes();
-    format!("{minutes} minutes")
+    crate::mail::spoken(ui.state.mailer.settings().reset_link_ttl)
 }
 
 #[handler]
@@ -151,31 +151,21 @@ pub async fn forgot(
     require_mail(ui, "resetting a password")?;
     let ip = client_ip(req, &ui.state.config.trusted_proxies);
     let asked = ui.state.recovery.request_reset(&form.account, ip).await;
-    let (sent, error, status) = match asked {
-        Ok(()) => (true, None, StatusCode::OK),
-        Err(err) => {
-            let err = UiError::from(err);
-            let status = err.status;
-            return Ok(err.retry_after_on(html(
-                &ForgotPage {
-                    layout: Layout::new(req.cookie(), &ui.cookies, None),
-                    account: form.account,
-                    sent: false,
-                    valid_for: reset_valid_for(ui),
-                    error: Some(err.message.clone()),
-                },
-                status,
-            )));
-        }
-    };
-    let page = ForgotPage {
+    let mut page = ForgotPage {
         layout: Layout::new(req.cookie(), &ui.cookies, None),
         account: String::new(),
-        sent,
+        sent: asked.is_ok(),
         valid_for: reset_valid_for(ui),
-        error,
+        error: None,
     };
-    Ok(html(&page, status))
+    let Err(err) = asked else {
+        return Ok(html(&page, StatusCode::OK));
+    };
+    // The form again, as typed, saying why (the throttle, an empty field).
+    let err = UiError::from(err);
+    page.account = form.account;
+    page.error = Some(err.message.clone());
+    Ok(err.retry_after_on(html(&page, err.status)))
 }
 
 #[handler]
