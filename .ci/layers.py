@@ -33,10 +33,11 @@ FLOORS = [
     # The domain, bottom to top.
     ["keys"],
     ["tokens", "outbox"],
-    ["oidc", "possession", "rate_limit", "sessions", "exchange", "mail"],
+    ["oidc", "possession", "rate_limit", "exchange", "mail", "events"],
+    ["sessions"],
     ["clients", "accounts"],
     ["authorization", "operations"],
-    ["logout"],
+    ["logout", "admin"],
     # The validated settings, then the services a request may call, built from them.
     ["config"],
     ["state"],

@@ -70,6 +70,8 @@ fn config() -> Config {
         access_log: authd::telemetry::AccessLog::Writes,
         client_rate_limit: None,
         dynamic_registration: false,
+        admin_group: "authd-admins".to_owned(),
+        webhook_allow_loopback: false,
         registration_token: None,
         mail: authd::mail::MailSettings::off(
             "authd <authd@localhost>".parse().expect("an address"),
@@ -113,6 +115,8 @@ fn bench_user() -> UserRecord {
         created_at: time::OffsetDateTime::now_utc(),
         last_login_at: None,
         pop_public_key: None,
+        disabled_at: None,
+        revision: 1,
     }
 }
 

@@ -89,6 +89,23 @@ pub enum Error {
         code: &'static str,
         description: String,
     },
+    /// A name another record holds already (a group's, a client's id).
+    #[error("{0} is taken")]
+    Taken(&'static str),
+    /// The administered record named does not exist.
+    #[error("no such {0}")]
+    NotFound(&'static str),
+    /// A conditional write (`If-Match`) whose revision is no longer current: nothing was
+    /// written.
+    #[error("the {0} was changed since it was read: read it again (its ETag) and retry")]
+    PreconditionFailed(&'static str),
+    /// A caller who may not do this, whatever their token says (a user outside the admin
+    /// group).
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    /// A valid token without the scope the route needs (RFC 6750 §3.1).
+    #[error("the access token lacks the scope this request needs: {0}")]
+    InsufficientScope(&'static str),
     #[error("unsupported grant_type: {0}")]
     UnsupportedGrantType(String),
     #[error("too many requests")]

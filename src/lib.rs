@@ -11,12 +11,14 @@
 )]
 
 pub mod accounts;
+pub mod admin;
 pub mod authorization;
 pub mod clients;
 pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod exchange;
 pub mod grant_type;
 pub mod http;

@@ -6,11 +6,13 @@
 use std::sync::Arc;
 
 use crate::{
-    accounts::{Accounts, Logins, Reauthentications, Recovery, Users},
+    accounts::{Accounts, Groups, Logins, Reauthentications, Recovery, Users},
+    admin::Admin,
     authorization::Authorizations,
     clients::Clients,
     clock::Clock,
     config::Config,
+    events::AuditTrail,
     exchange::{ExternalIssuers, Targets, TrustFile},
     invalidation::{Freshness, LocalCaches},
     keys::{KeyManager, KeyRing},
@@ -44,6 +46,12 @@ pub struct AppState {
     pub recovery: Arc<Recovery>,
     /// Composes and queues mail: security notices, and `authd dev`'s mailbox.
     pub mailer: Arc<Mailer>,
+    /// What administrators do (the admin API), each write audited.
+    pub admin: Arc<Admin>,
+    /// Groups of users, for the `groups` claim.
+    pub groups: Arc<Groups>,
+    /// The audit trail: recorded events, read back by the admin API, sent to webhooks.
+    pub trail: Arc<AuditTrail>,
     pub tokens: Arc<TokenIssuer>,
     pub id_tokens: Arc<IdTokens>,
     pub verifier: Arc<TokenVerifier>,

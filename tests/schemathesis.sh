@@ -28,16 +28,33 @@ token() {
     python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])'
 }
 
-run() { # run <max seconds> <schemathesis options...>
-  local seconds=$1; shift
+# The admin API's operations get a token of a client with `authd:admin`, made as an operator
+# makes one.
+admin=$(DATABASE_URL="postgres://postgres@127.0.0.1:5432/$SERVED_DB" "${AUTHD:-target/debug/authd}" \
+  clients create --client-id schemathesis-admin --name "schemathesis admin" --scope authd:admin |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
+admin_token() {
+  curl -fs -u "schemathesis-admin:$admin" -d grant_type=client_credentials -d scope=authd:admin \
+    "$BASE/oauth/token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
+}
+
+run() { # run <max seconds> <token> <schemathesis options...>
+  local seconds=$1 bearer=$2; shift 2
   schemathesis --config-file tests/schemathesis.toml run "$BASE/openapi.json" \
     --checks all --workers 1 --max-time "$seconds" --continue-on-failure \
-    --header "Authorization: Bearer $(token)" "$@"
+    --header "Authorization: Bearer $bearer" "$@"
 }
 
 status=0
-# Logging out revokes the token every later request uses: it gets a run (and a token) of its own.
-run "$MAX_TIME" --exclude-path /logout ${ONLY:+--include-path "$ONLY"} || status=$?
-run $(( MAX_TIME / 6 + 5 )) --include-path /logout || status=$?
+# Logging out revokes the token every later request uses, and an immediate key rotation retires
+# the key that signed it: each gets a run (and a token) of its own, last. The rotation's token is
+# taken first: the admin run may rotate its own client's secret.
+rotation_token=$(admin_token)
+run "$MAX_TIME" "$(token)" --exclude-path-regex '^/(logout|admin)' \
+  ${ONLY:+--include-path "$ONLY"} || status=$?
+run $(( MAX_TIME / 2 + 5 )) "$(admin_token)" --include-path-regex '^/admin' \
+  --exclude-path /admin/keys/rotate || status=$?
+run $(( MAX_TIME / 6 + 5 )) "$(token)" --include-path /logout || status=$?
+run $(( MAX_TIME / 12 + 5 )) "$rotation_token" --include-path /admin/keys/rotate || status=$?
 if [ "$status" -ne 0 ]; then show_authd_log; fi
 exit "$status"

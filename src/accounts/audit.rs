@@ -13,7 +13,10 @@ use prometheus::IntGauge;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use crate::store::{AuthLogEntry, AuthLogStore, AuthOutcome, UserStore};
+use crate::{
+    events::AuditTrail,
+    store::{AuthLogEntry, AuthLogStore, AuthOutcome, UserStore},
+};
 
 /// Rows that may wait for the writer; beyond it, logins wait.
 pub const QUEUE_CAPACITY: usize = 4096;
@@ -37,14 +40,18 @@ pub struct AuditLog {
 impl AuditLog {
     /// Starts the writer, on the current runtime, with a queue of `capacity` rows. It stops
     /// once every handle is gone and the queue is written.
+    /// `trail`, when given, gets each batch too, as `user.logged_in` and `user.login_failed`
+    /// events for the audit API and webhooks.
     pub fn start(
         logs: Arc<dyn AuthLogStore>,
         users: Arc<dyn UserStore>,
+        trail: Option<Arc<AuditTrail>>,
         depth: IntGauge,
         capacity: usize,
     ) -> Self {
         let (queue, received) = mpsc::channel(capacity.max(1));
-        tokio::spawn(write_batches(received, logs, users, depth.clone()));
+        let sinks = Sinks { logs, users, trail };
+        tokio::spawn(write_batches(received, sinks, depth.clone()));
         Self { queue, depth }
     }
 
@@ -72,12 +79,14 @@ impl AuditLog {
     }
 }
 
-async fn write_batches(
-    mut received: mpsc::Receiver<Message>,
+/// Where each batch is written.
+struct Sinks {
     logs: Arc<dyn AuthLogStore>,
     users: Arc<dyn UserStore>,
-    depth: IntGauge,
-) {
+    trail: Option<Arc<AuditTrail>>,
+}
+
+async fn write_batches(mut received: mpsc::Receiver<Message>, sinks: Sinks, depth: IntGauge) {
     let mut batch: Vec<AuthLogEntry> = Vec::with_capacity(MAX_BATCH);
     let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
     while let Some(first) = received.recv().await {
@@ -101,7 +110,7 @@ async fn write_batches(
                 .flatten();
         }
         if !batch.is_empty() {
-            write(&batch, logs.as_ref(), users.as_ref()).await;
+            write(&batch, &sinks).await;
             depth.sub(i64::try_from(batch.len()).unwrap_or(i64::MAX));
             batch.clear();
         }
@@ -113,10 +122,31 @@ async fn write_batches(
 
 /// Writes one batch, and each successful login's `last_login_at`. A failed write is logged
 /// (with how many rows it lost): it never turns a login into an error.
-async fn write(batch: &[AuthLogEntry], logs: &dyn AuthLogStore, users: &dyn UserStore) {
-    if let Err(err) = logs.append(batch).await {
+async fn write(batch: &[AuthLogEntry], sinks: &Sinks) {
+    if let Err(err) = sinks.logs.append(batch).await {
         tracing::error!(error = %err, rows = batch.len(), "could not write auth log rows");
     }
+    if let Some(trail) = &sinks.trail {
+        let events = batch
+            .iter()
+            .map(|entry| {
+                AuditTrail::login_event(
+                    entry.request_timestamp,
+                    entry.user_id.or(entry.attempted_user),
+                    entry.request_ip,
+                    entry.outcome == AuthOutcome::Success,
+                    serde_json::json!({
+                        "outcome": entry.outcome.as_str(),
+                        "user_agent": entry.user_agent,
+                    }),
+                )
+            })
+            .collect();
+        if let Err(err) = trail.record_all(events).await {
+            tracing::error!(error = %err, rows = batch.len(), "could not write login audit events");
+        }
+    }
+    let users = sinks.users.as_ref();
     // Each user once, at their latest login in the batch.
     let mut latest = HashMap::<Uuid, time::OffsetDateTime>::new();
     for entry in batch {
@@ -155,6 +185,7 @@ mod tests {
             user_id: None,
             outcome: AuthOutcome::UnknownUser,
             user_agent: None,
+            attempted_user: None,
         }
     }
 
@@ -193,6 +224,7 @@ mod tests {
         let audit = AuditLog::start(
             logs.clone(),
             Arc::new(MemoryUsers::default()),
+            None,
             depth.clone(),
             1024,
         );
@@ -213,6 +245,7 @@ mod tests {
         let audit = AuditLog::start(
             store.clone(),
             Arc::new(MemoryUsers::default()),
+            None,
             depth.clone(),
             4,
         );
@@ -264,6 +297,7 @@ mod tests {
         let audit = AuditLog::start(
             Arc::new(Down),
             Arc::new(MemoryUsers::default()),
+            None,
             depth.clone(),
             8,
         );

@@ -3,6 +3,7 @@
 
 mod audit;
 mod email;
+mod groups;
 mod hasher;
 mod logins;
 mod passkeys;
@@ -21,6 +22,7 @@ pub use crate::{
 };
 pub use audit::{AuditLog, QUEUE_CAPACITY as AUDIT_QUEUE_CAPACITY};
 pub use email::Email;
+pub use groups::Groups;
 pub use hasher::{Argon2Settings, PasswordHasher};
 pub use logins::{Logins, PasswordStep, SecondProof};
 pub use passkeys::{Ceremony, PASSKEY_LIMIT, PasskeyMethod, Passkeys, Purpose};
@@ -28,7 +30,7 @@ pub use password::Password;
 pub use pending_logins::{PENDING_LOGIN_TTL, PendingLogin, PendingLogins};
 pub use reauthentications::{REAUTHENTICATION_TTL, Reauthentications};
 pub use recovery::{Recovery, RecoveryServices};
-pub use service::{Accounts, AuthAttempt, Factors, Registered};
+pub use service::{Accounts, AuthAttempt, Factors, NewAccount, Registered};
 pub use totp::{Enrolment, RecoveryCodes, SecondFactor, SecondFactors};
 pub use username::Username;
 pub use users::{Users, parse_profile};

@@ -12,6 +12,7 @@ use super::{Email, Password, PasswordHasher};
 use crate::{
     clock::Clock,
     error::Error,
+    events::{Actor, AuditTrail, EventType, NewEvent},
     mail::{LinkMail, Mailer, Notice},
     rate_limit::MailThrottle,
     sessions::Sessions,
@@ -24,6 +25,7 @@ pub struct RecoveryServices {
     pub sessions: Arc<Sessions>,
     pub hasher: PasswordHasher,
     pub throttle: Arc<MailThrottle>,
+    pub trail: Arc<AuditTrail>,
 }
 
 pub struct Recovery {
@@ -32,6 +34,7 @@ pub struct Recovery {
     sessions: Arc<Sessions>,
     hasher: PasswordHasher,
     throttle: Arc<MailThrottle>,
+    trail: Arc<AuditTrail>,
     clock: Arc<dyn Clock>,
 }
 
@@ -62,6 +65,7 @@ impl Recovery {
             sessions: services.sessions,
             hasher: services.hasher,
             throttle: services.throttle,
+            trail: services.trail,
             clock,
         }
     }
@@ -189,6 +193,10 @@ impl Recovery {
             .await?;
         let ended = self.sessions.revoke_all(user.id).await?;
         tracing::info!(user_id = %user.id, sessions_ended = ended, "password reset by mailed link");
+        let event = NewEvent::new(EventType::UserPasswordReset, Actor::User(user.id)).user(user.id);
+        if let Err(err) = self.trail.record(event).await {
+            tracing::error!(error = %err, user_id = %user.id, "could not record a password reset");
+        }
         Ok(user)
     }
 

@@ -12,6 +12,7 @@ use super::{
 use crate::{
     clock::Clock,
     error::Error,
+    events::{Actor, AuditTrail, EventType, NewEvent},
     mail::{Mailer, Notice},
     metrics::Metrics,
     possession::PopPublicKey,
@@ -58,6 +59,19 @@ pub struct Accounts {
     notices: Arc<Mailer>,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
+    /// Where registrations are recorded (`user.created`); none in unit tests.
+    trail: Option<Arc<AuditTrail>>,
+}
+
+/// An account an administrator creates.
+#[derive(Debug)]
+pub struct NewAccount {
+    pub username: Username,
+    pub email: Email,
+    /// `None`: no password; the user sets one through "Forgot your password?" (or an
+    /// administrator sets one later).
+    pub password: Option<Password>,
+    pub email_verified: bool,
 }
 
 impl Accounts {
@@ -81,7 +95,39 @@ impl Accounts {
             notices: factors.notices,
             clock,
             metrics,
+            trail: None,
         }
+    }
+
+    /// Records self-registrations in `trail`.
+    pub fn with_trail(mut self, trail: Arc<AuditTrail>) -> Self {
+        self.trail = Some(trail);
+        self
+    }
+
+    /// Creates an account as an administrator asks: the password, if given, was checked by
+    /// the same rules as at registration ([`Password::choose`]).
+    pub async fn create(&self, new: NewAccount) -> Result<UserRecord, Error> {
+        let now = self.clock.now();
+        let password_hash = match &new.password {
+            Some(password) => Some(self.hasher.hash(password).await?),
+            None => None,
+        };
+        let user = UserRecord {
+            id: Uuid::now_v7(),
+            username: new.username.as_str().to_owned(),
+            email: new.email.as_str().to_owned(),
+            password_hash,
+            created_at: now,
+            email_verified_at: new.email_verified.then_some(now),
+            last_login_at: None,
+            pop_public_key: None,
+            disabled_at: None,
+            revision: 1,
+        };
+        self.users.insert_user(&user).await.map_err(taken)?;
+        tracing::info!(user_id = %user.id, "user created by an administrator");
+        Ok(user)
     }
 
     /// Enrolment in, and removal of, the TOTP second factor.
@@ -179,16 +225,19 @@ impl Accounts {
             email_verified_at: None,
             last_login_at: None,
             pop_public_key: pop_key.map(|key| key.pem().to_owned()),
+            disabled_at: None,
+            revision: 1,
         };
-        self.users
-            .insert_user(&user)
-            .await
-            .map_err(|err| match err {
-                StoreError::Conflict(UniqueField::Username) => Error::UsernameTaken,
-                StoreError::Conflict(UniqueField::Email) => Error::EmailTaken,
-                other => other.into(),
-            })?;
+        self.users.insert_user(&user).await.map_err(taken)?;
         tracing::info!(user_id = %user.id, "registered user");
+        if let Some(trail) = &self.trail {
+            let event = NewEvent::new(EventType::UserCreated, Actor::Anonymous)
+                .user(user.id)
+                .detail(serde_json::json!({ "username": user.username, "self_registered": true }));
+            if let Err(err) = trail.record(event).await {
+                tracing::error!(error = %err, user_id = %user.id, "could not record a registration");
+            }
+        }
         Ok(Registered {
             user_id: user.id,
             generated_password: generated.then_some(password),
@@ -214,6 +263,7 @@ impl Accounts {
             )
             .await?;
         let now = self.clock.now();
+        let named = user.as_ref().map(|user| user.id);
         let (outcome, result) = match user {
             Some(user) if matches => (AuthOutcome::Success, Ok(user)),
             Some(user) => {
@@ -233,8 +283,15 @@ impl Accounts {
                 .await;
         }
         let user_id = result.as_ref().ok().map(|user| user.id);
-        self.record_attempt(now, attempt.client_ip, user_id, outcome, attempt.user_agent)
-            .await;
+        let attempted_user = named.filter(|_| user_id.is_none());
+        self.record_attempt(
+            now,
+            attempt.client_ip,
+            (user_id, attempted_user),
+            outcome,
+            attempt.user_agent,
+        )
+        .await;
         result
     }
 
@@ -302,7 +359,7 @@ impl Accounts {
         self.record_attempt(
             now,
             client_ip,
-            Some(user.id),
+            (Some(user.id), None),
             AuthOutcome::Success,
             user_agent,
         )
@@ -310,12 +367,13 @@ impl Accounts {
     }
 
     /// Queues a login attempt for the audit log; waits only if its queue is full (see
-    /// `AuditLog`).
+    /// `AuditLog`). The user who logged in, or else the existing account a failed attempt
+    /// named.
     async fn record_attempt(
         &self,
         at: OffsetDateTime,
         client_ip: IpAddr,
-        user_id: Option<Uuid>,
+        (user_id, attempted_user): (Option<Uuid>, Option<Uuid>),
         outcome: AuthOutcome,
         user_agent: Option<String>,
     ) {
@@ -325,6 +383,7 @@ impl Accounts {
             user_id,
             outcome,
             user_agent,
+            attempted_user,
         };
         self.audit.record(entry).await;
     }
@@ -332,5 +391,14 @@ impl Accounts {
     /// Returns once every login attempt so far is in the audit log: for shutdown.
     pub async fn flush_audit(&self) {
         self.audit.flush().await;
+    }
+}
+
+/// A username or address another account holds, as the store refused it.
+pub(super) fn taken(err: StoreError) -> Error {
+    match err {
+        StoreError::Conflict(UniqueField::Username) => Error::UsernameTaken,
+        StoreError::Conflict(UniqueField::Email) => Error::EmailTaken,
+        other => other.into(),
     }
 }

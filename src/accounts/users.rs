@@ -10,7 +10,7 @@ use crate::{
     clock::Clock,
     error::Error,
     possession::PopPublicKey,
-    store::{Profile, ProfileStore, UserRecord, UserStore},
+    store::{Profile, ProfileStore, UserChange, UserQuery, UserRecord, UserStore, Written},
 };
 
 const MAX_DISPLAY_NAME: usize = 100;
@@ -46,6 +46,30 @@ impl Users {
     /// Looks a user up by email, case-insensitively.
     pub async fn find_by_email(&self, email: &str) -> Result<Option<UserRecord>, Error> {
         Ok(self.users.find_by_email(email).await?)
+    }
+
+    /// The user with this id, disabled or not: for administrators.
+    pub async fn find_any(&self, user_id: Uuid) -> Result<Option<UserRecord>, Error> {
+        Ok(self.users.find_any(user_id).await?)
+    }
+
+    /// A page of the directory, disabled users included: for administrators.
+    pub async fn list(&self, query: &UserQuery) -> Result<Vec<UserRecord>, Error> {
+        Ok(self.users.list_users(query).await?)
+    }
+
+    /// Writes an administrator's change if the account's revision is still `expected`; every
+    /// replica forgets the cached row.
+    pub async fn change(
+        &self,
+        user_id: Uuid,
+        change: &UserChange,
+        expected: Option<i64>,
+    ) -> Result<Written<UserRecord>, Error> {
+        self.users
+            .change_user(user_id, change, expected)
+            .await
+            .map_err(super::service::taken)
     }
 
     /// Sets (or replaces) the user's key for the signed-nonce proof of possession; false if

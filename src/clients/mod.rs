@@ -20,7 +20,7 @@ use crate::{
     clock::Clock,
     error::{ClientAuthFailure, Error},
     rate_limit::ClientRateLimiter,
-    store::{ClientStore, PreviousSecret},
+    store::{ClientStore, PreviousSecret, Written},
 };
 
 /// A client secret: 256 random bits, base64url. `Debug` prints `[REDACTED]`.
@@ -128,6 +128,11 @@ impl Clients {
         Ok(self.store.find_client(client_id).await?)
     }
 
+    /// A page of clients in id order, after `after`.
+    pub async fn page(&self, after: Option<&str>, limit: u32) -> Result<Vec<ClientRecord>, Error> {
+        Ok(self.store.list_clients_page(after, limit).await?)
+    }
+
     pub async fn list(&self) -> Result<Vec<ClientRecord>, Error> {
         Ok(self.store.list_clients().await?)
     }
@@ -145,30 +150,57 @@ impl Clients {
         client_id: &str,
         registration: Registration,
     ) -> Result<Option<ClientRecord>, Error> {
-        let Some(existing) = self.store.find_client(client_id).await? else {
-            return Ok(None);
-        };
+        Ok(match self.update_if(client_id, registration, None).await? {
+            Written::Done(client) => Some(client),
+            Written::Missing | Written::Stale => None,
+        })
+    }
+
+    /// [`Self::update`], only over revision `expected` (`If-Match`); with `None`, over
+    /// whatever revision is current (a write racing it is retried on the newer one).
+    pub async fn update_if(
+        &self,
+        client_id: &str,
+        registration: Registration,
+        expected: Option<i64>,
+    ) -> Result<Written<ClientRecord>, Error> {
         let checked = registration.check()?;
-        let secret_hash = match (existing.secret_hash, checked.auth_method.uses_secret()) {
-            (Some(hash), true) => Some(hash),
-            (_, false) => None,
-            (None, true) => {
-                return Err(Error::InvalidField {
-                    field: "token_endpoint_auth_method",
-                    message: "a client without a secret cannot switch to a secret method: \
-                              create a new client"
-                        .to_owned(),
-                });
+        for _ in 0..3 {
+            let Some(existing) = self.store.find_client(client_id).await? else {
+                return Ok(Written::Missing);
+            };
+            if expected.is_some_and(|expected| expected != existing.revision) {
+                return Ok(Written::Stale);
             }
-        };
-        let mut client = record(
-            existing.client_id,
-            checked,
-            secret_hash,
-            existing.created_at,
-        );
-        client.previous_secret = existing.previous_secret.filter(|_| secret_hash.is_some());
-        Ok(self.store.update_client(&client).await?.then_some(client))
+            let secret_hash = match (existing.secret_hash, checked.auth_method.uses_secret()) {
+                (Some(hash), true) => Some(hash),
+                (_, false) => None,
+                (None, true) => {
+                    return Err(Error::InvalidField {
+                        field: "token_endpoint_auth_method",
+                        message: "a client without a secret cannot switch to a secret method: \
+                                  create a new client"
+                            .to_owned(),
+                    });
+                }
+            };
+            let mut client = record(
+                existing.client_id,
+                checked.clone(),
+                secret_hash,
+                existing.created_at,
+            );
+            client.previous_secret = existing.previous_secret.filter(|_| secret_hash.is_some());
+            client.revision = existing.revision;
+            if self.store.update_client(&client).await? {
+                client.revision += 1;
+                return Ok(Written::Done(client));
+            }
+            if expected.is_some() {
+                return Ok(Written::Stale);
+            }
+        }
+        Ok(Written::Stale)
     }
 
     /// Gives a confidential client a new secret, returned this once. The secret it replaces
@@ -197,7 +229,7 @@ impl Clients {
             });
         };
         let secret = ClientSecret::generate();
-        let client = ClientRecord {
+        let mut client = ClientRecord {
             secret_hash: Some(secret.hash()),
             previous_secret: previous_valid_for.is_positive().then(|| PreviousSecret {
                 hash: current,
@@ -205,11 +237,11 @@ impl Clients {
             }),
             ..existing
         };
-        Ok(self
-            .store
-            .update_client(&client)
-            .await?
-            .then_some((client, secret)))
+        if !self.store.update_client(&client).await? {
+            return Ok(None);
+        }
+        client.revision += 1;
+        Ok(Some((client, secret)))
     }
 
     /// Deletes a client, its consents and its sessions; whether it existed.
@@ -372,6 +404,7 @@ fn record(
         application_type: checked.application_type,
         rate_limit: checked.rate_limit,
         created_at,
+        revision: 1,
     }
 }
 

@@ -50,6 +50,8 @@ pub async fn rewrap(args: RewrapKeysArgs) -> Result<(), StartupError> {
     eprintln!("authd: {rewrapped} signing key(s) re-sealed under the new master key");
     let secrets = state.accounts.second_factors().rewrap().await?;
     eprintln!("authd: {secrets} TOTP secret(s) re-sealed under the new master key");
+    let webhooks = state.admin.services().webhooks.rewrap().await?;
+    eprintln!("authd: {webhooks} webhook secret(s) re-sealed under the new master key");
     Ok(())
 }
 

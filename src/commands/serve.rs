@@ -5,6 +5,7 @@ use std::{net::SocketAddr, sync::Arc};
 
 use crate::{
     AppState, Application,
+    clients::Registration,
     clock::SystemClock,
     config::{Config, DevArgs, ServeArgs},
     keys::MasterKey,
@@ -75,6 +76,21 @@ pub async fn dev(mut args: DevArgs) -> Result<(), StartupError> {
         Arc::new(SystemClock),
     )
     .await?;
+    // The admin API needs a client with its scope; on `serve` an operator makes one with
+    // `authd clients create --scope authd:admin`, which `dev`'s memory cannot be reached by.
+    let (admin, secret) = state
+        .clients
+        .create(Registration {
+            client_id: Some("dev-admin".to_owned()),
+            name: "authd dev administrator".to_owned(),
+            scope: "authd:admin".to_owned(),
+            verified: true,
+            ..Registration::default()
+        })
+        .await?;
+    let secret = secret
+        .map(|secret| secret.expose().to_owned())
+        .unwrap_or_default();
     let app = Application::from_listener(listener, state)
         .map_err(|source| StartupError::Bind { addr, source })?;
     eprintln!(
@@ -83,7 +99,9 @@ pub async fn dev(mut args: DevArgs) -> Result<(), StartupError> {
          For production run `authd serve` against Postgres and Redis.\n\n  \
          Issuer:     {issuer}\n  \
          Swagger UI: {docs}\n  \
-         Mail:       {mailbox}\n"
+         Mail:       {mailbox}\n  \
+         Admin API:  client `{}`, secret `{secret}` (scope authd:admin)\n",
+        admin.client_id
     );
     run(app, addr, telemetry).await
 }

@@ -6,7 +6,7 @@ use crate::{
     accounts::{UserRecord, Users},
     config::{UserAdminArgs, UsernameArgs},
     error::Error,
-    mail::Notice,
+    events::Actor,
     startup::{StartupError, connect_admin},
 };
 
@@ -32,18 +32,16 @@ pub async fn reset_factors(args: UserAdminArgs) -> Result<(), StartupError> {
         .find_by_username(&args.username)
         .await?
         .ok_or_else(|| no_such_user(&args.username))?;
-    let totp = state.accounts.second_factors().remove(user.id).await?;
-    let passkeys = state.accounts.passkeys().remove_all(user.id).await?;
-    let sessions = state.sessions.revoke_all(user.id).await?;
-    state.mailer.send_notice(Notice::FactorsReset, &user).await;
+    // What the admin API's reset does: the same service, audited as the operator's.
+    let reset = state.admin.reset_factors(Actor::Operator, user.id).await?;
     println!(
         "{}",
         json!({
             "user_id": user.id,
             "username": user.username,
-            "authenticator_app_removed": totp,
-            "passkeys_removed": passkeys,
-            "sessions_ended": sessions,
+            "authenticator_app_removed": reset.authenticator_app_removed,
+            "passkeys_removed": reset.passkeys_removed,
+            "sessions_ended": reset.sessions_ended,
             "notice_queued": state.mailer.enabled(),
         })
     );

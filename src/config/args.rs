@@ -291,6 +291,16 @@ pub struct CommonArgs {
     #[arg(long, env = "AUTHD_PKCE_POLICY", default_value = "nonce-allowed", value_parser = pkce_policy)]
     pub pkce_policy: PkcePolicy,
 
+    /// The group whose members may be granted the admin API's scopes (`authd:admin`,
+    /// `authd:admin:read`) in the code flow; a client's own token needs only the scope.
+    #[arg(long, env = "AUTHD_ADMIN_GROUP", default_value = "authd-admins")]
+    pub admin_group: String,
+
+    /// Deliver webhooks to loopback and private addresses too. Off by default: a webhook URL
+    /// must not reach into the network authd runs in (SSRF). For tests and local setups.
+    #[arg(long, env = "AUTHD_WEBHOOK_ALLOW_LOOPBACK", default_value_t = false)]
+    pub webhook_allow_loopback: bool,
+
     /// Let anyone register a client at `POST /oauth/register` (RFC 7591). Off by default:
     /// clients are made with `authd clients create`.
     #[arg(long, env = "AUTHD_DYNAMIC_REGISTRATION", default_value_t = false)]

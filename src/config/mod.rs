@@ -86,6 +86,10 @@ pub struct Config {
     pub pkce_policy: PkcePolicy,
     /// `POST /oauth/register` is open (RFC 7591).
     pub dynamic_registration: bool,
+    /// Members of this group may be granted the admin API's scopes through the code flow.
+    pub admin_group: String,
+    /// Webhooks may be delivered to loopback and private addresses (tests, local setups).
+    pub webhook_allow_loopback: bool,
     /// The initial access token dynamic registration requires, if any.
     pub registration_token: Option<secrecy::SecretString>,
     /// Where mail goes, as whom, and the mailed links' lifetimes.
@@ -277,6 +281,8 @@ impl Config {
             require_par: args.require_par,
             pkce_policy: args.pkce_policy,
             dynamic_registration: args.dynamic_registration,
+            admin_group: args.admin_group.trim().to_owned(),
+            webhook_allow_loopback: args.webhook_allow_loopback,
             registration_token: args
                 .registration_token
                 .clone()

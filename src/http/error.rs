@@ -41,15 +41,22 @@ pub enum ApiError {
         Option<String>,
     ),
     /// Right credentials, but not enough for this route: an account with a second factor signs
-    /// in interactively.
+    /// in interactively; a token without the scope the route needs (`WWW-Authenticate` says
+    /// which, RFC 6750 §3.1).
     #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
+    Forbidden(
+        Json<ErrorBody>,
+        #[oai(header = "WWW-Authenticate")] Option<String>,
+    ),
     /// What was asked for does not exist here (a mail feature on a server that sends no mail).
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
     /// The username or email is taken.
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
+    /// `If-Match` named a revision that is no longer current: nothing was written.
+    #[oai(status = 412)]
+    PreconditionFailed(Json<ErrorBody>),
     /// The body is over 64 KiB (answered before any handler runs).
     #[oai(status = 413)]
     PayloadTooLarge(Json<ErrorBody>),
@@ -158,7 +165,12 @@ impl From<Error> for OAuthError {
             | Error::EmailTaken
             | Error::InvalidPopProof(_)
             | Error::InvalidPublicKey(_)
-            | Error::PopKeyRequired => bad_request("invalid_request"),
+            | Error::PopKeyRequired
+            | Error::Taken(_)
+            | Error::Forbidden(_)
+            | Error::NotFound(_)
+            | Error::PreconditionFailed(_)
+            | Error::InsufficientScope(_) => bad_request("invalid_request"),
             Error::RateLimited { retry_after } => OAuthError::TooManyRequests(
                 oauth_body("slow_down", "too many requests; retry later"),
                 whole_seconds_rounded_up(retry_after),
@@ -236,8 +248,23 @@ impl From<Error> for ApiError {
             Error::MailUnavailable(_) => {
                 ApiError::NotFound(ErrorBody::new("mail_unavailable", err.to_string()))
             }
-            Error::SecondFactorRequired => {
-                ApiError::Forbidden(ErrorBody::new("second_factor_required", err.to_string()))
+            Error::SecondFactorRequired => ApiError::Forbidden(
+                ErrorBody::new("second_factor_required", err.to_string()),
+                None,
+            ),
+            Error::InsufficientScope(scope) => ApiError::Forbidden(
+                ErrorBody::new("insufficient_scope", err.to_string()),
+                Some(format!(
+                    r#"{BEARER_CHALLENGE}, error="insufficient_scope", scope="{scope}""#
+                )),
+            ),
+            Error::Forbidden(_) => {
+                ApiError::Forbidden(ErrorBody::new("forbidden", err.to_string()), None)
+            }
+            Error::Taken(_) => ApiError::Conflict(ErrorBody::new("conflict", err.to_string())),
+            Error::NotFound(_) => ApiError::NotFound(ErrorBody::new("not_found", err.to_string())),
+            Error::PreconditionFailed(_) => {
+                ApiError::PreconditionFailed(ErrorBody::new("precondition_failed", err.to_string()))
             }
             Error::InvalidSecondFactor => ApiError::Unauthorized(
                 ErrorBody::new("invalid_second_factor", err.to_string()),
@@ -252,9 +279,10 @@ impl From<Error> for ApiError {
             Error::PasskeyTaken => {
                 ApiError::Conflict(ErrorBody::new("passkey_taken", err.to_string()))
             }
-            Error::PasskeysUnavailable => {
-                ApiError::Forbidden(ErrorBody::new("passkeys_unavailable", err.to_string()))
-            }
+            Error::PasskeysUnavailable => ApiError::Forbidden(
+                ErrorBody::new("passkeys_unavailable", err.to_string()),
+                None,
+            ),
             // No challenge header here: browsers would answer it with a Basic-auth prompt.
             Error::InvalidCredentials => ApiError::Unauthorized(
                 ErrorBody::new("invalid_credentials", err.to_string()),

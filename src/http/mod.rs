@@ -15,7 +15,7 @@ pub mod error;
 pub mod plumbing;
 mod ui;
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
 use poem::{
     Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Response, Route,
@@ -98,26 +98,27 @@ impl<A: Endpoint<Output = Response>> Endpoint for Front<A> {
 
 /// Each path's methods, as the spec lists them, for the `Allow` header of a 405 (RFC 9110
 /// §15.5.6). Swagger UI and the spec itself answer GET.
-fn allowed_methods(spec: &str) -> HashMap<String, HeaderValue> {
+fn allowed_methods(spec: &str) -> plumbing::AllowedMethods {
     let spec: serde_json::Value = serde_json::from_str(spec).unwrap_or_default();
-    let mut allowed: HashMap<String, HeaderValue> = spec["paths"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter_map(|(path, operations)| {
-            let methods = operations.as_object()?.keys();
-            let methods = methods
-                .map(|method| method.to_ascii_uppercase())
-                .collect::<Vec<_>>()
-                .join(", ");
-            Some((path.clone(), HeaderValue::from_str(&methods).ok()?))
-        })
-        .collect();
+    let mut allowed = plumbing::AllowedMethods::default();
+    for (path, operations) in spec["paths"].as_object().into_iter().flatten() {
+        let Some(operations) = operations.as_object() else {
+            continue;
+        };
+        let methods = operations
+            .keys()
+            .map(|method| method.to_ascii_uppercase())
+            .collect::<Vec<_>>()
+            .join(", ");
+        if let Ok(methods) = HeaderValue::from_str(&methods) {
+            allowed.insert(path, methods);
+        }
+    }
     for path in ["/openapi.json", "/docs", "/docs/"] {
-        allowed.insert(path.to_owned(), HeaderValue::from_static("GET"));
+        allowed.insert(path, HeaderValue::from_static("GET"));
     }
     for (path, methods) in ui::ALLOWED_METHODS {
-        allowed.insert(path.to_owned(), HeaderValue::from_static(methods));
+        allowed.insert(path, HeaderValue::from_static(methods));
     }
     allowed
 }

@@ -22,7 +22,7 @@ use uuid::Uuid;
 use super::{Event, Freshness};
 use crate::store::{
     AccountLink, ClientRecord, ClientStore, EventBus, LinkChange, LinkPurpose, OutboxMessage,
-    Profile, ProfileStore, StoreError, UserRecord, UserStore,
+    Profile, ProfileStore, StoreError, UserChange, UserQuery, UserRecord, UserStore, Written,
 };
 
 /// Bounds, in entries. Clients are few; users and profiles are a few hundred bytes each, so the
@@ -232,6 +232,28 @@ impl UserStore for CachedUsers {
         Ok(user)
     }
 
+    async fn find_any(&self, id: Uuid) -> Result<Option<UserRecord>, StoreError> {
+        // Administrators' reads: they must see the row as it is now.
+        self.inner.find_any(id).await
+    }
+
+    async fn list_users(&self, query: &UserQuery) -> Result<Vec<UserRecord>, StoreError> {
+        self.inner.list_users(query).await
+    }
+
+    async fn change_user(
+        &self,
+        user_id: Uuid,
+        change: &UserChange,
+        expected: Option<i64>,
+    ) -> Result<Written<UserRecord>, StoreError> {
+        let written = self.inner.change_user(user_id, change, expected).await?;
+        if matches!(written, Written::Done(_)) {
+            self.shared.announce(Event::UserChanged(user_id)).await?;
+        }
+        Ok(written)
+    }
+
     async fn record_login(&self, user_id: Uuid, at: OffsetDateTime) -> Result<(), StoreError> {
         self.inner.record_login(user_id, at).await?;
         self.shared.announce(Event::UserChanged(user_id)).await
@@ -332,6 +354,14 @@ impl ClientStore for CachedClients {
 
     async fn list_clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
         self.inner.list_clients().await
+    }
+
+    async fn list_clients_page(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<ClientRecord>, StoreError> {
+        self.inner.list_clients_page(after, limit).await
     }
 
     /// From memory while memory is current; an origin it does not hold is refused from memory

@@ -80,5 +80,7 @@ closed_labels! {
         /// Mails a person can make authd send (a reset, a verification resent): per address
         /// and per recipient (`rate_limit::MailThrottle`).
         Mail => "mail",
+        /// The admin API (`/admin/…`), per address.
+        Admin => "admin",
     }
 }

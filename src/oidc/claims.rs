@@ -7,10 +7,13 @@ pub use crate::store::RequestedClaims;
 use crate::store::{Profile, UserRecord};
 
 /// The claims each scope releases, and the one scope each claim belongs to.
-const SCOPE_CLAIMS: [(&str, &[&str]); 3] = [
+const SCOPE_CLAIMS: [(&str, &[&str]); 4] = [
     ("profile", &["preferred_username", "name", "updated_at"]),
     ("email", &["email", "email_verified"]),
     ("phone", &["phone_number"]),
+    // Not OpenID Connect's: the names of the user's groups, as Keycloak, Okta and Kubernetes'
+    // OIDC authenticator read them.
+    (super::GROUPS, &[super::GROUPS]),
 ];
 
 /// What an ID token itself always says (§2), ahead of the user's claims.
@@ -103,10 +106,12 @@ impl RequestedClaims {
 }
 
 /// The values of `names` for `user`, leaving out any the user has not filled in (§5.3.2: a
-/// claim without a value is omitted, not null).
+/// claim without a value is omitted, not null). `groups`: the user's groups, read by the
+/// caller when `names` holds `groups`.
 pub fn user_claims(
     user: &UserRecord,
     profile: Option<&Profile>,
+    groups: Option<&[String]>,
     names: &[&str],
 ) -> Map<String, Value> {
     let mut claims = Map::new();
@@ -129,6 +134,7 @@ pub fn user_claims(
             "phone_number" => profile
                 .and_then(|profile| profile.phone.clone())
                 .map(Value::from),
+            super::GROUPS => groups.map(|groups| Value::from(groups.to_vec())),
             _ => None,
         };
         if let Some(value) = value {

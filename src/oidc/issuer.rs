@@ -83,7 +83,21 @@ impl IdTokens {
             azp: client_id.clone(),
             sid: Some(session.id.to_string()),
             amr: login.amr.clone(),
-            user: claims::user_claims(user, profile.as_ref(), &names),
+            user: {
+                let mut values = claims::user_claims(
+                    user,
+                    profile.as_ref(),
+                    access_token.claims.groups.as_deref(),
+                    &names,
+                );
+                // With the `groups` scope, the groups are in the ID token too, as relying
+                // parties that authorize by group (Kubernetes' OIDC authenticator) read them
+                // there: the same names as the access token beside it.
+                if let Some(groups) = &access_token.claims.groups {
+                    values.insert(super::GROUPS.to_owned(), groups.clone().into());
+                }
+                values
+            },
         };
         let _span = tracing::info_span!("jwt sign id_token", alg = ?key.algorithm, kid = %key.kid)
             .entered();

@@ -25,7 +25,12 @@ pub const OFFLINE_ACCESS: &str = "offline_access";
 /// The scopes OpenID Connect Core §5.4 and §11 define that authd grants. Every client allowed
 /// the code flow may ask for them: they are about the user, who consents to each. (`address`
 /// is not offered: authd keeps no postal address.)
-pub const STANDARD_SCOPES: [&str; 5] = [OPENID, "profile", "email", "phone", OFFLINE_ACCESS];
+pub const STANDARD_SCOPES: [&str; 6] =
+    [OPENID, "profile", "email", "phone", OFFLINE_ACCESS, GROUPS];
+
+/// The scope, and the claim, of the names of the user's groups (authd's groups, managed in the
+/// admin API): in the ID token, the access token and UserInfo.
+pub const GROUPS: &str = "groups";
 
 /// What a standard scope lets the client do, in plain words for the consent page.
 pub fn scope_description(scope: &str) -> Option<&'static str> {
@@ -35,6 +40,7 @@ pub fn scope_description(scope: &str) -> Option<&'static str> {
         "email" => Some("See your email address"),
         "phone" => Some("See your phone number"),
         OFFLINE_ACCESS => Some("Stay connected while you are away, until you withdraw access"),
+        GROUPS => Some("See the groups you belong to"),
         _ => None,
     }
 }

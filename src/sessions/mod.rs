@@ -15,6 +15,7 @@ pub use refresh_token::RefreshToken;
 use crate::{
     clock::Clock,
     error::Error,
+    events::{Actor, AuditTrail, EventType, NewEvent},
     metrics::Metrics,
     store::Login,
     store::{
@@ -57,6 +58,29 @@ pub struct Sessions {
     /// plus the verifier's leeway.
     access_token_reach: Duration,
     metrics: Arc<Metrics>,
+    /// Where each ended session is recorded (`session.ended`); none in unit tests.
+    trail: Option<Arc<AuditTrail>>,
+}
+
+/// Why a session ended, as its `session.ended` event says.
+#[derive(Debug, Clone, Copy)]
+enum Ending {
+    /// Its refresh token was revoked (RFC 7009) or its user signed out.
+    Revoked,
+    /// A refresh token was used twice (RFC 9700 §4.14).
+    RefreshTokenReused,
+    /// A consent was withdrawn.
+    ConsentWithdrawn,
+}
+
+impl Ending {
+    fn as_str(self) -> &'static str {
+        match self {
+            Ending::Revoked => "revoked",
+            Ending::RefreshTokenReused => "refresh_token_reused",
+            Ending::ConsentWithdrawn => "consent_withdrawn",
+        }
+    }
 }
 
 impl Sessions {
@@ -77,7 +101,14 @@ impl Sessions {
             max_lifetime,
             access_token_reach,
             metrics,
+            trail: None,
         }
+    }
+
+    /// Records every session that ends in `trail`.
+    pub fn with_trail(mut self, trail: Arc<AuditTrail>) -> Self {
+        self.trail = Some(trail);
+        self
     }
 
     /// Starts a session for `user_id`; with `dpop_jkt`, its refresh tokens are bound to that
@@ -162,6 +193,8 @@ impl Sessions {
                     "refresh token reused: session revoked"
                 );
                 self.revoke_access_tokens(&session).await?;
+                self.ended(&session, Actor::Anonymous, Ending::RefreshTokenReused)
+                    .await;
                 Err(Error::InvalidGrant(
                     "refresh token was already used; the session is revoked",
                 ))
@@ -209,6 +242,11 @@ impl Sessions {
         let now = self.clock.now();
         if let Some(session) = self.store.revoke_session(&presented.hash(), now).await? {
             self.revoke_access_tokens(&session).await?;
+            let holder = session
+                .client_id
+                .clone()
+                .map_or(Actor::User(session.user_id), Actor::Client);
+            self.ended(&session, holder, Ending::Revoked).await;
             tracing::info!(user_id = %session.user_id, session = %session.id, "session revoked");
         }
         Ok(())
@@ -222,6 +260,17 @@ impl Sessions {
     /// Ends `user_id`'s session `session_id` and every access token issued in it. Whether it
     /// was theirs and live: a session of another user is left alone, as if unknown.
     pub async fn revoke_by_id(&self, user_id: Uuid, session_id: Uuid) -> Result<bool, Error> {
+        self.revoke_by_id_as(user_id, session_id, Actor::User(user_id))
+            .await
+    }
+
+    /// [`Self::revoke_by_id`], by `actor` (an administrator).
+    pub async fn revoke_by_id_as(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        actor: Actor,
+    ) -> Result<bool, Error> {
         let now = self.clock.now();
         let Some(session) = self
             .store
@@ -231,16 +280,25 @@ impl Sessions {
             return Ok(false);
         };
         self.revoke_access_tokens(&session).await?;
-        tracing::info!(user_id = %session.user_id, session = %session.id, "session revoked by its user");
+        tracing::info!(user_id = %session.user_id, session = %session.id, "session revoked");
+        self.ended(&session, actor, Ending::Revoked).await;
         Ok(true)
     }
 
     /// Ends every live session of `user_id`, with the access tokens issued in them (a password
     /// reset, second factors reset by an operator). Returns how many there were.
     pub async fn revoke_all(&self, user_id: Uuid) -> Result<usize, Error> {
+        self.revoke_all_as(user_id, Actor::User(user_id)).await
+    }
+
+    /// [`Self::revoke_all`], by `actor` (an administrator, an operator).
+    pub async fn revoke_all_as(&self, user_id: Uuid, actor: Actor) -> Result<usize, Error> {
         let mut ended = 0;
         for live in self.live(user_id).await? {
-            if self.revoke_by_id(user_id, live.session.id).await? {
+            if self
+                .revoke_by_id_as(user_id, live.session.id, actor.clone())
+                .await?
+            {
                 ended += 1;
             }
         }
@@ -257,6 +315,8 @@ impl Sessions {
             .await?;
         for session in &ended {
             self.revoke_access_tokens(session).await?;
+            self.ended(session, Actor::User(user_id), Ending::ConsentWithdrawn)
+                .await;
         }
         Ok(ended.len())
     }
@@ -275,6 +335,23 @@ impl Sessions {
             expires_at: now + self.access_token_reach,
         };
         self.revocations.revoke(&revocation, now).await
+    }
+
+    /// Records that `session` ended. The session is over whatever happens here: a failure to
+    /// record it is logged, not returned.
+    async fn ended(&self, session: &SessionRecord, actor: Actor, why: Ending) {
+        let Some(trail) = &self.trail else {
+            return;
+        };
+        let mut event = NewEvent::new(EventType::SessionEnded, actor)
+            .user(session.user_id)
+            .detail(serde_json::json!({ "session_id": session.id, "reason": why.as_str() }));
+        if let Some(client_id) = &session.client_id {
+            event = event.client(client_id.clone());
+        }
+        if let Err(err) = trail.record(event).await {
+            tracing::error!(error = %err, session = %session.id, "could not record an ended session");
+        }
     }
 
     async fn revoke_access_tokens(&self, session: &SessionRecord) -> Result<(), Error> {

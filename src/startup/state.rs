@@ -8,14 +8,17 @@ use std::sync::Arc;
 use super::StartupError;
 use crate::{
     accounts::{
-        AUDIT_QUEUE_CAPACITY, Accounts, AuditLog, Factors, Logins, Passkeys, PasswordHasher,
-        PendingLogins, Reauthentications, Recovery, RecoveryServices, SecondFactors, Users,
+        AUDIT_QUEUE_CAPACITY, Accounts, AuditLog, Factors, Groups, Logins, Passkeys,
+        PasswordHasher, PendingLogins, Reauthentications, Recovery, RecoveryServices,
+        SecondFactors, Users,
     },
+    admin::{Admin, AdminServices},
     authorization::{Authorizations, FlowServices, FlowSettings},
     clients::{ClientAssertions, Clients},
     clock::Clock,
     config::Config,
     error::Error,
+    events::{AddressGuard, AuditTrail, FanOut, WebhookSender, Webhooks},
     exchange::{ExternalIssuers, Targets},
     invalidation::{Freshness, LocalCaches},
     keys::{KeyManager, KeyPolicy, KeyRing, MasterKeys},
@@ -24,7 +27,7 @@ use crate::{
     metrics::Metrics,
     oidc::IdTokens,
     operations::{Operations, Retention},
-    outbox::Outbox,
+    outbox::{Deliverer, Outbox},
     possession::{DpopVerifier, PopNonces},
     rate_limit::{ClientRateLimiter, LoginThrottle, MailThrottle, RateLimiter},
     sessions::Sessions,
@@ -82,22 +85,45 @@ impl AppState {
             events.clone(),
             metrics.clone(),
         ));
-        let sessions = Arc::new(Sessions::new(
-            stores.sessions.clone(),
-            revocations.clone(),
-            clock.clone(),
-            config.refresh_token_ttl,
-            config.session_max_lifetime,
-            config.access_token_ttl + config.clock_leeway,
-            metrics.clone(),
-        ));
-        let reauthentications = Arc::new(Reauthentications::new(stores.proof_state.clone()));
         let outbox = Outbox::new(
             stores.outbox.clone(),
             Arc::new(masters.clone()),
             clock.clone(),
             metrics.clone(),
         );
+        let trail = Arc::new(AuditTrail::new(
+            stores.audit.clone(),
+            outbox.clone(),
+            clock.clone(),
+        ));
+        let webhooks = Arc::new(Webhooks::new(
+            stores.webhooks.clone(),
+            Arc::new(masters.clone()),
+            AddressGuard::new(config.webhook_allow_loopback),
+            clock.clone(),
+        ));
+        let sender = WebhookSender::new(webhooks.clone(), clock.clone())
+            .map_err(|err| Error::Internal(format!("webhook client: {err}")))?;
+        let event_deliverers: [(Topic, Arc<dyn Deliverer>); 2] = [
+            (
+                Topic::Events,
+                Arc::new(FanOut::new(webhooks.clone(), outbox.clone())),
+            ),
+            (Topic::Webhook, Arc::new(sender)),
+        ];
+        let sessions = Arc::new(
+            Sessions::new(
+                stores.sessions.clone(),
+                revocations.clone(),
+                clock.clone(),
+                config.refresh_token_ttl,
+                config.session_max_lifetime,
+                config.access_token_ttl + config.clock_leeway,
+                metrics.clone(),
+            )
+            .with_trail(trail.clone()),
+        );
+        let reauthentications = Arc::new(Reauthentications::new(stores.proof_state.clone()));
         let (mailer, mail_deliverer) = Mailer::new(
             config.mail.clone(),
             outbox,
@@ -124,6 +150,7 @@ impl AppState {
                     clock.clone(),
                     metrics.clone(),
                 )),
+                trail: trail.clone(),
             },
             clock.clone(),
         ));
@@ -131,7 +158,7 @@ impl AppState {
             &config,
             &stores,
             users.clone(),
-            (factors, hasher),
+            (factors, hasher, trail.clone()),
             &clock,
             &metrics,
         );
@@ -153,30 +180,51 @@ impl AppState {
                     metrics.clone(),
                 )),
         );
+        let authorizations = Arc::new(Authorizations::new(
+            stores.proof_state.clone(),
+            stores.consents.clone(),
+            FlowServices {
+                sessions: sessions.clone(),
+                clients: clients.clone(),
+                targets: targets.clone(),
+                key_ring: key_ring.clone(),
+            },
+            clock.clone(),
+            FlowSettings {
+                issuer: config.issuer.clone(),
+                require_par: config.require_par,
+                pkce_default: config.pkce_policy,
+                require_verified_email: recovery.verified_email_required(),
+            },
+        ));
+        let groups = Arc::new(Groups::new(stores.groups.clone(), clock.clone()));
+        let admin = Arc::new(Admin::new(
+            AdminServices {
+                users: users_service.clone(),
+                accounts: accounts.clone(),
+                sessions: sessions.clone(),
+                clients: clients.clone(),
+                authorizations: authorizations.clone(),
+                keys: keys.clone(),
+                key_ring: key_ring.clone(),
+                groups: groups.clone(),
+                trail: trail.clone(),
+                webhooks,
+                mailer: mailer.clone(),
+            },
+            clock.clone(),
+        ));
         Ok(Self {
+            admin,
+            groups,
+            trail,
             external_issuers: Arc::new(ExternalIssuers::new(
                 &trust.issuers,
                 clock.clone(),
                 config.clock_leeway,
             )),
             trust,
-            authorizations: Arc::new(Authorizations::new(
-                stores.proof_state.clone(),
-                stores.consents.clone(),
-                FlowServices {
-                    sessions: sessions.clone(),
-                    clients: clients.clone(),
-                    targets: targets.clone(),
-                    key_ring: key_ring.clone(),
-                },
-                clock.clone(),
-                FlowSettings {
-                    issuer: config.issuer.clone(),
-                    require_par: config.require_par,
-                    pkce_default: config.pkce_policy,
-                    require_verified_email: recovery.verified_email_required(),
-                },
-            )),
+            authorizations: authorizations.clone(),
             logouts: Arc::new(Logouts::new(
                 clients.clone(),
                 sessions.clone(),
@@ -243,6 +291,7 @@ impl AppState {
             deliverers: mail_deliverer
                 .map(|deliverer| (Topic::Mail, deliverer))
                 .into_iter()
+                .chain(event_deliverers)
                 .collect(),
             users: users_service,
             id_tokens: Arc::new(IdTokens::new(
@@ -342,13 +391,14 @@ fn accounts(
     config: &Config,
     stores: &Stores,
     users: Arc<dyn UserStore>,
-    (factors, hasher): (Factors, PasswordHasher),
+    (factors, hasher, trail): (Factors, PasswordHasher, Arc<AuditTrail>),
     clock: &Arc<dyn Clock>,
     metrics: &Arc<Metrics>,
 ) -> Accounts {
     let audit = AuditLog::start(
         stores.auth_logs.clone(),
         users.clone(),
+        Some(trail.clone()),
         metrics.audit_queue_depth.clone(),
         AUDIT_QUEUE_CAPACITY,
     );
@@ -368,6 +418,7 @@ fn accounts(
         clock.clone(),
         metrics.clone(),
     )
+    .with_trail(trail)
 }
 
 /// What an authenticator app shows as the issuer of authd's codes: `authd` and the host users

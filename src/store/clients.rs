@@ -142,6 +142,9 @@ pub struct ClientRecord {
     /// default.
     pub rate_limit: Option<NonZeroU32>,
     pub created_at: OffsetDateTime,
+    /// Bumped by the store on every change: the admin API's `ETag`. An update writes only over
+    /// the revision it was made from.
+    pub revision: i64,
 }
 
 /// A replaced client secret, accepted beside the new one until `expires_at`.
@@ -193,7 +196,20 @@ pub trait ClientStore: Send + Sync {
     async fn find_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError>;
     /// Every client, oldest first.
     async fn list_clients(&self) -> Result<Vec<ClientRecord>, StoreError>;
-    /// Replaces the client's registration (not its id or creation time); false if unknown.
+    /// Clients in id order after `after`, at most `limit`.
+    async fn list_clients_page(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<ClientRecord>, StoreError> {
+        let mut clients = self.list_clients().await?;
+        clients.retain(|client| after.is_none_or(|after| client.client_id.as_str() > after));
+        clients.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        clients.truncate(limit as usize);
+        Ok(clients)
+    }
+    /// Replaces the client's registration (not its id or creation time) if its stored revision
+    /// is still `client.revision`; false if unknown or changed since.
     async fn update_client(&self, client: &ClientRecord) -> Result<bool, StoreError>;
     /// Deletes the client with its consents and sessions; false if unknown.
     async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError>;

@@ -22,6 +22,8 @@ pub enum UniqueField {
     Email,
     /// A passkey's credential id, registered already (to this account or another).
     PasskeyCredential,
+    /// A group's name (case-insensitive).
+    GroupName,
 }
 
 impl std::fmt::Display for UniqueField {
@@ -30,6 +32,7 @@ impl std::fmt::Display for UniqueField {
             UniqueField::Username => "username",
             UniqueField::Email => "email",
             UniqueField::PasskeyCredential => "passkey credential",
+            UniqueField::GroupName => "group name",
         })
     }
 }

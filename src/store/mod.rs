@@ -12,6 +12,7 @@ mod ephemeral;
 mod error;
 mod events;
 mod factors;
+mod groups;
 mod links;
 pub mod memory;
 mod operations;
@@ -23,10 +24,11 @@ mod sessions;
 mod signing_keys;
 pub mod tls;
 mod users;
+mod webhooks;
 
 use std::sync::Arc;
 
-pub use audit::{AuthLogEntry, AuthLogStore, AuthOutcome};
+pub use audit::{AuditEvent, AuditQuery, AuditStore, AuthLogEntry, AuthLogStore, AuthOutcome};
 pub use clients::{
     ApplicationType, ClientAuthMethod, ClientRecord, ClientStore, Consent, ConsentStore,
     ConsentSummary, PkcePolicy, PreviousSecret, web_origin,
@@ -35,6 +37,7 @@ pub use ephemeral::{ProofStateStore, RateDecision, RateLimitStore, Tally};
 pub use error::{StoreError, UniqueField};
 pub use events::{Event, EventBus};
 pub use factors::{PasskeyRecord, PasskeyStore, SecondFactorStore, TotpRecord};
+pub use groups::{GroupMember, GroupRecord, GroupStore};
 pub use links::{AccountLink, LinkChange, LinkPurpose};
 pub use operations::{CleanupReport, Housekeeping, PoolCounters, PoolStatus, Probe};
 pub use outbox::{Attempt, Claimed, OutboxDepth, OutboxMessage, OutboxStore, Topic};
@@ -47,7 +50,8 @@ pub use signing_keys::{
     KeyNeed, KeyPurpose, PublicJwk, SUPPORTED_ALGORITHMS, SealedBox, SigningKeyRecord,
     SigningKeyStore, Supersede,
 };
-pub use users::{Profile, ProfileStore, UserRecord, UserStore};
+pub use users::{Profile, ProfileStore, UserChange, UserQuery, UserRecord, UserStore, Written};
+pub use webhooks::{WebhookChange, WebhookRecord, WebhookStore};
 
 /// Locks ignoring poison: every critical section behind these locks leaves the data consistent.
 pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -72,6 +76,9 @@ pub struct Stores {
     pub second_factors: Arc<dyn SecondFactorStore>,
     pub passkeys: Arc<dyn PasskeyStore>,
     pub outbox: Arc<dyn OutboxStore>,
+    pub groups: Arc<dyn GroupStore>,
+    pub audit: Arc<dyn AuditStore>,
+    pub webhooks: Arc<dyn WebhookStore>,
     pub proof_state: Arc<dyn ProofStateStore>,
     pub events: Arc<dyn EventBus>,
     pub housekeeping: Arc<dyn Housekeeping>,

@@ -18,6 +18,8 @@ pub struct CleanupReport {
     pub revocations: u64,
     pub signing_keys: u64,
     pub auth_logs: u64,
+    /// Audit events older than the auth-log horizon.
+    pub audit_events: u64,
     /// Mailed links past their expiry, used or not.
     pub account_links: u64,
     /// Outbox messages sent or given up on before the auth-log horizon: the outbox keeps what
@@ -31,8 +33,8 @@ pub struct CleanupReport {
 pub trait Housekeeping: Send + Sync {
     /// `None` when another replica holds the cleanup lock (it is doing the work). Keys retired
     /// before `retired_keys_before` go, except the expired-token test key while
-    /// `keep_expired_test_key` (the test mode is on and signs with it). Auth logs, and outbox
-    /// messages done with, go before `auth_logs_before`.
+    /// `keep_expired_test_key` (the test mode is on and signs with it). Auth logs, audit
+    /// events, and outbox messages done with, go before `auth_logs_before`.
     async fn clean(
         &self,
         now: OffsetDateTime,

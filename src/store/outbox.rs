@@ -1,5 +1,5 @@
-//! The outbox: durable side effects (mail today; webhooks, logout tokens and security events
-//! tomorrow) written beside the change that causes them and delivered by a background worker
+//! The outbox: durable side effects (mail and webhooks today; logout tokens and security
+//! events tomorrow) written beside the change that causes them and delivered by a background worker
 //! on any replica, at least once.
 
 use async_trait::async_trait;
@@ -12,14 +12,20 @@ use super::{SealedBox, StoreError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Topic {
     Mail,
+    /// A batch of audit events, fanned out to the webhook subscriptions that want them.
+    Events,
+    /// One event for one webhook subscription.
+    Webhook,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 1] = [Topic::Mail];
+    pub const ALL: [Topic; 3] = [Topic::Mail, Topic::Events, Topic::Webhook];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Topic::Mail => "mail",
+            Topic::Events => "events",
+            Topic::Webhook => "webhook",
         }
     }
 

@@ -19,6 +19,44 @@ pub struct UserRecord {
     pub last_login_at: Option<OffsetDateTime>,
     /// The RSA public key (SubjectPublicKeyInfo PEM) for the signed-nonce scheme, if registered.
     pub pop_public_key: Option<String>,
+    /// When an administrator disabled the account; `None` while it is enabled. The lookups
+    /// the domain makes (`find_by_*`) never return a disabled user.
+    pub disabled_at: Option<OffsetDateTime>,
+    /// Bumped by the store on every change an administrator would see (not on a login): the
+    /// admin API's `ETag`, compared by conditional writes.
+    pub revision: i64,
+}
+
+/// A page of the user directory, for administrators: users in id order (which is creation
+/// order: ids are UUIDv7), disabled ones included.
+#[derive(Debug, Clone, Default)]
+pub struct UserQuery {
+    /// Case-insensitive prefix of the username or the address.
+    pub prefix: Option<String>,
+    /// Exact username or address, case-insensitively (SCIM's `eq`).
+    pub exact: Option<String>,
+    /// Users after this id (the previous page's last).
+    pub after: Option<Uuid>,
+    pub limit: u32,
+}
+
+/// What an administrator may change on an account, all at once (the store writes every field).
+#[derive(Debug, Clone)]
+pub struct UserChange {
+    pub username: String,
+    pub email: String,
+    pub email_verified_at: Option<OffsetDateTime>,
+    pub disabled_at: Option<OffsetDateTime>,
+}
+
+/// How a conditional write ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written<T> {
+    Done(T),
+    /// No such record.
+    Missing,
+    /// The record's revision is no longer the one the writer read: nothing was written.
+    Stale,
 }
 
 #[async_trait]
@@ -50,6 +88,18 @@ pub trait UserStore: Send + Sync {
         user_id: Uuid,
         at: OffsetDateTime,
     ) -> Result<bool, StoreError>;
+    /// The user with this id, disabled or not (administrators see every account).
+    async fn find_any(&self, id: Uuid) -> Result<Option<UserRecord>, StoreError>;
+    /// A page of users, disabled ones included.
+    async fn list_users(&self, query: &UserQuery) -> Result<Vec<UserRecord>, StoreError>;
+    /// Writes `change`, if the stored revision is `expected` (any, with `None`). A taken
+    /// username or address is `Conflict`.
+    async fn change_user(
+        &self,
+        user_id: Uuid,
+        change: &UserChange,
+        expected: Option<i64>,
+    ) -> Result<Written<UserRecord>, StoreError>;
     /// Stores a mailed link with the mail that carries it: both or neither.
     async fn create_link(&self, link: &AccountLink, mail: &OutboxMessage)
     -> Result<(), StoreError>;
@@ -77,6 +127,10 @@ pub trait UserStore: Send + Sync {
 impl UserRecord {
     pub fn email_verified(&self) -> bool {
         self.email_verified_at.is_some()
+    }
+
+    pub fn disabled(&self) -> bool {
+        self.disabled_at.is_some()
     }
 }
 

@@ -41,6 +41,9 @@ pub struct AccessClaims {
     /// exchange; the actors before, nested, so the whole chain is visible.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub act: Option<Actor>,
+    /// The names of the user's groups, when the `groups` scope was granted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<String>>,
 }
 
 /// An actor (RFC 8693 §4.1, `act`) or a party allowed to become one (§4.4, `may_act`).

@@ -51,6 +51,7 @@ struct Subject {
     act: Option<Actor>,
     /// Unix seconds the token may not outlive (the token it was exchanged for).
     not_after: Option<i64>,
+    groups: Option<Vec<String>>,
 }
 
 impl Subject {
@@ -70,6 +71,7 @@ impl Subject {
             aud: session.and_then(|session| Audience::many(session.resources.clone())),
             act: None,
             not_after: None,
+            groups: None,
         }
     }
 
@@ -111,7 +113,22 @@ impl TokenIssuer {
         dpop_jkt: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<IssuedToken, Error> {
-        self.sign_current(Subject::user(user, session).bound_to(dpop_jkt), now)
+        self.issue_with_groups(user, session, dpop_jkt, None, now)
+    }
+
+    /// [`Self::issue_in_session`], carrying the names of the user's groups (for a session
+    /// granted the `groups` scope).
+    pub fn issue_with_groups(
+        &self,
+        user: &UserRecord,
+        session: Option<&SessionRecord>,
+        dpop_jkt: Option<&str>,
+        groups: Option<Vec<String>>,
+        now: OffsetDateTime,
+    ) -> Result<IssuedToken, Error> {
+        let mut subject = Subject::user(user, session).bound_to(dpop_jkt);
+        subject.groups = groups;
+        self.sign_current(subject, now)
     }
 
     /// A token for the PoP scheme: bound to the user's registered key (`jkt`), carrying the
@@ -149,6 +166,7 @@ impl TokenIssuer {
             aud: audience,
             act: None,
             not_after: None,
+            groups: None,
         };
         self.sign_current(subject, now)
     }
@@ -173,6 +191,7 @@ impl TokenIssuer {
             aud: Some(exchange.audience),
             act: exchange.act,
             not_after: Some(exchange.not_after),
+            groups: None,
         };
         self.sign_current(subject, now)
     }
@@ -237,6 +256,7 @@ impl TokenIssuer {
             cnf: subject.jkt.map(|jkt| Confirmation { jkt }),
             nonce: subject.nonce,
             act: subject.act,
+            groups: subject.groups,
         };
         let _span = tracing::info_span!("jwt sign", alg = ?key.algorithm, kid = %key.kid).entered();
         let mut header = Header::new(key.algorithm);

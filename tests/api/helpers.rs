@@ -90,6 +90,8 @@ pub struct AppOptions {
     pub client_rate_limit: Option<std::num::NonZeroU32>,
     /// `AUTHD_SMTP_URL` and the rest: mail off unless a test sets it.
     pub mail: authd::mail::MailSettings,
+    /// `AUTHD_WEBHOOK_ALLOW_LOOPBACK`: on by default, as the tests' receivers are local.
+    pub webhook_allow_loopback: bool,
 }
 
 impl Default for AppOptions {
@@ -112,6 +114,7 @@ impl Default for AppOptions {
             trusted_proxies: Vec::new(),
             require_par: false,
             dynamic_registration: false,
+            webhook_allow_loopback: true,
             registration_token: None,
             trust: None,
             session_max_lifetime: time::Duration::days(30),
@@ -164,6 +167,8 @@ pub fn test_config(options: &AppOptions) -> Config {
         access_log: authd::telemetry::AccessLog::All,
         client_rate_limit: options.client_rate_limit,
         dynamic_registration: options.dynamic_registration,
+        admin_group: "authd-admins".to_owned(),
+        webhook_allow_loopback: options.webhook_allow_loopback,
         registration_token: options
             .registration_token
             .clone()

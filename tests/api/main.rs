@@ -2,6 +2,7 @@
 //! capability. Every test drives the real HTTP surface against real Postgres and Redis (or the
 //! in-memory stores of `authd dev`), in a database and Redis prefix of its own.
 
+mod admin;
 mod algorithms;
 mod auth;
 mod auth_logs;

@@ -41,6 +41,8 @@ fn user(username: String, email: String) -> UserRecord {
         created_at: OffsetDateTime::now_utc(),
         last_login_at: None,
         pop_public_key: None,
+        disabled_at: None,
+        revision: 1,
     }
 }
 

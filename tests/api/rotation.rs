@@ -136,6 +136,15 @@ async fn rewrap_moves_every_key_to_the_new_master_key_without_downtime() {
     browser.signed_in_as("bob").await;
     let (secret, _) =
         crate::second_factor::enrol(&mut browser, time::OffsetDateTime::now_utc()).await;
+    // A webhook subscription's signing secret is sealed too.
+    let admin = crate::admin::Admin::new(&app).await;
+    let subscribed = admin
+        .post(
+            "/admin/webhooks",
+            serde_json::json!({ "url": "https://hooks.example.com/", "event_types": ["*"] }),
+        )
+        .await;
+    assert_eq!(subscribed.status(), 201);
     let new_key = [7u8; 32];
     let rewrap = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_authd"))
@@ -166,10 +175,12 @@ async fn rewrap_moves_every_key_to_the_new_master_key_without_downtime() {
     let said = String::from_utf8_lossy(&first.stderr);
     assert!(said.contains("1 signing key(s) re-sealed"), "{said}");
     assert!(said.contains("1 TOTP secret(s) re-sealed"), "{said}");
+    assert!(said.contains("1 webhook secret(s) re-sealed"), "{said}");
     let again = rewrap();
     let said = String::from_utf8_lossy(&again.stderr);
     assert!(said.contains("0 signing key(s) re-sealed"), "{said}");
     assert!(said.contains("0 TOTP secret(s) re-sealed"), "{said}");
+    assert!(said.contains("0 webhook secret(s) re-sealed"), "{said}");
 
     // The replica that still serves kept its decrypted keys: no downtime.
     assert_eq!(app.me_status(&token).await, 200);

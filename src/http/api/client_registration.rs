@@ -268,6 +268,15 @@ fn registration(metadata: ClientMetadata) -> Result<Registration, RegistrationAn
             "client_credentials clients are made by an operator (authd clients create)",
         ));
     }
+    // The admin API's scopes are an operator's to grant: a user holding one still needs the
+    // admin group, but no stranger's client should ask for them.
+    if let Some(scope) = &metadata.scope
+        && scope.split(' ').any(|scope| scope.starts_with("authd:"))
+    {
+        return Err(invalid(
+            "scopes authd:… (the admin API's) are granted by an operator: authd clients create",
+        ));
+    }
     let application_type = match metadata.application_type.as_deref() {
         None => ApplicationType::Web,
         Some(kind) => ApplicationType::parse(kind).ok_or_else(|| {

@@ -1,6 +1,7 @@
 //! The JSON API: one file per resource, each an OpenAPI service of poem-openapi, gathered into
 //! the one spec served at `/openapi.json` (and explored in Swagger UI at `/docs`).
 
+mod admin;
 pub mod auth;
 mod authorize_docs;
 mod client_registration;
@@ -35,6 +36,9 @@ pub(crate) enum ApiTags {
     Tokens,
     /// Liveness and readiness, for load balancers and orchestrators.
     Operations,
+    /// Managing authd from other programs: users, clients, keys, groups, the audit trail and
+    /// webhooks. Needs a token with scope `authd:admin` (or `authd:admin:read` to read).
+    Admin,
 }
 
 /// The OpenAPI service: every route authd serves, as the spec describes them.
@@ -56,7 +60,14 @@ pub fn api_service(state: &AppState) -> OpenApiService<impl poem_openapi::OpenAp
             client_registration::ClientRegistrationApi(state.clone()),
             authorize_docs::AuthorizeDocs,
             metadata::MetadataApi::new(state.clone()),
-            userinfo::UserInfoApi(state.clone()),
+            (
+                userinfo::UserInfoApi(state.clone()),
+                admin::UsersApi(state.clone()),
+                admin::ClientsApi(state.clone()),
+                admin::GroupsApi(state.clone()),
+                admin::AuditApi(state.clone()),
+                admin::WebhooksApi(state.clone()),
+            ),
         ),
         "authd",
         env!("CARGO_PKG_VERSION"),

@@ -52,6 +52,9 @@ struct UserInfo {
     /// Scope `phone`: from the user's profile.
     #[oai(skip_serializing_if_is_none)]
     phone_number: Option<String>,
+    /// Scope `groups`: the names of the groups the user is in now.
+    #[oai(skip_serializing_if_is_none)]
+    groups: Option<Vec<String>>,
 }
 
 /// `access_token` in a form body (RFC 6750 §2.2). Only the spec reads this type: the body is
@@ -159,7 +162,12 @@ async fn user_info(state: &AppState, caller: &Caller) -> Result<UserInfo, Error>
     } else {
         None
     };
-    let mut values = oidc::user_claims(&user, profile.as_ref(), &names);
+    let groups = if names.contains(&oidc::GROUPS) {
+        Some(state.groups.names_of(user.id).await?)
+    } else {
+        None
+    };
+    let mut values = oidc::user_claims(&user, profile.as_ref(), groups.as_deref(), &names);
     values.insert("sub".to_owned(), user.id.to_string().into());
     serde_json::from_value(values.into())
         .map_err(|err| Error::Internal(format!("userinfo claims: {err}")))

@@ -3,6 +3,7 @@
 //! answer carries (`hygiene`), the client's address behind trusted proxies (`client_ip`), and
 //! Swagger UI under its own CSP (`docs`).
 
+mod allowed;
 mod client_ip;
 mod cors;
 mod docs;
@@ -10,6 +11,7 @@ mod hygiene;
 mod observe;
 pub mod server;
 
+pub use allowed::AllowedMethods;
 pub use client_ip::{client_ip, user_agent};
 pub use cors::{Cors, CorsPolicy};
 pub use docs::swagger_ui;

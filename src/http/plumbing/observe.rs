@@ -7,7 +7,6 @@
 //! string can carry a secret) and takes the client IP from headers any client can set.
 
 use std::{
-    collections::HashMap,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -23,6 +22,7 @@ use poem::{
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+use super::AllowedMethods;
 use crate::http::{
     client_ip, json_error,
     plumbing::hygiene::{add_safety_headers, read_bounded_body},
@@ -50,7 +50,7 @@ const QUIET_ROUTES: [&str; 4] = ["/healthz", "/readyz", "/metrics", "/ping"];
 pub struct Observer {
     metrics: Arc<Metrics>,
     /// The `Allow` header of each path, for 405 answers.
-    allowed_methods: HashMap<String, HeaderValue>,
+    allowed_methods: AllowedMethods,
     trusted_proxies: Arc<[IpNet]>,
     deadline: Duration,
     /// `Strict-Transport-Security`, when authd is reached over https.
@@ -60,7 +60,7 @@ pub struct Observer {
 }
 
 impl Observer {
-    pub fn new(state: &AppState, allowed_methods: HashMap<String, HeaderValue>) -> Self {
+    pub fn new(state: &AppState, allowed_methods: AllowedMethods) -> Self {
         Self {
             metrics: state.metrics.clone(),
             allowed_methods,

@@ -1,5 +1,6 @@
 //! In-memory stores for `authd dev` and tests: the same contracts, nothing persists.
 
+mod admin;
 mod outbox;
 mod passkeys;
 mod proof_state;
@@ -18,6 +19,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub use admin::{MemoryAudit, MemoryGroups, MemoryWebhooks};
 pub use outbox::MemoryOutbox;
 pub use proof_state::{MemoryProfiles, MemoryProofState};
 pub use rate_limits::MemoryRateLimits;
@@ -38,6 +40,7 @@ pub fn stores() -> Stores {
     let tokens = Arc::new(MemoryTokenState::default());
     let clients = Arc::new(MemoryClients::default());
     let outbox = Arc::new(MemoryOutbox::default());
+    let users = Arc::new(MemoryUsers::new(outbox.clone()));
     Stores {
         revocations: tokens.clone(),
         token_cache: tokens,
@@ -50,7 +53,10 @@ pub fn stores() -> Stores {
         proof_state: Arc::new(MemoryProofState::default()),
         events: Arc::new(MemoryEvents::default()),
         housekeeping: Arc::new(NoHousekeeping),
-        users: Arc::new(MemoryUsers::new(outbox.clone())),
+        users: users.clone(),
+        groups: Arc::new(MemoryGroups::new(users)),
+        audit: Arc::new(MemoryAudit::new(outbox.clone())),
+        webhooks: Arc::new(MemoryWebhooks::default()),
         outbox,
         signing_keys: Arc::new(MemorySigningKeys::default()),
         auth_logs: Arc::new(MemoryAuthLogs::default()),
@@ -203,8 +209,12 @@ impl ClientStore for MemoryClients {
         else {
             return Ok(false);
         };
+        if stored.revision != client.revision {
+            return Ok(false);
+        }
         *stored = ClientRecord {
             created_at: stored.created_at,
+            revision: stored.revision + 1,
             ..client.clone()
         };
         Ok(true)

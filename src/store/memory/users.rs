@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use super::{MemoryOutbox, lock};
 use crate::store::{
-    AccountLink, LinkChange, LinkPurpose, OutboxMessage, StoreError, UniqueField, UserRecord,
-    UserStore,
+    AccountLink, LinkChange, LinkPurpose, OutboxMessage, StoreError, UniqueField, UserChange,
+    UserQuery, UserRecord, UserStore, Written,
 };
 
 pub struct MemoryUsers {
@@ -69,19 +69,75 @@ impl UserStore for MemoryUsers {
     async fn find_by_username(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
         Ok(lock(&self.by_id)
             .values()
-            .find(|user| user.username.eq_ignore_ascii_case(username))
+            .find(|user| user.username.eq_ignore_ascii_case(username) && !user.disabled())
             .cloned())
     }
 
     async fn find_by_id(&self, id: Uuid) -> Result<Option<UserRecord>, StoreError> {
-        Ok(lock(&self.by_id).get(&id).cloned())
+        Ok(lock(&self.by_id)
+            .get(&id)
+            .filter(|user| !user.disabled())
+            .cloned())
     }
 
     async fn find_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError> {
         Ok(lock(&self.by_id)
             .values()
-            .find(|user| user.email.eq_ignore_ascii_case(email))
+            .find(|user| user.email.eq_ignore_ascii_case(email) && !user.disabled())
             .cloned())
+    }
+
+    async fn find_any(&self, id: Uuid) -> Result<Option<UserRecord>, StoreError> {
+        Ok(lock(&self.by_id).get(&id).cloned())
+    }
+
+    async fn list_users(&self, query: &UserQuery) -> Result<Vec<UserRecord>, StoreError> {
+        let prefix = query.prefix.as_deref().map(str::to_lowercase);
+        let exact = query.exact.as_deref().map(str::to_lowercase);
+        let mut users: Vec<UserRecord> = lock(&self.by_id)
+            .values()
+            .filter(|user| query.after.is_none_or(|after| user.id > after))
+            .filter(|user| {
+                let (name, email) = (user.username.to_lowercase(), user.email.to_lowercase());
+                prefix
+                    .as_deref()
+                    .is_none_or(|p| name.starts_with(p) || email.starts_with(p))
+                    && exact.as_deref().is_none_or(|e| name == e || email == e)
+            })
+            .cloned()
+            .collect();
+        users.sort_by_key(|user| user.id);
+        users.truncate(query.limit as usize);
+        Ok(users)
+    }
+
+    async fn change_user(
+        &self,
+        user_id: Uuid,
+        change: &UserChange,
+        expected: Option<i64>,
+    ) -> Result<Written<UserRecord>, StoreError> {
+        let mut users = lock(&self.by_id);
+        for other in users.values().filter(|other| other.id != user_id) {
+            if other.username.eq_ignore_ascii_case(&change.username) {
+                return Err(StoreError::Conflict(UniqueField::Username));
+            }
+            if other.email.eq_ignore_ascii_case(&change.email) {
+                return Err(StoreError::Conflict(UniqueField::Email));
+            }
+        }
+        let Some(user) = users.get_mut(&user_id) else {
+            return Ok(Written::Missing);
+        };
+        if expected.is_some_and(|expected| expected != user.revision) {
+            return Ok(Written::Stale);
+        }
+        user.username.clone_from(&change.username);
+        user.email.clone_from(&change.email);
+        user.email_verified_at = change.email_verified_at;
+        user.disabled_at = change.disabled_at;
+        user.revision += 1;
+        Ok(Written::Done(user.clone()))
     }
 
     async fn record_login(&self, user_id: Uuid, at: OffsetDateTime) -> Result<(), StoreError> {
@@ -94,7 +150,10 @@ impl UserStore for MemoryUsers {
     async fn set_pop_public_key(&self, user_id: Uuid, pem: &str) -> Result<bool, StoreError> {
         Ok(lock(&self.by_id)
             .get_mut(&user_id)
-            .map(|user| user.pop_public_key = Some(pem.to_owned()))
+            .map(|user| {
+                user.pop_public_key = Some(pem.to_owned());
+                user.revision += 1;
+            })
             .is_some())
     }
 
@@ -111,7 +170,10 @@ impl UserStore for MemoryUsers {
     ) -> Result<bool, StoreError> {
         Ok(lock(&self.by_id)
             .get_mut(&user_id)
-            .map(|user| user.password_hash = password_hash.map(str::to_owned))
+            .map(|user| {
+                user.password_hash = password_hash.map(str::to_owned);
+                user.revision += 1;
+            })
             .is_some())
     }
 
@@ -123,7 +185,10 @@ impl UserStore for MemoryUsers {
         Ok(lock(&self.by_id)
             .get_mut(&user_id)
             .map(|user| {
-                user.email_verified_at.get_or_insert(at);
+                if user.email_verified_at.is_none() {
+                    user.email_verified_at = Some(at);
+                    user.revision += 1;
+                }
             })
             .is_some())
     }
@@ -204,6 +269,7 @@ impl UserStore for MemoryUsers {
                 user.email_verified_at = Some(now);
             }
         }
+        user.revision += 1;
         self.outbox.push(notices);
         Ok(Some(link))
     }

@@ -20,7 +20,7 @@ pub struct PostgresClients(pub(super) Postgres);
 const COLUMNS: &str = "client_id, name, secret_hash, previous_secret_hash,
     previous_secret_expires_at, scope, redirect_uris, grant_types, token_endpoint_auth_method,
     jwks::text AS jwks, post_logout_redirect_uris, require_par, pkce_policy, allowed_origins,
-    verified, application_type, rate_limit, created_at";
+    verified, application_type, rate_limit, created_at, revision";
 
 fn hash_column(row: &Row, column: &str) -> Result<Option<[u8; 32]>, StoreError> {
     let hash: Option<Vec<u8>> = row.get(column);
@@ -83,6 +83,7 @@ fn client_from_row(row: &Row) -> Result<ClientRecord, StoreError> {
             .and_then(|limit| u32::try_from(limit).ok())
             .and_then(NonZeroU32::new),
         created_at: row.get("created_at"),
+        revision: row.get("revision"),
     })
 }
 
@@ -156,6 +157,30 @@ impl ClientStore for PostgresClients {
         skip_all,
         fields(otel.kind = "client", db.system.name = "postgresql")
     )]
+    async fn list_clients_page(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<ClientRecord>, StoreError> {
+        if after.is_some_and(|after| !storable(after)) {
+            return Ok(Vec::new());
+        }
+        let connection = self.0.client().await?;
+        connection
+            .query(
+                &format!(
+                    "SELECT {COLUMNS} FROM clients WHERE ($1::text IS NULL OR client_id > $1)
+                     ORDER BY client_id LIMIT $2"
+                ),
+                &[&after, &i64::from(limit)],
+            )
+            .await
+            .map_err(|err| unavailable(&err))?
+            .iter()
+            .map(client_from_row)
+            .collect()
+    }
+
     async fn list_clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
         let connection = self.0.client().await?;
         connection
@@ -185,7 +210,7 @@ impl ClientStore for PostgresClients {
                     previous_secret_hash = $11, previous_secret_expires_at = $12,
                     pkce_policy = $13, allowed_origins = $14, verified = $15,
                     application_type = $16, rate_limit = $17
-                 WHERE client_id = $1",
+                 WHERE client_id = $1 AND revision = $18",
                 &[
                     &client.client_id,
                     &client.name,
@@ -207,6 +232,7 @@ impl ClientStore for PostgresClients {
                     &client.verified,
                     &client.application_type.as_str(),
                     &rate_limit_column(client),
+                    &client.revision,
                 ],
             )
             .await

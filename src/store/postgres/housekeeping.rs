@@ -70,6 +70,11 @@ impl Housekeeping for PostgresHousekeeping {
                 auth_logs_before,
             )
             .await?,
+            audit_events: delete(
+                "DELETE FROM audit_events WHERE occurred_at < $1",
+                auth_logs_before,
+            )
+            .await?,
             account_links: delete("DELETE FROM account_links WHERE expires_at <= $1", now).await?,
             outbox: delete(
                 "DELETE FROM outbox WHERE coalesce(sent_at, failed_at) < $1",

@@ -1,8 +1,11 @@
 //! Postgres: users, signing keys and auth logs — what must outlive any replica.
 
+mod audit_events;
 mod auth_logs;
 mod clients;
 mod connect;
+mod directory;
+mod groups;
 mod housekeeping;
 mod links;
 mod migrate;
@@ -14,6 +17,7 @@ mod second_factors;
 mod sessions;
 mod signing_keys;
 mod users;
+mod webhooks;
 
 use std::{sync::Arc, time::Instant};
 
@@ -121,6 +125,18 @@ impl Postgres {
         Arc::new(housekeeping::PostgresHousekeeping(self.clone()))
     }
 
+    pub fn groups(&self) -> Arc<groups::PostgresGroups> {
+        Arc::new(groups::PostgresGroups(self.clone()))
+    }
+
+    pub fn audit(&self) -> Arc<audit_events::PostgresAudit> {
+        Arc::new(audit_events::PostgresAudit(self.clone()))
+    }
+
+    pub fn webhooks(&self) -> Arc<webhooks::PostgresWebhooks> {
+        Arc::new(webhooks::PostgresWebhooks(self.clone()))
+    }
+
     pub fn auth_logs(&self) -> Arc<auth_logs::PostgresAuthLogs> {
         Arc::new(auth_logs::PostgresAuthLogs(self.clone()))
     }
@@ -151,6 +167,24 @@ impl Probe for Postgres {
 /// attempt, a client id) matches nothing; found by schemathesis, where it answered 503.
 fn storable(text: &str) -> bool {
     !text.contains('\0')
+}
+
+/// What a conditional `UPDATE … WHERE id = $1 AND revision = …` that wrote nothing meant:
+/// `Stale` if the row `exists` finds (`SELECT 1 FROM … WHERE id = $1`) is there, else `Missing`.
+async fn missing_or_stale<T>(
+    client: &impl deadpool_postgres::GenericClient,
+    exists: &str,
+    id: &(dyn tokio_postgres::types::ToSql + Sync),
+) -> Result<super::Written<T>, StoreError> {
+    let found = client
+        .query_opt(exists, &[id])
+        .await
+        .map_err(|err| unavailable(&err))?;
+    Ok(if found.is_some() {
+        super::Written::Stale
+    } else {
+        super::Written::Missing
+    })
 }
 
 fn unavailable(err: &dyn std::fmt::Display) -> StoreError {

@@ -7,8 +7,8 @@ use uuid::Uuid;
 
 use super::{Postgres, unavailable};
 use crate::store::{
-    AccountLink, LinkChange, LinkPurpose, OutboxMessage, StoreError, UniqueField, UserRecord,
-    UserStore,
+    AccountLink, LinkChange, LinkPurpose, OutboxMessage, StoreError, UniqueField, UserChange,
+    UserQuery, UserRecord, UserStore, Written,
 };
 
 pub struct PostgresUsers(pub(super) Postgres);
@@ -44,18 +44,8 @@ impl UserStore for PostgresUsers {
             )
             .await
             .map(drop)
-            .map_err(|err| {
-                // The unique indexes decide races between concurrent registrations.
-                match err.as_db_error() {
-                    Some(db) if db.code() == &SqlState::UNIQUE_VIOLATION => {
-                        StoreError::Conflict(match db.constraint() {
-                            Some("users_email_key") => UniqueField::Email,
-                            _ => UniqueField::Username,
-                        })
-                    }
-                    _ => unavailable(&err),
-                }
-            })
+            // The unique indexes decide races between concurrent registrations.
+            .map_err(|err| unique_violation(&err))
     }
 
     #[tracing::instrument(
@@ -71,8 +61,8 @@ impl UserStore for PostgresUsers {
             .0
             .prepared(
                 "SELECT id, username, email, password_hash, created_at, last_login_at,
-                        pop_public_key, email_verified_at
-                 FROM users WHERE lower(username) = lower($1)",
+                        pop_public_key, email_verified_at, disabled_at, revision
+                 FROM users WHERE disabled_at IS NULL AND lower(username) = lower($1)",
             )
             .await?;
         let row = client
@@ -95,8 +85,8 @@ impl UserStore for PostgresUsers {
             .0
             .prepared(
                 "SELECT id, username, email, password_hash, created_at, last_login_at,
-                        pop_public_key, email_verified_at
-                 FROM users WHERE lower(email) = lower($1)",
+                        pop_public_key, email_verified_at, disabled_at, revision
+                 FROM users WHERE disabled_at IS NULL AND lower(email) = lower($1)",
             )
             .await?;
         let row = client
@@ -116,8 +106,8 @@ impl UserStore for PostgresUsers {
             .0
             .prepared(
                 "SELECT id, username, email, password_hash, created_at, last_login_at,
-                        pop_public_key, email_verified_at
-                 FROM users WHERE id = $1",
+                        pop_public_key, email_verified_at, disabled_at, revision
+                 FROM users WHERE disabled_at IS NULL AND id = $1",
             )
             .await?;
         let row = client
@@ -229,6 +219,23 @@ impl UserStore for PostgresUsers {
             .map(|updated| updated == 1)
     }
 
+    async fn find_any(&self, id: Uuid) -> Result<Option<UserRecord>, StoreError> {
+        super::directory::find_any(&self.0, id).await
+    }
+
+    async fn list_users(&self, query: &UserQuery) -> Result<Vec<UserRecord>, StoreError> {
+        super::directory::list_users(&self.0, query).await
+    }
+
+    async fn change_user(
+        &self,
+        user_id: Uuid,
+        change: &UserChange,
+        expected: Option<i64>,
+    ) -> Result<Written<UserRecord>, StoreError> {
+        super::directory::change_user(&self.0, user_id, change, expected).await
+    }
+
     #[tracing::instrument(
         name = "postgres users.create_link",
         skip_all,
@@ -273,7 +280,7 @@ impl UserStore for PostgresUsers {
     }
 }
 
-fn user_from_row(row: &Row) -> Result<UserRecord, StoreError> {
+pub(super) fn user_from_row(row: &Row) -> Result<UserRecord, StoreError> {
     let corrupt = |err: tokio_postgres::Error| StoreError::Corrupt(format!("users row: {err}"));
     Ok(UserRecord {
         id: row.try_get("id").map_err(corrupt)?,
@@ -284,5 +291,21 @@ fn user_from_row(row: &Row) -> Result<UserRecord, StoreError> {
         last_login_at: row.try_get("last_login_at").map_err(corrupt)?,
         pop_public_key: row.try_get("pop_public_key").map_err(corrupt)?,
         email_verified_at: row.try_get("email_verified_at").map_err(corrupt)?,
+        disabled_at: row.try_get("disabled_at").map_err(corrupt)?,
+        revision: row.try_get("revision").map_err(corrupt)?,
     })
+}
+
+/// A write refused by a unique index names the field; any other failure is unavailability.
+pub(super) fn unique_violation(err: &tokio_postgres::Error) -> StoreError {
+    match err.as_db_error() {
+        Some(db) if db.code() == &SqlState::UNIQUE_VIOLATION => {
+            StoreError::Conflict(match db.constraint() {
+                Some("users_email_key") => UniqueField::Email,
+                Some("groups_name_key") => UniqueField::GroupName,
+                _ => UniqueField::Username,
+            })
+        }
+        _ => unavailable(err),
+    }
 }

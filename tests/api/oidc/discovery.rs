@@ -53,10 +53,25 @@ async fn oidcc_discovery_endpoint_verification() {
     assert_eq!(document["claims_parameter_supported"], true);
     assert_eq!(
         document["scopes_supported"],
-        json!(["openid", "profile", "email", "phone", "offline_access"])
+        json!([
+            "openid",
+            "profile",
+            "email",
+            "phone",
+            "offline_access",
+            "groups"
+        ])
     );
     let claims = document["claims_supported"].as_array().unwrap();
-    for claim in ["sub", "iss", "auth_time", "name", "email", "phone_number"] {
+    for claim in [
+        "sub",
+        "iss",
+        "auth_time",
+        "name",
+        "email",
+        "phone_number",
+        "groups",
+    ] {
         assert!(claims.contains(&json!(claim)), "{claim}");
     }
     assert!(

@@ -258,19 +258,30 @@ async fn session_tokens(
         .ok_or(Error::InvalidGrant("the session's user no longer exists"))?;
     // A bound session's tokens stay bound to its key (`refresh` checked the proof's key).
     let jkt = session.dpop_jkt.as_deref().or(dpop_jkt);
-    let issued = if resources.is_empty() {
-        state
-            .tokens
-            .issue_in_session(&user, Some(&session), jkt, state.clock.now())?
+    // Read at each issuance: a refresh carries the user's groups as they are now.
+    let groups = if session
+        .scope
+        .split(' ')
+        .any(|scope| scope == crate::oidc::GROUPS)
+    {
+        Some(state.groups.names_of(user.id).await?)
     } else {
-        let narrowed = SessionRecord {
+        None
+    };
+    let narrowed;
+    let issued_for = if resources.is_empty() {
+        &session
+    } else {
+        narrowed = SessionRecord {
             resources,
             ..session.clone()
         };
+        &narrowed
+    };
+    let issued =
         state
             .tokens
-            .issue_in_session(&user, Some(&narrowed), jkt, state.clock.now())?
-    };
+            .issue_with_groups(&user, Some(issued_for), jkt, groups, state.clock.now())?;
     let id_token = state
         .id_tokens
         .for_session(&user, &session, &issued, nonce)

@@ -1,0 +1,336 @@
+//! `/admin/webhooks`: deliveries to a local receiver that verifies each signature with the
+//! Standard Webhooks reference library (`tests/webhook_receiver.py`), retries while it is
+//! down, and the refusal of internal addresses.
+
+use std::{
+    path::PathBuf,
+    process::Stdio,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use tokio::{
+    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
+    process::{Child, ChildStdin, Command},
+};
+
+use super::{Admin, error_code};
+use crate::helpers::{AppOptions, eventually, spawn_app, spawn_app_with};
+
+/// The receiver as a child process, and what it printed.
+struct Receiver {
+    _child: Child,
+    stdin: ChildStdin,
+    port: u16,
+    lines: Arc<Mutex<Vec<Value>>>,
+}
+
+impl Receiver {
+    async fn start() -> Self {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/webhook_receiver.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("python3 runs");
+        let stdin = child.stdin.take().unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let ready = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("the receiver starts")
+            .unwrap()
+            .expect("a ready line");
+        let port = ready.strip_prefix("ready ").unwrap().parse().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                sink.lock()
+                    .unwrap()
+                    .push(serde_json::from_str(&line).unwrap());
+            }
+        });
+        Self {
+            _child: child,
+            stdin,
+            port,
+            lines: seen,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/hooks", self.port)
+    }
+
+    async fn command(&mut self, command: &str) {
+        let before = self.lines.lock().unwrap().len();
+        self.stdin
+            .write_all(format!("{command}\n").as_bytes())
+            .await
+            .unwrap();
+        self.stdin.flush().await.unwrap();
+        // Acknowledged once the receiver acts on it.
+        let lines = self.lines.clone();
+        assert!(
+            eventually(Duration::from_secs(5), || {
+                let lines = lines.clone();
+                async move { lines.lock().unwrap().len() > before }
+            })
+            .await
+        );
+    }
+
+    fn deliveries(&self) -> Vec<Value> {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|line| line.get("ack").is_none())
+            .cloned()
+            .collect()
+    }
+
+    /// Waits until a delivery of `kind` the receiver verified and accepted has arrived.
+    async fn accepted(&self, kind: &str, timeout: Duration) -> Value {
+        let found = eventually(timeout, || async {
+            self.deliveries().iter().any(|line| {
+                line["verified"] == true && line["status"] == 204 && line["payload"]["type"] == kind
+            })
+        })
+        .await;
+        assert!(
+            found,
+            "no accepted {kind} delivery: {:#?}",
+            self.deliveries()
+        );
+        self.deliveries()
+            .into_iter()
+            .find(|line| line["status"] == 204 && line["payload"]["type"] == kind)
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn events_reach_a_subscriber_signed_as_standard_webhooks_specifies() {
+    let app = spawn_app().await;
+    let admin = Admin::new(&app).await;
+    let mut receiver = Receiver::start().await;
+    let created = admin
+        .post(
+            "/admin/webhooks",
+            json!({ "url": receiver.url(), "event_types": ["user.created", "user.disabled"],
+                    "description": "HR sync" }),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    assert_eq!(created.headers()["cache-control"], "no-store");
+    let webhook: Value = created.json().await.unwrap();
+    let secret = webhook["secret"].as_str().unwrap();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    receiver.command(&format!("secret {secret}")).await;
+    let shown: Value = admin
+        .get(&format!(
+            "/admin/webhooks/{}",
+            webhook["id"].as_str().unwrap()
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(shown.get("secret").is_none(), "the secret is shown once");
+
+    let eve = admin.create_user("eve").await;
+    let delivery = receiver
+        .accepted("user.created", Duration::from_secs(10))
+        .await;
+    assert_eq!(delivery["payload"]["data"]["user_id"], eve["id"]);
+    assert_eq!(delivery["payload"]["data"]["detail"]["username"], "eve");
+    assert!(delivery["id"].as_str().unwrap().starts_with("msg_"));
+
+    admin
+        .send(
+            Method::PATCH,
+            &format!("/admin/users/{}", eve["id"].as_str().unwrap()),
+            Some(json!({ "disabled": true })),
+            None,
+        )
+        .await;
+    receiver
+        .accepted("user.disabled", Duration::from_secs(10))
+        .await;
+    // Events it did not subscribe to never arrive (user.updated was not asked for).
+    assert!(
+        receiver
+            .deliveries()
+            .iter()
+            .all(|line| line["verified"] == true
+                && ["user.created", "user.disabled"]
+                    .contains(&line["payload"]["type"].as_str().unwrap()))
+    );
+}
+
+#[tokio::test]
+async fn a_delivery_is_retried_while_the_receiver_is_down_and_arrives_once_it_is_back() {
+    let app = spawn_app().await;
+    let admin = Admin::new(&app).await;
+    let mut receiver = Receiver::start().await;
+    let webhook: Value = admin
+        .post(
+            "/admin/webhooks",
+            json!({ "url": receiver.url(), "event_types": ["*"] }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    receiver
+        .command(&format!("secret {}", webhook["secret"].as_str().unwrap()))
+        .await;
+    receiver.command("down").await;
+
+    admin
+        .post("/admin/groups", json!({ "name": "night-shift" }))
+        .await;
+    // Refused twice (a 503 each time), then the backoff's next attempts find it back.
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            receiver
+                .deliveries()
+                .iter()
+                .filter(|line| line["status"] == 503)
+                .count()
+                >= 2
+        })
+        .await,
+        "{:#?}",
+        receiver.deliveries()
+    );
+    receiver.command("up").await;
+    let delivered = receiver
+        .accepted("group.created", Duration::from_secs(20))
+        .await;
+    // Every attempt carried the same message id: a receiver can drop a duplicate.
+    let attempts: Vec<Value> = receiver
+        .deliveries()
+        .into_iter()
+        .filter(|line| line["payload"]["type"] == "group.created")
+        .collect();
+    assert!(attempts.iter().all(|line| line["id"] == delivered["id"]));
+
+    let unsubscribed = admin
+        .delete(&format!(
+            "/admin/webhooks/{}",
+            webhook["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(unsubscribed.status(), 204);
+}
+
+#[tokio::test]
+async fn a_webhook_may_not_point_into_the_network_authd_runs_in() {
+    let app = spawn_app_with(AppOptions {
+        webhook_allow_loopback: false,
+        ..AppOptions::default()
+    })
+    .await;
+    let admin = Admin::new(&app).await;
+    for url in [
+        "http://127.0.0.1:9000/hooks",
+        "https://127.0.0.1/hooks",
+        "https://[::1]/hooks",
+        "https://10.0.0.8/hooks",
+        "https://169.254.169.254/latest/meta-data",
+        "https://localhost/hooks",
+    ] {
+        let refused = admin
+            .post(
+                "/admin/webhooks",
+                json!({ "url": url, "event_types": ["*"] }),
+            )
+            .await;
+        assert_eq!(refused.status(), 422, "{url}");
+        assert_eq!(error_code(refused).await, "invalid_field");
+    }
+    let unknown = admin
+        .post(
+            "/admin/webhooks",
+            json!({ "url": "https://hooks.example.com/", "event_types": ["user.exploded"] }),
+        )
+        .await;
+    assert_eq!(unknown.status(), 422);
+
+    // A name that resolves to an internal address passes the URL check (it may resolve
+    // elsewhere tomorrow) and is refused at each delivery, at the addresses it resolves to
+    // then. The machine's own name resolves to a loopback address on most machines.
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let hostname = hostname.trim();
+    let internal = tokio::net::lookup_host((hostname, 443))
+        .await
+        .map(|addrs| addrs.collect::<Vec<_>>())
+        .unwrap_or_default();
+    if hostname.is_empty()
+        || internal.is_empty()
+        || !internal.iter().all(|addr| addr.ip().is_loopback())
+    {
+        eprintln!("skipped the resolved-address check: {hostname:?} is not a loopback name here");
+        return;
+    }
+    let accepted = admin
+        .post(
+            "/admin/webhooks",
+            json!({ "url": format!("https://{hostname}:1/hooks"), "event_types": ["*"] }),
+        )
+        .await;
+    assert_eq!(accepted.status(), 201);
+    admin
+        .post("/admin/groups", json!({ "name": "probe" }))
+        .await;
+    let db = app.db().await;
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            !db.query(
+                "SELECT 1 FROM outbox WHERE topic = 'webhook' AND sent_at IS NULL
+                 AND last_error LIKE '%no address a webhook may be delivered to%'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .is_empty()
+        })
+        .await,
+        "the delivery to {hostname} was not refused for its address"
+    );
+}
+
+#[tokio::test]
+async fn an_unchanged_subscription_is_replaced_only_over_its_current_etag() {
+    let app = spawn_app().await;
+    let admin = Admin::new(&app).await;
+    let created = admin
+        .post(
+            "/admin/webhooks",
+            json!({ "url": "https://hooks.example.com/a", "event_types": ["*"] }),
+        )
+        .await;
+    let etag = created.headers()["etag"].to_str().unwrap().to_owned();
+    let webhook: Value = created.json().await.unwrap();
+    let path = format!("/admin/webhooks/{}", webhook["id"].as_str().unwrap());
+    let fields = json!({ "url": "https://hooks.example.com/b", "event_types": ["session.ended"],
+                         "enabled": false });
+    let replaced = admin
+        .send(Method::PUT, &path, Some(fields.clone()), Some(&etag))
+        .await;
+    assert_eq!(replaced.status(), 200);
+    let body: Value = replaced.json().await.unwrap();
+    assert_eq!(body["enabled"], false);
+    assert_eq!(body["event_types"], json!(["session.ended"]));
+    let stale = admin
+        .send(Method::PUT, &path, Some(fields), Some(&etag))
+        .await;
+    assert_eq!(stale.status(), 412);
+}
