@@ -117,6 +117,7 @@ fn bench_user() -> UserRecord {
         pop_public_key: None,
         disabled_at: None,
         revision: 1,
+        external_id: None,
     }
 }
 

@@ -22,12 +22,17 @@ impl Groups {
         Self { store, clock }
     }
 
-    pub async fn create(&self, name: &str) -> Result<GroupRecord, Error> {
+    pub async fn create(
+        &self,
+        name: &str,
+        external_id: Option<String>,
+    ) -> Result<GroupRecord, Error> {
         let group = GroupRecord {
             id: Uuid::now_v7(),
             name: checked_name(name)?,
             created_at: self.clock.now(),
             revision: 1,
+            external_id,
         };
         self.store.insert_group(&group).await.map_err(name_taken)?;
         Ok(group)
@@ -47,15 +52,17 @@ impl Groups {
         Ok(self.store.list_groups(after, name, limit).await?)
     }
 
+    /// Renames the group, and with `Some` sets (or with `Some(None)` forgets) its external id.
     pub async fn rename(
         &self,
         id: Uuid,
         name: &str,
+        external_id: Option<Option<&str>>,
         expected: Option<i64>,
     ) -> Result<Written<GroupRecord>, Error> {
         let name = checked_name(name)?;
         self.store
-            .rename_group(id, &name, expected)
+            .rename_group(id, &name, external_id, expected)
             .await
             .map_err(name_taken)
     }

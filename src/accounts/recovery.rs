@@ -262,10 +262,16 @@ impl Recovery {
     }
 
     async fn mail_reset(&self, identifier: &str) -> Result<(), Error> {
-        let user = if identifier.contains('@') {
+        // An address first; then a username, which an administrator may have made look like
+        // one (a principal name).
+        let by_email = if identifier.contains('@') {
             self.users.find_by_email(identifier).await?
         } else {
-            self.users.find_by_username(identifier).await?
+            None
+        };
+        let user = match by_email {
+            Some(user) => Some(user),
+            None => self.users.find_by_username(identifier).await?,
         };
         match user {
             // The limit per name typed is checked before the answer; this one counts the

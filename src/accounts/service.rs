@@ -72,6 +72,8 @@ pub struct NewAccount {
     /// administrator sets one later).
     pub password: Option<Password>,
     pub email_verified: bool,
+    /// A provisioning client's id for the user (SCIM `externalId`).
+    pub external_id: Option<String>,
 }
 
 impl Accounts {
@@ -124,6 +126,7 @@ impl Accounts {
             pop_public_key: None,
             disabled_at: None,
             revision: 1,
+            external_id: new.external_id,
         };
         self.users.insert_user(&user).await.map_err(taken)?;
         tracing::info!(user_id = %user.id, "user created by an administrator");
@@ -227,6 +230,7 @@ impl Accounts {
             pop_public_key: pop_key.map(|key| key.pem().to_owned()),
             disabled_at: None,
             revision: 1,
+            external_id: None,
         };
         self.users.insert_user(&user).await.map_err(taken)?;
         tracing::info!(user_id = %user.id, "registered user");

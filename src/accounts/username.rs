@@ -1,4 +1,6 @@
 //! `Username`: 3–64 characters of letters, digits, `.`, `_` and `-`, unique case-insensitively.
+//! Accounts an administrator or a provisioning client (SCIM) makes may also use `@` and `+`:
+//! identity providers name users by their principal name (`ann@corp.example`).
 
 use crate::error::Error;
 
@@ -10,6 +12,17 @@ impl Username {
     pub const MAX_LEN: usize = 64;
 
     pub fn parse(raw: &str) -> Result<Self, Error> {
+        Self::parse_with(raw, &[])
+    }
+
+    /// A username an administrator chose (the admin API, SCIM): `@` and `+` are allowed too,
+    /// for principal names. Not offered to self-registration, where a name shaped like someone
+    /// else's address would only confuse.
+    pub fn parse_provisioned(raw: &str) -> Result<Self, Error> {
+        Self::parse_with(raw, &['@', '+'])
+    }
+
+    fn parse_with(raw: &str, also: &[char]) -> Result<Self, Error> {
         let invalid = |message: &str| Error::InvalidField {
             field: "username",
             message: message.to_owned(),
@@ -20,11 +33,13 @@ impl Username {
         }
         if !raw
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') || also.contains(&c))
         {
-            return Err(invalid(
-                "may contain only letters, digits, '.', '_' and '-'",
-            ));
+            return Err(invalid(if also.is_empty() {
+                "may contain only letters, digits, '.', '_' and '-'"
+            } else {
+                "may contain only letters, digits, '.', '_', '-', '@' and '+'"
+            }));
         }
         Ok(Self(raw.to_owned()))
     }

@@ -58,6 +58,11 @@ impl Users {
         Ok(self.users.list_users(query).await?)
     }
 
+    /// How many users `query`'s conditions match, all pages together.
+    pub async fn count(&self, query: &UserQuery) -> Result<u64, Error> {
+        Ok(self.users.count_users(query).await?)
+    }
+
     /// Writes an administrator's change if the account's revision is still `expected`; every
     /// replica forgets the cached row.
     pub async fn change(

@@ -20,6 +20,8 @@ pub struct NewUser {
     /// Checked by the registration rules; `None`: no password (the user sets one by mail).
     pub password: Option<String>,
     pub email_verified: bool,
+    /// A provisioning client's id for the user (SCIM `externalId`).
+    pub external_id: Option<String>,
 }
 
 /// The fields an administrator changes; `None` leaves a field as it is.
@@ -29,6 +31,8 @@ pub struct UserPatch {
     pub email: Option<String>,
     pub email_verified: Option<bool>,
     pub disabled: Option<bool>,
+    /// `Some(None)` forgets it.
+    pub external_id: Option<Option<String>>,
 }
 
 /// What the factor reset removed.
@@ -41,7 +45,7 @@ pub struct FactorsReset {
 
 impl Admin {
     pub async fn create_user(&self, actor: Actor, new: NewUser) -> Result<UserRecord, Error> {
-        let username = Username::parse(&new.username)?;
+        let username = Username::parse_provisioned(&new.username)?;
         let email = Email::parse(&new.email)?;
         let password = new
             .password
@@ -55,6 +59,7 @@ impl Admin {
                 email,
                 password,
                 email_verified: new.email_verified,
+                external_id: new.external_id,
             })
             .await?;
         self.audit(
@@ -90,7 +95,7 @@ impl Admin {
         }
         let now = self.now();
         let username = match &patch.username {
-            Some(raw) => Username::parse(raw)?.as_str().to_owned(),
+            Some(raw) => Username::parse_provisioned(raw)?.as_str().to_owned(),
             None => existing.username.clone(),
         };
         let email = match &patch.email {
@@ -117,6 +122,10 @@ impl Admin {
             email,
             email_verified_at,
             disabled_at,
+            external_id: patch
+                .external_id
+                .clone()
+                .unwrap_or_else(|| existing.external_id.clone()),
         };
         let updated = written(
             self.services
@@ -134,6 +143,9 @@ impl Admin {
         }
         if updated.email_verified_at.is_some() != existing.email_verified_at.is_some() {
             changed.push("email_verified");
+        }
+        if updated.external_id != existing.external_id {
+            changed.push("external_id");
         }
         if !changed.is_empty() {
             self.audit(

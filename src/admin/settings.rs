@@ -23,6 +23,8 @@ pub struct ClientWrite {
 #[derive(Debug)]
 pub struct GroupWrite {
     pub name: String,
+    /// `Some` sets (or with `Some(None)` forgets) the external id; `None` leaves it.
+    pub external_id: Option<Option<String>>,
     pub expected: Option<i64>,
 }
 
@@ -130,8 +132,13 @@ impl Admin {
         Ok(kid)
     }
 
-    pub async fn create_group(&self, actor: Actor, name: &str) -> Result<GroupRecord, Error> {
-        let group = self.services.groups.create(name).await?;
+    pub async fn create_group(
+        &self,
+        actor: Actor,
+        name: &str,
+        external_id: Option<String>,
+    ) -> Result<GroupRecord, Error> {
+        let group = self.services.groups.create(name, external_id).await?;
         self.audit(
             NewEvent::new(EventType::GroupCreated, actor)
                 .detail(json!({ "group_id": group.id, "name": group.name })),
@@ -157,7 +164,12 @@ impl Admin {
         let group = written(
             self.services
                 .groups
-                .rename(group_id, &write.name, write.expected)
+                .rename(
+                    group_id,
+                    &write.name,
+                    write.external_id.as_ref().map(Option::as_deref),
+                    write.expected,
+                )
                 .await?,
             "group",
         )?;

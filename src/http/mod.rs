@@ -13,6 +13,7 @@ mod bodies;
 mod callers;
 pub mod error;
 pub mod plumbing;
+mod scim;
 mod ui;
 
 use std::sync::Arc;
@@ -44,6 +45,7 @@ pub fn routes(state: &AppState) -> impl Endpoint + 'static {
         .nest("/ui", ui::routes(state))
         .nest("/oauth/authorize", ui::authorize_routes(state))
         .nest("/oauth/end_session", ui::end_session_routes(state))
+        .nest("/scim/v2", scim::routes(state))
         .at("/openapi.json", spec);
     plumbing::Cors {
         inner: Front {
@@ -59,12 +61,13 @@ pub fn routes(state: &AppState) -> impl Endpoint + 'static {
 }
 
 /// The paths [`Front::pages`] serves: each prefix and everything under it.
-const PAGE_PREFIXES: [&str; 5] = [
+const PAGE_PREFIXES: [&str; 6] = [
     "/docs",
     "/ui",
     "/oauth/authorize",
     "/oauth/end_session",
     "/openapi.json",
+    "/scim/v2",
 ];
 
 /// The top of the routing: a few prefixes go to the pages (Swagger UI, the web UI, the
@@ -117,7 +120,7 @@ fn allowed_methods(spec: &str) -> plumbing::AllowedMethods {
     for path in ["/openapi.json", "/docs", "/docs/"] {
         allowed.insert(path, HeaderValue::from_static("GET"));
     }
-    for (path, methods) in ui::ALLOWED_METHODS {
+    for (path, methods) in ui::ALLOWED_METHODS.into_iter().chain(scim::ALLOWED_METHODS) {
         allowed.insert(path, HeaderValue::from_static(methods));
     }
     allowed

@@ -241,6 +241,10 @@ impl UserStore for CachedUsers {
         self.inner.list_users(query).await
     }
 
+    async fn count_users(&self, query: &UserQuery) -> Result<u64, StoreError> {
+        self.inner.count_users(query).await
+    }
+
     async fn change_user(
         &self,
         user_id: Uuid,

@@ -13,6 +13,8 @@ pub struct GroupRecord {
     pub name: String,
     pub created_at: OffsetDateTime,
     pub revision: i64,
+    /// A provisioning client's id for the group (SCIM `externalId`).
+    pub external_id: Option<String>,
 }
 
 /// A member as a group lists them.
@@ -35,11 +37,13 @@ pub trait GroupStore: Send + Sync {
         name: Option<&str>,
         limit: u32,
     ) -> Result<Vec<GroupRecord>, StoreError>;
-    /// Renames the group if its revision is `expected` (any, with `None`).
+    /// Renames the group (and, with `Some`, sets its external id) if its revision is
+    /// `expected` (any, with `None`).
     async fn rename_group(
         &self,
         id: Uuid,
         name: &str,
+        external_id: Option<Option<&str>>,
         expected: Option<i64>,
     ) -> Result<Written<GroupRecord>, StoreError>;
     /// Deletes the group and its memberships; whether it existed.

@@ -25,6 +25,8 @@ pub struct UserRecord {
     /// Bumped by the store on every change an administrator would see (not on a login): the
     /// admin API's `ETag`, compared by conditional writes.
     pub revision: i64,
+    /// The provisioning client's own id for the user (SCIM `externalId`).
+    pub external_id: Option<String>,
 }
 
 /// A page of the user directory, for administrators: users in id order (which is creation
@@ -33,10 +35,16 @@ pub struct UserRecord {
 pub struct UserQuery {
     /// Case-insensitive prefix of the username or the address.
     pub prefix: Option<String>,
-    /// Exact username or address, case-insensitively (SCIM's `eq`).
-    pub exact: Option<String>,
+    /// This username, case-insensitively (SCIM's `userName eq`).
+    pub username: Option<String>,
+    /// This address, case-insensitively (SCIM's `emails eq`).
+    pub email: Option<String>,
+    /// This external id, exactly (SCIM's `externalId eq`).
+    pub external_id: Option<String>,
     /// Users after this id (the previous page's last).
     pub after: Option<Uuid>,
+    /// Users skipped first (SCIM's `startIndex`, less one).
+    pub offset: u32,
     pub limit: u32,
 }
 
@@ -47,6 +55,7 @@ pub struct UserChange {
     pub email: String,
     pub email_verified_at: Option<OffsetDateTime>,
     pub disabled_at: Option<OffsetDateTime>,
+    pub external_id: Option<String>,
 }
 
 /// How a conditional write ended.
@@ -92,6 +101,8 @@ pub trait UserStore: Send + Sync {
     async fn find_any(&self, id: Uuid) -> Result<Option<UserRecord>, StoreError>;
     /// A page of users, disabled ones included.
     async fn list_users(&self, query: &UserQuery) -> Result<Vec<UserRecord>, StoreError>;
+    /// How many users the query's conditions match, all pages together.
+    async fn count_users(&self, query: &UserQuery) -> Result<u64, StoreError>;
     /// Writes `change`, if the stored revision is `expected` (any, with `None`). A taken
     /// username or address is `Conflict`.
     async fn change_user(

@@ -43,6 +43,7 @@ fn user(username: String, email: String) -> UserRecord {
         pop_public_key: None,
         disabled_at: None,
         revision: 1,
+        external_id: None,
     }
 }
 

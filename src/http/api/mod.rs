@@ -1,7 +1,7 @@
 //! The JSON API: one file per resource, each an OpenAPI service of poem-openapi, gathered into
 //! the one spec served at `/openapi.json` (and explored in Swagger UI at `/docs`).
 
-mod admin;
+pub(crate) mod admin;
 pub mod auth;
 mod authorize_docs;
 mod client_registration;

@@ -70,6 +70,7 @@ impl GroupStore for MemoryGroups {
         &self,
         id: Uuid,
         name: &str,
+        external_id: Option<Option<&str>>,
         expected: Option<i64>,
     ) -> Result<Written<GroupRecord>, StoreError> {
         let mut groups = lock(&self.groups);
@@ -86,6 +87,9 @@ impl GroupStore for MemoryGroups {
             return Ok(Written::Stale);
         }
         name.clone_into(&mut group.name);
+        if let Some(external_id) = external_id {
+            group.external_id = external_id.map(str::to_owned);
+        }
         group.revision += 1;
         Ok(Written::Done(group.clone()))
     }

@@ -92,23 +92,25 @@ impl UserStore for MemoryUsers {
     }
 
     async fn list_users(&self, query: &UserQuery) -> Result<Vec<UserRecord>, StoreError> {
-        let prefix = query.prefix.as_deref().map(str::to_lowercase);
-        let exact = query.exact.as_deref().map(str::to_lowercase);
         let mut users: Vec<UserRecord> = lock(&self.by_id)
             .values()
             .filter(|user| query.after.is_none_or(|after| user.id > after))
-            .filter(|user| {
-                let (name, email) = (user.username.to_lowercase(), user.email.to_lowercase());
-                prefix
-                    .as_deref()
-                    .is_none_or(|p| name.starts_with(p) || email.starts_with(p))
-                    && exact.as_deref().is_none_or(|e| name == e || email == e)
-            })
+            .filter(|user| matches(query, user))
             .cloned()
             .collect();
         users.sort_by_key(|user| user.id);
-        users.truncate(query.limit as usize);
-        Ok(users)
+        Ok(users
+            .into_iter()
+            .skip(query.offset as usize)
+            .take(query.limit as usize)
+            .collect())
+    }
+
+    async fn count_users(&self, query: &UserQuery) -> Result<u64, StoreError> {
+        Ok(lock(&self.by_id)
+            .values()
+            .filter(|user| matches(query, user))
+            .count() as u64)
     }
 
     async fn change_user(
@@ -136,6 +138,7 @@ impl UserStore for MemoryUsers {
         user.email.clone_from(&change.email);
         user.email_verified_at = change.email_verified_at;
         user.disabled_at = change.disabled_at;
+        user.external_id.clone_from(&change.external_id);
         user.revision += 1;
         Ok(Written::Done(user.clone()))
     }
@@ -273,4 +276,17 @@ impl UserStore for MemoryUsers {
         self.outbox.push(notices);
         Ok(Some(link))
     }
+}
+
+/// Whether `user` meets the query's conditions (not its paging).
+fn matches(query: &UserQuery, user: &UserRecord) -> bool {
+    let (name, email) = (user.username.to_lowercase(), user.email.to_lowercase());
+    let lower = |text: &Option<String>| text.as_deref().map(str::to_lowercase);
+    lower(&query.prefix).is_none_or(|p| name.starts_with(&p) || email.starts_with(&p))
+        && lower(&query.username).is_none_or(|u| name == u)
+        && lower(&query.email).is_none_or(|e| email == e)
+        && query
+            .external_id
+            .as_deref()
+            .is_none_or(|id| user.external_id.as_deref() == Some(id))
 }

@@ -17,8 +17,13 @@ impl GroupStore for PostgresGroups {
             .client()
             .await?
             .execute(
-                "INSERT INTO groups (id, name, created_at) VALUES ($1, $2, $3)",
-                &[&group.id, &group.name, &group.created_at],
+                "INSERT INTO groups (id, name, created_at, external_id) VALUES ($1, $2, $3, $4)",
+                &[
+                    &group.id,
+                    &group.name,
+                    &group.created_at,
+                    &group.external_id,
+                ],
             )
             .await
             .map(drop)
@@ -31,7 +36,7 @@ impl GroupStore for PostgresGroups {
             .client()
             .await?
             .query_opt(
-                "SELECT id, name, created_at, revision FROM groups WHERE id = $1",
+                "SELECT id, name, created_at, revision, external_id FROM groups WHERE id = $1",
                 &[&id],
             )
             .await
@@ -53,7 +58,7 @@ impl GroupStore for PostgresGroups {
             .client()
             .await?
             .query(
-                "SELECT id, name, created_at, revision FROM groups
+                "SELECT id, name, created_at, revision, external_id FROM groups
                  WHERE ($1::uuid IS NULL OR id > $1)
                    AND ($2::text IS NULL OR lower(name) = lower($2))
                  ORDER BY id LIMIT $3",
@@ -68,15 +73,23 @@ impl GroupStore for PostgresGroups {
         &self,
         id: Uuid,
         name: &str,
+        external_id: Option<Option<&str>>,
         expected: Option<i64>,
     ) -> Result<Written<GroupRecord>, StoreError> {
         let client = self.0.client().await?;
         let row = client
             .query_opt(
-                "UPDATE groups SET name = $2
+                "UPDATE groups SET name = $2,
+                     external_id = CASE WHEN $5 THEN $4 ELSE external_id END
                  WHERE id = $1 AND ($3::bigint IS NULL OR revision = $3)
-                 RETURNING id, name, created_at, revision",
-                &[&id, &name, &expected],
+                 RETURNING id, name, created_at, revision, external_id",
+                &[
+                    &id,
+                    &name,
+                    &expected,
+                    &external_id.flatten(),
+                    &external_id.is_some(),
+                ],
             )
             .await
             .map_err(|err| unique_violation(&err))?;
@@ -190,5 +203,6 @@ fn group_from_row(row: &Row) -> Result<GroupRecord, StoreError> {
         name: row.try_get("name").map_err(corrupt)?,
         created_at: row.try_get("created_at").map_err(corrupt)?,
         revision: row.try_get("revision").map_err(corrupt)?,
+        external_id: row.try_get("external_id").map_err(corrupt)?,
     })
 }

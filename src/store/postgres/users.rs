@@ -25,8 +25,8 @@ impl UserStore for PostgresUsers {
             .0
             .prepared(
                 "INSERT INTO users (id, username, email, password_hash, created_at, pop_public_key,
-                                    email_verified_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                                    email_verified_at, external_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .await?;
         client
@@ -40,6 +40,7 @@ impl UserStore for PostgresUsers {
                     &user.created_at,
                     &user.pop_public_key,
                     &user.email_verified_at,
+                    &user.external_id,
                 ],
             )
             .await
@@ -61,7 +62,7 @@ impl UserStore for PostgresUsers {
             .0
             .prepared(
                 "SELECT id, username, email, password_hash, created_at, last_login_at,
-                        pop_public_key, email_verified_at, disabled_at, revision
+                        pop_public_key, email_verified_at, disabled_at, revision, external_id
                  FROM users WHERE disabled_at IS NULL AND lower(username) = lower($1)",
             )
             .await?;
@@ -85,7 +86,7 @@ impl UserStore for PostgresUsers {
             .0
             .prepared(
                 "SELECT id, username, email, password_hash, created_at, last_login_at,
-                        pop_public_key, email_verified_at, disabled_at, revision
+                        pop_public_key, email_verified_at, disabled_at, revision, external_id
                  FROM users WHERE disabled_at IS NULL AND lower(email) = lower($1)",
             )
             .await?;
@@ -106,7 +107,7 @@ impl UserStore for PostgresUsers {
             .0
             .prepared(
                 "SELECT id, username, email, password_hash, created_at, last_login_at,
-                        pop_public_key, email_verified_at, disabled_at, revision
+                        pop_public_key, email_verified_at, disabled_at, revision, external_id
                  FROM users WHERE disabled_at IS NULL AND id = $1",
             )
             .await?;
@@ -227,6 +228,10 @@ impl UserStore for PostgresUsers {
         super::directory::list_users(&self.0, query).await
     }
 
+    async fn count_users(&self, query: &UserQuery) -> Result<u64, StoreError> {
+        super::directory::count_users(&self.0, query).await
+    }
+
     async fn change_user(
         &self,
         user_id: Uuid,
@@ -293,6 +298,7 @@ pub(super) fn user_from_row(row: &Row) -> Result<UserRecord, StoreError> {
         email_verified_at: row.try_get("email_verified_at").map_err(corrupt)?,
         disabled_at: row.try_get("disabled_at").map_err(corrupt)?,
         revision: row.try_get("revision").map_err(corrupt)?,
+        external_id: row.try_get("external_id").map_err(corrupt)?,
     })
 }
 

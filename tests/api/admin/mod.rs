@@ -5,6 +5,7 @@ mod access;
 mod clients;
 mod events;
 mod groups;
+mod scim;
 mod users;
 mod webhooks;
 

@@ -106,7 +106,7 @@ impl GroupsApi {
         body: Json<GroupName>,
     ) -> Result<Tagged<AdminGroup>, ApiError> {
         let actor = admin_caller(&self.0, req, &auth, Access::Write).await?;
-        let group = self.0.admin.create_group(actor, &body.0.name).await?;
+        let group = self.0.admin.create_group(actor, &body.0.name, None).await?;
         let (json, tag) = tagged(&group);
         Ok(Tagged::Created(json, tag))
     }
@@ -139,6 +139,7 @@ impl GroupsApi {
         let actor = admin_caller(&self.0, req, &auth, Access::Write).await?;
         let write = GroupWrite {
             name: body.0.name,
+            external_id: None,
             expected: if_match(req, "group")?,
         };
         let group = self.0.admin.rename_group(actor, id.0, write).await?;

@@ -48,14 +48,14 @@ const DEFAULT_LIMIT: u32 = 50;
 
 /// What a request does, for the scope it needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Access {
+pub(crate) enum Access {
     Read,
     Write,
 }
 
 /// Admits an admin API call: the per-address rate limit, then the token, its scope and, for a
 /// user's token, the user's membership of the admin group. Who acted, for the audit trail.
-async fn admin_caller(
+pub(crate) async fn admin_caller(
     state: &AppState,
     req: &Request,
     auth: &AccessAuth,
@@ -142,13 +142,13 @@ fn uuid_cursor(cursor: Option<&str>) -> Result<Option<uuid::Uuid>, Error> {
 }
 
 /// A record's `ETag`: its revision, quoted (a strong validator).
-fn etag(revision: i64) -> String {
+pub(crate) fn etag(revision: i64) -> String {
     format!("\"{revision}\"")
 }
 
 /// The revision an `If-Match` header names: `None` when absent or `*` (any). A value that
 /// is no revision of ours matches nothing, so the write is refused.
-fn if_match(req: &Request, what: &'static str) -> Result<Option<i64>, Error> {
+pub(crate) fn if_match(req: &Request, what: &'static str) -> Result<Option<i64>, Error> {
     let Some(value) = req.headers().get(poem::http::header::IF_MATCH) else {
         return Ok(None);
     };

@@ -186,9 +186,9 @@ impl UsersApi {
         let limit = page_limit(limit.0)?;
         let query = UserQuery {
             prefix: q.0.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty()),
-            exact: None,
             after: uuid_cursor(cursor.0.as_deref())?,
             limit,
+            ..UserQuery::default()
         };
         let users = self.0.users.list(&query).await?;
         Ok(Json(UserPage {
@@ -219,6 +219,7 @@ impl UsersApi {
                     email: body.email,
                     password: body.password,
                     email_verified: body.email_verified.unwrap_or(false),
+                    external_id: None,
                 },
             )
             .await?;
@@ -260,6 +261,7 @@ impl UsersApi {
             email: body.email,
             email_verified: body.email_verified,
             disabled: body.disabled,
+            external_id: None,
         };
         let user = self
             .0
