@@ -7,8 +7,8 @@ reference library (`standardwebhooks` on PyPI), not with authd's code.
 Prints `ready <port>` once it listens, then one JSON line per delivery:
 {"id", "timestamp", "verified", "error", "status", "payload"}. Reads commands on stdin, one a
 line: `secret whsec_…` (the secret to verify with, from the subscription authd created),
-`down` (answer 503 to every delivery, as a receiver that is away), `up`. Stops when stdin
-closes.
+`down` (answer 503 to every delivery, as a receiver that is away), `gone` (answer 410, as an
+endpoint that will never take deliveries again), `up`. Stops when stdin closes.
 """
 
 import argparse
@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from standardwebhooks import Webhook, WebhookVerificationError
 
-STATE = {"secret": None, "down": False}
+STATE = {"secret": None, "down": False, "gone": False}
 LOCK = threading.Lock()
 
 
@@ -29,7 +29,7 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length)
         headers = {name.lower(): value for name, value in self.headers.items()}
         with LOCK:
-            secret, down = STATE["secret"], STATE["down"]
+            secret, down, gone = STATE["secret"], STATE["down"], STATE["gone"]
         verified, error, payload = False, None, None
         try:
             if secret is None:
@@ -38,7 +38,7 @@ class Handler(BaseHTTPRequestHandler):
             verified = True
         except (WebhookVerificationError, ValueError) as err:
             error = str(err)
-        status = 503 if down else (204 if verified else 400)
+        status = 410 if gone else 503 if down else (204 if verified else 400)
         self.send_response(status)
         self.end_headers()
         line = {
@@ -64,8 +64,11 @@ def commands(server):
                 STATE["secret"] = command.split(" ", 1)[1]
             elif command == "down":
                 STATE["down"] = True
+            elif command == "gone":
+                STATE["gone"] = True
             elif command == "up":
                 STATE["down"] = False
+                STATE["gone"] = False
         print(json.dumps({"ack": command.split(" ", 1)[0]}), flush=True)
     server.shutdown()
 

@@ -232,6 +232,65 @@ async fn a_delivery_is_retried_while_the_receiver_is_down_and_arrives_once_it_is
 }
 
 #[tokio::test]
+async fn a_receiver_that_is_gone_is_given_up_on_at_once_and_the_failure_stays_visible() {
+    let app = spawn_app().await;
+    let admin = Admin::new(&app).await;
+    let mut receiver = Receiver::start().await;
+    let webhook: Value = admin
+        .post(
+            "/admin/webhooks",
+            json!({ "url": receiver.url(), "event_types": ["group.created"] }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    receiver
+        .command(&format!("secret {}", webhook["secret"].as_str().unwrap()))
+        .await;
+    receiver.command("gone").await;
+    admin
+        .post("/admin/groups", json!({ "name": "archive" }))
+        .await;
+
+    // 410 Gone: no retry; the message stays, marked failed, with why.
+    let db = app.db().await;
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            !db.query(
+                "SELECT 1 FROM outbox WHERE topic = 'webhook' AND failed_at IS NOT NULL
+                 AND last_error LIKE '%410%'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .is_empty()
+        })
+        .await,
+        "{:#?}",
+        receiver.deliveries()
+    );
+    let failed = crate::metrics::scrape(&app)
+        .await
+        .into_iter()
+        .find(|(name, labels, _)| {
+            name == "authd_outbox_deliveries_total"
+                && labels == &json!({"topic": "webhook", "outcome": "failed"})
+        })
+        .map_or(0.0, |(_, _, value)| value);
+    assert_eq!(failed, 1.0, "the given-up delivery is counted");
+    assert_eq!(
+        receiver
+            .deliveries()
+            .iter()
+            .filter(|line| line["status"] == 410)
+            .count(),
+        1,
+        "one attempt, not retried"
+    );
+}
+
+#[tokio::test]
 async fn a_webhook_may_not_point_into_the_network_authd_runs_in() {
     let app = spawn_app_with(AppOptions {
         webhook_allow_loopback: false,
