@@ -47,14 +47,15 @@ run() { # run <max seconds> <token> <schemathesis options...>
 
 status=0
 # Logging out revokes the token every later request uses, and an immediate key rotation retires
-# the key that signed it: each gets a run (and a token) of its own, last. The rotation's token is
-# taken first: the admin run may rotate its own client's secret.
+# the key that signed it: each gets a run (and a token) of its own. The admin run comes after
+# the user's runs (it may disable or delete that user), and the rotation last, with a token
+# taken first (the admin run may rotate its own client's secret).
 rotation_token=$(admin_token)
 run "$MAX_TIME" "$(token)" --exclude-path-regex '^/(logout|admin)' \
   ${ONLY:+--include-path "$ONLY"} || status=$?
+run $(( MAX_TIME / 6 + 5 )) "$(token)" --include-path /logout || status=$?
 run $(( MAX_TIME / 2 + 5 )) "$(admin_token)" --include-path-regex '^/admin' \
   --exclude-path /admin/keys/rotate || status=$?
-run $(( MAX_TIME / 6 + 5 )) "$(token)" --include-path /logout || status=$?
 run $(( MAX_TIME / 12 + 5 )) "$rotation_token" --include-path /admin/keys/rotate || status=$?
 if [ "$status" -ne 0 ]; then show_authd_log; fi
 exit "$status"
