@@ -41,7 +41,8 @@ describe("Swagger UI at /docs in headless Chromium", () => {
     const page = await newPage(browser);
     const username = `swagger-${process.pid}`;
     await page.goto(`${BASE}/docs`);
-    await page.getByRole("heading", { name: /authd/ }).waitFor();
+    // The page title (an h2: "authd 0.1.0 OAS"), not a tag whose description names authd.
+    await page.getByRole("heading", { level: 2, name: /^authd/ }).waitFor();
 
     // POST /register without a password: authd generates one and shows it in the answer.
     const register = await tryItOut(page, "post", "/register");
