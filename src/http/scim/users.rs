@@ -133,15 +133,17 @@ async fn save_display_name(
     user_id: Uuid,
     display_name: Option<String>,
 ) -> Result<(), Error> {
-    let phone = state
-        .users
-        .profile(user_id)
-        .await?
-        .and_then(|profile| profile.phone);
-    if display_name.is_none() && phone.is_none() && state.users.profile(user_id).await?.is_none() {
-        return Ok(());
-    }
-    let profile = parse_profile(display_name, phone)?;
+    let Some(existing) = state.users.profile(user_id).await? else {
+        // No profile yet and no name to keep: nothing to write.
+        if display_name.is_none() {
+            return Ok(());
+        }
+        return state
+            .users
+            .save_profile(user_id, &parse_profile(display_name, None)?)
+            .await;
+    };
+    let profile = parse_profile(display_name, existing.phone)?;
     state.users.save_profile(user_id, &profile).await
 }
 
