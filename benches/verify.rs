@@ -72,6 +72,7 @@ fn config() -> Config {
         dynamic_registration: false,
         admin_group: "authd-admins".to_owned(),
         webhook_allow_loopback: false,
+        backchannel_allow_loopback: false,
         registration_token: None,
         mail: authd::mail::MailSettings::off(
             "authd <authd@localhost>".parse().expect("an address"),

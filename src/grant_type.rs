@@ -13,6 +13,8 @@ pub enum GrantType {
     ClientCredentials,
     /// RFC 8693.
     TokenExchange,
+    /// RFC 8628: a device without a browser, approved by its user on another.
+    DeviceCode,
     /// RFC 6749 §4.3, legacy (RFC 9700 §2.4 forbids it): kept for the seed clients, and never
     /// registered for a client.
     Password,
@@ -20,20 +22,22 @@ pub enum GrantType {
 
 impl GrantType {
     /// Every grant, in the order the metadata lists them.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::AuthorizationCode,
         Self::RefreshToken,
         Self::ClientCredentials,
         Self::TokenExchange,
+        Self::DeviceCode,
         Self::Password,
     ];
 
     /// The grants a client can be registered for.
-    pub const REGISTRABLE: [Self; 4] = [
+    pub const REGISTRABLE: [Self; 5] = [
         Self::AuthorizationCode,
         Self::RefreshToken,
         Self::ClientCredentials,
         Self::TokenExchange,
+        Self::DeviceCode,
     ];
 
     /// As `grant_type` and client metadata (RFC 7591 §2) spell it.
@@ -43,6 +47,7 @@ impl GrantType {
             Self::RefreshToken => "refresh_token",
             Self::ClientCredentials => "client_credentials",
             Self::TokenExchange => "urn:ietf:params:oauth:grant-type:token-exchange",
+            Self::DeviceCode => "urn:ietf:params:oauth:grant-type:device_code",
             Self::Password => "password",
         }
     }
@@ -55,6 +60,7 @@ impl GrantType {
     pub fn label(self) -> &'static str {
         match self {
             Self::TokenExchange => "token_exchange",
+            Self::DeviceCode => "device_code",
             other => other.as_str(),
         }
     }

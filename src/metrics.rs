@@ -133,7 +133,7 @@ impl Metrics {
         )?;
         let outbox_deliveries = counter(
             "outbox_deliveries_total",
-            "Outbox delivery attempts (mail), by topic and outcome (sent, retried, failed)",
+            "Outbox delivery attempts, by topic and outcome (sent, retried, failed)",
             &["topic", "outcome"],
         )?;
         let outbox_messages = prometheus::IntGaugeVec::new(

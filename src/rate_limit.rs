@@ -5,7 +5,9 @@
 //! - [`ClientRateLimiter`]: an authenticated client's requests, from wherever they come, in a
 //!   sliding one-second window;
 //! - [`MailThrottle`]: mails a person can have sent (password resets, verification links),
-//!   per client IP and per recipient, in an hour's window.
+//!   per client IP and per recipient, in an hour's window;
+//! - [`DeviceCodeThrottle`]: wrong device user codes, per client IP and over the whole code
+//!   space, so the short codes of RFC 8628 cannot be guessed (§5.1).
 
 use std::{
     net::IpAddr,
@@ -303,6 +305,61 @@ impl MailThrottle {
             )
             .await;
         matches!(decision, RateDecision::Allowed)
+    }
+}
+
+/// Wrong user codes at the device verification page (RFC 8628 §5.1): per client IP, and over
+/// the whole code space (every address together), each in a sliding window. With 20^8 codes
+/// and at most [`Self::ALL`] wrong guesses in ten minutes, the chance of hitting one of a
+/// thousand live codes in a code's lifetime is below one in ten thousand.
+pub struct DeviceCodeThrottle {
+    windows: Windows,
+}
+
+impl DeviceCodeThrottle {
+    const WINDOW: Duration = Duration::from_secs(600);
+    /// Wrong codes one address may enter in the window.
+    const PER_IP: u32 = 10;
+    /// Wrong codes everyone together may enter in the window.
+    const ALL: u32 = 2000;
+
+    pub fn new(
+        shared: Arc<dyn RateLimitStore>,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            windows: Windows::new(shared, clock, metrics),
+        }
+    }
+
+    /// Refuses a code from `client_ip`, before it is looked up, when that address or everyone
+    /// has used up the window's wrong codes.
+    pub async fn check(&self, client_ip: IpAddr) -> Result<(), Error> {
+        for (key, limit) in [
+            (format!("device-guess-ip:{client_ip}"), Self::PER_IP),
+            ("device-guess-all".to_owned(), Self::ALL),
+        ] {
+            let decision = self
+                .windows
+                .decide(&key, limit, Self::WINDOW, Tally::Peek)
+                .await;
+            self.windows
+                .refuse(decision, RateLimitedRoute::DeviceCodes, client_ip)?;
+        }
+        Ok(())
+    }
+
+    /// Counts a wrong code.
+    pub async fn failed(&self, client_ip: IpAddr) {
+        for key in [
+            format!("device-guess-ip:{client_ip}"),
+            "device-guess-all".to_owned(),
+        ] {
+            self.windows
+                .decide(&key, u32::MAX, Self::WINDOW, Tally::Count)
+                .await;
+        }
     }
 }
 

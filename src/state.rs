@@ -23,7 +23,7 @@ use crate::{
     operations::Operations,
     outbox::Deliverer,
     possession::{DpopVerifier, PopNonces},
-    rate_limit::RateLimiter,
+    rate_limit::{DeviceCodeThrottle, RateLimiter},
     sessions::Sessions,
     store::{EventBus, Topic},
     tokens::{Revocations, TokenIssuer, TokenVerifier},
@@ -72,6 +72,8 @@ pub struct AppState {
     pub key_ring: Arc<KeyRing>,
     pub keys: Arc<KeyManager>,
     pub rate_limiter: Arc<RateLimiter>,
+    /// Wrong user codes at the device verification page.
+    pub device_codes: Arc<DeviceCodeThrottle>,
     pub metrics: Arc<Metrics>,
     /// Readiness, the metrics scrape, cleanup.
     pub operations: Arc<Operations>,

@@ -182,6 +182,12 @@ impl Admin {
 
     pub async fn delete_user(&self, actor: Actor, user_id: Uuid) -> Result<(), Error> {
         let user = self.user(user_id).await?;
+        // Ended first, one by one, so each client that holds one hears of it (back-channel
+        // logout): deleting the user would drop the sessions silently.
+        self.services
+            .sessions
+            .revoke_all_as(user_id, actor.clone())
+            .await?;
         if !self.services.users.delete(user_id).await? {
             return Err(Error::NotFound("user"));
         }

@@ -33,6 +33,10 @@ pub struct CodeGrant {
     /// How the user authenticated (RFC 8176).
     #[serde(default)]
     pub amr: Vec<String>,
+    /// The browser session the user was signed in with: the session the code starts ends
+    /// with it.
+    #[serde(default)]
+    pub browser_session: Option<Uuid>,
 }
 
 /// Who redeemed a code, for revoking what it gave when it comes back.
@@ -83,6 +87,7 @@ impl Authorizations {
             user_id: user.id,
             auth_time: login.auth_time,
             amr: login.amr,
+            browser_session: Some(session.id),
             request,
         };
         let code = random_id();
@@ -176,6 +181,9 @@ impl Authorizations {
                     claims: request.claims.clone(),
                 }),
                 resources: request.resources.clone(),
+                parent: grant.browser_session,
+                user_agent: None,
+                ip: None,
             })
             .await?;
         Ok(Redeemed {

@@ -10,11 +10,12 @@
 //! hash is remembered for [`REDEEMED_TTL`] afterwards, so a replay can be recognised and the
 //! tokens of the first redemption revoked (OAuth 2.1 §4.1.3).
 //!
-//! Other flows that end in the browser at a client (the device grant's verification page,
-//! logout propagation) belong beside this one, each a module of its own deciding its steps.
+//! The device authorization grant (RFC 8628, `device`) lives beside it: its approval is a
+//! consent given in the browser for a client that is not there.
 
 mod codes;
 mod consents;
+mod device;
 mod held;
 pub mod pkce;
 pub mod request;
@@ -25,6 +26,9 @@ use std::{sync::Arc, time::Duration};
 use time::OffsetDateTime;
 
 pub use codes::{CodeGrant, CodeRedemption, Redeemed, login_of};
+pub use device::{
+    DEVICE_CODE_TTL, DeviceAuthorization, DeviceDecision, PendingDevice, normalize_user_code,
+};
 pub use request::{AuthorizationRequest, ClientError, Params, Prompt, Refusal, ResponseMode};
 pub use steps::{ConsentingClient, EXPIRED, LoginFlow, SignedIn, Step};
 

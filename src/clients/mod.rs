@@ -12,7 +12,9 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-pub use crate::store::{ApplicationType, ClientAuthMethod, ClientRecord, PkcePolicy};
+pub use crate::store::{
+    ApplicationType, ClientAuthMethod, ClientRecord, LogoutChannels, PkcePolicy,
+};
 pub use assertion::{ClientAssertions, JWT_BEARER_ASSERTION};
 pub use registration::{Checked, Registration};
 
@@ -397,6 +399,7 @@ fn record(
         auth_method: checked.auth_method,
         jwks: checked.jwks,
         post_logout_redirect_uris: checked.post_logout_redirect_uris,
+        logout: checked.logout,
         require_par: checked.require_par,
         pkce: checked.pkce,
         allowed_origins: checked.allowed_origins,

@@ -7,7 +7,7 @@ use crate::{
     error::Error,
     grant_type::GrantType,
     scope::normalize_scope,
-    store::{ApplicationType, ClientAuthMethod, ClientRecord, PkcePolicy},
+    store::{ApplicationType, ClientAuthMethod, ClientRecord, LogoutChannels, PkcePolicy},
 };
 
 /// A client's metadata as asked for, before it is checked.
@@ -27,6 +27,8 @@ pub struct Registration {
     /// A JWK set (JSON) of public keys, for `private_key_jwt`.
     pub jwks: Option<String>,
     pub post_logout_redirect_uris: Vec<String>,
+    /// Where the client hears of ended sessions.
+    pub logout: LogoutChannels,
     /// `None`: the server's `AUTHD_PKCE_POLICY`.
     pub pkce: Option<PkcePolicy>,
     /// Browser origins; empty: those of the redirect URIs.
@@ -50,6 +52,7 @@ pub struct Checked {
     pub require_par: bool,
     pub jwks: Option<String>,
     pub post_logout_redirect_uris: Vec<String>,
+    pub logout: LogoutChannels,
     pub pkce: Option<PkcePolicy>,
     pub allowed_origins: Vec<String>,
     pub verified: bool,
@@ -74,6 +77,7 @@ impl From<&ClientRecord> for Registration {
             require_par: client.require_par,
             jwks: client.jwks.clone(),
             post_logout_redirect_uris: client.post_logout_redirect_uris.clone(),
+            logout: client.logout.clone(),
             pkce: client.pkce,
             allowed_origins: client.allowed_origins.clone(),
             verified: client.verified,
@@ -126,6 +130,15 @@ impl Registration {
                 message,
             })?;
         }
+        for (uri, field) in [
+            (&self.logout.backchannel_uri, "backchannel_logout_uri"),
+            (&self.logout.frontchannel_uri, "frontchannel_logout_uri"),
+        ] {
+            if let Some(uri) = uri {
+                redirect_uri::registrable(uri)
+                    .map_err(|message| Error::InvalidField { field, message })?;
+            }
+        }
         let allowed_origins = self
             .allowed_origins
             .iter()
@@ -176,10 +189,13 @@ impl Registration {
                 "at least one is required for the authorization_code grant",
             ));
         }
-        if has(GrantType::RefreshToken) && !has(GrantType::AuthorizationCode) {
+        if has(GrantType::RefreshToken)
+            && !has(GrantType::AuthorizationCode)
+            && !has(GrantType::DeviceCode)
+        {
             return Err(invalid(
                 "grant_types",
-                "refresh_token comes with authorization_code",
+                "refresh_token comes with authorization_code or the device_code grant",
             ));
         }
         if auth_method == ClientAuthMethod::None
@@ -202,6 +218,7 @@ impl Registration {
             require_par: self.require_par,
             jwks,
             post_logout_redirect_uris: dedup(self.post_logout_redirect_uris),
+            logout: self.logout,
             pkce: self.pkce,
             allowed_origins: dedup(allowed_origins),
             verified: self.verified,

@@ -110,6 +110,18 @@ fn apply(fields: ClientFieldArgs, registration: &mut Registration) -> Result<(),
     if !fields.post_logout_redirect_uris.is_empty() {
         registration.post_logout_redirect_uris = fields.post_logout_redirect_uris;
     }
+    if let Some(uri) = fields.backchannel_logout_uri {
+        registration.logout.backchannel_uri = Some(uri).filter(|uri| !uri.is_empty());
+    }
+    if let Some(required) = fields.backchannel_logout_session_required {
+        registration.logout.backchannel_session_required = required;
+    }
+    if let Some(uri) = fields.frontchannel_logout_uri {
+        registration.logout.frontchannel_uri = Some(uri).filter(|uri| !uri.is_empty());
+    }
+    if let Some(required) = fields.frontchannel_logout_session_required {
+        registration.logout.frontchannel_session_required = required;
+    }
     if let Some(choice) = fields.rate_limit {
         registration.rate_limit = choice.0;
     }
@@ -180,6 +192,10 @@ fn describe(client: &ClientRecord) -> Value {
         "scope": client.scope,
         "require_pushed_authorization_requests": client.require_par,
         "post_logout_redirect_uris": client.post_logout_redirect_uris,
+        "backchannel_logout_uri": client.logout.backchannel_uri,
+        "backchannel_logout_session_required": client.logout.backchannel_session_required,
+        "frontchannel_logout_uri": client.logout.frontchannel_uri,
+        "frontchannel_logout_session_required": client.logout.frontchannel_session_required,
         "application_type": client.application_type.as_str(),
         "pkce_policy": client.pkce.map_or("default", PkcePolicy::as_str),
         "allowed_origins": client.allowed_origins,

@@ -137,6 +137,26 @@ pub struct ClientFieldArgs {
     /// update, replaces every registered one.
     #[arg(long = "post-logout-redirect-uri")]
     pub post_logout_redirect_uris: Vec<String>,
+
+    /// Where authd POSTs a logout token when a session of this client ends (OpenID Connect
+    /// Back-Channel Logout 1.0). `--backchannel-logout-uri ''` removes it.
+    #[arg(long)]
+    pub backchannel_logout_uri: Option<String>,
+
+    /// The client needs `sid` in its logout tokens (authd always sends it): `--…` alone, or
+    /// with `true|false`.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub backchannel_logout_session_required: Option<bool>,
+
+    /// The page authd's sign-out page loads in an iframe when a session of this client ends
+    /// in that browser (OpenID Connect Front-Channel Logout 1.0). `''` removes it.
+    #[arg(long)]
+    pub frontchannel_logout_uri: Option<String>,
+
+    /// The front-channel page needs `iss` and `sid` in its query: `--…` alone, or with
+    /// `true|false`.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub frontchannel_logout_session_required: Option<bool>,
 }
 
 /// Settings shared by `serve` and `dev`.
@@ -300,6 +320,15 @@ pub struct CommonArgs {
     /// must not reach into the network authd runs in (SSRF). For tests and local setups.
     #[arg(long, env = "AUTHD_WEBHOOK_ALLOW_LOOPBACK", default_value_t = false)]
     pub webhook_allow_loopback: bool,
+
+    /// Deliver back-channel logout tokens to loopback and private addresses too. Off by
+    /// default, for the same reason as webhooks. For tests and local setups.
+    #[arg(
+        long,
+        env = "AUTHD_BACKCHANNEL_ALLOW_LOOPBACK",
+        default_value_t = false
+    )]
+    pub backchannel_allow_loopback: bool,
 
     /// Let anyone register a client at `POST /oauth/register` (RFC 7591). Off by default:
     /// clients are made with `authd clients create`.

@@ -90,6 +90,8 @@ pub struct Config {
     pub admin_group: String,
     /// Webhooks may be delivered to loopback and private addresses (tests, local setups).
     pub webhook_allow_loopback: bool,
+    /// Logout tokens may be delivered to loopback and private addresses (tests, local setups).
+    pub backchannel_allow_loopback: bool,
     /// The initial access token dynamic registration requires, if any.
     pub registration_token: Option<secrecy::SecretString>,
     /// Where mail goes, as whom, and the mailed links' lifetimes.
@@ -283,6 +285,7 @@ impl Config {
             dynamic_registration: args.dynamic_registration,
             admin_group: args.admin_group.trim().to_owned(),
             webhook_allow_loopback: args.webhook_allow_loopback,
+            backchannel_allow_loopback: args.backchannel_allow_loopback,
             registration_token: args
                 .registration_token
                 .clone()

@@ -1,6 +1,6 @@
 //! The two deliverers of the audit trail's outbox messages: [`FanOut`] turns a batch of events
-//! into one message per subscription that wants each, and [`WebhookSender`] posts one, signed
-//! as Standard Webhooks specifies.
+//! into one message per subscription that wants each (and whatever its [`Listener`]s make of
+//! the batch), and [`WebhookSender`] posts one, signed as Standard Webhooks specifies.
 
 use std::{sync::Arc, time::Duration};
 
@@ -30,15 +30,36 @@ struct Delivery {
     body: String,
 }
 
-/// Fans a batch of events out to the subscriptions that want them.
+/// Another consumer of the recorded events beside the webhooks (back-channel logout): what it
+/// has to deliver for a batch, as outbox payloads, each with its topic. Called at least once
+/// per batch, so its deliveries must bear repeating.
+#[async_trait]
+pub trait Listener: Send + Sync {
+    async fn deliveries(
+        &self,
+        events: &[EventPayload],
+    ) -> Result<Vec<(Topic, Vec<u8>)>, DeliveryError>;
+}
+
+/// Fans a batch of events out to the subscriptions and listeners that want them.
 pub struct FanOut {
     webhooks: Arc<Webhooks>,
     outbox: Outbox,
+    listeners: Vec<Arc<dyn Listener>>,
 }
 
 impl FanOut {
     pub fn new(webhooks: Arc<Webhooks>, outbox: Outbox) -> Self {
-        Self { webhooks, outbox }
+        Self {
+            webhooks,
+            outbox,
+            listeners: Vec::new(),
+        }
+    }
+
+    pub fn with_listener(mut self, listener: Arc<dyn Listener>) -> Self {
+        self.listeners.push(listener);
+        self
     }
 }
 
@@ -66,6 +87,15 @@ impl Deliverer for FanOut {
                 messages.push(
                     self.outbox
                         .seal(Topic::Webhook, &delivery)
+                        .map_err(|err| DeliveryError::transient(err.to_string()))?,
+                );
+            }
+        }
+        for listener in &self.listeners {
+            for (topic, payload) in listener.deliveries(&events).await? {
+                messages.push(
+                    self.outbox
+                        .seal(topic, &payload)
                         .map_err(|err| DeliveryError::transient(err.to_string()))?,
                 );
             }
@@ -170,7 +200,7 @@ pub fn signature(key: &[u8], message_id: &str, timestamp: i64, body: &[u8]) -> S
 }
 
 /// A transport error with its causes (reqwest's own message stops at the first).
-fn describe(err: &reqwest::Error) -> String {
+pub fn describe(err: &reqwest::Error) -> String {
     let mut message = err.to_string();
     let mut source = std::error::Error::source(err);
     while let Some(cause) = source {

@@ -3,7 +3,8 @@
 //! Every event authd records (a login, an ended session, an administrator's change) is one
 //! row of `audit_events`, written with one outbox message holding the batch it came in. A
 //! worker fans that message out ([`FanOut`]): one outbox message per subscription that wants an
-//! event, each delivered, signed, retried and given up on by the outbox like a mail. The event
+//! event, each delivered, signed, retried and given up on by the outbox like a mail; and to
+//! each [`Listener`] (back-channel logout turns `session.ended` into logout tokens). The event
 //! and its delivery commit together or not at all; a slow or absent receiver delays nothing.
 
 mod delivery;
@@ -16,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-pub use delivery::{FanOut, WebhookSender, signature};
+pub use delivery::{FanOut, Listener, WebhookSender, describe, signature};
 pub use guard::AddressGuard;
 pub use webhooks::{WebhookDraft, WebhookSecret, Webhooks};
 
@@ -40,6 +41,9 @@ crate::labels::closed_labels! {
         UserPasswordReset => "user.password_reset",
         UserFactorsReset => "user.factors_reset",
         SessionEnded => "session.ended",
+        DeviceApproved => "device.approved",
+        DeviceDenied => "device.denied",
+        DeviceCodeRejected => "device.user_code_rejected",
         ClientCreated => "client.created",
         ClientUpdated => "client.updated",
         ClientSecretRotated => "client.secret_rotated",

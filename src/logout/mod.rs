@@ -2,7 +2,9 @@
 //! sends the browser to `end_session_endpoint` to sign the user out of authd, and may name
 //! where to return. This decides whether a request may be followed, whether the user must
 //! confirm, and ends the session the client's hint names; the web UI ends the browser's own
-//! session and shows the pages. Logout that authd propagates to clients would live here too.
+//! session and shows the pages. Logout that authd propagates to clients lives here too:
+//! [`backchannel`] tells each client whose session ended, [`frontchannel`] names the pages the
+//! sign-out page loads.
 //!
 //! The rules that keep it from being an open redirector or a logout CSRF:
 //! - `post_logout_redirect_uri` must be one the client registered, exactly; the client is
@@ -12,9 +14,15 @@
 //!   the client's proof that the user was just with it: authd signs out at once. Without a
 //!   hint, or with a stale one (expired, or naming another user), the user is asked first.
 
+mod backchannel;
+mod frontchannel;
+
 use std::sync::Arc;
 
 use uuid::Uuid;
+
+pub use backchannel::{BACKCHANNEL_LOGOUT_EVENT, BackChannel, LOGOUT_TOKEN_TYP, LogoutTokens};
+pub use frontchannel::{FrontChannelPage, front_channel_page};
 
 use crate::{
     authorization::{
@@ -183,15 +191,48 @@ impl Logouts {
         })
     }
 
+    /// The front-channel pages to load as `user_id`'s browser session `browser` ends, with the
+    /// session at a client `also` names (the hint's): one for each live session that ends,
+    /// whose client registered a front channel. Read before the sessions end.
+    pub async fn front_channel(
+        &self,
+        user_id: Uuid,
+        browser: Option<Uuid>,
+        also: Option<Uuid>,
+    ) -> Result<Vec<FrontChannelPage>, Error> {
+        let mut pages: Vec<FrontChannelPage> = Vec::new();
+        for live in self.sessions.live(user_id).await? {
+            let session = live.session;
+            let ends =
+                (browser.is_some() && session.parent_id == browser && !session.outlives_sign_out())
+                    || Some(session.id) == also;
+            let Some(client_id) = session.client_id.as_deref().filter(|_| ends) else {
+                continue;
+            };
+            let Some(client) = self.clients.find(client_id).await? else {
+                continue;
+            };
+            if let Some(page) = front_channel_page(&client, &self.issuer, &session.id.to_string())
+                && !pages.contains(&page)
+            {
+                pages.push(page);
+            }
+        }
+        Ok(pages)
+    }
+
+    /// The session a current hint names at its client, and whose it is.
+    pub fn hinted_session(&self, logout: &Logout) -> Option<(Uuid, Uuid)> {
+        let hint = logout.hint.as_ref()?;
+        let user_id = Uuid::parse_str(&hint.sub).ok()?;
+        let session_id = Uuid::parse_str(hint.sid.as_deref()?).ok()?;
+        Some((user_id, session_id))
+    }
+
     /// Ends the session at the client that the hint names, with every token issued in it.
     /// (The browser's own session is the web UI's to end.)
     pub async fn end_hinted_session(&self, logout: &Logout) -> Result<(), Error> {
-        if let Some(hint) = &logout.hint
-            && let (Ok(user_id), Some(Ok(session_id))) = (
-                Uuid::parse_str(&hint.sub),
-                hint.sid.as_deref().map(Uuid::parse_str),
-            )
-        {
+        if let Some((user_id, session_id)) = self.hinted_session(logout) {
             self.sessions.revoke_by_id(user_id, session_id).await?;
         }
         Ok(())

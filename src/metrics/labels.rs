@@ -82,5 +82,7 @@ closed_labels! {
         Mail => "mail",
         /// The admin API (`/admin/…`), per address.
         Admin => "admin",
+        /// Wrong device user codes, per address and over all (`rate_limit::DeviceCodeThrottle`).
+        DeviceCodes => "device-codes",
     }
 }

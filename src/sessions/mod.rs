@@ -4,7 +4,7 @@
 
 mod refresh_token;
 
-use std::sync::Arc;
+use std::{net::IpAddr, sync::Arc};
 
 use time::Duration;
 use uuid::Uuid;
@@ -44,6 +44,11 @@ pub struct NewSession<'a> {
     pub login: Option<Login>,
     /// The resources it is granted for (RFC 8707); empty for `AUTHD_AUDIENCE`.
     pub resources: Vec<String>,
+    /// The browser session whose sign-in granted it, which takes it along when it ends.
+    pub parent: Option<Uuid>,
+    /// Where it began, for its user's list of sessions.
+    pub user_agent: Option<String>,
+    pub ip: Option<IpAddr>,
 }
 
 pub struct Sessions {
@@ -71,6 +76,8 @@ enum Ending {
     RefreshTokenReused,
     /// A consent was withdrawn.
     ConsentWithdrawn,
+    /// The browser session whose sign-in granted it ended.
+    SignedOut,
 }
 
 impl Ending {
@@ -79,6 +86,7 @@ impl Ending {
             Ending::Revoked => "revoked",
             Ending::RefreshTokenReused => "refresh_token_reused",
             Ending::ConsentWithdrawn => "consent_withdrawn",
+            Ending::SignedOut => "signed_out",
         }
     }
 }
@@ -127,6 +135,9 @@ impl Sessions {
             client_id: None,
             login: None,
             resources: Vec::new(),
+            parent: None,
+            user_agent: None,
+            ip: None,
         })
         .await
     }
@@ -143,6 +154,9 @@ impl Sessions {
             client_id: new.client_id.map(str::to_owned),
             login: new.login,
             resources: new.resources,
+            parent_id: new.parent,
+            user_agent: new.user_agent,
+            ip: new.ip,
         };
         let refresh_token = RefreshToken::generate();
         self.store
@@ -192,9 +206,8 @@ impl Sessions {
                     session = %session.id,
                     "refresh token reused: session revoked"
                 );
-                self.revoke_access_tokens(&session).await?;
-                self.ended(&session, Actor::Anonymous, Ending::RefreshTokenReused)
-                    .await;
+                self.finish(&session, Actor::Anonymous, Ending::RefreshTokenReused)
+                    .await?;
                 Err(Error::InvalidGrant(
                     "refresh token was already used; the session is revoked",
                 ))
@@ -241,15 +254,31 @@ impl Sessions {
     pub async fn revoke(&self, presented: &RefreshToken) -> Result<(), Error> {
         let now = self.clock.now();
         if let Some(session) = self.store.revoke_session(&presented.hash(), now).await? {
-            self.revoke_access_tokens(&session).await?;
             let holder = session
                 .client_id
                 .clone()
                 .map_or(Actor::User(session.user_id), Actor::Client);
-            self.ended(&session, holder, Ending::Revoked).await;
+            self.finish(&session, holder, Ending::Revoked).await?;
             tracing::info!(user_id = %session.user_id, session = %session.id, "session revoked");
         }
         Ok(())
+    }
+
+    /// Replaces the browser session `presented` belongs to with `successor`, a new sign-in in
+    /// the same browser: the sessions it granted to clients move to `successor` when both are
+    /// the same user's, and end with it when they are not.
+    pub async fn replace(
+        &self,
+        presented: &RefreshToken,
+        successor: &SessionRecord,
+    ) -> Result<(), Error> {
+        if let Some((previous, _)) = self.find_live(presented).await?
+            && previous.user_id == successor.user_id
+            && previous.id != successor.id
+        {
+            self.store.adopt_children(previous.id, successor.id).await?;
+        }
+        self.revoke(presented).await
     }
 
     /// The user's live sessions, newest first.
@@ -279,9 +308,8 @@ impl Sessions {
         else {
             return Ok(false);
         };
-        self.revoke_access_tokens(&session).await?;
         tracing::info!(user_id = %session.user_id, session = %session.id, "session revoked");
-        self.ended(&session, actor, Ending::Revoked).await;
+        self.finish(&session, actor, Ending::Revoked).await?;
         Ok(true)
     }
 
@@ -314,9 +342,8 @@ impl Sessions {
             .revoke_client_sessions(user_id, client_id, now)
             .await?;
         for session in &ended {
-            self.revoke_access_tokens(session).await?;
-            self.ended(session, Actor::User(user_id), Ending::ConsentWithdrawn)
-                .await;
+            self.finish(session, Actor::User(user_id), Ending::ConsentWithdrawn)
+                .await?;
         }
         Ok(ended.len())
     }
@@ -335,6 +362,28 @@ impl Sessions {
             expires_at: now + self.access_token_reach,
         };
         self.revocations.revoke(&revocation, now).await
+    }
+
+    /// What follows the revocation of `session` in the store: its access tokens revoked, its
+    /// end recorded (which tells its client, by back-channel logout), and the sessions its
+    /// sign-in granted to clients ended with it.
+    async fn finish(
+        &self,
+        session: &SessionRecord,
+        actor: Actor,
+        why: Ending,
+    ) -> Result<(), Error> {
+        self.revoke_access_tokens(session).await?;
+        self.ended(session, actor.clone(), why).await;
+        let children = self
+            .store
+            .revoke_children(session.id, self.clock.now())
+            .await?;
+        for child in &children {
+            self.revoke_access_tokens(child).await?;
+            self.ended(child, actor.clone(), Ending::SignedOut).await;
+        }
+        Ok(())
     }
 
     /// Records that `session` ended. The session is over whatever happens here: a failure to

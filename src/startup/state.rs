@@ -22,14 +22,14 @@ use crate::{
     exchange::{ExternalIssuers, Targets},
     invalidation::{Freshness, LocalCaches},
     keys::{KeyManager, KeyPolicy, KeyRing, MasterKeys},
-    logout::Logouts,
+    logout::{BackChannel, LogoutTokens, Logouts},
     mail::Mailer,
     metrics::Metrics,
     oidc::IdTokens,
     operations::{Operations, Retention},
     outbox::{Deliverer, Outbox},
     possession::{DpopVerifier, PopNonces},
-    rate_limit::{ClientRateLimiter, LoginThrottle, MailThrottle, RateLimiter},
+    rate_limit::{ClientRateLimiter, DeviceCodeThrottle, LoginThrottle, MailThrottle, RateLimiter},
     sessions::Sessions,
     state::AppState,
     store::{ClientStore, ProfileStore, Stores, Topic, UserStore},
@@ -102,15 +102,6 @@ impl AppState {
             AddressGuard::new(config.webhook_allow_loopback),
             clock.clone(),
         ));
-        let sender = WebhookSender::new(webhooks.clone(), clock.clone())
-            .map_err(|err| Error::Internal(format!("webhook client: {err}")))?;
-        let event_deliverers: [(Topic, Arc<dyn Deliverer>); 2] = [
-            (
-                Topic::Events,
-                Arc::new(FanOut::new(webhooks.clone(), outbox.clone())),
-            ),
-            (Topic::Webhook, Arc::new(sender)),
-        ];
         let sessions = Arc::new(
             Sessions::new(
                 stores.sessions.clone(),
@@ -126,7 +117,7 @@ impl AppState {
         let reauthentications = Arc::new(Reauthentications::new(stores.proof_state.clone()));
         let (mailer, mail_deliverer) = Mailer::new(
             config.mail.clone(),
-            outbox,
+            outbox.clone(),
             &config.public_url,
             clock.clone(),
         )?;
@@ -180,6 +171,23 @@ impl AppState {
                     metrics.clone(),
                 )),
         );
+        let sender = WebhookSender::new(webhooks.clone(), clock.clone())
+            .map_err(|err| Error::Internal(format!("webhook client: {err}")))?;
+        let logout_tokens = LogoutTokens::new(
+            clients.clone(),
+            key_ring.clone(),
+            clock.clone(),
+            config.issuer.clone(),
+            AddressGuard::new(config.backchannel_allow_loopback),
+        )
+        .map_err(|err| Error::Internal(format!("back-channel logout client: {err}")))?;
+        let fan_out = FanOut::new(webhooks.clone(), outbox.clone())
+            .with_listener(Arc::new(BackChannel::new(clients.clone())));
+        let event_deliverers: [(Topic, Arc<dyn Deliverer>); 3] = [
+            (Topic::Events, Arc::new(fan_out)),
+            (Topic::Webhook, Arc::new(sender)),
+            (Topic::Logout, Arc::new(logout_tokens)),
+        ];
         let authorizations = Arc::new(Authorizations::new(
             stores.proof_state.clone(),
             stores.consents.clone(),
@@ -312,6 +320,11 @@ impl AppState {
             events,
             freshness,
             caches,
+            device_codes: Arc::new(DeviceCodeThrottle::new(
+                stores.rate_limits.clone(),
+                clock.clone(),
+                metrics.clone(),
+            )),
             rate_limiter: Arc::new(RateLimiter::per_second(
                 stores.rate_limits.clone(),
                 config.rate_limit_per_second,

@@ -127,6 +127,8 @@ pub struct ClientRecord {
     pub jwks: Option<String>,
     /// Where RP-initiated logout may return the browser.
     pub post_logout_redirect_uris: Vec<String>,
+    /// How the client is told that a session of its ended.
+    pub logout: LogoutChannels,
     /// Authorization requests must be pushed first (RFC 9126 §6).
     pub require_par: bool,
     /// Whether requests without PKCE may rely on `nonce`; `None`: the server's default.
@@ -145,6 +147,20 @@ pub struct ClientRecord {
     /// Bumped by the store on every change: the admin API's `ETag`. An update writes only over
     /// the revision it was made from.
     pub revision: i64,
+}
+
+/// Where a client hears that a session of its ended (OpenID Connect Back-Channel Logout 1.0
+/// §2.2, Front-Channel Logout 1.0 §2): `None` for a channel it did not register.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogoutChannels {
+    /// authd POSTs a logout token here.
+    pub backchannel_uri: Option<String>,
+    /// The client needs `sid` in its logout tokens (authd always sends it).
+    pub backchannel_session_required: bool,
+    /// authd's sign-out page loads this in an iframe.
+    pub frontchannel_uri: Option<String>,
+    /// The client needs `iss` and `sid` in its front-channel URI's query.
+    pub frontchannel_session_required: bool,
 }
 
 /// A replaced client secret, accepted beside the new one until `expires_at`.

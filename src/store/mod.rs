@@ -31,7 +31,7 @@ use std::sync::Arc;
 pub use audit::{AuditEvent, AuditQuery, AuditStore, AuthLogEntry, AuthLogStore, AuthOutcome};
 pub use clients::{
     ApplicationType, ClientAuthMethod, ClientRecord, ClientStore, Consent, ConsentStore,
-    ConsentSummary, PkcePolicy, PreviousSecret, web_origin,
+    ConsentSummary, LogoutChannels, PkcePolicy, PreviousSecret, web_origin,
 };
 pub use ephemeral::{ProofStateStore, RateDecision, RateLimitStore, Tally};
 pub use error::{StoreError, UniqueField};

@@ -1,5 +1,5 @@
-//! The outbox: durable side effects (mail and webhooks today; logout tokens and security
-//! events tomorrow) written beside the change that causes them and delivered by a background worker
+//! The outbox: durable side effects (mail, webhooks and logout tokens today; security events
+//! tomorrow) written beside the change that causes them and delivered by a background worker
 //! on any replica, at least once.
 
 use async_trait::async_trait;
@@ -12,20 +12,24 @@ use super::{SealedBox, StoreError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Topic {
     Mail,
-    /// A batch of audit events, fanned out to the webhook subscriptions that want them.
+    /// A batch of audit events, fanned out to the webhook subscriptions and logout channels
+    /// that want them.
     Events,
     /// One event for one webhook subscription.
     Webhook,
+    /// One ended session for one client's back channel (a logout token).
+    Logout,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 3] = [Topic::Mail, Topic::Events, Topic::Webhook];
+    pub const ALL: [Topic; 4] = [Topic::Mail, Topic::Events, Topic::Webhook, Topic::Logout];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Topic::Mail => "mail",
             Topic::Events => "events",
             Topic::Webhook => "webhook",
+            Topic::Logout => "logout",
         }
     }
 

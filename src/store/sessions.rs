@@ -1,5 +1,7 @@
 //! Sessions: refresh-token families, their rotation, and the login each continues.
 
+use std::net::IpAddr;
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -25,6 +27,13 @@ pub struct SessionRecord {
     /// The resources (RFC 8707) the session was granted for: its access tokens' `aud`. Empty
     /// for `AUTHD_AUDIENCE`.
     pub resources: Vec<String>,
+    /// The browser session whose sign-in started this one (a code flow, an approved device):
+    /// it ends when that one does.
+    pub parent_id: Option<Uuid>,
+    /// The browser (its `User-Agent`) and address the session began from, as its user sees
+    /// them in the list of their sessions.
+    pub user_agent: Option<String>,
+    pub ip: Option<IpAddr>,
 }
 
 impl SessionRecord {
@@ -32,6 +41,12 @@ impl SessionRecord {
     /// session: always for an unbound session, only with its own key for a bound one.
     pub fn accepts_key(&self, dpop_jkt: Option<&str>) -> bool {
         self.dpop_jkt.is_none() || self.dpop_jkt.as_deref() == dpop_jkt
+    }
+
+    /// Whether the session lives on when the browser session it came from ends: one granted
+    /// `offline_access` is meant to (Back-Channel Logout 1.0 §2.7).
+    pub fn outlives_sign_out(&self) -> bool {
+        self.scope.split(' ').any(|scope| scope == "offline_access")
     }
 
     /// Whether a refresh by `client_id` (the authenticated client, if any) may continue this
@@ -134,6 +149,15 @@ pub trait SessionStore: Send + Sync {
         client_id: &str,
         now: OffsetDateTime,
     ) -> Result<Vec<SessionRecord>, StoreError>;
+    /// Revokes every live session started from session `parent_id`, returning them; those
+    /// that outlive a sign-out (`offline_access`) are left live, no longer tied to it.
+    async fn revoke_children(
+        &self,
+        parent_id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SessionRecord>, StoreError>;
+    /// Moves the live sessions started from session `from` to session `to`.
+    async fn adopt_children(&self, from: Uuid, to: Uuid) -> Result<(), StoreError>;
     /// Revokes session `session_id` if it is `user_id`'s and not yet revoked, returning it.
     async fn revoke_session_by_id(
         &self,

@@ -238,6 +238,10 @@ async fn the_metadata_document_lists_real_endpoints() {
         ("jwks_uri", "/.well-known/jwks.json"),
         ("revocation_endpoint", "/oauth/revoke"),
         ("introspection_endpoint", "/oauth/introspect"),
+        (
+            "device_authorization_endpoint",
+            "/oauth/device_authorization",
+        ),
     ] {
         // Absolute URLs under the public URL, which is where the tests reach the app.
         let url = metadata[field].as_str().unwrap();
@@ -253,6 +257,7 @@ async fn the_metadata_document_lists_real_endpoints() {
             "refresh_token",
             "client_credentials",
             "urn:ietf:params:oauth:grant-type:token-exchange",
+            "urn:ietf:params:oauth:grant-type:device_code",
             "password"
         ])
     );

@@ -169,6 +169,7 @@ pub fn test_config(options: &AppOptions) -> Config {
         dynamic_registration: options.dynamic_registration,
         admin_group: "authd-admins".to_owned(),
         webhook_allow_loopback: options.webhook_allow_loopback,
+        backchannel_allow_loopback: options.webhook_allow_loopback,
         registration_token: options
             .registration_token
             .clone()

@@ -129,4 +129,61 @@ describe("passkeys in headless Chromium, with a virtual authenticator", () => {
     page.problems = page.problems.filter((problem) => !/NotAllowedError|WebAuthn|credential/i.test(problem));
     await closePage(page);
   });
+
+  test("a TV is approved on the phone with a passkey login (RFC 8628 device grant)", async () => {
+    const { page } = await pageWithAuthenticator();
+    const username = unique("viewer");
+    const password = "velvet compass otter 47";
+    await register(page, username, password);
+    await logInWithPassword(page, username, password);
+    await page.getByLabel("Name of the new passkey").fill("phone");
+    await page.getByLabel("Your password, to add it").fill(password);
+    await page.getByRole("button", { name: "Add a passkey" }).click();
+    await page.getByText("Passkey added").waitFor();
+    await logOut(page);
+
+    // The TV asks for codes, and shows the person a link (a QR code, in life).
+    const form = (fields) => ({
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams(fields),
+    });
+    const codes = await (
+      await fetch(`${BASE}/oauth/device_authorization`, form({ client_id: process.env.DEVICE_CLIENT_ID, scope: "openid" }))
+    ).json();
+    assert.match(codes.user_code, /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/);
+
+    // The person opens it, signs in with the passkey, and is asked about the TV.
+    await page.goto(codes.verification_uri_complete);
+    await page.getByRole("heading", { name: "Log in" }).waitFor();
+    assert.match(await page.locator("main").innerText(), /Living Room TV/);
+    await page.getByRole("button", { name: "Log in with a passkey" }).click();
+    await page.getByRole("heading", { name: "Allow Living Room TV on your device?" }).waitFor();
+    assert.match(await page.locator("main").innerText(), new RegExp(codes.user_code));
+    await assertAccessible(page);
+    await screenshot(page, "device-confirm");
+    await page.getByRole("button", { name: "Allow" }).click();
+    await page.getByRole("heading", { name: "Device connected" }).waitFor();
+
+    // The TV, polling at its interval, gets its tokens; the ID token says how the person
+    // signed in.
+    let tokens;
+    for (let attempt = 0; attempt < 5 && !tokens?.access_token; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, codes.interval * 1000 + 200));
+      tokens = await (
+        await fetch(
+          `${BASE}/oauth/token`,
+          form({
+            grant_type: "urn:ietf:params:oauth:grant-type:device_code",
+            device_code: codes.device_code,
+            client_id: process.env.DEVICE_CLIENT_ID,
+          }),
+        )
+      ).json();
+    }
+    assert.ok(tokens.access_token, JSON.stringify(tokens));
+    const claims = JSON.parse(Buffer.from(tokens.id_token.split(".")[1], "base64url"));
+    assert.ok(!claims.amr.includes("pwd"), `a passkey login: ${claims.amr}`);
+    await closePage(page);
+  });
 });

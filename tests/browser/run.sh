@@ -4,7 +4,8 @@
 # clients, then runs tests/browser/ui.test.mjs, swagger.test.mjs, code_flow.test.mjs (a
 # single-page app on oauth4webapi, in relying_party/) and oidc.test.mjs (a server-side OpenID
 # relying party on openid-client, in oidc_rp/), helpers in browser.mjs; then passkeys.test.mjs
-# against a second authd named localhost (WebAuthn needs a domain). All in Debian's headless
+# against a second authd named localhost (WebAuthn needs a domain), with a device grant
+# (RFC 8628) approved there with a passkey login. All in Debian's headless
 # Chromium with playwright-core (which cannot download a browser here: it is pointed at
 # /usr/bin/chromium). The first authd mails a real SMTP server (aiosmtpd) whose mail the forgotten
 # password and address change tests read.
@@ -70,6 +71,12 @@ if [ "$status" -ne 0 ]; then show_authd_log; fi
 (
   unset AUTHD_CORS_ORIGINS AUTHD_SMTP_URL
   serve_authd passkeys "${PASSKEY_PORT:-18096}" localhost
+  # The TV of the device grant's test (RFC 8628).
+  DEVICE_CLIENT_ID=$(DATABASE_URL="postgres://postgres@127.0.0.1:5432/$SERVED_DB" \
+    "${AUTHD:-target/debug/authd}" clients create --name "Living Room TV" --public \
+    --grant-type urn:ietf:params:oauth:grant-type:device_code 2>/dev/null |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["client_id"])')
+  export DEVICE_CLIENT_ID
   cd tests/browser
   AUTHD_URL="$BASE" node --test --test-concurrency=1 --test-timeout=180000 passkeys.test.mjs ||
     { cd ../..; show_authd_log; exit 1; }

@@ -13,7 +13,7 @@ use super::ApiTags;
 use crate::http::error::{ErrorBody, OAuthError, OAuthErrorBody};
 use crate::{
     clients::Registration,
-    clients::{ApplicationType, ClientAuthMethod, ClientRecord, PkcePolicy},
+    clients::{ApplicationType, ClientAuthMethod, ClientRecord, LogoutChannels, PkcePolicy},
     error::Error,
     grant_type::GrantType,
     http::callers::admitted,
@@ -31,7 +31,8 @@ struct ClientMetadata {
     redirect_uris: Option<Vec<String>>,
     /// `client_secret_basic` (default), `client_secret_post`, `private_key_jwt` or `none`.
     token_endpoint_auth_method: Option<String>,
-    /// `authorization_code` and `refresh_token`.
+    /// `authorization_code` and `refresh_token`, or
+    /// `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628; no redirect URI needed).
     grant_types: Option<Vec<String>>,
     /// `code` only.
     response_types: Option<Vec<String>>,
@@ -55,6 +56,15 @@ struct ClientMetadata {
     /// Browser origins (`https://host[:port]`) whose scripts may call the token, revocation
     /// and userinfo endpoints. Default: the origins of the redirect URIs.
     allowed_cors_origins: Option<Vec<String>>,
+    /// Where authd POSTs a logout token when a session of this client ends (OpenID Connect
+    /// Back-Channel Logout 1.0): https, or http on a loopback address.
+    backchannel_logout_uri: Option<String>,
+    /// Whether the logout token must carry `sid` (authd always sends it).
+    backchannel_logout_session_required: Option<bool>,
+    /// The page authd's sign-out page loads in an iframe (Front-Channel Logout 1.0).
+    frontchannel_logout_uri: Option<String>,
+    /// Whether that page is given `iss` and `sid` in its query.
+    frontchannel_logout_session_required: Option<bool>,
 }
 
 /// RFC 7591 §3.2.1: the client as registered, with its credentials.
@@ -87,6 +97,12 @@ struct RegisteredClient {
     /// default, if any.
     #[oai(skip_serializing_if_is_none)]
     rate_limit: Option<u32>,
+    #[oai(skip_serializing_if_is_none)]
+    backchannel_logout_uri: Option<String>,
+    backchannel_logout_session_required: bool,
+    #[oai(skip_serializing_if_is_none)]
+    frontchannel_logout_uri: Option<String>,
+    frontchannel_logout_session_required: bool,
 }
 
 /// Every answer of the endpoint: one type, so that a body poem-openapi cannot parse is answered
@@ -294,7 +310,15 @@ fn registration(metadata: ClientMetadata) -> Result<Registration, RegistrationAn
         })?),
     };
     let redirect_uris = metadata.redirect_uris.unwrap_or_default();
-    if redirect_uris.is_empty() {
+    // A device (RFC 8628) is never redirected to: it may register without a redirect URI.
+    let device_only = !grant_types.is_empty()
+        && grant_types.iter().all(|grant| {
+            matches!(
+                GrantType::parse(grant),
+                Some(GrantType::DeviceCode | GrantType::RefreshToken)
+            )
+        });
+    if redirect_uris.is_empty() && !device_only {
         return Err(RegistrationAnswer::BadRequest(body(
             "invalid_redirect_uri",
             "at least one redirect URI is required",
@@ -321,6 +345,16 @@ fn registration(metadata: ClientMetadata) -> Result<Registration, RegistrationAn
         application_type: Some(application_type),
         // An operator's to set: a client that chose its own limit would choose none.
         rate_limit: None,
+        logout: LogoutChannels {
+            backchannel_uri: metadata.backchannel_logout_uri,
+            backchannel_session_required: metadata
+                .backchannel_logout_session_required
+                .unwrap_or(false),
+            frontchannel_uri: metadata.frontchannel_logout_uri,
+            frontchannel_session_required: metadata
+                .frontchannel_logout_session_required
+                .unwrap_or(false),
+        },
     })
 }
 
@@ -350,5 +384,9 @@ fn describe(client: &ClientRecord, client_secret: Option<String>) -> RegisteredC
         pkce_policy: client.pkce.map_or("default", PkcePolicy::as_str).to_owned(),
         allowed_cors_origins: client.origins(),
         rate_limit: client.rate_limit.map(std::num::NonZeroU32::get),
+        backchannel_logout_uri: client.logout.backchannel_uri.clone(),
+        backchannel_logout_session_required: client.logout.backchannel_session_required,
+        frontchannel_logout_uri: client.logout.frontchannel_uri.clone(),
+        frontchannel_logout_session_required: client.logout.frontchannel_session_required,
     }
 }

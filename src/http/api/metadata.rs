@@ -39,6 +39,8 @@ struct Metadata {
     end_session_endpoint: String,
     /// RFC 9126 §5.
     pushed_authorization_request_endpoint: String,
+    /// RFC 8628 §4.
+    device_authorization_endpoint: String,
     require_pushed_authorization_requests: bool,
     /// RFC 7591, when dynamic registration is on.
     #[oai(skip_serializing_if_is_none)]
@@ -79,6 +81,12 @@ struct Metadata {
     access_token_signing_alg_values_supported: Vec<String>,
     /// The JWS algorithms authd accepts in DPoP proofs (RFC 9449 §5.1).
     dpop_signing_alg_values_supported: Vec<String>,
+    /// OpenID Connect Back-Channel Logout 1.0 §2.1: logout tokens, with `sid`.
+    backchannel_logout_supported: bool,
+    backchannel_logout_session_supported: bool,
+    /// OpenID Connect Front-Channel Logout 1.0 §3: `iss` and `sid` where asked for.
+    frontchannel_logout_supported: bool,
+    frontchannel_logout_session_supported: bool,
     service_documentation: String,
 }
 
@@ -158,6 +166,7 @@ impl MetadataApi {
             userinfo_endpoint: format!("{base}/userinfo"),
             end_session_endpoint: format!("{base}/oauth/end_session"),
             pushed_authorization_request_endpoint: format!("{base}/oauth/par"),
+            device_authorization_endpoint: format!("{base}/oauth/device_authorization"),
             require_pushed_authorization_requests: config.require_par,
             registration_endpoint: config
                 .dynamic_registration
@@ -185,6 +194,10 @@ impl MetadataApi {
             introspection_endpoint_auth_methods_supported: strings(&client_auth),
             access_token_signing_alg_values_supported: algorithms,
             dpop_signing_alg_values_supported: dpop_algorithms(),
+            backchannel_logout_supported: true,
+            backchannel_logout_session_supported: true,
+            frontchannel_logout_supported: true,
+            frontchannel_logout_session_supported: true,
             service_documentation: format!("{issuer}/docs"),
         }
     }

@@ -5,6 +5,7 @@ pub(crate) mod admin;
 pub mod auth;
 mod authorize_docs;
 mod client_registration;
+mod device;
 mod health;
 mod jwks;
 mod logout;
@@ -62,6 +63,7 @@ pub fn api_service(state: &AppState) -> OpenApiService<impl poem_openapi::OpenAp
             metadata::MetadataApi::new(state.clone()),
             (
                 userinfo::UserInfoApi(state.clone()),
+                device::DeviceApi(state.clone()),
                 admin::UsersApi(state.clone()),
                 admin::ClientsApi(state.clone()),
                 admin::GroupsApi(state.clone()),

@@ -86,6 +86,8 @@ optional_string_fields!(
     optional_token_endpoint_auth_method => "token_endpoint_auth_method",
     optional_pkce_policy => "pkce_policy",
     optional_application_type => "application_type",
+    optional_backchannel_logout_uri => "backchannel_logout_uri",
+    optional_frontchannel_logout_uri => "frontchannel_logout_uri",
 );
 
 /// An optional list of strings: left out, `None`; anything but an array of strings is refused.
@@ -179,4 +181,6 @@ optional_flags!(
     verified => "verified",
     email_verified => "email_verified",
     require_pushed_authorization_requests => "require_pushed_authorization_requests",
+    backchannel_logout_session_required => "backchannel_logout_session_required",
+    frontchannel_logout_session_required => "frontchannel_logout_session_required",
 );

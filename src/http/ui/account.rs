@@ -15,7 +15,7 @@ use super::{
     error::UiError,
     forms::{NoFields, WithCsrf},
     page::{Layout, Notice, html, see_other},
-    session,
+    session, signed_out,
 };
 use crate::{
     accounts::{Email, Password, Username},
@@ -257,18 +257,22 @@ pub async fn logout(
     Data(ui): Data<&Arc<Ui>>,
     _: WithCsrf<NoFields>,
 ) -> Result<Response, UiError> {
+    let pages = signed_out::front_channel_pages(ui, req, None).await?;
     session::log_out(&ui.state, req.cookie(), &ui.cookies).await?;
-    Ok(see_other(&format!(
-        "/ui/login?notice={}",
-        Notice::SignedOut.query()
-    )))
+    Ok(signed_out::leave(
+        pages,
+        format!("/ui/login?notice={}", Notice::SignedOut.query()),
+    ))
 }
 
-/// Where a finished login goes: on with the authorization request it continues, or to the
-/// profile.
+/// Where a finished login goes: on with the authorization request it continues, back to the
+/// device page, or to the profile.
 pub fn after_login(authorization: Option<&str>) -> String {
     match authorization {
-        Some(id) => authorize::resume_url(id),
+        Some(id) => match id.strip_prefix(authorize::DEVICE_LOGIN_PREFIX) {
+            Some(user_code) => authorize::device_page_url(user_code),
+            None => authorize::resume_url(id),
+        },
         None => "/ui/profile".to_owned(),
     }
 }

@@ -12,7 +12,7 @@ use super::{
     Ui, csrf,
     error::UiError,
     page::{Layout, Notice, html, see_other},
-    params, session,
+    params, session, signed_out,
 };
 use crate::{
     authorization::{Params, request::single},
@@ -102,15 +102,19 @@ async fn check(ui: &Ui, params: &Params) -> Result<Logout, UiError> {
 }
 
 /// Ends the browser's session and the one the hint names, then returns the browser.
+/// The sessions that end are told: by back channel (the domain's), and through the front
+/// channel of the page this answers with.
 async fn sign_out(ui: &Ui, req: &Request, logout: Logout) -> Result<Response, UiError> {
+    let hinted = ui.state.logouts.hinted_session(&logout);
+    let pages = signed_out::front_channel_pages(ui, req, hinted).await?;
     session::log_out(&ui.state, req.cookie(), &ui.cookies).await?;
     ui.state.logouts.end_hinted_session(&logout).await?;
     tracing::info!(
         user_id = logout.hinted_user(),
         "signed out at a client's request"
     );
-    Ok(match logout.return_to {
-        Some(uri) => see_other(&uri),
-        None => see_other(&format!("/ui/login?notice={}", Notice::SignedOut.query())),
-    })
+    let next = logout
+        .return_to
+        .unwrap_or_else(|| format!("/ui/login?notice={}", Notice::SignedOut.query()));
+    Ok(signed_out::leave(pages, next))
 }

@@ -12,6 +12,7 @@ mod assets;
 mod authorize;
 mod cookies;
 mod csrf;
+mod device;
 mod end_session;
 mod error;
 mod forms;
@@ -24,6 +25,8 @@ mod passkeys;
 mod profile;
 mod second_factor;
 mod session;
+mod signed_out;
+mod user_agent;
 
 use std::sync::Arc;
 
@@ -50,7 +53,7 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
      base-uri 'none'";
 
 /// The UI's fixed paths and their methods, for the `Allow` header of a 405.
-pub const ALLOWED_METHODS: [(&str, &str); 32] = [
+pub const ALLOWED_METHODS: [(&str, &str); 34] = [
     ("/ui", "GET"),
     ("/ui/", "GET"),
     ("/ui/register", "GET, POST"),
@@ -79,6 +82,8 @@ pub const ALLOWED_METHODS: [(&str, &str); 32] = [
     ("/ui/confirm-email", "GET, POST"),
     ("/ui/dev/mail", "GET"),
     ("/ui/keys", "GET"),
+    ("/ui/device", "GET, POST"),
+    ("/ui/device/decide", "POST"),
     ("/oauth/authorize/continue", "GET"),
     ("/oauth/authorize/consent", "POST"),
     ("/oauth/end_session", "GET, POST"),
@@ -175,6 +180,8 @@ pub fn routes(state: &AppState) -> impl Endpoint + 'static {
             post(profile::revoke_application),
         )
         .at("/keys", get(keys::show))
+        .at("/device", get(device::show).post(device::submit))
+        .at("/device/decide", post(device::decide))
         .at("/static/:file", get(assets::serve));
     as_pages(route, state)
 }

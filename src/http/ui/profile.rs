@@ -1,7 +1,7 @@
 //! `/ui/profile`: the signed-in user's account, their profile document (the resource behind
 //! `/api/profile`), the access token their session holds, and their sessions, each revocable.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use askama::Template;
 use poem::{
@@ -18,6 +18,7 @@ use super::{
     forms::{NoFields, SignedInForm, SignedInPage},
     page::{Layout, Notice, When, html, see_other},
     session::{self, SignedIn},
+    user_agent,
 };
 use crate::{accounts::Profile, accounts::parse_profile, error::Error};
 
@@ -69,6 +70,12 @@ struct Token {
 
 struct SessionRow {
     id: String,
+    /// What the session is: a browser as its `User-Agent` names it, or the application it was
+    /// granted to.
+    device: String,
+    ip: Option<String>,
+    /// The applications signed in through this browser session, which end with it.
+    applications: Vec<String>,
     started: When,
     refreshed: When,
     expires: When,
@@ -264,19 +271,45 @@ async fn render(
     error: Option<String>,
 ) -> Result<ProfilePage, Error> {
     let user = &signed_in.user;
-    let sessions = ui
-        .state
-        .sessions
-        .live(user.id)
-        .await?
-        .into_iter()
-        .map(|live| SessionRow {
-            id: live.session.id.to_string(),
-            started: When::new(live.session.created_at),
-            refreshed: When::new(live.refreshed_at),
-            expires: When::new(live.expires_at),
-            dpop_bound: live.session.dpop_jkt.is_some(),
-            this_browser: live.session.id == signed_in.session.id,
+    let live = ui.state.sessions.live(user.id).await?;
+    let mut names: HashMap<String, String> = HashMap::new();
+    for session in &live {
+        if let Some(client_id) = &session.session.client_id
+            && !names.contains_key(client_id)
+        {
+            let name = ui
+                .state
+                .clients
+                .find(client_id)
+                .await?
+                .map_or_else(|| client_id.clone(), |client| client.name);
+            names.insert(client_id.clone(), name);
+        }
+    }
+    let name_of = |client_id: &str| names.get(client_id).cloned().unwrap_or_default();
+    let sessions = live
+        .iter()
+        .map(|summary| {
+            let session = &summary.session;
+            let applications = live
+                .iter()
+                .filter(|child| child.session.parent_id == Some(session.id))
+                .filter_map(|child| child.session.client_id.as_deref().map(name_of))
+                .collect();
+            SessionRow {
+                id: session.id.to_string(),
+                device: match &session.client_id {
+                    Some(client_id) => name_of(client_id),
+                    None => user_agent::describe(session.user_agent.as_deref()),
+                },
+                ip: session.ip.map(|ip| ip.to_string()),
+                applications,
+                started: When::new(session.created_at),
+                refreshed: When::new(summary.refreshed_at),
+                expires: When::new(summary.expires_at),
+                dpop_bound: session.dpop_jkt.is_some(),
+                this_browser: session.id == signed_in.session.id,
+            }
         })
         .collect();
     let applications = ui

@@ -208,13 +208,6 @@ async fn start(
     login: Login,
 ) -> Result<(), Error> {
     let jar = req.cookie();
-    // A login over a live session replaces it: no session is left running that no browser holds.
-    if let Some(previous) = policy.get(jar, cookies::SESSION) {
-        state
-            .sessions
-            .revoke(&RefreshToken::presented(previous))
-            .await?;
-    }
     let started = state
         .sessions
         .start_with(NewSession {
@@ -226,8 +219,20 @@ async fn start(
             // What the codes this session gives pass on to ID tokens (`auth_time`, `amr`).
             login: Some(login),
             resources: Vec::new(),
+            parent: None,
+            user_agent: crate::http::user_agent(req),
+            ip: Some(client_ip(req, &state.config.trusted_proxies)),
         })
         .await?;
+    // A login over a live session replaces it: no session is left running that no browser
+    // holds. The same user signing in again (`prompt=login`, `max_age`) keeps the sessions
+    // their applications hold; another user's end with the session they came from.
+    if let Some(previous) = policy.get(jar, cookies::SESSION) {
+        state
+            .sessions
+            .replace(&RefreshToken::presented(previous), &started.session)
+            .await?;
+    }
     policy.set_for_session(jar, cookies::SESSION, started.refresh_token.expose());
     issue_access_token(state, jar, policy, user, &started.session)?;
     // A new privilege level, a new CSRF token (a token seen before login is worth nothing now).

@@ -216,6 +216,41 @@ impl SessionStore for MemorySessions {
         Ok(ended)
     }
 
+    async fn revoke_children(
+        &self,
+        parent_id: Uuid,
+        _now: OffsetDateTime,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let mut sessions = lock(&self.0);
+        let ended: Vec<SessionRecord> = sessions
+            .families
+            .values()
+            .filter(|(session, revoked)| {
+                !revoked && session.parent_id == Some(parent_id) && !session.outlives_sign_out()
+            })
+            .map(|(session, _)| session.clone())
+            .collect();
+        for session in &ended {
+            sessions.revoke_family(session.id);
+        }
+        for (session, _) in sessions.families.values_mut() {
+            if session.parent_id == Some(parent_id) {
+                session.parent_id = None;
+            }
+        }
+        Ok(ended)
+    }
+
+    async fn adopt_children(&self, from: Uuid, to: Uuid) -> Result<(), StoreError> {
+        let mut sessions = lock(&self.0);
+        for (session, revoked) in sessions.families.values_mut() {
+            if !*revoked && session.parent_id == Some(from) {
+                session.parent_id = Some(to);
+            }
+        }
+        Ok(())
+    }
+
     async fn revoke_session_by_id(
         &self,
         user_id: Uuid,

@@ -11,7 +11,7 @@ use crate::{
     grant_type::GrantType,
     store::{
         ApplicationType, ClientAuthMethod, ClientRecord, ClientStore, Consent, ConsentStore,
-        ConsentSummary, PkcePolicy, PreviousSecret, StoreError,
+        ConsentSummary, LogoutChannels, PkcePolicy, PreviousSecret, StoreError,
     },
 };
 
@@ -20,7 +20,9 @@ pub struct PostgresClients(pub(super) Postgres);
 const COLUMNS: &str = "client_id, name, secret_hash, previous_secret_hash,
     previous_secret_expires_at, scope, redirect_uris, grant_types, token_endpoint_auth_method,
     jwks::text AS jwks, post_logout_redirect_uris, require_par, pkce_policy, allowed_origins,
-    verified, application_type, rate_limit, created_at, revision";
+    verified, application_type, rate_limit, created_at, revision, backchannel_logout_uri,
+    backchannel_logout_session_required, frontchannel_logout_uri,
+    frontchannel_logout_session_required";
 
 fn hash_column(row: &Row, column: &str) -> Result<Option<[u8; 32]>, StoreError> {
     let hash: Option<Vec<u8>> = row.get(column);
@@ -63,6 +65,12 @@ fn client_from_row(row: &Row) -> Result<ClientRecord, StoreError> {
         })?,
         jwks: row.get("jwks"),
         post_logout_redirect_uris: row.get("post_logout_redirect_uris"),
+        logout: LogoutChannels {
+            backchannel_uri: row.get("backchannel_logout_uri"),
+            backchannel_session_required: row.get("backchannel_logout_session_required"),
+            frontchannel_uri: row.get("frontchannel_logout_uri"),
+            frontchannel_session_required: row.get("frontchannel_logout_session_required"),
+        },
         require_par: row.get("require_par"),
         pkce: row
             .get::<_, Option<String>>("pkce_policy")
@@ -101,9 +109,11 @@ impl ClientStore for PostgresClients {
                 "INSERT INTO clients (client_id, name, secret_hash, scope, redirect_uris,
                     grant_types, token_endpoint_auth_method, jwks, post_logout_redirect_uris,
                     require_par, created_at, pkce_policy, allowed_origins, verified,
-                    application_type, rate_limit)
+                    application_type, rate_limit, backchannel_logout_uri,
+                    backchannel_logout_session_required, frontchannel_logout_uri,
+                    frontchannel_logout_session_required)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, $9, $10, $11, $12, $13,
-                    $14, $15, $16)",
+                    $14, $15, $16, $17, $18, $19, $20)",
                 &[
                     &client.client_id,
                     &client.name,
@@ -121,6 +131,10 @@ impl ClientStore for PostgresClients {
                     &client.verified,
                     &client.application_type.as_str(),
                     &rate_limit_column(client),
+                    &client.logout.backchannel_uri,
+                    &client.logout.backchannel_session_required,
+                    &client.logout.frontchannel_uri,
+                    &client.logout.frontchannel_session_required,
                 ],
             )
             .await
@@ -209,7 +223,9 @@ impl ClientStore for PostgresClients {
                     post_logout_redirect_uris = $9, require_par = $10,
                     previous_secret_hash = $11, previous_secret_expires_at = $12,
                     pkce_policy = $13, allowed_origins = $14, verified = $15,
-                    application_type = $16, rate_limit = $17
+                    application_type = $16, rate_limit = $17, backchannel_logout_uri = $19,
+                    backchannel_logout_session_required = $20, frontchannel_logout_uri = $21,
+                    frontchannel_logout_session_required = $22
                  WHERE client_id = $1 AND revision = $18",
                 &[
                     &client.client_id,
@@ -233,6 +249,10 @@ impl ClientStore for PostgresClients {
                     &client.application_type.as_str(),
                     &rate_limit_column(client),
                     &client.revision,
+                    &client.logout.backchannel_uri,
+                    &client.logout.backchannel_session_required,
+                    &client.logout.frontchannel_uri,
+                    &client.logout.frontchannel_session_required,
                 ],
             )
             .await

@@ -32,6 +32,9 @@ fn session_from_row(row: &Row) -> SessionRecord {
             .flatten()
             .map(|Json(login)| login),
         resources: row.get("resources"),
+        parent_id: row.get("parent_id"),
+        user_agent: row.get("user_agent"),
+        ip: row.get("ip"),
     }
 }
 
@@ -83,7 +86,7 @@ async fn revoke_family(
 /// The presented token and its session, locked until the transaction ends.
 const LOCK_PRESENTED: &str = "SELECT t.family_id, t.used_at, t.revoked_at AS token_revoked_at,
         t.expires_at, f.user_id, f.scope, f.created_at, f.dpop_jkt, f.client_id, f.login, f.resources,
-        f.revoked_at AS family_revoked_at
+        f.parent_id, f.user_agent, f.ip, f.revoked_at AS family_revoked_at
      FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
      WHERE t.token_hash = $1
      FOR UPDATE OF t, f";
@@ -117,8 +120,9 @@ impl SessionStore for PostgresSessions {
             .prepared(
                 "WITH family AS (
                      INSERT INTO refresh_families
-                         (id, user_id, scope, created_at, dpop_jkt, client_id, login, resources)
-                     VALUES ($1, $2, $3, $4, $5, $6, $11, $12)
+                         (id, user_id, scope, created_at, dpop_jkt, client_id, login, resources,
+                          parent_id, user_agent, ip)
+                     VALUES ($1, $2, $3, $4, $5, $6, $11, $12, $13, $14, $15)
                  )
                  INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, issued_at, expires_at)
                  VALUES ($7, $1, $2, $8, $9, $10)",
@@ -140,6 +144,9 @@ impl SessionStore for PostgresSessions {
                     &first.expires_at,
                     &session.login.as_ref().map(Json),
                     &session.resources,
+                    &session.parent_id,
+                    &session.user_agent,
+                    &session.ip,
                 ],
             )
             .await
@@ -220,7 +227,8 @@ impl SessionStore for PostgresSessions {
         let (client, statement) = self
             .0
             .prepared(
-                "SELECT t.family_id, t.expires_at, f.user_id, f.scope, f.created_at, f.dpop_jkt, f.client_id, f.login, f.resources
+                "SELECT t.family_id, t.expires_at, f.user_id, f.scope, f.created_at, f.dpop_jkt, f.client_id, f.login, f.resources,
+                    f.parent_id, f.user_agent, f.ip
                  FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
                  WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.revoked_at IS NULL
                    AND f.revoked_at IS NULL AND t.expires_at > $2",
@@ -246,7 +254,8 @@ impl SessionStore for PostgresSessions {
         let (client, statement) = self
             .0
             .prepared(
-                "SELECT id AS family_id, user_id, scope, created_at, dpop_jkt, client_id, login, resources
+                "SELECT id AS family_id, user_id, scope, created_at, dpop_jkt, client_id, login, resources,
+                    parent_id, user_agent, ip
                  FROM refresh_families
                  WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
             )
@@ -300,6 +309,7 @@ impl SessionStore for PostgresSessions {
         let rows = client
             .query(
                 "SELECT f.id AS family_id, f.user_id, f.scope, f.created_at, f.dpop_jkt, f.client_id, f.login, f.resources,
+                    f.parent_id, f.user_agent, f.ip,
                         t.issued_at, t.expires_at
                  FROM refresh_families f JOIN refresh_tokens t ON t.family_id = f.id
                  WHERE f.user_id = $1 AND f.revoked_at IS NULL
@@ -336,6 +346,53 @@ impl SessionStore for PostgresSessions {
             now,
         )
         .await
+    }
+
+    #[tracing::instrument(
+        name = "postgres sessions.revoke_children",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
+    async fn revoke_children(
+        &self,
+        parent_id: uuid::Uuid,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let ended = self
+            .revoke_where(
+                "parent_id = $1 AND NOT (scope ~ '(^| )offline_access( |$)')",
+                &[&parent_id],
+                now,
+            )
+            .await?;
+        let client = self.0.client().await?;
+        client
+            .execute(
+                "UPDATE refresh_families SET parent_id = NULL
+                 WHERE parent_id = $1 AND revoked_at IS NULL",
+                &[&parent_id],
+            )
+            .await
+            .map_err(|err| unavailable(&err))?;
+        Ok(ended)
+    }
+
+    #[tracing::instrument(
+        name = "postgres sessions.adopt_children",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
+    async fn adopt_children(&self, from: uuid::Uuid, to: uuid::Uuid) -> Result<(), StoreError> {
+        let client = self.0.client().await?;
+        client
+            .execute(
+                "UPDATE refresh_families SET parent_id = $2
+                 WHERE parent_id = $1 AND revoked_at IS NULL",
+                &[&from, &to],
+            )
+            .await
+            .map(drop)
+            .map_err(|err| unavailable(&err))
     }
 
     #[tracing::instrument(
@@ -377,7 +434,7 @@ impl PostgresSessions {
             .query(
                 &format!(
                     "SELECT id AS family_id, user_id, scope, created_at, dpop_jkt, client_id,
-                        login, resources
+                        login, resources, parent_id, user_agent, ip
                      FROM refresh_families
                      WHERE {condition} AND revoked_at IS NULL
                      FOR UPDATE"

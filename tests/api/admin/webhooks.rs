@@ -2,97 +2,28 @@
 //! Standard Webhooks reference library (`tests/webhook_receiver.py`), retries while it is
 //! down, and the refusal of internal addresses.
 
-use std::{
-    path::PathBuf,
-    process::Stdio,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use tokio::{
-    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
-    process::{Child, ChildStdin, Command},
-};
 
 use super::{Admin, error_code};
-use crate::helpers::{AppOptions, eventually, spawn_app, spawn_app_with};
-
-/// The receiver as a child process, and what it printed.
-struct Receiver {
-    _child: Child,
-    stdin: ChildStdin,
-    port: u16,
-    lines: Arc<Mutex<Vec<Value>>>,
-}
+use crate::{
+    helpers::{AppOptions, eventually, spawn_app, spawn_app_with},
+    receiver::Receiver,
+};
 
 impl Receiver {
-    async fn start() -> Self {
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/webhook_receiver.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("python3 runs");
-        let stdin = child.stdin.take().unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let ready = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-            .await
-            .expect("the receiver starts")
-            .unwrap()
-            .expect("a ready line");
-        let port = ready.strip_prefix("ready ").unwrap().parse().unwrap();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let sink = seen.clone();
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = lines.next_line().await {
-                sink.lock()
-                    .unwrap()
-                    .push(serde_json::from_str(&line).unwrap());
-            }
-        });
-        Self {
-            _child: child,
-            stdin,
-            port,
-            lines: seen,
-        }
+    async fn webhooks() -> Self {
+        Self::start("webhook_receiver.py", &[]).await
     }
 
     fn url(&self) -> String {
         format!("http://127.0.0.1:{}/hooks", self.port)
     }
 
-    async fn command(&mut self, command: &str) {
-        let before = self.lines.lock().unwrap().len();
-        self.stdin
-            .write_all(format!("{command}\n").as_bytes())
-            .await
-            .unwrap();
-        self.stdin.flush().await.unwrap();
-        // Acknowledged once the receiver acts on it.
-        let lines = self.lines.clone();
-        assert!(
-            eventually(Duration::from_secs(5), || {
-                let lines = lines.clone();
-                async move { lines.lock().unwrap().len() > before }
-            })
-            .await
-        );
-    }
-
     fn deliveries(&self) -> Vec<Value> {
-        self.lines
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|line| line.get("ack").is_none())
-            .cloned()
-            .collect()
+        self.requests()
     }
 
     /// Waits until a delivery of `kind` the receiver verified and accepted has arrived.
@@ -119,7 +50,7 @@ impl Receiver {
 async fn events_reach_a_subscriber_signed_as_standard_webhooks_specifies() {
     let app = spawn_app().await;
     let admin = Admin::new(&app).await;
-    let mut receiver = Receiver::start().await;
+    let mut receiver = Receiver::webhooks().await;
     let created = admin
         .post(
             "/admin/webhooks",
@@ -178,7 +109,7 @@ async fn events_reach_a_subscriber_signed_as_standard_webhooks_specifies() {
 async fn a_delivery_is_retried_while_the_receiver_is_down_and_arrives_once_it_is_back() {
     let app = spawn_app().await;
     let admin = Admin::new(&app).await;
-    let mut receiver = Receiver::start().await;
+    let mut receiver = Receiver::webhooks().await;
     let webhook: Value = admin
         .post(
             "/admin/webhooks",
@@ -235,7 +166,7 @@ async fn a_delivery_is_retried_while_the_receiver_is_down_and_arrives_once_it_is
 async fn a_receiver_that_is_gone_is_given_up_on_at_once_and_the_failure_stays_visible() {
     let app = spawn_app().await;
     let admin = Admin::new(&app).await;
-    let mut receiver = Receiver::start().await;
+    let mut receiver = Receiver::webhooks().await;
     let webhook: Value = admin
         .post(
             "/admin/webhooks",

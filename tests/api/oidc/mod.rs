@@ -5,6 +5,7 @@
 //! `code_flow`. Independent relying parties (requests-oauth2client and PyJWT here,
 //! openid-client in the browser suite) check the same from outside.
 
+mod backchannel;
 mod discovery;
 mod id_token;
 mod interop;

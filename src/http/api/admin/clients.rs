@@ -16,7 +16,9 @@ use super::{
 };
 use crate::{
     admin::ClientWrite,
-    clients::{ApplicationType, ClientAuthMethod, ClientRecord, PkcePolicy, Registration},
+    clients::{
+        ApplicationType, ClientAuthMethod, ClientRecord, LogoutChannels, PkcePolicy, Registration,
+    },
     error::Error,
     http::{api::ApiTags, bodies::fields, callers::access::AccessAuth, error::ApiError},
     state::AppState,
@@ -67,6 +69,19 @@ struct ClientFields {
         validator(minimum(value = "1"), maximum(value = "1000000"))
     )]
     rate_limit: Option<u32>,
+    /// Where authd POSTs a logout token when a session of this client ends (OpenID Connect
+    /// Back-Channel Logout 1.0).
+    #[oai(deserialize_with = "fields::optional_backchannel_logout_uri")]
+    backchannel_logout_uri: Option<String>,
+    /// Whether logout tokens must carry `sid` (authd always sends it).
+    #[oai(deserialize_with = "fields::backchannel_logout_session_required")]
+    backchannel_logout_session_required: Option<bool>,
+    /// The page authd's sign-out page loads in an iframe (Front-Channel Logout 1.0).
+    #[oai(deserialize_with = "fields::optional_frontchannel_logout_uri")]
+    frontchannel_logout_uri: Option<String>,
+    /// Whether that page is given `iss` and `sid`.
+    #[oai(deserialize_with = "fields::frontchannel_logout_session_required")]
+    frontchannel_logout_session_required: Option<bool>,
 }
 
 /// A new client: its fields, and the id it should have.
@@ -104,6 +119,12 @@ struct AdminClient {
     application_type: String,
     #[oai(skip_serializing_if_is_none)]
     rate_limit: Option<u32>,
+    #[oai(skip_serializing_if_is_none)]
+    backchannel_logout_uri: Option<String>,
+    backchannel_logout_session_required: bool,
+    #[oai(skip_serializing_if_is_none)]
+    frontchannel_logout_uri: Option<String>,
+    frontchannel_logout_session_required: bool,
     created_at: OffsetDateTime,
     /// Until when the secret replaced by the last rotation is still accepted.
     #[oai(skip_serializing_if_is_none)]
@@ -140,6 +161,10 @@ fn describe(client: &ClientRecord, client_secret: Option<String>) -> AdminClient
         verified: client.verified,
         application_type: client.application_type.as_str().to_owned(),
         rate_limit: client.rate_limit.map(NonZeroU32::get),
+        backchannel_logout_uri: client.logout.backchannel_uri.clone(),
+        backchannel_logout_session_required: client.logout.backchannel_session_required,
+        frontchannel_logout_uri: client.logout.frontchannel_uri.clone(),
+        frontchannel_logout_session_required: client.logout.frontchannel_session_required,
         created_at: client.created_at,
         previous_secret_expires_at: client.previous_secret.map(|previous| previous.expires_at),
     }
@@ -207,6 +232,16 @@ fn registration(client_id: Option<String>, fields: ClientFields) -> Result<Regis
         verified: fields.verified.unwrap_or(false),
         application_type,
         rate_limit,
+        logout: LogoutChannels {
+            backchannel_uri: fields.backchannel_logout_uri,
+            backchannel_session_required: fields
+                .backchannel_logout_session_required
+                .unwrap_or(false),
+            frontchannel_uri: fields.frontchannel_logout_uri,
+            frontchannel_session_required: fields
+                .frontchannel_logout_session_required
+                .unwrap_or(false),
+        },
     })
 }
 

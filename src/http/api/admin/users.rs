@@ -110,6 +110,14 @@ struct AdminSession {
     expires_at: OffsetDateTime,
     /// Whether its tokens are bound to a DPoP key.
     dpop_bound: bool,
+    /// The browser session whose sign-in granted it to its client; it ends with that one.
+    #[oai(skip_serializing_if_is_none)]
+    parent_id: Option<Uuid>,
+    /// The `User-Agent` and address it began from (a browser's sign-in).
+    #[oai(skip_serializing_if_is_none)]
+    user_agent: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    ip: Option<String>,
 }
 
 impl From<&SessionSummary> for AdminSession {
@@ -122,6 +130,9 @@ impl From<&SessionSummary> for AdminSession {
             refreshed_at: live.refreshed_at,
             expires_at: live.expires_at,
             dpop_bound: live.session.dpop_jkt.is_some(),
+            parent_id: live.session.parent_id,
+            user_agent: live.session.user_agent.clone(),
+            ip: live.session.ip.map(|ip| ip.to_string()),
         }
     }
 }

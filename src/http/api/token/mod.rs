@@ -3,6 +3,7 @@
 
 mod authorization_code;
 mod client_credentials;
+mod device_code;
 mod password;
 mod refresh_token;
 mod token_exchange;
@@ -35,7 +36,8 @@ pub struct TokenApi(pub AppState);
 #[derive(Object, Deserialize)]
 pub struct OAuthTokenRequest {
     /// `authorization_code`, `refresh_token`, `client_credentials`,
-    /// `urn:ietf:params:oauth:grant-type:token-exchange`, or the legacy `password`.
+    /// `urn:ietf:params:oauth:grant-type:token-exchange`,
+    /// `urn:ietf:params:oauth:grant-type:device_code`, or the legacy `password`.
     grant_type: Option<String>,
     /// For `authorization_code`: the code the authorization endpoint returned.
     #[oai(write_only)]
@@ -53,6 +55,10 @@ pub struct OAuthTokenRequest {
     /// For `refresh_token`.
     #[oai(write_only)]
     refresh_token: Option<String>,
+    /// For the device grant (RFC 8628 §3.4): the `device_code` the device authorization
+    /// endpoint gave.
+    #[oai(write_only)]
+    device_code: Option<String>,
     /// Space-separated scopes to grant (a refresh keeps the session's scope).
     scope: Option<String>,
     /// The client: alone for a public client, with `client_secret` for `client_secret_post`.
@@ -162,6 +168,10 @@ impl TokenApi {
     ///   another `audience`/`resource`, with at most the subject token's scope. With an
     ///   `actor_token` the new token's `act` says who acts for the subject; without one
     ///   (impersonation) only a client whose policy allows it may exchange. No refresh token.
+    /// - `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628 §3.4): the device polls with
+    ///   its `device_code` every `interval` seconds until the person answers:
+    ///   `authorization_pending`, `slow_down` (polled too fast: the interval grows by 5 s),
+    ///   `access_denied`, `expired_token`; then the tokens, once.
     /// - `password` (legacy: RFC 9700 §2.4 forbids it; kept for the seed clients).
     ///
     /// `resource` (RFC 8707) selects the resource servers the token is for (its `aud`); the
@@ -202,6 +212,7 @@ impl TokenApi {
                 client_credentials::grant(state, req, form, dpop_jkt).await?
             }
             GrantType::TokenExchange => token_exchange::grant(state, req, form, dpop_jkt).await?,
+            GrantType::DeviceCode => device_code::grant(state, req, form, dpop_jkt).await?,
             GrantType::Password => password::grant(state, req, client_ip, form, dpop_jkt).await?,
         };
         state

@@ -235,10 +235,44 @@ async fn show(ui: &Ui, req: &Request, step: Step) -> Result<Response, UiError> {
 }
 
 /// The held request a login continues; an error page if it has expired.
+/// A login for the device page (`device:CODE`) shows the device's client the same way.
 pub async fn held_for_login(ui: &Ui, id: &str) -> Result<LoginFlow, UiError> {
-    ui.state
-        .authorizations
-        .login_flow(id)
-        .await?
-        .ok_or_else(|| UiError::new(StatusCode::BAD_REQUEST, EXPIRED))
+    let flow = match id.strip_prefix(DEVICE_LOGIN_PREFIX) {
+        Some(user_code) => device_login_flow(ui, user_code).await?,
+        None => ui.state.authorizations.login_flow(id).await?,
+    };
+    flow.ok_or_else(|| UiError::new(StatusCode::BAD_REQUEST, EXPIRED))
+}
+
+/// What a login continues into, in the `authorization` parameter the login pages carry: the
+/// device page (`/ui/device`) with this code.
+pub const DEVICE_LOGIN_PREFIX: &str = "device:";
+
+/// What the login page shows when a person signs in to approve a device: its client.
+async fn device_login_flow(
+    ui: &Ui,
+    user_code: &str,
+) -> Result<Option<LoginFlow>, crate::error::Error> {
+    let Some(pending) = ui.state.authorizations.pending_device(user_code).await? else {
+        return Ok(None);
+    };
+    let client_name = match ui.state.clients.find(&pending.client_id).await? {
+        Some(client) => client.name,
+        None => pending.client_id,
+    };
+    Ok(Some(LoginFlow {
+        client_name,
+        login_hint: None,
+        redirect_uri: device_page_url(user_code),
+    }))
+}
+
+/// The device page with `user_code` entered: where a login for it goes on to.
+pub fn device_page_url(user_code: &str) -> String {
+    format!(
+        "/ui/device?{}",
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("user_code", user_code)
+            .finish()
+    )
 }

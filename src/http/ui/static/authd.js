@@ -2,7 +2,8 @@
 // - a copy button next to a generated password;
 // - a live countdown to the access token's expiry;
 // - passkeys, which only a script can ask the browser for (navigator.credentials);
-// - posting a form_post answer to the application without a click.
+// - posting a form_post answer to the application without a click;
+// - moving on from the sign-out page as soon as the applications' logout pages have loaded.
 // Loaded as a file (the Content-Security-Policy allows no inline script).
 "use strict";
 
@@ -148,8 +149,26 @@ function submitAnswerForms() {
   for (const form of document.querySelectorAll("form[data-autosubmit]")) form.submit();
 }
 
+// Front-channel logout: each application's logout page loads in a hidden frame; once all have
+// (or the wait is over), on to where the browser was going. A Refresh header does it without us.
+function continueAfterFrontChannel() {
+  const page = document.getElementById("signed-out");
+  if (!page) return;
+  const frames = Array.from(document.querySelectorAll("iframe.front-channel"));
+  let pending = frames.length;
+  const go = () => window.location.replace(page.dataset.continue);
+  for (const frame of frames) {
+    frame.addEventListener("load", () => {
+      pending -= 1;
+      if (pending === 0) go();
+    });
+  }
+  setTimeout(go, Number(page.dataset.wait) * 1000);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   submitAnswerForms();
+  continueAfterFrontChannel();
   setUpCopyButtons();
   setUpCountdowns();
   setUpPasskeyCeremony();
