@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """A relying party's back-channel logout endpoint for authd's tests (OpenID Connect
-Back-Channel Logout 1.0 §2.6): every logout token is validated with PyJWT against authd's
-JWKS, as §2.6 says a relying party must, not with authd's code.
+Back-Channel Logout 1.0 §2.6): every logout token is validated twice against authd's JWKS, as
+§2.6 says a relying party must, and never with authd's code: by pyoidc (`oic`), a relying-party
+library with its own back-channel logout handling (BackChannelLogoutRequest), and by PyJWT with
+each check spelled out.
 
     backchannel_receiver.py --jwks URL --issuer ISS --client-id ID
 
@@ -20,6 +22,8 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
+from oic.oic.message import BackChannelLogoutRequest
+from oic.utils.keyio import KeyBundle
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 STATE = {"slow": False}
@@ -51,6 +55,17 @@ def validate(token):
     return header, claims
 
 
+def validate_with_pyoidc(body):
+    """pyoidc's own handling of a back-channel logout request: the form, the token's signature
+    by a key of the JWKS, and the logout token's rules (events, no nonce, sub or sid, iss, aud,
+    iat)."""
+    bundle = KeyBundle(source=ARGS.jwks)
+    keys = bundle.keys()
+    request = BackChannelLogoutRequest().from_urlencoded(body)
+    request.verify(key=keys, iss=ARGS.issuer, aud=ARGS.client_id)
+    return request["logout_token"].to_dict()
+
+
 class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         length = int(self.headers.get("content-length", "0"))
@@ -68,6 +83,9 @@ class Handler(BaseHTTPRequestHandler):
             if len(tokens) != 1:
                 raise ValueError(f"{len(tokens)} logout_token fields")
             header, claims = validate(tokens[0])
+            by_pyoidc = validate_with_pyoidc(body)
+            if by_pyoidc["sid"] != claims["sid"]:
+                raise ValueError(f"pyoidc read {by_pyoidc}, PyJWT {claims}")
             verified = True
         except Exception as err:  # noqa: BLE001: every failure is reported, none is fatal
             error = f"{type(err).__name__}: {err}"
