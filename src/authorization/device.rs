@@ -19,12 +19,13 @@ use uuid::Uuid;
 use super::{
     Authorizations, Redeemed,
     held::{random_id, to_json},
+    request::consented_scope,
 };
 use crate::{
-    clients::{ClientRecord, grant_scope},
+    clients::ClientRecord,
     error::Error,
     grant_type::GrantType,
-    oidc::{OFFLINE_ACCESS, STANDARD_SCOPES, grants_refresh},
+    oidc::grants_refresh,
     scope::normalize_scope,
     sessions::NewSession,
     store::{Login, SessionRecord, UserRecord},
@@ -107,22 +108,8 @@ impl Authorizations {
         resources: Vec<String>,
     ) -> Result<DeviceAuthorization, Error> {
         let requested = normalize_scope(requested_scope)?;
-        let mut scope = grant_scope(client, &requested, &STANDARD_SCOPES).map_err(|err| {
-            Error::oauth(
-                "invalid_scope",
-                match err {
-                    Error::InvalidField { message, .. } => message,
-                    other => other.to_string(),
-                },
-            )
-        })?;
-        if !client.allows_grant(GrantType::RefreshToken) {
-            scope = scope
-                .split(' ')
-                .filter(|s| *s != OFFLINE_ACCESS)
-                .collect::<Vec<_>>()
-                .join(" ");
-        }
+        let scope = consented_scope(client, &requested)
+            .map_err(|message| Error::oauth("invalid_scope", message))?;
         let resources = self
             .targets
             .resolve(&client.client_id, &resources, &[])?

@@ -268,20 +268,8 @@ pub fn check(
     }
     let requested =
         normalize_scope(get("scope")?).map_err(|err| refuse("invalid_scope", &err.to_string()))?;
-    // OpenID Connect's scopes are about the user, who consents to them: open to every client.
-    let mut scope = grant_scope(client, &requested, &STANDARD_SCOPES).map_err(|err| match err {
-        Error::InvalidField { message, .. } => refuse("invalid_scope", &message),
-        other => refuse("invalid_scope", &other.to_string()),
-    })?;
-    // OpenID Connect Core §11: `offline_access` asks for a refresh token, which a client not
-    // registered for the refresh_token grant never gets: the request is ignored, not refused.
-    if !client.allows_grant(GrantType::RefreshToken) {
-        scope = scope
-            .split(' ')
-            .filter(|s| *s != OFFLINE_ACCESS)
-            .collect::<Vec<_>>()
-            .join(" ");
-    }
+    let scope =
+        consented_scope(client, &requested).map_err(|message| refuse("invalid_scope", &message))?;
     let nonce = get("nonce")?;
     let code_challenge = match get("code_challenge")? {
         Some(challenge) => {
@@ -420,4 +408,24 @@ fn parse_prompt(value: Option<&str>) -> Result<Prompt, String> {
         return Err("prompt=none cannot be combined with other values".to_owned());
     }
     Ok(prompt)
+}
+
+/// The scope a person is asked to grant `client` for `requested` (the code flow's and the
+/// device grant's), or why it cannot be: OpenID Connect's scopes are about the user, who
+/// consents to them, so they are open to every client; `offline_access` asks for a refresh
+/// token (OpenID Connect Core §11), which a client not registered for the refresh_token grant
+/// never gets, so it is dropped, not refused.
+pub(super) fn consented_scope(client: &ClientRecord, requested: &str) -> Result<String, String> {
+    let scope = grant_scope(client, requested, &STANDARD_SCOPES).map_err(|err| match err {
+        Error::InvalidField { message, .. } => message,
+        other => other.to_string(),
+    })?;
+    if client.allows_grant(GrantType::RefreshToken) {
+        return Ok(scope);
+    }
+    Ok(scope
+        .split(' ')
+        .filter(|s| *s != OFFLINE_ACCESS)
+        .collect::<Vec<_>>()
+        .join(" "))
 }

@@ -120,13 +120,7 @@ pub struct WebhookSender {
 
 impl WebhookSender {
     pub fn new(webhooks: Arc<Webhooks>, clock: Arc<dyn Clock>) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .dns_resolver(webhooks.guard().resolver())
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            .user_agent(concat!("authd/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let http = webhooks.guard().client(CONNECT_TIMEOUT, REQUEST_TIMEOUT)?;
         Ok(Self {
             webhooks,
             http,

@@ -7,6 +7,7 @@
 use std::{
     net::{IpAddr, SocketAddr},
     sync::Arc,
+    time::Duration,
 };
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
@@ -61,6 +62,22 @@ impl AddressGuard {
     /// fails when none is left.
     pub fn resolver(self) -> Arc<impl Resolve + 'static> {
         Arc::new(GuardedResolver(self))
+    }
+
+    /// An HTTP client for deliveries this guard watches: its resolver, no redirects followed
+    /// (a redirect could lead anywhere), and the given limits per attempt.
+    pub fn client(
+        self,
+        connect: Duration,
+        whole: Duration,
+    ) -> Result<reqwest::Client, reqwest::Error> {
+        reqwest::Client::builder()
+            .dns_resolver(self.resolver())
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(connect)
+            .timeout(whole)
+            .user_agent(concat!("authd/", env!("CARGO_PKG_VERSION")))
+            .build()
     }
 }
 

@@ -134,13 +134,7 @@ impl LogoutTokens {
         issuer: String,
         guard: AddressGuard,
     ) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .dns_resolver(guard.resolver())
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            .user_agent(concat!("authd/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let http = guard.client(CONNECT_TIMEOUT, REQUEST_TIMEOUT)?;
         Ok(Self {
             clients,
             key_ring,
