@@ -165,7 +165,14 @@ async fn every_way_a_session_ends_sends_its_client_a_logout_token() {
         .await;
     assert_eq!(disabled.status(), StatusCode::OK);
     told(&receiver, &sid, &user_id).await;
-    assert!(deliveries(&app, "sent").await >= 5);
+
+    // An administrator deletes a user: their sessions end first, each told.
+    let (mut other, other_id, _) = signed_in_with_password(&app, "alex").await;
+    let (sid, _) = session(&app, &mut other, "openid").await;
+    let deleted = admin.delete(&format!("/admin/users/{other_id}")).await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    told(&receiver, &sid, &other_id).await;
+    assert!(deliveries(&app, "sent").await >= 6);
 }
 
 #[tokio::test]
