@@ -32,9 +32,9 @@ use crate::{
 };
 
 /// How long a person has to enter the code and approve (§3.2 `expires_in`).
-pub const DEVICE_CODE_TTL: Duration = Duration::from_secs(600);
+const DEVICE_CODE_TTL: Duration = Duration::from_secs(600);
 /// How long the device waits between polls, at first (§3.2 `interval`).
-pub const POLL_INTERVAL: u64 = 5;
+const POLL_INTERVAL: u64 = 5;
 /// What each `slow_down` adds to the interval (§3.5).
 const SLOW_DOWN_STEP: u64 = 5;
 /// How long a grant is remembered after it expired or was used, so a late poll is told which
@@ -86,6 +86,10 @@ struct DeviceGrant {
 #[derive(Debug, Clone)]
 pub struct PendingDevice {
     pub client_id: String,
+    /// The client's name (its id if it was deleted meanwhile), and whether an operator vouches
+    /// for it.
+    pub client_name: String,
+    pub verified: bool,
     pub scope: String,
     /// As the person reads it: `XXXX-XXXX`.
     pub user_code: String,
@@ -163,25 +167,21 @@ impl Authorizations {
     /// The grant a person's `user_code` names, if it is live and waiting; `None` for a code
     /// that is unknown, expired or already answered (the caller counts the failure).
     pub async fn pending_device(&self, user_code: &str) -> Result<Option<PendingDevice>, Error> {
-        Ok(self
-            .live_grant(user_code)
-            .await?
-            .map(|grant| PendingDevice {
-                client_id: grant.client_id,
-                scope: grant.scope,
-                user_code: display(&grant.user_code),
-            }))
+        match self.live_grant(user_code).await? {
+            Some(grant) => Ok(Some(self.described(grant).await?)),
+            None => Ok(None),
+        }
     }
 
     /// Records the person's answer for the grant `user_code` names: `user`, signed in with
-    /// `session`. False if the code is no longer waiting.
+    /// `session`. The grant answered, or `None` if the code is no longer waiting.
     pub async fn decide_device(
         &self,
         user_code: &str,
         user: &UserRecord,
         session: &SessionRecord,
         decision: DeviceDecision,
-    ) -> Result<bool, Error> {
+    ) -> Result<Option<PendingDevice>, Error> {
         if decision == DeviceDecision::Allow
             && self.require_verified_email
             && !user.email_verified()
@@ -191,15 +191,15 @@ impl Authorizations {
             ));
         }
         let Some(code) = normalize_user_code(user_code) else {
-            return Ok(false);
+            return Ok(None);
         };
         // The code is taken (GETDEL) before the answer is written: of two answers given at
         // once (two tabs), one is recorded, and the code cannot be entered again.
         let Some(hash) = self.state.get(&user_code_target_key(&code), true).await? else {
-            return Ok(false);
+            return Ok(None);
         };
         let Some(mut grant) = self.waiting(&hash).await? else {
-            return Ok(false);
+            return Ok(None);
         };
         grant.state = match decision {
             DeviceDecision::Allow => {
@@ -220,7 +220,7 @@ impl Authorizations {
             user_id = %user.id, client_id = %grant.client_id, ?decision,
             "device authorization answered"
         );
-        Ok(true)
+        Ok(Some(self.described(grant).await?))
     }
 
     /// A token request with `grant_type=…:device_code` by `client` (authenticated): the
@@ -336,6 +336,21 @@ impl Authorizations {
         })
     }
 
+    /// `grant` as the approval page shows it.
+    async fn described(&self, grant: DeviceGrant) -> Result<PendingDevice, Error> {
+        let (client_name, verified) = match self.clients.find(&grant.client_id).await? {
+            Some(client) => (client.name, client.verified),
+            None => (grant.client_id.clone(), false),
+        };
+        Ok(PendingDevice {
+            client_id: grant.client_id,
+            client_name,
+            verified,
+            scope: grant.scope,
+            user_code: display(&grant.user_code),
+        })
+    }
+
     /// The live, waiting grant `user_code` names.
     async fn live_grant(&self, user_code: &str) -> Result<Option<DeviceGrant>, Error> {
         let Some(code) = normalize_user_code(user_code) else {
@@ -382,7 +397,7 @@ const INVALID_DEVICE_CODE: Error = Error::InvalidGrant("the device code is inval
 
 /// A user code as stored: the alphabet's letters only, upper case; `None` if what was typed
 /// cannot be one (any case, dashes and spaces ignored, §6.1).
-pub fn normalize_user_code(typed: &str) -> Option<String> {
+fn normalize_user_code(typed: &str) -> Option<String> {
     let code: String = typed
         .chars()
         .filter(|c| !matches!(c, '-' | ' '))

@@ -26,9 +26,7 @@ use std::{sync::Arc, time::Duration};
 use time::OffsetDateTime;
 
 pub use codes::{CodeGrant, CodeRedemption, Redeemed, login_of};
-pub use device::{
-    DEVICE_CODE_TTL, DeviceAuthorization, DeviceDecision, PendingDevice, normalize_user_code,
-};
+pub use device::{DeviceAuthorization, DeviceDecision, PendingDevice};
 pub use request::{AuthorizationRequest, ClientError, Params, Prompt, Refusal, ResponseMode};
 pub use steps::{ConsentingClient, EXPIRED, LoginFlow, SignedIn, Step};
 

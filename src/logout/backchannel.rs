@@ -27,9 +27,9 @@ use crate::{
 };
 
 /// The `typ` of a logout token (Back-Channel Logout §2.4, RFC 8725 §3.11).
-pub const LOGOUT_TOKEN_TYP: &str = "logout+jwt";
+const LOGOUT_TOKEN_TYP: &str = "logout+jwt";
 /// The event a logout token carries (§2.4).
-pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 /// A logout token is signed at each attempt and lives two minutes (§2.4 asks for a short
 /// life; the relying party checks it on arrival).
 const LOGOUT_TOKEN_TTL: Duration = Duration::minutes(2);

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-pub use backchannel::{BACKCHANNEL_LOGOUT_EVENT, BackChannel, LOGOUT_TOKEN_TYP, LogoutTokens};
+pub use backchannel::{BackChannel, LogoutTokens};
 pub use frontchannel::{FrontChannelPage, front_channel_page};
 
 use crate::{

@@ -375,6 +375,11 @@ impl Sessions {
     ) -> Result<(), Error> {
         self.revoke_access_tokens(session).await?;
         self.ended(session, actor.clone(), why).await;
+        // Only a session granted to no client (a browser's) grants others: a client's session
+        // has none to look for.
+        if session.client_id.is_some() {
+            return Ok(());
+        }
         let children = self
             .store
             .revoke_children(session.id, self.clock.now())

@@ -25,8 +25,7 @@ use super::{
     session::{self, SignedIn},
 };
 use crate::{
-    authorization::{DeviceDecision, PendingDevice, normalize_user_code},
-    error::Error,
+    authorization::{DeviceDecision, PendingDevice},
     events::{Actor, EventType, NewEvent},
     http::{
         client_ip,
@@ -123,17 +122,6 @@ pub async fn decide(
         }
     };
     let state = &ui.state;
-    let Some(pending) = state.authorizations.pending_device(&form.user_code).await? else {
-        return code_page(
-            ui,
-            req,
-            form.user_code,
-            Some(GONE.to_owned()),
-            StatusCode::BAD_REQUEST,
-        )
-        .await;
-    };
-    let client_name = client_name(ui, &pending).await?.0;
     let answered = state
         .authorizations
         .decide_device(
@@ -143,7 +131,7 @@ pub async fn decide(
             decision,
         )
         .await?;
-    if !answered {
+    let Some(pending) = answered else {
         return code_page(
             ui,
             req,
@@ -152,7 +140,7 @@ pub async fn decide(
             StatusCode::BAD_REQUEST,
         )
         .await;
-    }
+    };
     let kind = match decision {
         DeviceDecision::Allow => EventType::DeviceApproved,
         DeviceDecision::Deny => EventType::DeviceDenied,
@@ -169,7 +157,7 @@ pub async fn decide(
     let page = DonePage {
         layout: Layout::new(req.cookie(), &ui.cookies, Some(&signed_in)),
         allowed: decision == DeviceDecision::Allow,
-        client_name,
+        client_name: pending.client_name,
     };
     Ok(html(&page, StatusCode::OK))
 }
@@ -183,11 +171,7 @@ async fn enter(ui: &Ui, req: &Request, typed: &str) -> Result<Response, UiError>
     let state = &ui.state;
     let ip = client_ip(req, &state.config.trusted_proxies);
     state.device_codes.check(ip).await?;
-    let pending = match normalize_user_code(typed) {
-        Some(_) => state.authorizations.pending_device(typed).await?,
-        None => None,
-    };
-    let Some(pending) = pending else {
+    let Some(pending) = state.authorizations.pending_device(typed).await? else {
         state.device_codes.failed(ip).await;
         audit(
             ui,
@@ -218,11 +202,10 @@ async fn confirm_page(
     signed_in: &SignedIn,
     pending: &PendingDevice,
 ) -> Result<Response, UiError> {
-    let (client_name, verified) = client_name(ui, pending).await?;
     let page = ConfirmPage {
         layout: Layout::new(req.cookie(), &ui.cookies, Some(signed_in)),
-        client_name,
-        verified,
+        client_name: pending.client_name.clone(),
+        verified: pending.verified,
         username: signed_in.user.username.clone(),
         user_code: pending.user_code.clone(),
         scopes: pending
@@ -249,15 +232,6 @@ async fn code_page(
         error,
     };
     Ok(html(&page, status))
-}
-
-/// The client's name, and whether an operator vouches for it.
-async fn client_name(ui: &Ui, pending: &PendingDevice) -> Result<(String, bool), Error> {
-    let client = ui.state.clients.find(&pending.client_id).await?;
-    Ok(client.map_or_else(
-        || (pending.client_id.clone(), false),
-        |client| (client.name, client.verified),
-    ))
 }
 
 /// Records `event`; the answer stands whatever happens to the record.

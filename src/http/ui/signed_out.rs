@@ -38,26 +38,21 @@ pub async fn front_channel_pages(
     hinted: Option<(Uuid, Uuid)>,
 ) -> Result<Vec<FrontChannelPage>, Error> {
     let logouts = &ui.state.logouts;
-    let browser = session::live(&ui.state, req.cookie(), &ui.cookies).await?;
+    let browser = session::live(&ui.state, req.cookie(), &ui.cookies)
+        .await?
+        .map(|(user, session)| (user.id, session.id));
     let mut pages = Vec::new();
-    match (browser, hinted) {
-        (Some((user, browser)), hinted) => {
-            let also = hinted
-                .filter(|(hinted_user, _)| *hinted_user == user.id)
-                .map(|(_, session)| session);
-            pages = logouts
-                .front_channel(user.id, Some(browser.id), also)
-                .await?;
-            if let Some((other, session)) =
-                hinted.filter(|(hinted_user, _)| *hinted_user != user.id)
-            {
-                pages.extend(logouts.front_channel(other, None, Some(session)).await?);
-            }
-        }
-        (None, Some((user, session))) => {
-            pages = logouts.front_channel(user, None, Some(session)).await?;
-        }
-        (None, None) => {}
+    if let Some((user, session)) = browser {
+        let also = hinted
+            .filter(|(hinted_user, _)| *hinted_user == user)
+            .map(|(_, hinted_session)| hinted_session);
+        pages = logouts.front_channel(user, Some(session), also).await?;
+    }
+    // A hint naming someone other than the browser's user (or nobody signed in here).
+    if let Some((user, session)) = hinted
+        .filter(|(hinted_user, _)| browser.is_none_or(|(signed_in, _)| signed_in != *hinted_user))
+    {
+        pages.extend(logouts.front_channel(user, None, Some(session)).await?);
     }
     Ok(pages)
 }

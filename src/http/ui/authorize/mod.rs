@@ -256,12 +256,8 @@ async fn device_login_flow(
     let Some(pending) = ui.state.authorizations.pending_device(user_code).await? else {
         return Ok(None);
     };
-    let client_name = match ui.state.clients.find(&pending.client_id).await? {
-        Some(client) => client.name,
-        None => pending.client_id,
-    };
     Ok(Some(LoginFlow {
-        client_name,
+        client_name: pending.client_name,
         login_hint: None,
         redirect_uri: device_page_url(user_code),
     }))
