@@ -329,6 +329,22 @@ async fn killing_one_of_three_replicas_behind_nginx_loses_at_most_a_handful_of_r
     assert!(failed <= 5, "{failed} of {sent} requests failed");
 }
 
+/// Whether six password checks are queued, running or finished, by the replica's `/metrics`.
+async fn logins_reaching_the_hasher(client: &reqwest::Client, url: &str) -> bool {
+    let Ok(response) = client.get(format!("{url}/metrics")).send().await else {
+        return false;
+    };
+    let text = response.text().await.unwrap_or_default();
+    let total: f64 = text
+        .lines()
+        .filter(|line| {
+            line.starts_with("authd_argon2_tasks{") || line.starts_with("authd_logins_total{")
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    total >= 6.0
+}
+
 #[tokio::test]
 async fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
     let resources = durable_resources().await;
@@ -350,9 +366,14 @@ async fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
             .send()
     });
     let in_flight = tokio::spawn(futures_util::future::join_all(logins));
-    // Long enough for every connection to be accepted (an unaccepted one is not in flight);
-    // short next to six costly hashes on a two-thread hashing pool.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The signal goes once every login has reached the hashing pool (queued, hashing or done):
+    // a request the server has not read yet is not in flight, and a fixed sleep could not tell
+    // the two apart on a loaded machine. Six costly hashes on two threads leave most in flight.
+    let reached = eventually(Duration::from_secs(20), || {
+        logins_reaching_the_hasher(&client, &url)
+    })
+    .await;
+    assert!(reached, "the six logins never reached the hashing pool");
     let stopped = tokio::spawn(authd.stop());
 
     let responses = in_flight.await.unwrap();
