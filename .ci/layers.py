@@ -37,7 +37,7 @@ FLOORS = [
     ["sessions"],
     ["clients", "accounts"],
     ["authorization", "operations"],
-    ["logout", "admin"],
+    ["logout", "admin", "federation"],
     # The validated settings, then the services a request may call, built from them.
     ["config"],
     ["state"],

@@ -119,9 +119,29 @@ pub enum Error {
         #[source]
         source: StoreError,
     },
+    /// A login through an upstream identity provider that cannot go on; the words are safe to
+    /// show the person.
+    #[error("{message}")]
+    Federation {
+        failure: FederationFailure,
+        message: String,
+    },
     /// A bug or a broken invariant; logged with its cause, answered without details.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// Whose doing a failed upstream login was, which decides its status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FederationFailure {
+    /// authd's rules refuse it (an address that is a local account's, no account to sign in
+    /// to): 403.
+    Refused,
+    /// The answer that came back is not acceptable (a forged or stale `state`, a token that
+    /// does not verify, an error the upstream reported): 400.
+    Invalid,
+    /// The upstream (or the directory) could not be reached or answered nonsense: 503.
+    Unreachable,
 }
 
 /// Why a client's authentication failed, as its `error_description` says it.

@@ -20,6 +20,7 @@ pub mod config;
 pub mod error;
 pub mod events;
 pub mod exchange;
+pub mod federation;
 pub mod grant_type;
 pub mod http;
 pub mod invalidation;

@@ -14,6 +14,7 @@ use crate::{
     config::Config,
     events::AuditTrail,
     exchange::{ExternalIssuers, Targets, TrustFile},
+    federation::Federation,
     invalidation::{Freshness, LocalCaches},
     keys::{KeyManager, KeyRing},
     logout::Logouts,
@@ -40,6 +41,8 @@ pub struct AppState {
     pub users: Arc<Users>,
     /// Interactive logins, step by step (password, second factor, passkey).
     pub logins: Arc<Logins>,
+    /// Upstream identity providers, logins through them, and the identities they vouch for.
+    pub federation: Arc<Federation>,
     /// Sessions that re-authenticated with a passkey in the last few minutes.
     pub reauthentications: Arc<Reauthentications>,
     /// Mailed links: address verification, password reset, address change.

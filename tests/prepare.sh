@@ -9,7 +9,9 @@
 #   certificates), Postgres's server binaries (the TLS and standby tests start their own);
 # - cargo-nextest, the test runner;
 # - the Python packages of tests/requirements.txt, in a virtual environment under
-#   target/test-venv that is put first on PATH (so `python3` is that environment's).
+#   target/test-venv that is put first on PATH (so `python3` is that environment's);
+# - Node.js and the npm packages of tests/oidc_provider (panva's oidc-provider, an upstream
+#   identity provider for the federation tests), pinned by its package-lock.json.
 #
 # Debian packages need root, or sudo. Every step says what it does; nothing is installed that
 # is already there.
@@ -111,7 +113,21 @@ prepare_python() {
   export PATH
 }
 
+prepare_node() {
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    prepare_step "installing Node.js and npm"
+    prepare_apt nodejs npm
+  fi
+  # Installed again only when the lock file changes.
+  if ! cmp -s tests/oidc_provider/package-lock.json tests/oidc_provider/node_modules/.installed-lock; then
+    prepare_step "npm ci in tests/oidc_provider (oidc-provider)"
+    (cd tests/oidc_provider && npm ci --no-audit --no-fund --loglevel=error)
+    cp tests/oidc_provider/package-lock.json tests/oidc_provider/node_modules/.installed-lock
+  fi
+}
+
 prepare_postgres
 prepare_redis
 prepare_tools
 prepare_python
+prepare_node

@@ -70,6 +70,7 @@ impl Logins {
                 user_id: user.id,
                 password_at: now,
                 authorization,
+                idp: None,
             };
             let pending_id = self.pending.hold(&pending).await?;
             return Ok(PasswordStep::SecondFactor { pending_id });
@@ -96,7 +97,8 @@ impl Logins {
     }
 
     /// The second step of `pending` (under `pending_id`), for its `user`. The login's `amr`
-    /// says both steps (RFC 8176: `pwd`, then `otp` or the passkey's `hwk`/`swk`, and `mfa`).
+    /// says both steps (RFC 8176: `pwd`, or `fed` after an upstream's login, then `otp` or the
+    /// passkey's `hwk`/`swk`, and `mfa`).
     /// `Ok(None)`: another request with a good proof finished it first.
     pub async fn second_step(
         &self,
@@ -124,9 +126,11 @@ impl Logins {
         if self.pending.find(pending_id, true).await?.is_none() {
             return Ok(None);
         }
+        let first = if pending.idp.is_some() { "fed" } else { "pwd" };
         Ok(Some(Login {
             auth_time: pending.password_at,
-            amr: ["pwd", method, "mfa"].map(str::to_owned).to_vec(),
+            amr: [first, method, "mfa"].map(str::to_owned).to_vec(),
+            idp: pending.idp.clone(),
             ..Login::default()
         }))
     }
@@ -154,7 +158,7 @@ impl Logins {
             .await?
             .ok_or(Error::InvalidPasskey)?;
         self.accounts
-            .record_passkey_login(&user, client_ip, user_agent)
+            .record_login_without_password(&user, client_ip, user_agent)
             .await;
         let login = Login {
             auth_time: self.clock.now().unix_timestamp(),

@@ -17,10 +17,15 @@ pub const PENDING_LOGIN_TTL: Duration = Duration::from_secs(300);
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PendingLogin {
     pub user_id: Uuid,
-    /// Unix seconds of the password step: the login's `auth_time`.
+    /// Unix seconds of the first step (the password, or the upstream's login): the login's
+    /// `auth_time`.
     pub password_at: i64,
     /// The held authorization request the login continues, if any.
     pub authorization: Option<String>,
+    /// The upstream identity provider the first step was a login through, if it was not a
+    /// password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp: Option<String>,
 }
 
 pub struct PendingLogins {

@@ -349,10 +349,10 @@ impl Accounts {
         Ok(())
     }
 
-    /// Writes a login with a passkey to the audit log, as a password login is written (its
-    /// failures are logged by `Passkeys`, and throttled by the route's rate limit: there is
-    /// no secret to guess).
-    pub async fn record_passkey_login(
+    /// Writes a login with a passkey, or through an upstream identity provider, to the audit
+    /// log, as a password login is written (a passkey's failures are logged by `Passkeys`, and
+    /// throttled by the route's rate limit: there is no secret to guess).
+    pub async fn record_login_without_password(
         &self,
         user: &UserRecord,
         client_ip: IpAddr,

@@ -33,6 +33,9 @@ pub struct CodeGrant {
     /// How the user authenticated (RFC 8176).
     #[serde(default)]
     pub amr: Vec<String>,
+    /// The upstream identity provider of the login, if it was federated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp: Option<String>,
     /// The browser session the user was signed in with: the session the code starts ends
     /// with it.
     #[serde(default)]
@@ -87,6 +90,7 @@ impl Authorizations {
             user_id: user.id,
             auth_time: login.auth_time,
             amr: login.amr,
+            idp: login.idp,
             browser_session: Some(session.id),
             request,
         };
@@ -179,6 +183,7 @@ impl Authorizations {
                     auth_time: grant.auth_time,
                     amr: grant.amr.clone(),
                     claims: request.claims.clone(),
+                    idp: grant.idp.clone(),
                 }),
                 resources: request.resources.clone(),
                 parent: grant.browser_session,

@@ -64,6 +64,8 @@ enum DeviceState {
         user_id: Uuid,
         auth_time: i64,
         amr: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        idp: Option<String>,
         /// The browser session it was approved in: the device's session ends with it.
         browser_session: Uuid,
     },
@@ -210,6 +212,7 @@ impl Authorizations {
                     user_id: user.id,
                     auth_time: login.auth_time,
                     amr: login.amr,
+                    idp: login.idp,
                     browser_session: session.id,
                 }
             }
@@ -297,6 +300,7 @@ impl Authorizations {
             user_id,
             auth_time,
             amr,
+            idp,
             browser_session,
         } = taken.state.clone()
         else {
@@ -322,6 +326,7 @@ impl Authorizations {
                     auth_time,
                     amr,
                     claims: Default::default(),
+                    idp,
                 }),
                 resources: taken.resources,
                 parent: Some(browser_session),

@@ -52,6 +52,8 @@ pub async fn rewrap(args: RewrapKeysArgs) -> Result<(), StartupError> {
     eprintln!("authd: {secrets} TOTP secret(s) re-sealed under the new master key");
     let webhooks = state.admin.services().webhooks.rewrap().await?;
     eprintln!("authd: {webhooks} webhook secret(s) re-sealed under the new master key");
+    let upstreams = state.federation.upstreams().rewrap().await?;
+    eprintln!("authd: {upstreams} upstream client secret(s) re-sealed under the new master key");
     Ok(())
 }
 

@@ -4,10 +4,11 @@
 mod clients;
 mod keys;
 mod serve;
+mod upstreams;
 mod users;
 
 use crate::{
-    config::{ClientsCommand, Command, KeysCommand, UsersCommand},
+    config::{ClientsCommand, Command, KeysCommand, UpstreamsCommand, UsersCommand},
     startup::StartupError,
     store::postgres::run_migrations,
     telemetry::{self, LogFormat},
@@ -26,6 +27,11 @@ pub async fn run(command: Command) -> Result<(), StartupError> {
         Command::Users(UsersCommand::Delete(args)) => users::delete(args).await,
         Command::Users(UsersCommand::ResetFactors(args)) => users::reset_factors(*args).await,
         Command::Users(UsersCommand::VerifyEmail(args)) => users::verify_email(args).await,
+        Command::Upstreams(UpstreamsCommand::Create(args)) => upstreams::create(*args).await,
+        Command::Upstreams(UpstreamsCommand::List(args)) => upstreams::list(*args).await,
+        Command::Upstreams(UpstreamsCommand::Show(args)) => upstreams::show(*args).await,
+        Command::Upstreams(UpstreamsCommand::Update(args)) => upstreams::update(*args).await,
+        Command::Upstreams(UpstreamsCommand::Delete(args)) => upstreams::delete(*args).await,
         Command::Keys(KeysCommand::Rotate(args)) => keys::rotate(*args).await,
         Command::Keys(KeysCommand::List(args)) => keys::list(args).await,
         Command::Keys(KeysCommand::Rewrap(args)) => keys::rewrap(*args).await,

@@ -38,6 +38,9 @@ pub enum Command {
     /// Manage user accounts.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Manage the identity providers people may log in through (OpenID Connect, OAuth 2.0).
+    #[command(subcommand)]
+    Upstreams(super::UpstreamsCommand),
 }
 
 #[derive(Subcommand)]

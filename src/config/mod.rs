@@ -5,6 +5,7 @@ pub mod args;
 pub mod cli;
 mod mail;
 mod master_keys;
+mod upstream_args;
 
 use std::{num::NonZeroU32, sync::Arc, time::Duration};
 
@@ -19,6 +20,10 @@ pub use cli::{
 };
 pub use mail::MailArgs;
 pub use master_keys::parse_master_key;
+pub use upstream_args::{
+    CreateUpstreamArgs, ProvisioningArg, PublicUrlArgs, UpdateUpstreamArgs, UpstreamFieldArgs,
+    UpstreamIdArgs, UpstreamKindArg, UpstreamOperatorArgs, UpstreamsCommand,
+};
 
 use crate::{exchange::TrustFile, store::PkcePolicy, telemetry::AccessLog};
 

@@ -2,7 +2,7 @@
 
 use poem_openapi::{ApiResponse, Object, payload::Json};
 
-use crate::error::Error;
+use crate::error::{Error, FederationFailure};
 
 /// Every error body: a stable machine-readable `error` code and a human `message`.
 #[derive(Debug, Object)]
@@ -170,7 +170,8 @@ impl From<Error> for OAuthError {
             | Error::Forbidden(_)
             | Error::NotFound(_)
             | Error::PreconditionFailed(_)
-            | Error::InsufficientScope(_) => bad_request("invalid_request"),
+            | Error::InsufficientScope(_)
+            | Error::Federation { .. } => bad_request("invalid_request"),
             Error::RateLimited { retry_after } => OAuthError::TooManyRequests(
                 oauth_body("slow_down", "too many requests; retry later"),
                 whole_seconds_rounded_up(retry_after),
@@ -260,6 +261,14 @@ impl From<Error> for ApiError {
             ),
             Error::Forbidden(_) => {
                 ApiError::Forbidden(ErrorBody::new("forbidden", err.to_string()), None)
+            }
+            Error::Federation { failure, .. } => {
+                let body = ErrorBody::new("federated_login_failed", err.to_string());
+                match failure {
+                    FederationFailure::Refused => ApiError::Forbidden(body, None),
+                    FederationFailure::Invalid => ApiError::BadRequest(body),
+                    FederationFailure::Unreachable => ApiError::Unavailable(body),
+                }
             }
             Error::Taken(_) => ApiError::Conflict(ErrorBody::new("conflict", err.to_string())),
             Error::NotFound(_) => ApiError::NotFound(ErrorBody::new("not_found", err.to_string())),

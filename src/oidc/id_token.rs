@@ -42,6 +42,10 @@ pub struct IdTokenClaims {
     pub sid: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub amr: Vec<String>,
+    /// The upstream identity provider the user logged in through (its id at authd), for a
+    /// federated login; `amr` then holds `fed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp: Option<String>,
     #[serde(flatten)]
     pub user: Map<String, Value>,
 }

@@ -83,6 +83,7 @@ impl IdTokens {
             azp: client_id.clone(),
             sid: Some(session.id.to_string()),
             amr: login.amr.clone(),
+            idp: login.idp.clone(),
             user: {
                 let mut values = claims::user_claims(
                     user,

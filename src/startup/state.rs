@@ -20,6 +20,7 @@ use crate::{
     error::Error,
     events::{AddressGuard, AuditTrail, FanOut, WebhookSender, Webhooks},
     exchange::{ExternalIssuers, Targets},
+    federation::{Federation, FederationServices, Upstreams},
     invalidation::{Freshness, LocalCaches},
     keys::{KeyManager, KeyPolicy, KeyRing, MasterKeys},
     logout::{BackChannel, LogoutTokens, Logouts},
@@ -122,6 +123,7 @@ impl AppState {
             clock.clone(),
         )?;
         let mailer = Arc::new(mailer);
+        let federation_masters = Arc::new(masters.clone());
         let factors = factors(
             &config,
             &stores,
@@ -222,6 +224,7 @@ impl AppState {
             },
             clock.clone(),
         ));
+        let pending_logins = Arc::new(PendingLogins::new(stores.proof_state.clone()));
         Ok(Self {
             admin,
             groups,
@@ -286,10 +289,27 @@ impl AppState {
                 accounts.clone(),
                 clock.clone(),
             )),
+            federation: Arc::new(Federation::new(
+                FederationServices {
+                    upstreams: Arc::new(Upstreams::new(
+                        stores.upstreams.clone(),
+                        federation_masters,
+                        clock.clone(),
+                        config.public_url.clone(),
+                    )),
+                    store: stores.upstreams.clone(),
+                    state: stores.proof_state.clone(),
+                    accounts: accounts.clone(),
+                    users: users_service.clone(),
+                    pending: pending_logins.clone(),
+                    clock: clock.clone(),
+                },
+                config.clock_leeway,
+            )),
             logins: Arc::new(Logins::new(
                 accounts.clone(),
                 users_service.clone(),
-                Arc::new(PendingLogins::new(stores.proof_state.clone())),
+                pending_logins,
                 clock.clone(),
             )),
             accounts,

@@ -59,6 +59,7 @@ pub async fn connect_stores(
         groups: postgres.groups(),
         audit: postgres.audit(),
         webhooks: postgres.webhooks(),
+        upstreams: postgres.upstreams(),
         proof_state: Arc::new(store::redis::RedisProofState(redis.clone())),
         housekeeping: postgres.housekeeping(),
         token_cache: Arc::new(store::redis::RedisTokenState(redis.clone())),

@@ -24,6 +24,11 @@ pub enum UniqueField {
     PasskeyCredential,
     /// A group's name (case-insensitive).
     GroupName,
+    /// An upstream identity provider's id.
+    UpstreamId,
+    /// A federated identity, linked already (to this account or another), or a second identity
+    /// of one upstream for one account.
+    FederatedIdentity,
 }
 
 impl std::fmt::Display for UniqueField {
@@ -33,6 +38,8 @@ impl std::fmt::Display for UniqueField {
             UniqueField::Email => "email",
             UniqueField::PasskeyCredential => "passkey credential",
             UniqueField::GroupName => "group name",
+            UniqueField::UpstreamId => "upstream id",
+            UniqueField::FederatedIdentity => "federated identity",
         })
     }
 }

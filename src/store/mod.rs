@@ -23,6 +23,7 @@ mod revocations;
 mod sessions;
 mod signing_keys;
 pub mod tls;
+mod upstreams;
 mod users;
 mod webhooks;
 
@@ -49,6 +50,9 @@ pub use sessions::{
 pub use signing_keys::{
     KeyNeed, KeyPurpose, PublicJwk, SUPPORTED_ALGORITHMS, SealedBox, SigningKeyRecord,
     SigningKeyStore, Supersede,
+};
+pub use upstreams::{
+    ClaimPaths, FederatedIdentity, Provisioning, UpstreamKind, UpstreamRecord, UpstreamStore,
 };
 pub use users::{Profile, ProfileStore, UserChange, UserQuery, UserRecord, UserStore, Written};
 pub use webhooks::{WebhookChange, WebhookRecord, WebhookStore};
@@ -79,6 +83,7 @@ pub struct Stores {
     pub groups: Arc<dyn GroupStore>,
     pub audit: Arc<dyn AuditStore>,
     pub webhooks: Arc<dyn WebhookStore>,
+    pub upstreams: Arc<dyn UpstreamStore>,
     pub proof_state: Arc<dyn ProofStateStore>,
     pub events: Arc<dyn EventBus>,
     pub housekeeping: Arc<dyn Housekeeping>,

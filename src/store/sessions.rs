@@ -179,6 +179,10 @@ pub struct Login {
     pub amr: Vec<String>,
     #[serde(default, skip_serializing_if = "RequestedClaims::is_empty")]
     pub claims: RequestedClaims,
+    /// The upstream identity provider the user logged in through, if any: the ID token's
+    /// `idp` claim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp: Option<String>,
 }
 
 impl Login {
@@ -188,6 +192,7 @@ impl Login {
             auth_time,
             amr: vec!["pwd".to_owned()],
             claims: RequestedClaims::default(),
+            idp: None,
         }
     }
 }

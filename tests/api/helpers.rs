@@ -92,6 +92,9 @@ pub struct AppOptions {
     pub mail: authd::mail::MailSettings,
     /// `AUTHD_WEBHOOK_ALLOW_LOOPBACK`: on by default, as the tests' receivers are local.
     pub webhook_allow_loopback: bool,
+    /// The issuer is the app's own address (as for an upstream identity provider whose
+    /// discovery document is fetched), not the tests' fixed [`ISSUER`].
+    pub own_issuer: bool,
 }
 
 impl Default for AppOptions {
@@ -115,6 +118,7 @@ impl Default for AppOptions {
             require_par: false,
             dynamic_registration: false,
             webhook_allow_loopback: true,
+            own_issuer: false,
             registration_token: None,
             trust: None,
             session_max_lifetime: time::Duration::days(30),
@@ -127,7 +131,10 @@ impl Default for AppOptions {
 
 pub fn test_config(options: &AppOptions) -> Config {
     Config {
-        issuer: ISSUER.to_owned(),
+        issuer: match (&options.public_url, options.own_issuer) {
+            (Some(url), true) => url.clone(),
+            _ => ISSUER.to_owned(),
+        },
         public_url: options
             .public_url
             .clone()

@@ -17,6 +17,7 @@ mod dev_contract;
 mod device;
 mod dpop;
 mod expired_tokens;
+mod federation;
 mod health;
 mod helpers;
 mod hygiene;

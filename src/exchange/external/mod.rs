@@ -103,6 +103,15 @@ impl ExternalIssuers {
 
     /// Fully verifies `token` as a token of one of the trusted issuers.
     pub async fn verify(&self, token: &str) -> Result<ExternalToken, ExternalTokenError> {
+        self.verify_with_claims(token).await.map(|(token, _)| token)
+    }
+
+    /// [`Self::verify`], with every claim of the payload, for a caller that checks more of
+    /// them (an upstream's ID token: `nonce`, `azp`).
+    pub async fn verify_with_claims(
+        &self,
+        token: &str,
+    ) -> Result<(ExternalToken, Map<String, Value>), ExternalTokenError> {
         let header = read_header(token)?;
         let entry = self
             .entry_of(token)
@@ -118,12 +127,13 @@ impl ExternalIssuers {
         let key = self.verification_key(entry, &header).await?;
         let payload = decode_payload(token, &key.decoding, header.alg, trusted)?;
         let subject = subject_claim(&payload, &trusted.subject_claim)?;
-        let claims: Claims = serde_json::from_value(Value::Object(payload)).map_err(|_| {
-            invalid("the token's sub, exp, nbf, iat, scope, act or may_act is malformed")
-        })?;
+        let claims: Claims =
+            serde_json::from_value(Value::Object(payload.clone())).map_err(|_| {
+                invalid("the token's sub, exp, nbf, iat, scope, act or may_act is malformed")
+            })?;
         self.check_times(&claims)?;
         tracing::debug!(issuer = %trusted.issuer, kid = ?header.kid, "outside token verified");
-        Ok(ExternalToken {
+        let token = ExternalToken {
             issuer: trusted.issuer.clone(),
             subject,
             user_match: trusted.user_match,
@@ -132,7 +142,8 @@ impl ExternalIssuers {
             scope: claims.scope,
             act: claims.act,
             may_act: claims.may_act,
-        })
+        };
+        Ok((token, payload))
     }
 
     fn entry_of(&self, token: &str) -> Option<&IssuerKeys> {

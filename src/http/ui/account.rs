@@ -56,6 +56,44 @@ struct LoginPage {
     passkeys_available: bool,
     /// Whether to offer a password reset by mail (the server sends mail).
     reset_available: bool,
+    /// "Log in with …" for each enabled upstream identity provider.
+    upstreams: Vec<UpstreamLink>,
+}
+
+/// A "Log in with …" link.
+struct UpstreamLink {
+    name: String,
+    href: String,
+}
+
+/// The enabled upstreams' links, continuing `authorization`. A store that cannot be read shows
+/// none: the other ways to log in still work.
+async fn upstream_links(ui: &Ui, authorization: Option<&str>) -> Vec<UpstreamLink> {
+    let upstreams = match ui.state.federation.upstreams().enabled().await {
+        Ok(upstreams) => upstreams,
+        Err(err) => {
+            tracing::warn!(error = %err, "could not list the upstream identity providers");
+            return Vec::new();
+        }
+    };
+    upstreams
+        .into_iter()
+        .map(|upstream| {
+            let mut href = format!("/ui/login/upstream/{}", upstream.id);
+            if let Some(authorization) = authorization {
+                href.push('?');
+                href.push_str(
+                    &url::form_urlencoded::Serializer::new(String::new())
+                        .append_pair("authorization", authorization)
+                        .finish(),
+                );
+            }
+            UpstreamLink {
+                name: upstream.name,
+                href,
+            }
+        })
+        .collect()
 }
 
 /// No `Debug`: it holds a password.
@@ -180,6 +218,7 @@ pub async fn login_form(
         username: query.username.or(hint).unwrap_or_default(),
         notice: Notice::parse(query.notice.as_deref()).map(Notice::message),
         error: None,
+        upstreams: upstream_links(ui, query.authorization.as_deref()).await,
         authorization: query.authorization,
         client_name: flow.as_ref().map(|flow| flow.client_name.clone()),
         passkeys_available: ui.state.accounts.passkeys().available(),
@@ -240,6 +279,7 @@ pub async fn failed_login(
         notice: None,
         error: Some(err.message.clone()),
         client_name: flow.as_ref().map(|flow| flow.client_name.clone()),
+        upstreams: upstream_links(ui, authorization.as_deref()).await,
         authorization,
         passkeys_available: ui.state.accounts.passkeys().available(),
         reset_available: ui.state.recovery.available(),

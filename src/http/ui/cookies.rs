@@ -26,6 +26,9 @@ pub const ACCESS: &str = "authd_access";
 pub const CSRF: &str = "authd_csrf";
 /// A login between its password and its second factor (`accounts::PendingLogins`).
 pub const PENDING: &str = "authd_pending";
+/// The `state` of a login through an upstream identity provider, so that only the browser
+/// that started it can finish it (`federation`).
+pub const UPSTREAM: &str = "authd_upstream";
 
 #[derive(Debug, Clone)]
 pub struct CookiePolicy {

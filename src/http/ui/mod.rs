@@ -26,6 +26,7 @@ mod profile;
 mod second_factor;
 mod session;
 mod signed_out;
+mod upstream;
 mod user_agent;
 
 use std::sync::Arc;
@@ -48,7 +49,7 @@ pub struct Ui {
 
 /// Scripts and styles only from authd's own files, no plugins, no framing, forms only to
 /// authd, no `<base>` tricks; and nothing may be fetched by script.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+pub(super) const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
      style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; \
      base-uri 'none'";
 
@@ -128,6 +129,8 @@ pub fn routes(state: &AppState) -> impl Endpoint + 'static {
             get(second_factor::code_form).post(second_factor::submit_code),
         )
         .at("/login/passkey", post(passkeys::login_begin))
+        .at("/login/upstream/:id", get(upstream::begin))
+        .at("/login/upstream/:id/callback", get(upstream::callback))
         .at("/login/passkey/finish", post(passkeys::login_finish))
         .at("/login/code/passkey", post(passkeys::second_step_begin))
         .at(
@@ -152,6 +155,8 @@ pub fn routes(state: &AppState) -> impl Endpoint + 'static {
             post(passkeys::reauthenticate_finish),
         )
         .at("/profile/passkey-only", post(passkeys::passkey_only))
+        .at("/profile/identities/:id/link", post(upstream::link))
+        .at("/profile/identities/:id/unlink", post(upstream::unlink))
         .at("/profile/password", post(passkeys::set_password))
         .at("/profile/email", post(mail_links::change_email))
         .at(

@@ -94,6 +94,8 @@ pub enum Notice {
     PasswordReset,
     VerificationSent,
     EmailChangeSent,
+    IdentityLinked,
+    IdentityUnlinked,
 }
 
 impl Notice {
@@ -115,6 +117,8 @@ impl Notice {
             "password-reset" => Some(Self::PasswordReset),
             "verification-sent" => Some(Self::VerificationSent),
             "email-change-sent" => Some(Self::EmailChangeSent),
+            "identity-linked" => Some(Self::IdentityLinked),
+            "identity-unlinked" => Some(Self::IdentityUnlinked),
             _ => None,
         }
     }
@@ -137,6 +141,8 @@ impl Notice {
             Self::PasswordReset => "password-reset",
             Self::VerificationSent => "verification-sent",
             Self::EmailChangeSent => "email-change-sent",
+            Self::IdentityLinked => "identity-linked",
+            Self::IdentityUnlinked => "identity-unlinked",
         }
     }
 
@@ -170,6 +176,8 @@ impl Notice {
             Self::EmailChangeSent => {
                 "A link is on its way to the new address. Nothing changes until you follow it."
             }
+            Self::IdentityLinked => "Linked: you can log in with it from now on.",
+            Self::IdentityUnlinked => "Unlinked: it no longer logs you in.",
         }
     }
 }

@@ -18,7 +18,7 @@ use super::{
     forms::{NoFields, SignedInForm, SignedInPage},
     page::{Layout, Notice, When, html, see_other},
     session::{self, SignedIn},
-    user_agent,
+    upstream, user_agent,
 };
 use crate::{accounts::Profile, accounts::parse_profile, error::Error};
 
@@ -107,6 +107,15 @@ struct ProfilePage {
     email_error: Option<String>,
     sessions: Vec<SessionRow>,
     applications: Vec<ApplicationRow>,
+    identities: Vec<upstream::IdentityRow>,
+    /// Where this page's forms may end: authd, and the upstreams a "Link" form goes to.
+    form_targets: Vec<String>,
+}
+
+impl ProfilePage {
+    fn respond(&self, status: StatusCode) -> Response {
+        upstream::allow_forms_to(html(self, status), &self.form_targets)
+    }
 }
 
 #[derive(Deserialize)]
@@ -132,7 +141,7 @@ pub async fn show(
     let profile = stored_profile(ui, &signed_in).await?;
     let notice = Notice::parse(query.notice.as_deref()).map(Notice::message);
     let page = render(ui, req, &signed_in, profile, notice, None).await?;
-    Ok(html(&page, StatusCode::OK))
+    Ok(page.respond(StatusCode::OK))
 }
 
 /// The user's profile document as stored (empty if never saved).
@@ -169,7 +178,7 @@ pub async fn with_error_in(
         Section::Email => page.email_error = message,
         Section::Passkeys => page.passkey_error = message,
     }
-    Ok(err.retry_after_on(html(&page, err.status)))
+    Ok(err.retry_after_on(page.respond(err.status)))
 }
 
 #[handler]
@@ -198,7 +207,7 @@ pub async fn save(
                 updated_at: None,
             };
             let page = render(ui, req, &signed_in, entered, None, Some(err.message)).await?;
-            Ok(html(&page, err.status))
+            Ok(page.respond(err.status))
         }
     }
 }
@@ -354,6 +363,7 @@ async fn render(
             .is_recent(signed_in.session.id)
             .await?,
     };
+    let (identities, form_targets) = upstream::identity_rows(ui, user.id).await?;
     let pretty = |value: serde_json::Result<String>| {
         value.unwrap_or_else(|err| format!("(could not show: {err})"))
     };
@@ -389,5 +399,7 @@ async fn render(
         },
         sessions,
         applications,
+        identities,
+        form_targets,
     })
 }

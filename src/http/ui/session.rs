@@ -200,7 +200,7 @@ pub async fn passkey_login(
 }
 
 /// Starts a session for `user` in the browser's cookies, after every step of the login passed.
-async fn start(
+pub async fn start(
     state: &AppState,
     req: &Request,
     policy: &CookiePolicy,

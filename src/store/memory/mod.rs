@@ -8,6 +8,7 @@ mod rate_limits;
 mod second_factors;
 mod sessions;
 mod tokens;
+mod upstreams;
 mod users;
 
 use std::{
@@ -53,6 +54,7 @@ pub fn stores() -> Stores {
         proof_state: Arc::new(MemoryProofState::default()),
         events: Arc::new(MemoryEvents::default()),
         housekeeping: Arc::new(NoHousekeeping),
+        upstreams: Arc::new(upstreams::MemoryUpstreams::new(users.clone())),
         users: users.clone(),
         groups: Arc::new(MemoryGroups::new(users)),
         audit: Arc::new(MemoryAudit::new(outbox.clone())),

@@ -16,6 +16,7 @@ mod revocations;
 mod second_factors;
 mod sessions;
 mod signing_keys;
+mod upstreams;
 mod users;
 mod webhooks;
 
@@ -131,6 +132,10 @@ impl Postgres {
 
     pub fn audit(&self) -> Arc<audit_events::PostgresAudit> {
         Arc::new(audit_events::PostgresAudit(self.clone()))
+    }
+
+    pub fn upstreams(&self) -> Arc<upstreams::PostgresUpstreams> {
+        Arc::new(upstreams::PostgresUpstreams(self.clone()))
     }
 
     pub fn webhooks(&self) -> Arc<webhooks::PostgresWebhooks> {

@@ -309,6 +309,10 @@ pub(super) fn unique_violation(err: &tokio_postgres::Error) -> StoreError {
             StoreError::Conflict(match db.constraint() {
                 Some("users_email_key") => UniqueField::Email,
                 Some("groups_name_key") => UniqueField::GroupName,
+                Some("upstreams_pkey") => UniqueField::UpstreamId,
+                Some(
+                    "federated_identities_pkey" | "federated_identities_upstream_id_user_id_key",
+                ) => UniqueField::FederatedIdentity,
                 _ => UniqueField::Username,
             })
         }

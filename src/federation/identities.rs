@@ -1,0 +1,300 @@
+//! Who an upstream's user is here. A federated identity is the pair (upstream, the upstream's
+//! subject) and nothing else: later logins find the user by that pair, never by an address.
+//!
+//! A first login with no linked identity:
+//! - links to the local account with the same address only where the upstream is trusted for
+//!   addresses (`trust_email`) **and** says the address is verified; otherwise a rogue or
+//!   careless upstream asserting someone's address would sign in as them (account takeover);
+//! - is refused when a local account has the address (the person links from their profile,
+//!   after logging in the usual way);
+//! - creates the user (just in time), unless the upstream serves existing accounts only.
+
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::{Federation, invalid, refused};
+use crate::{
+    accounts::{Email, Username},
+    error::Error,
+    store::{FederatedIdentity, Provisioning, StoreError, UniqueField, UpstreamRecord, UserRecord},
+};
+
+/// What the upstream asserts of the user, read through its claim paths.
+#[derive(Debug)]
+pub(super) struct Asserted {
+    pub subject: String,
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub email_verified: bool,
+}
+
+impl Asserted {
+    pub(super) fn read(
+        upstream: &UpstreamRecord,
+        claims: &Map<String, Value>,
+    ) -> Result<Self, Error> {
+        let paths = &upstream.claims;
+        // GitHub's `id` is a number: a subject may be one, read as its decimal text.
+        let subject = match lookup(claims, &paths.subject) {
+            Some(Value::String(text)) if !text.is_empty() && text.len() <= 255 => text.clone(),
+            Some(Value::Number(number)) => number.to_string(),
+            _ => {
+                return Err(invalid(format!(
+                    "{} did not say who you are (no `{}`).",
+                    upstream.name, paths.subject
+                )));
+            }
+        };
+        let text = |path: &str| {
+            lookup(claims, path)
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|text| !text.is_empty())
+                .map(str::to_owned)
+        };
+        let email_verified = match lookup(claims, &paths.email_verified) {
+            Some(Value::Bool(verified)) => *verified,
+            // Some providers send it as a string (Core §5.1 says boolean).
+            Some(Value::String(text)) => text == "true",
+            _ => false,
+        };
+        Ok(Self {
+            subject,
+            username: text(&paths.username),
+            email: text(&paths.email),
+            email_verified,
+        })
+    }
+}
+
+/// A claim by name, or by a dotted path into nested objects.
+fn lookup<'a>(claims: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    if let Some(value) = claims.get(path) {
+        return Some(value);
+    }
+    let mut parts = path.split('.');
+    let mut value = claims.get(parts.next()?)?;
+    for part in parts {
+        value = value.as_object()?.get(part)?;
+    }
+    Some(value)
+}
+
+impl Federation {
+    /// The local user the upstream's user is, by the rules above; with `link_user`, the
+    /// identity is linked to that (signed-in) user instead.
+    pub(super) async fn resolve(
+        &self,
+        upstream: &UpstreamRecord,
+        asserted: &Asserted,
+        link_user: Option<Uuid>,
+    ) -> Result<UserRecord, Error> {
+        let now = self.clock.now();
+        let linked = self
+            .store
+            .find_identity(&upstream.id, &asserted.subject)
+            .await?;
+        let identity = FederatedIdentity {
+            upstream_id: upstream.id.clone(),
+            subject: asserted.subject.clone(),
+            user_id: link_user
+                .or(linked.as_ref().map(|linked| linked.user_id))
+                .unwrap_or_default(),
+            username: asserted.username.clone(),
+            email: asserted.email.clone(),
+            linked_at: now,
+            last_login_at: Some(now),
+        };
+        if let Some(user_id) = link_user {
+            return self.link(upstream, identity, linked, user_id).await;
+        }
+        if let Some(linked) = linked {
+            self.store.touch_identity(&identity, now).await?;
+            // A disabled or deleted account is not found: the identity opens nothing.
+            return self
+                .users
+                .find_by_id(linked.user_id)
+                .await?
+                .ok_or_else(|| refused("The account linked to this identity is disabled."));
+        }
+        if let Some(email) = &asserted.email
+            && let Some(user) = self.users.find_by_email(email).await?
+        {
+            if upstream.trust_email && asserted.email_verified {
+                let identity = FederatedIdentity {
+                    user_id: user.id,
+                    ..identity
+                };
+                self.store
+                    .link_identity(&identity)
+                    .await
+                    .map_err(|err| conflict(err, upstream))?;
+                tracing::info!(
+                    user_id = %user.id, upstream = %upstream.id,
+                    "identity linked by the upstream's verified address"
+                );
+                return Ok(user);
+            }
+            return Err(address_taken(upstream, email));
+        }
+        if upstream.provisioning == Provisioning::Existing {
+            return Err(refused(format!(
+                "{} logins are for accounts already linked to it, and yours is not. Ask an \
+                 administrator, or log in another way and link it from your profile.",
+                upstream.name
+            )));
+        }
+        self.provision(upstream, asserted, identity).await
+    }
+
+    /// Links the identity to the signed-in user.
+    async fn link(
+        &self,
+        upstream: &UpstreamRecord,
+        identity: FederatedIdentity,
+        linked: Option<FederatedIdentity>,
+        user_id: Uuid,
+    ) -> Result<UserRecord, Error> {
+        let user = self
+            .users
+            .find_by_id(user_id)
+            .await?
+            .ok_or(Error::NotFound("user"))?;
+        match linked {
+            Some(linked) if linked.user_id == user_id => Ok(user),
+            Some(_) => Err(refused(format!(
+                "This {} identity is linked to another account.",
+                upstream.name
+            ))),
+            None => {
+                self.store
+                    .link_identity(&identity)
+                    .await
+                    .map_err(|err| conflict(err, upstream))?;
+                tracing::info!(%user_id, upstream = %upstream.id, "identity linked");
+                Ok(user)
+            }
+        }
+    }
+
+    /// Creates the user and links the identity, both or neither.
+    async fn provision(
+        &self,
+        upstream: &UpstreamRecord,
+        asserted: &Asserted,
+        identity: FederatedIdentity,
+    ) -> Result<UserRecord, Error> {
+        let email = asserted.email.as_deref().ok_or_else(|| {
+            refused(format!(
+                "{} did not share your email address, which an account here needs.",
+                upstream.name
+            ))
+        })?;
+        let email = Email::parse(email).map_err(|_| {
+            refused(format!(
+                "{} shared an address authd cannot use.",
+                upstream.name
+            ))
+        })?;
+        let now = self.clock.now();
+        for username in candidates(upstream, asserted) {
+            let user = UserRecord {
+                id: Uuid::now_v7(),
+                username: username.as_str().to_owned(),
+                email: email.as_str().to_owned(),
+                password_hash: None,
+                created_at: now,
+                // authd vouches for an address only where it trusts the upstream for them.
+                email_verified_at: (upstream.trust_email && asserted.email_verified).then_some(now),
+                last_login_at: Some(now),
+                pop_public_key: None,
+                disabled_at: None,
+                revision: 1,
+                external_id: None,
+            };
+            let identity = FederatedIdentity {
+                user_id: user.id,
+                ..identity.clone()
+            };
+            match self.store.provision(&user, &identity).await {
+                Ok(()) => {
+                    tracing::info!(
+                        user_id = %user.id, upstream = %upstream.id,
+                        "user created at their first login through an upstream"
+                    );
+                    return Ok(user);
+                }
+                Err(StoreError::Conflict(UniqueField::Username)) => continue,
+                Err(StoreError::Conflict(UniqueField::Email)) => {
+                    return Err(address_taken(upstream, email.as_str()));
+                }
+                // The same person's first login, finished on another replica a moment ago.
+                Err(StoreError::Conflict(UniqueField::FederatedIdentity)) => {
+                    let linked = self
+                        .store
+                        .find_identity(&upstream.id, &asserted.subject)
+                        .await?
+                        .ok_or_else(|| Error::Internal("an identity vanished".to_owned()))?;
+                    return self.users.find_by_id(linked.user_id).await?.ok_or_else(|| {
+                        refused("The account linked to this identity is disabled.")
+                    });
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(refused(
+            "No free username could be found for your account. Ask an administrator.",
+        ))
+    }
+}
+
+/// Usernames to try, in order: the upstream's, the address's local part, then the upstream's
+/// id with a random number.
+fn candidates(upstream: &UpstreamRecord, asserted: &Asserted) -> Vec<Username> {
+    let local_part = asserted
+        .email
+        .as_deref()
+        .and_then(|email| email.split('@').next())
+        .map(str::to_owned);
+    let mut names: Vec<String> = asserted
+        .username
+        .iter()
+        .cloned()
+        .chain(local_part)
+        .collect();
+    for _ in 0..3 {
+        names.push(format!(
+            "{}-{}",
+            upstream.id,
+            rand::random_range(1000..100_000)
+        ));
+    }
+    let mut seen = Vec::new();
+    names
+        .iter()
+        .filter_map(|name| Username::parse_provisioned(name).ok())
+        .filter(|name| {
+            let new = !seen.contains(&name.as_str().to_lowercase());
+            seen.push(name.as_str().to_lowercase());
+            new
+        })
+        .collect()
+}
+
+fn address_taken(upstream: &UpstreamRecord, email: &str) -> Error {
+    refused(format!(
+        "An account with the address {email} exists already. Log in to it the usual way, then \
+         link your {} identity from your profile.",
+        upstream.name
+    ))
+}
+
+fn conflict(err: StoreError, upstream: &UpstreamRecord) -> Error {
+    match err {
+        StoreError::Conflict(UniqueField::FederatedIdentity) => refused(format!(
+            "Your account has another {} identity linked already: unlink it first.",
+            upstream.name
+        )),
+        other => other.into(),
+    }
+}
