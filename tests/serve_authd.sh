@@ -2,7 +2,8 @@
 # `serve_authd <name> <port> [host]` starts `authd serve` ($AUTHD, default target/debug/authd) on a
 # database and Redis prefix of its own, waits until it is ready, and removes them all on exit.
 # Settings beyond these come from the caller's environment (export AUTHD_...=...).
-# Sets BASE (its URL) and AUTHD_LOG; `show_authd_log` prints its last lines.
+# Sets BASE (its URL), SERVED_DB, SERVED_PREFIX, SERVED_MASTER_KEY (for commands acting on its
+# data) and AUTHD_LOG; `show_authd_log` prints its last lines.
 
 serve_authd() {
   # `host` names authd in its URL (it listens on 127.0.0.1 either way): localhost where the
@@ -13,12 +14,13 @@ serve_authd() {
   SERVED_PREFIX="authd-${name}:$$:"
   SERVED_WORK=$(mktemp -d)
   AUTHD_LOG="$SERVED_WORK/authd.log"
+  SERVED_MASTER_KEY=$(head -c 32 /dev/urandom | base64)
   trap stop_authd EXIT
   psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE $SERVED_DB" >/dev/null
   # Cheap Argon2: these tests check behaviour, not hashing cost.
   DATABASE_URL="postgres://postgres@127.0.0.1:5432/$SERVED_DB" \
   REDIS_URL="redis://127.0.0.1:6379" AUTHD_REDIS_PREFIX="$SERVED_PREFIX" \
-  AUTHD_MASTER_KEY="$(head -c 32 /dev/urandom | base64)" \
+  AUTHD_MASTER_KEY="$SERVED_MASTER_KEY" \
   AUTHD_ISSUER="$BASE" AUTHD_ARGON2_MEMORY_KIB=1024 AUTHD_ARGON2_ITERATIONS=1 RUST_LOG=warn \
     "${AUTHD:-target/debug/authd}" serve --listen "127.0.0.1:$port" >"$AUTHD_LOG" 2>&1 &
   SERVED_PID=$!

@@ -40,6 +40,8 @@ crate::labels::closed_labels! {
         UserLoginFailed => "user.login_failed",
         UserPasswordReset => "user.password_reset",
         UserFactorsReset => "user.factors_reset",
+        IdentityLinked => "identity.linked",
+        IdentityUnlinked => "identity.unlinked",
         SessionEnded => "session.ended",
         DeviceApproved => "device.approved",
         DeviceDenied => "device.denied",

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
-use super::{Federation, http, identities::Asserted, invalid};
+use super::{Federation, http, identities::Asserted, invalid, printable};
 use crate::{
     accounts::PendingLogin,
     error::Error,
@@ -310,14 +310,6 @@ fn check_response_issuer(upstream: &UpstreamRecord, iss: Option<&str>) -> Result
         (None, Some(_)) if upstream.iss_parameter => Err(mixed_up()),
         _ => Ok(()),
     }
-}
-
-/// An error code as safe, short text.
-fn printable(code: &str) -> String {
-    code.chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-        .take(64)
-        .collect()
 }
 
 fn random() -> String {

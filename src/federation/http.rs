@@ -71,10 +71,7 @@ pub(super) async fn json<T: DeserializeOwned>(
             // An OAuth error from the token endpoint: the code was refused.
             Some(code) => super::invalid(format!(
                 "The identity provider refused the login ({}).",
-                code.chars()
-                    .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-                    .take(64)
-                    .collect::<String>()
+                super::printable(&code)
             )),
             None => unreachable(format!("The identity provider's {what} answered {status}.")),
         });

@@ -9,13 +9,14 @@
 //!   after logging in the usual way);
 //! - creates the user (just in time), unless the upstream serves existing accounts only.
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::{Federation, invalid, refused};
 use crate::{
     accounts::{Email, Username},
     error::Error,
+    events::{Actor, EventType, NewEvent},
     store::{FederatedIdentity, Provisioning, StoreError, UniqueField, UpstreamRecord, UserRecord},
 };
 
@@ -133,6 +134,8 @@ impl Federation {
                     user_id = %user.id, upstream = %upstream.id,
                     "identity linked by the upstream's verified address"
                 );
+                self.linked(&identity, Actor::Anonymous, "verified_address")
+                    .await;
                 return Ok(user);
             }
             return Err(address_taken(upstream, email));
@@ -172,6 +175,7 @@ impl Federation {
                     .await
                     .map_err(|err| conflict(err, upstream))?;
                 tracing::info!(%user_id, upstream = %upstream.id, "identity linked");
+                self.linked(&identity, Actor::User(user_id), "user").await;
                 Ok(user)
             }
         }
@@ -222,6 +226,14 @@ impl Federation {
                         user_id = %user.id, upstream = %upstream.id,
                         "user created at their first login through an upstream"
                     );
+                    self.audit(
+                        NewEvent::new(EventType::UserCreated, Actor::Anonymous)
+                            .user(user.id)
+                            .detail(json!({ "username": user.username, "upstream": upstream.id })),
+                    )
+                    .await;
+                    self.linked(&identity, Actor::Anonymous, "first_login")
+                        .await;
                     return Ok(user);
                 }
                 Err(StoreError::Conflict(UniqueField::Username)) => continue,
@@ -245,6 +257,22 @@ impl Federation {
         Err(refused(
             "No free username could be found for your account. Ask an administrator.",
         ))
+    }
+}
+
+impl Federation {
+    /// Records that `identity` was linked, and `by` what.
+    async fn linked(&self, identity: &FederatedIdentity, actor: Actor, by: &str) {
+        self.audit(
+            NewEvent::new(EventType::IdentityLinked, actor)
+                .user(identity.user_id)
+                .detail(json!({
+                    "upstream": identity.upstream_id,
+                    "subject": identity.subject,
+                    "by": by,
+                })),
+        )
+        .await;
     }
 }
 

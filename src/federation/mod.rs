@@ -20,12 +20,14 @@ use std::{
     sync::{Arc, Mutex},
 };
 
+use serde_json::json;
 use time::Duration;
 
 use crate::{
     accounts::{Accounts, PendingLogins, Users},
     clock::Clock,
     error::{Error, FederationFailure},
+    events::{Actor, AuditTrail, EventType, NewEvent},
     exchange::ExternalIssuers,
     store::{ProofStateStore, UpstreamStore},
 };
@@ -42,6 +44,7 @@ pub struct Federation {
     accounts: Accounts,
     users: Arc<Users>,
     pending: Arc<PendingLogins>,
+    trail: Arc<AuditTrail>,
     clock: Arc<dyn Clock>,
     leeway: Duration,
     /// Each upstream's key cache, rebuilt when its record changes (by revision).
@@ -56,6 +59,7 @@ pub struct FederationServices {
     pub accounts: Accounts,
     pub users: Arc<Users>,
     pub pending: Arc<PendingLogins>,
+    pub trail: Arc<AuditTrail>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -68,6 +72,7 @@ impl Federation {
             accounts: services.accounts,
             users: services.users,
             pending: services.pending,
+            trail: services.trail,
             clock: services.clock,
             leeway,
             verifiers: Mutex::default(),
@@ -107,11 +112,30 @@ impl Federation {
                  before you unlink it.",
             ));
         }
+        let Some(identity) = identities
+            .iter()
+            .find(|identity| identity.upstream_id == upstream_id)
+        else {
+            return Ok(false);
+        };
         let unlinked = self.store.unlink_identity(user_id, upstream_id).await?;
         if unlinked {
             tracing::info!(%user_id, upstream = upstream_id, "federated identity unlinked");
+            self.audit(
+                NewEvent::new(EventType::IdentityUnlinked, Actor::User(user_id))
+                    .user(user_id)
+                    .detail(json!({ "upstream": upstream_id, "subject": identity.subject })),
+            )
+            .await;
         }
         Ok(unlinked)
+    }
+
+    /// Records `event` in the audit trail; a failure is logged, as the change is made.
+    async fn audit(&self, event: NewEvent) {
+        if let Err(err) = self.trail.record(event).await {
+            tracing::error!(error = %err, "could not record a federation event");
+        }
     }
 }
 
@@ -134,4 +158,12 @@ fn unreachable(message: impl Into<String>) -> Error {
         failure: FederationFailure::Unreachable,
         message: message.into(),
     }
+}
+
+/// An OAuth error code an upstream sent, as safe, short text for a page.
+fn printable(code: &str) -> String {
+    code.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(64)
+        .collect()
 }

@@ -2,10 +2,11 @@
 //! document, plain OAuth 2.0 ones from explicit endpoints and claim paths. Client secrets are
 //! sealed under the master key, like signing keys and webhook secrets.
 
-use serde::Deserialize;
-use zeroize::Zeroizing;
-
 use std::sync::Arc;
+
+use serde::Deserialize;
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
 
 use super::{http, invalid};
 use crate::{
@@ -13,7 +14,7 @@ use crate::{
     error::Error,
     keys::MasterKeys,
     store::{
-        ClaimPaths, Provisioning, StoreError, UniqueField, UpstreamKind, UpstreamRecord,
+        ClaimPaths, Provisioning, SealedBox, StoreError, UniqueField, UpstreamKind, UpstreamRecord,
         UpstreamStore,
     },
 };
@@ -129,6 +130,38 @@ impl UpstreamDraft {
         }
     }
 
+    /// The record to store: this draft with its sealed secret (and the sealing key's id).
+    fn into_record(
+        self,
+        (client_secret, master_key_id): (SealedBox, String),
+        created_at: OffsetDateTime,
+        revision: i64,
+    ) -> UpstreamRecord {
+        UpstreamRecord {
+            id: self.id,
+            name: self.name,
+            kind: self.kind,
+            issuer: self.issuer,
+            authorization_endpoint: self.authorization_endpoint,
+            token_endpoint: self.token_endpoint,
+            userinfo_endpoint: self.userinfo_endpoint,
+            jwks_uri: self.jwks_uri,
+            algorithms: self.algorithms,
+            iss_parameter: self.iss_parameter,
+            client_id: self.client_id,
+            client_secret,
+            master_key_id,
+            scopes: self.scopes,
+            claims: self.claims,
+            provisioning: self.provisioning,
+            trust_email: self.trust_email,
+            require_second_factor: self.require_second_factor,
+            enabled: self.enabled,
+            created_at,
+            revision,
+        }
+    }
+
     fn validate(&self) -> Result<(), Error> {
         let id_ok = !self.id.is_empty()
             && self.id.len() <= MAX_ID
@@ -235,33 +268,8 @@ impl Upstreams {
             .as_ref()
             .filter(|secret| !secret.is_empty())
             .ok_or_else(|| field("client_secret", "is required"))?;
-        let current = self.master_keys.current();
-        let sealed = current
-            .seal(secret.as_bytes(), draft.id.as_bytes())
-            .map_err(|_| Error::Internal("could not seal a client secret".to_owned()))?;
-        let record = UpstreamRecord {
-            id: draft.id,
-            name: draft.name,
-            kind: draft.kind,
-            issuer: draft.issuer,
-            authorization_endpoint: draft.authorization_endpoint,
-            token_endpoint: draft.token_endpoint,
-            userinfo_endpoint: draft.userinfo_endpoint,
-            jwks_uri: draft.jwks_uri,
-            algorithms: draft.algorithms,
-            iss_parameter: draft.iss_parameter,
-            client_id: draft.client_id,
-            client_secret: sealed,
-            master_key_id: current.id(),
-            scopes: draft.scopes,
-            claims: draft.claims,
-            provisioning: draft.provisioning,
-            trust_email: draft.trust_email,
-            require_second_factor: draft.require_second_factor,
-            enabled: draft.enabled,
-            created_at: self.clock.now(),
-            revision: 1,
-        };
+        let sealed = self.seal(&draft.id, secret)?;
+        let record = draft.into_record(sealed, self.clock.now(), 1);
         self.store
             .insert_upstream(&record)
             .await
@@ -287,44 +295,26 @@ impl Upstreams {
         let Some(stored) = self.store.find_upstream(&draft.id).await? else {
             return Ok(None);
         };
-        let (client_secret, master_key_id) = match draft
+        let sealed = match draft
             .client_secret
             .as_ref()
             .filter(|secret| !secret.is_empty())
         {
-            Some(secret) => {
-                let current = self.master_keys.current();
-                let sealed = current
-                    .seal(secret.as_bytes(), draft.id.as_bytes())
-                    .map_err(|_| Error::Internal("could not seal a client secret".to_owned()))?;
-                (sealed, current.id())
-            }
+            Some(secret) => self.seal(&draft.id, secret)?,
             None => (stored.client_secret, stored.master_key_id),
         };
-        let record = UpstreamRecord {
-            id: draft.id,
-            name: draft.name,
-            kind: draft.kind,
-            issuer: draft.issuer,
-            authorization_endpoint: draft.authorization_endpoint,
-            token_endpoint: draft.token_endpoint,
-            userinfo_endpoint: draft.userinfo_endpoint,
-            jwks_uri: draft.jwks_uri,
-            algorithms: draft.algorithms,
-            iss_parameter: draft.iss_parameter,
-            client_id: draft.client_id,
-            client_secret,
-            master_key_id,
-            scopes: draft.scopes,
-            claims: draft.claims,
-            provisioning: draft.provisioning,
-            trust_email: draft.trust_email,
-            require_second_factor: draft.require_second_factor,
-            enabled: draft.enabled,
-            created_at: stored.created_at,
-            revision: stored.revision,
-        };
+        let record = draft.into_record(sealed, stored.created_at, stored.revision);
         Ok(self.store.replace_upstream(&record).await?)
+    }
+
+    /// `secret` sealed under the current master key (upstream `id` as associated data), and that
+    /// key's id.
+    fn seal(&self, id: &str, secret: &str) -> Result<(SealedBox, String), Error> {
+        let current = self.master_keys.current();
+        let sealed = current
+            .seal(secret.as_bytes(), id.as_bytes())
+            .map_err(|_| Error::Internal("could not seal a client secret".to_owned()))?;
+        Ok((sealed, current.id()))
     }
 
     /// Deletes an upstream and every identity linked through it (their users stay).
@@ -338,17 +328,14 @@ impl Upstreams {
 
     /// Re-seals every client secret sealed under an older master key with the current one.
     pub async fn rewrap(&self) -> Result<usize, Error> {
-        let current = self.master_keys.current();
-        let current_id = current.id();
+        let current_id = self.master_keys.current().id();
         let mut resealed = 0;
         for upstream in self.store.list_upstreams().await? {
             if upstream.master_key_id == current_id {
                 continue;
             }
             let secret = self.client_secret(&upstream)?;
-            let sealed = current
-                .seal(secret.as_bytes(), upstream.id.as_bytes())
-                .map_err(|_| Error::Internal("could not seal a client secret".to_owned()))?;
+            let (sealed, _) = self.seal(&upstream.id, &secret)?;
             if self
                 .store
                 .reseal_upstream(&upstream.id, &upstream.master_key_id, &sealed, &current_id)

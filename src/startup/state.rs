@@ -225,6 +225,7 @@ impl AppState {
             clock.clone(),
         ));
         let pending_logins = Arc::new(PendingLogins::new(stores.proof_state.clone()));
+        let federation_trail = trail.clone();
         Ok(Self {
             admin,
             groups,
@@ -302,6 +303,7 @@ impl AppState {
                     accounts: accounts.clone(),
                     users: users_service.clone(),
                     pending: pending_logins.clone(),
+                    trail: federation_trail,
                     clock: clock.clone(),
                 },
                 config.clock_leeway,

@@ -5,7 +5,8 @@
 # single-page app on oauth4webapi, in relying_party/) and oidc.test.mjs (a server-side OpenID
 # relying party on openid-client, in oidc_rp/), helpers in browser.mjs; then passkeys.test.mjs
 # against a second authd named localhost (WebAuthn needs a domain), with a device grant
-# (RFC 8628) approved there with a passkey login. All in Debian's headless
+# (RFC 8628) approved there with a passkey login, and federation.test.mjs ("Log in with Corp",
+# the first authd as the second's upstream provider). All in Debian's headless
 # Chromium with playwright-core (which cannot download a browser here: it is pointed at
 # /usr/bin/chromium). The first authd mails a real SMTP server (aiosmtpd) whose mail the forgotten
 # password and address change tests read.
@@ -67,10 +68,23 @@ status=0
 if [ "$status" -ne 0 ]; then show_authd_log; fi
 
 # Passkeys need a domain name for their relying party: a second authd, on its own database
-# and prefix, whose URL is http://localhost (a secure context, as WebAuthn requires).
+# and prefix, whose URL is http://localhost (a secure context, as WebAuthn requires). It also
+# brokers the first authd as its upstream identity provider `corp` (federation.test.mjs).
+UPSTREAM_URL=$BASE
+UPSTREAM_DB=$SERVED_DB
+export UPSTREAM_URL
 (
   unset AUTHD_CORS_ORIGINS AUTHD_SMTP_URL
   serve_authd passkeys "${PASSKEY_PORT:-18096}" localhost
+  UPSTREAM_CLIENT=$(DATABASE_URL="postgres://postgres@127.0.0.1:5432/$UPSTREAM_DB" \
+    "${AUTHD:-target/debug/authd}" clients create --name "authd on localhost" \
+    --redirect-uri "$BASE/ui/login/upstream/corp/callback" --scope "openid profile email" 2>/dev/null)
+  DATABASE_URL="postgres://postgres@127.0.0.1:5432/$SERVED_DB" REDIS_URL="redis://127.0.0.1:6379" \
+    AUTHD_REDIS_PREFIX="$SERVED_PREFIX" AUTHD_MASTER_KEY="$SERVED_MASTER_KEY" AUTHD_PUBLIC_URL="$BASE" \
+    AUTHD_UPSTREAM_CLIENT_SECRET=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["client_secret"])' "$UPSTREAM_CLIENT") \
+    "${AUTHD:-target/debug/authd}" upstreams create --id corp --name Corp --issuer "$UPSTREAM_URL" \
+    --client-id "$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["client_id"])' "$UPSTREAM_CLIENT")" \
+    >/dev/null
   # The TV of the device grant's test (RFC 8628).
   DEVICE_CLIENT_ID=$(DATABASE_URL="postgres://postgres@127.0.0.1:5432/$SERVED_DB" \
     "${AUTHD:-target/debug/authd}" clients create --name "Living Room TV" --public \
@@ -78,7 +92,8 @@ if [ "$status" -ne 0 ]; then show_authd_log; fi
     python3 -c 'import json, sys; print(json.load(sys.stdin)["client_id"])')
   export DEVICE_CLIENT_ID
   cd tests/browser
-  AUTHD_URL="$BASE" node --test --test-concurrency=1 --test-timeout=180000 passkeys.test.mjs ||
+  AUTHD_URL="$BASE" node --test --test-concurrency=1 --test-timeout=180000 \
+    passkeys.test.mjs federation.test.mjs ||
     { cd ../..; show_authd_log; exit 1; }
 ) || status=$?
 exit "$status"

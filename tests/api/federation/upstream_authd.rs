@@ -69,6 +69,19 @@ async fn a_first_login_creates_the_user_and_the_next_finds_them_by_the_upstream_
     assert_eq!(row.get::<_, uuid::Uuid>("user_id").to_string(), sub);
     assert_eq!(row.get::<_, String>("email"), "alice@corp.example");
     assert!(row.get::<_, bool>("no_password"), "no password is stored");
+    let created: String = federated
+        .down
+        .db()
+        .await
+        .query_one(
+            "SELECT detail->>'upstream' FROM audit_events
+             WHERE event_type = 'user.created' AND user_id = $1::text::uuid",
+            &[&sub],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(created, "corp");
 
     // Another browser, another login: the same user, not a second one.
     let mut again = Browser::new(&federated.down);
@@ -382,4 +395,38 @@ async fn a_signed_in_user_links_and_unlinks_an_upstream_identity_after_reauthent
     )
     .await;
     assert_ne!(claims_of(&later.access_token())["sub"], frank.as_str());
+
+    // Each link and unlink is in the audit trail, with who did it.
+    let events: Vec<(String, String, String)> = federated
+        .down
+        .db()
+        .await
+        .query(
+            "SELECT event_type, actor, detail->>'by' FROM audit_events
+             WHERE event_type LIKE 'identity.%' AND user_id = $1::text::uuid ORDER BY id",
+            &[&frank],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row.get(0),
+                row.get(1),
+                row.get::<_, Option<String>>(2).unwrap_or_default(),
+            )
+        })
+        .collect();
+    let actor = format!("user:{frank}");
+    assert_eq!(
+        events,
+        [
+            (
+                "identity.linked".to_owned(),
+                actor.clone(),
+                "user".to_owned()
+            ),
+            ("identity.unlinked".to_owned(), actor, String::new()),
+        ]
+    );
 }
