@@ -321,3 +321,50 @@ fn random() -> String {
 fn pending_key(state: &str) -> String {
     format!("upstream-login:{state}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{ClaimPaths, Provisioning, SealedBox};
+
+    fn upstream(issuer: Option<&str>, iss_parameter: bool) -> UpstreamRecord {
+        UpstreamRecord {
+            id: "corp".to_owned(),
+            name: "Corp".to_owned(),
+            kind: UpstreamKind::Oidc,
+            issuer: issuer.map(str::to_owned),
+            authorization_endpoint: String::new(),
+            token_endpoint: String::new(),
+            userinfo_endpoint: None,
+            jwks_uri: None,
+            algorithms: Vec::new(),
+            iss_parameter,
+            client_id: String::new(),
+            client_secret: SealedBox {
+                nonce: Vec::new(),
+                ciphertext: Vec::new(),
+            },
+            master_key_id: String::new(),
+            scopes: String::new(),
+            claims: ClaimPaths::default(),
+            provisioning: Provisioning::Jit,
+            trust_email: false,
+            require_second_factor: false,
+            enabled: true,
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+            revision: 1,
+        }
+    }
+
+    #[test]
+    fn the_response_issuer_must_be_the_upstreams_and_is_required_where_promised() {
+        let issuer = "https://sso.example";
+        let promised = upstream(Some(issuer), true);
+        assert!(check_response_issuer(&promised, Some(issuer)).is_ok());
+        assert!(check_response_issuer(&promised, Some("https://evil.example")).is_err());
+        assert!(check_response_issuer(&promised, None).is_err());
+        let silent = upstream(Some(issuer), false);
+        assert!(check_response_issuer(&silent, None).is_ok());
+        assert!(check_response_issuer(&silent, Some("https://evil.example")).is_err());
+    }
+}

@@ -326,3 +326,103 @@ fn conflict(err: StoreError, upstream: &UpstreamRecord) -> Error {
         other => other.into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use time::OffsetDateTime;
+
+    use super::*;
+    use crate::store::{ClaimPaths, SealedBox, UpstreamKind};
+
+    fn upstream(claims: ClaimPaths) -> UpstreamRecord {
+        UpstreamRecord {
+            id: "github".to_owned(),
+            name: "GitHub".to_owned(),
+            kind: UpstreamKind::Oauth2,
+            issuer: None,
+            authorization_endpoint: "https://github.example/authorize".to_owned(),
+            token_endpoint: "https://github.example/token".to_owned(),
+            userinfo_endpoint: Some("https://api.github.example/user".to_owned()),
+            jwks_uri: None,
+            algorithms: Vec::new(),
+            iss_parameter: false,
+            client_id: "client".to_owned(),
+            client_secret: SealedBox {
+                nonce: Vec::new(),
+                ciphertext: Vec::new(),
+            },
+            master_key_id: String::new(),
+            scopes: String::new(),
+            claims,
+            provisioning: Provisioning::Jit,
+            trust_email: false,
+            require_second_factor: false,
+            enabled: true,
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            revision: 1,
+        }
+    }
+
+    fn claims(value: serde_json::Value) -> Map<String, Value> {
+        value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn claims_are_read_by_name_or_dotted_path_and_a_numeric_subject_is_its_decimal_text() {
+        let paths = ClaimPaths {
+            subject: "id".to_owned(),
+            username: "login".to_owned(),
+            email: "contact.email".to_owned(),
+            email_verified: "contact.verified".to_owned(),
+            name: "name".to_owned(),
+        };
+        let asserted = Asserted::read(
+            &upstream(paths),
+            &claims(json!({
+                "id": 583231, "login": " octocat ",
+                "contact": {"email": "octo@example.com", "verified": "true"},
+            })),
+        )
+        .unwrap();
+        assert_eq!(asserted.subject, "583231");
+        assert_eq!(asserted.username.as_deref(), Some("octocat"));
+        assert_eq!(asserted.email.as_deref(), Some("octo@example.com"));
+        assert!(asserted.email_verified);
+    }
+
+    #[test]
+    fn no_subject_or_an_empty_one_is_refused_and_verification_defaults_to_false() {
+        let oidc = upstream(ClaimPaths::default());
+        for bad in [json!({}), json!({"sub": ""}), json!({"sub": true})] {
+            assert!(Asserted::read(&oidc, &claims(bad)).is_err());
+        }
+        let asserted = Asserted::read(
+            &oidc,
+            &claims(json!({"sub": "a", "email": "a@example.com", "email_verified": "yes"})),
+        )
+        .unwrap();
+        assert!(
+            !asserted.email_verified,
+            "only true, or \"true\", is verified"
+        );
+    }
+
+    #[test]
+    fn usernames_are_tried_from_the_upstream_then_the_address_then_a_made_up_one() {
+        let asserted = Asserted {
+            subject: "1".to_owned(),
+            username: Some("Octo Cat!".to_owned()),
+            email: Some("octocat@example.com".to_owned()),
+            email_verified: false,
+        };
+        let names: Vec<String> = candidates(&upstream(ClaimPaths::default()), &asserted)
+            .iter()
+            .map(|name| name.as_str().to_owned())
+            .collect();
+        // The upstream's is not a valid username here: skipped.
+        assert_eq!(names[0], "octocat");
+        assert_eq!(names.len(), 4);
+        assert!(names[1..].iter().all(|name| name.starts_with("github-")));
+    }
+}

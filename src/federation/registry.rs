@@ -399,3 +399,69 @@ fn field(field: &'static str, message: &str) -> Error {
         message: message.to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn discovered() -> Discovered {
+        Discovered {
+            issuer: "https://sso.example".to_owned(),
+            authorization_endpoint: "https://sso.example/authorize".to_owned(),
+            token_endpoint: "https://sso.example/token".to_owned(),
+            userinfo_endpoint: None,
+            jwks_uri: "https://sso.example/jwks".to_owned(),
+            id_token_signing_alg_values_supported: vec!["HS256".to_owned(), "ES256".to_owned()],
+            authorization_response_iss_parameter_supported: true,
+            code_challenge_methods_supported: vec!["S256".to_owned()],
+        }
+    }
+
+    fn draft() -> UpstreamDraft {
+        UpstreamDraft {
+            client_id: "authd".to_owned(),
+            ..UpstreamDraft::from_discovery("corp".to_owned(), "Corp".to_owned(), discovered())
+        }
+    }
+
+    #[test]
+    fn discovery_keeps_only_asymmetric_algorithms_and_the_iss_promise() {
+        let draft = draft();
+        assert_eq!(draft.algorithms, ["ES256"]);
+        assert!(draft.iss_parameter);
+        assert!(draft.validate().is_ok());
+    }
+
+    #[test]
+    fn ids_urls_scopes_and_algorithms_are_checked() {
+        let refused = |edit: &dyn Fn(&mut UpstreamDraft)| {
+            let mut draft = draft();
+            edit(&mut draft);
+            draft.validate().is_err()
+        };
+        assert!(refused(&|d| d.id = "Corp".to_owned()));
+        assert!(refused(&|d| d.id = "a/b".to_owned()));
+        assert!(refused(&|d| d.id = "x".repeat(33)));
+        assert!(refused(
+            &|d| d.token_endpoint = "http://sso.example/token".to_owned()
+        ));
+        assert!(refused(
+            &|d| d.authorization_endpoint = "https://sso.example/a#f".to_owned()
+        ));
+        assert!(refused(&|d| d.scopes = "profile email".to_owned()));
+        assert!(refused(&|d| d.algorithms = vec!["HS256".to_owned()]));
+        assert!(refused(&|d| d.client_id = String::new()));
+        assert!(!refused(
+            &|d| d.token_endpoint = "http://127.0.0.1:9/token".to_owned()
+        ));
+        assert!(!refused(
+            &|d| d.token_endpoint = "http://localhost:9/token".to_owned()
+        ));
+        // Plain OAuth 2.0 needs the userinfo endpoint, and no ID token settings.
+        assert!(refused(&|d| d.kind = UpstreamKind::Oauth2));
+        assert!(!refused(&|d| {
+            d.kind = UpstreamKind::Oauth2;
+            d.userinfo_endpoint = Some("https://api.example/user".to_owned());
+        }));
+    }
+}
