@@ -36,8 +36,8 @@ FLOORS = [
     ["oidc", "possession", "rate_limit", "exchange", "mail", "events"],
     ["sessions"],
     ["clients", "accounts"],
-    ["authorization", "operations"],
-    ["logout", "admin", "federation"],
+    ["authorization", "operations", "federation"],
+    ["logout", "admin"],
     # The validated settings, then the services a request may call, built from them.
     ["config"],
     ["state"],

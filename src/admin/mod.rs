@@ -6,6 +6,7 @@
 
 mod directory;
 mod settings;
+mod upstreams;
 
 use std::sync::Arc;
 
@@ -27,6 +28,7 @@ use crate::{
     clock::Clock,
     error::Error,
     events::{Actor, AuditTrail, NewEvent, Webhooks},
+    federation::Upstreams,
     keys::{KeyManager, KeyRing},
     mail::Mailer,
     sessions::Sessions,
@@ -46,6 +48,7 @@ pub struct AdminServices {
     pub trail: Arc<AuditTrail>,
     pub webhooks: Arc<Webhooks>,
     pub mailer: Arc<Mailer>,
+    pub upstreams: Arc<Upstreams>,
 }
 
 pub struct Admin {

@@ -124,10 +124,9 @@ pub async fn update(args: UpdateUpstreamArgs) -> Result<(), StartupError> {
         };
     }
     apply(args.fields, &mut draft);
-    let updated = upstreams
-        .update(draft)
-        .await?
-        .ok_or(Error::NotFound("upstream"))?;
+    let crate::store::Written::Done(updated) = upstreams.update(draft, None).await? else {
+        return Err(Error::NotFound("upstream").into());
+    };
     println!("{}", describe(&upstreams, &updated));
     Ok(())
 }

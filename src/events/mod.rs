@@ -59,6 +59,9 @@ crate::labels::closed_labels! {
         WebhookCreated => "webhook.created",
         WebhookUpdated => "webhook.updated",
         WebhookDeleted => "webhook.deleted",
+        UpstreamCreated => "upstream.created",
+        UpstreamUpdated => "upstream.updated",
+        UpstreamDeleted => "upstream.deleted",
     }
 }
 

@@ -15,7 +15,7 @@ use crate::{
     keys::MasterKeys,
     store::{
         ClaimPaths, Provisioning, SealedBox, StoreError, UniqueField, UpstreamKind, UpstreamRecord,
-        UpstreamStore,
+        UpstreamStore, Written,
     },
 };
 
@@ -289,11 +289,16 @@ impl Upstreams {
         Ok(self.store.list_upstreams().await?)
     }
 
-    /// Replaces every field of upstream `draft.id` but its secret, unless the draft has one.
-    pub async fn update(&self, draft: UpstreamDraft) -> Result<Option<UpstreamRecord>, Error> {
+    /// Replaces every field of upstream `draft.id` but its secret, unless the draft has one,
+    /// if its revision is still `expected` (any, without one).
+    pub async fn update(
+        &self,
+        draft: UpstreamDraft,
+        expected: Option<i64>,
+    ) -> Result<Written<UpstreamRecord>, Error> {
         draft.validate()?;
         let Some(stored) = self.store.find_upstream(&draft.id).await? else {
-            return Ok(None);
+            return Ok(Written::Missing);
         };
         let sealed = match draft
             .client_secret
@@ -304,7 +309,7 @@ impl Upstreams {
             None => (stored.client_secret, stored.master_key_id),
         };
         let record = draft.into_record(sealed, stored.created_at, stored.revision);
-        Ok(self.store.replace_upstream(&record).await?)
+        Ok(self.store.replace_upstream(&record, expected).await?)
     }
 
     /// `secret` sealed under the current master key (upstream `id` as associated data), and that

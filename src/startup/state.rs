@@ -208,6 +208,12 @@ impl AppState {
             },
         ));
         let groups = Arc::new(Groups::new(stores.groups.clone(), clock.clone()));
+        let upstreams = Arc::new(Upstreams::new(
+            stores.upstreams.clone(),
+            federation_masters,
+            clock.clone(),
+            config.public_url.clone(),
+        ));
         let admin = Arc::new(Admin::new(
             AdminServices {
                 users: users_service.clone(),
@@ -221,6 +227,7 @@ impl AppState {
                 trail: trail.clone(),
                 webhooks,
                 mailer: mailer.clone(),
+                upstreams: upstreams.clone(),
             },
             clock.clone(),
         ));
@@ -292,12 +299,7 @@ impl AppState {
             )),
             federation: Arc::new(Federation::new(
                 FederationServices {
-                    upstreams: Arc::new(Upstreams::new(
-                        stores.upstreams.clone(),
-                        federation_masters,
-                        clock.clone(),
-                        config.public_url.clone(),
-                    )),
+                    upstreams,
                     store: stores.upstreams.clone(),
                     state: stores.proof_state.clone(),
                     accounts: accounts.clone(),

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{SealedBox, StoreError, UserRecord};
+use super::{SealedBox, StoreError, UserRecord, Written};
 
 /// How authd talks to an upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,11 +133,13 @@ pub trait UpstreamStore: Send + Sync {
     async fn find_upstream(&self, id: &str) -> Result<Option<UpstreamRecord>, StoreError>;
     /// Every upstream, by id.
     async fn list_upstreams(&self) -> Result<Vec<UpstreamRecord>, StoreError>;
-    /// Writes every field but the id and creation time; the stored record, if it exists.
+    /// Writes every field but the id and creation time, if the stored revision is `expected`
+    /// (any, without one).
     async fn replace_upstream(
         &self,
         upstream: &UpstreamRecord,
-    ) -> Result<Option<UpstreamRecord>, StoreError>;
+        expected: Option<i64>,
+    ) -> Result<Written<UpstreamRecord>, StoreError>;
     /// Replaces an upstream's sealed client secret (`authd keys rewrap`), if it is still sealed
     /// under `previous_master`; whether it was.
     async fn reseal_upstream(

@@ -69,6 +69,7 @@ pub fn api_service(state: &AppState) -> OpenApiService<impl poem_openapi::OpenAp
                 admin::GroupsApi(state.clone()),
                 admin::AuditApi(state.clone()),
                 admin::WebhooksApi(state.clone()),
+                admin::UpstreamsApi(state.clone()),
             ),
         ),
         "authd",

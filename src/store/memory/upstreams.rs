@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::{lock, users::MemoryUsers};
 use crate::store::{
     FederatedIdentity, SealedBox, StoreError, UniqueField, UpstreamRecord, UpstreamStore,
-    UserRecord, UserStore,
+    UserRecord, UserStore, Written,
 };
 
 pub struct MemoryUpstreams {
@@ -73,17 +73,21 @@ impl UpstreamStore for MemoryUpstreams {
     async fn replace_upstream(
         &self,
         upstream: &UpstreamRecord,
-    ) -> Result<Option<UpstreamRecord>, StoreError> {
+        expected: Option<i64>,
+    ) -> Result<Written<UpstreamRecord>, StoreError> {
         let mut upstreams = lock(&self.upstreams);
         let Some(stored) = upstreams.get_mut(&upstream.id) else {
-            return Ok(None);
+            return Ok(Written::Missing);
         };
+        if expected.is_some_and(|expected| expected != stored.revision) {
+            return Ok(Written::Stale);
+        }
         *stored = UpstreamRecord {
             created_at: stored.created_at,
             revision: stored.revision + 1,
             ..upstream.clone()
         };
-        Ok(Some(stored.clone()))
+        Ok(Written::Done(stored.clone()))
     }
 
     async fn reseal_upstream(

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::{Postgres, unavailable, users::unique_violation};
 use crate::store::{
     ClaimPaths, FederatedIdentity, Provisioning, SealedBox, StoreError, UpstreamKind,
-    UpstreamRecord, UpstreamStore, UserRecord,
+    UpstreamRecord, UpstreamStore, UserRecord, Written,
 };
 
 pub struct PostgresUpstreams(pub(super) Postgres);
@@ -92,12 +92,11 @@ impl UpstreamStore for PostgresUpstreams {
     async fn replace_upstream(
         &self,
         upstream: &UpstreamRecord,
-    ) -> Result<Option<UpstreamRecord>, StoreError> {
+        expected: Option<i64>,
+    ) -> Result<Written<UpstreamRecord>, StoreError> {
         let claims = claims_json(&upstream.claims)?;
-        let row = self
-            .0
-            .client()
-            .await?
+        let client = self.0.client().await?;
+        let row = client
             .query_opt(
                 &format!(
                     "UPDATE upstreams SET name = $2, kind = $3, issuer = $4,
@@ -106,7 +105,7 @@ impl UpstreamStore for PostgresUpstreams {
                          client_secret = $12, client_secret_nonce = $13, master_key_id = $14,
                          scopes = $15, claims = $16, provisioning = $17, trust_email = $18,
                          require_second_factor = $19, enabled = $20
-                     WHERE id = $1
+                     WHERE id = $1 AND ($21::bigint IS NULL OR revision = $21)
                      RETURNING {COLUMNS}"
                 ),
                 &[
@@ -130,11 +129,20 @@ impl UpstreamStore for PostgresUpstreams {
                     &upstream.trust_email,
                     &upstream.require_second_factor,
                     &upstream.enabled,
+                    &expected,
                 ],
             )
             .await
             .map_err(|err| unavailable(&err))?;
-        row.as_ref().map(upstream_from_row).transpose()
+        if let Some(row) = row {
+            return Ok(Written::Done(upstream_from_row(&row)?));
+        }
+        super::missing_or_stale(
+            &client,
+            "SELECT 1 FROM upstreams WHERE id = $1",
+            &upstream.id,
+        )
+        .await
     }
 
     async fn reseal_upstream(

@@ -6,6 +6,7 @@ mod clients;
 mod events;
 mod groups;
 mod scim;
+mod upstreams;
 mod users;
 mod webhooks;
 

@@ -3,7 +3,7 @@
 //! the one that sent the browser away.
 
 mod oidc_provider;
-mod rogue;
+pub mod rogue;
 mod upstream_authd;
 
 use reqwest::StatusCode;

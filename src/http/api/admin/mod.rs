@@ -1,5 +1,5 @@
 //! The admin API, `/admin/…`: users, their sessions, consents and factors, clients, signing
-//! keys, groups, the audit trail and webhooks, for programs that manage authd (a portal, a
+//! keys, groups, the audit trail, webhooks and upstream identity providers, for programs that manage authd (a portal, a
 //! Terraform provider, a GitOps job). It calls the same domain services as `authd users …`
 //! and `authd clients …`.
 //!
@@ -12,6 +12,7 @@
 mod audit;
 mod clients;
 mod groups;
+mod upstreams;
 mod users;
 mod webhooks;
 
@@ -34,6 +35,7 @@ use crate::{
 pub use audit::AuditApi;
 pub use clients::ClientsApi;
 pub use groups::GroupsApi;
+pub use upstreams::UpstreamsApi;
 pub use users::UsersApi;
 pub use webhooks::WebhooksApi;
 
