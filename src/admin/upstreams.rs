@@ -77,19 +77,7 @@ async fn discovered(draft: UpstreamDraft) -> Result<UpstreamDraft, Error> {
             message: format!("has no OpenID Connect discovery document authd could use: {other}"),
         },
     })?;
-    let from_discovery =
-        UpstreamDraft::from_discovery(draft.id.clone(), draft.name.clone(), document);
-    Ok(UpstreamDraft {
-        kind: UpstreamKind::Oidc,
-        issuer: from_discovery.issuer,
-        authorization_endpoint: from_discovery.authorization_endpoint,
-        token_endpoint: from_discovery.token_endpoint,
-        userinfo_endpoint: from_discovery.userinfo_endpoint,
-        jwks_uri: from_discovery.jwks_uri,
-        algorithms: from_discovery.algorithms,
-        iss_parameter: from_discovery.iss_parameter,
-        ..draft
-    })
+    Ok(draft.with_discovery(document))
 }
 
 /// What the audit trail says of an upstream (never its secret).

@@ -13,9 +13,7 @@ use crate::{
         UpstreamFieldArgs, UpstreamIdArgs, UpstreamKindArg, UpstreamOperatorArgs,
     },
     error::Error,
-    federation::{
-        ClaimPaths, Provisioning, UpstreamDraft, UpstreamKind, UpstreamRecord, Upstreams, discover,
-    },
+    federation::{Provisioning, UpstreamDraft, UpstreamKind, UpstreamRecord, Upstreams, discover},
     startup::{StartupError, connect_stores, require_schema},
     telemetry::{self, LogFormat},
 };
@@ -50,26 +48,7 @@ pub async fn create(args: CreateUpstreamArgs) -> Result<(), StartupError> {
                 .ok_or_else(|| missing("--issuer"))?;
             UpstreamDraft::from_discovery(args.id, name, discover(issuer).await?)
         }
-        UpstreamKindArg::Oauth2 => UpstreamDraft {
-            id: args.id,
-            name,
-            kind: UpstreamKind::Oauth2,
-            issuer: None,
-            authorization_endpoint: String::new(),
-            token_endpoint: String::new(),
-            userinfo_endpoint: None,
-            jwks_uri: None,
-            algorithms: Vec::new(),
-            iss_parameter: false,
-            client_id: String::new(),
-            client_secret: None,
-            scopes: String::new(),
-            claims: ClaimPaths::default(),
-            provisioning: Provisioning::Jit,
-            trust_email: false,
-            require_second_factor: false,
-            enabled: true,
-        },
+        UpstreamKindArg::Oauth2 => UpstreamDraft::new(args.id, name, UpstreamKind::Oauth2),
     };
     apply(fields, &mut draft);
     let created = upstreams.create(draft).await?;
@@ -105,23 +84,9 @@ pub async fn update(args: UpdateUpstreamArgs) -> Result<(), StartupError> {
         .find(&args.id)
         .await?
         .ok_or(Error::NotFound("upstream"))?;
-    let mut draft = draft_of(&stored);
+    let mut draft = UpstreamDraft::from(&stored);
     if let Some(issuer) = &args.fields.issuer {
-        let rediscovered = UpstreamDraft::from_discovery(
-            stored.id.clone(),
-            stored.name.clone(),
-            discover(issuer).await?,
-        );
-        draft = UpstreamDraft {
-            client_id: draft.client_id,
-            scopes: draft.scopes,
-            claims: draft.claims,
-            provisioning: draft.provisioning,
-            trust_email: draft.trust_email,
-            require_second_factor: draft.require_second_factor,
-            enabled: draft.enabled,
-            ..rediscovered
-        };
+        draft = draft.with_discovery(discover(issuer).await?);
     }
     apply(args.fields, &mut draft);
     let crate::store::Written::Done(updated) = upstreams.update(draft, None).await? else {
@@ -182,30 +147,6 @@ fn apply(fields: UpstreamFieldArgs, draft: &mut UpstreamDraft) {
     }
     if let Some(enabled) = fields.enabled {
         draft.enabled = enabled;
-    }
-}
-
-/// A stored upstream as a draft to change (its secret kept unless one is given).
-fn draft_of(upstream: &UpstreamRecord) -> UpstreamDraft {
-    UpstreamDraft {
-        id: upstream.id.clone(),
-        name: upstream.name.clone(),
-        kind: upstream.kind,
-        issuer: upstream.issuer.clone(),
-        authorization_endpoint: upstream.authorization_endpoint.clone(),
-        token_endpoint: upstream.token_endpoint.clone(),
-        userinfo_endpoint: upstream.userinfo_endpoint.clone(),
-        jwks_uri: upstream.jwks_uri.clone(),
-        algorithms: upstream.algorithms.clone(),
-        iss_parameter: upstream.iss_parameter,
-        client_id: upstream.client_id.clone(),
-        client_secret: None,
-        scopes: upstream.scopes.clone(),
-        claims: upstream.claims.clone(),
-        provisioning: upstream.provisioning,
-        trust_email: upstream.trust_email,
-        require_second_factor: upstream.require_second_factor,
-        enabled: upstream.enabled,
     }
 }
 

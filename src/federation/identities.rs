@@ -375,7 +375,6 @@ mod tests {
             username: "login".to_owned(),
             email: "contact.email".to_owned(),
             email_verified: "contact.verified".to_owned(),
-            name: "name".to_owned(),
         };
         let asserted = Asserted::read(
             &upstream(paths),

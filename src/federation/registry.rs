@@ -73,8 +73,6 @@ pub struct Discovered {
     pub id_token_signing_alg_values_supported: Vec<String>,
     #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,
-    #[serde(default)]
-    pub code_challenge_methods_supported: Vec<String>,
 }
 
 /// Reads `issuer`'s discovery document, which must name exactly that issuer (§4.3: a document
@@ -96,16 +94,49 @@ pub async fn discover(issuer: &str) -> Result<Discovered, Error> {
 }
 
 impl UpstreamDraft {
+    /// An upstream of `kind` with nothing configured beyond its defaults: no endpoints, the
+    /// scopes OpenID Connect needs (none for plain OAuth 2.0), OpenID Connect's claim names,
+    /// just-in-time users, no trust in its addresses, enabled.
+    pub fn new(id: String, name: String, kind: UpstreamKind) -> Self {
+        Self {
+            id,
+            name,
+            kind,
+            issuer: None,
+            authorization_endpoint: String::new(),
+            token_endpoint: String::new(),
+            userinfo_endpoint: None,
+            jwks_uri: None,
+            algorithms: Vec::new(),
+            iss_parameter: false,
+            client_id: String::new(),
+            client_secret: None,
+            scopes: match kind {
+                UpstreamKind::Oidc => "openid profile email".to_owned(),
+                UpstreamKind::Oauth2 => String::new(),
+            },
+            claims: ClaimPaths::default(),
+            provisioning: Provisioning::Jit,
+            trust_email: false,
+            require_second_factor: false,
+            enabled: true,
+        }
+    }
+
     /// An OpenID Connect upstream from its discovery document.
     pub fn from_discovery(id: String, name: String, discovered: Discovered) -> Self {
+        Self::new(id, name, UpstreamKind::Oidc).with_discovery(discovered)
+    }
+
+    /// This draft as an OpenID Connect upstream whose issuer, endpoints, algorithms and RFC 9207
+    /// promise are the discovery document's; every other field stays.
+    pub fn with_discovery(self, discovered: Discovered) -> Self {
         let algorithms: Vec<String> = discovered
             .id_token_signing_alg_values_supported
             .into_iter()
             .filter(|alg| ASYMMETRIC.contains(&alg.as_str()))
             .collect();
         Self {
-            id,
-            name,
             kind: UpstreamKind::Oidc,
             issuer: Some(discovered.issuer),
             authorization_endpoint: discovered.authorization_endpoint,
@@ -119,14 +150,7 @@ impl UpstreamDraft {
                 algorithms
             },
             iss_parameter: discovered.authorization_response_iss_parameter_supported,
-            client_id: String::new(),
-            client_secret: None,
-            scopes: "openid profile email".to_owned(),
-            claims: ClaimPaths::default(),
-            provisioning: Provisioning::Jit,
-            trust_email: false,
-            require_second_factor: false,
-            enabled: true,
+            ..self
         }
     }
 
@@ -377,6 +401,32 @@ impl Upstreams {
     }
 }
 
+/// A stored upstream as a draft to change; its secret stays unless the draft is given one.
+impl From<&UpstreamRecord> for UpstreamDraft {
+    fn from(upstream: &UpstreamRecord) -> Self {
+        Self {
+            id: upstream.id.clone(),
+            name: upstream.name.clone(),
+            kind: upstream.kind,
+            issuer: upstream.issuer.clone(),
+            authorization_endpoint: upstream.authorization_endpoint.clone(),
+            token_endpoint: upstream.token_endpoint.clone(),
+            userinfo_endpoint: upstream.userinfo_endpoint.clone(),
+            jwks_uri: upstream.jwks_uri.clone(),
+            algorithms: upstream.algorithms.clone(),
+            iss_parameter: upstream.iss_parameter,
+            client_id: upstream.client_id.clone(),
+            client_secret: None,
+            scopes: upstream.scopes.clone(),
+            claims: upstream.claims.clone(),
+            provisioning: upstream.provisioning,
+            trust_email: upstream.trust_email,
+            require_second_factor: upstream.require_second_factor,
+            enabled: upstream.enabled,
+        }
+    }
+}
+
 /// https, or http to a loopback address (a provider on the same machine, tests); no fragment.
 fn check_url(name: &'static str, value: &str) -> Result<(), Error> {
     let Ok(url) = url::Url::parse(value) else {
@@ -418,7 +468,6 @@ mod tests {
             jwks_uri: "https://sso.example/jwks".to_owned(),
             id_token_signing_alg_values_supported: vec!["HS256".to_owned(), "ES256".to_owned()],
             authorization_response_iss_parameter_supported: true,
-            code_challenge_methods_supported: vec!["S256".to_owned()],
         }
     }
 

@@ -64,13 +64,12 @@ impl Provisioning {
 /// Where an upstream puts what authd reads of a user: a claim name, or a dotted path into
 /// nested objects. OpenID Connect's names unless set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct ClaimPaths {
     pub subject: String,
     pub username: String,
     pub email: String,
     pub email_verified: String,
-    pub name: String,
 }
 
 impl Default for ClaimPaths {
@@ -80,7 +79,6 @@ impl Default for ClaimPaths {
             username: "preferred_username".to_owned(),
             email: "email".to_owned(),
             email_verified: "email_verified".to_owned(),
-            name: "name".to_owned(),
         }
     }
 }

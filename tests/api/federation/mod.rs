@@ -76,29 +76,8 @@ impl Federated {
     }
 
     /// `authd upstreams ARGS` on the downstream deployment: its JSON output.
-    /// Run as a child process awaited on the runtime: the upstream, served by this test's
-    /// runtime, must answer its discovery request meanwhile.
     pub async fn upstreams(&self, args: &[&str], env: &[(&str, &str)]) -> Value {
-        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_authd"))
-            .env_clear()
-            .arg("upstreams")
-            .args(args)
-            .env("DATABASE_URL", self.down.resources.database_url())
-            .env("REDIS_URL", redis_url())
-            .env("AUTHD_REDIS_PREFIX", &self.down.resources.redis_prefix)
-            .env("AUTHD_MASTER_KEY", &self.down.resources.master_key_base64)
-            .env("AUTHD_PUBLIC_URL", &self.down.address)
-            .env("AUTHD_LOG", "warn")
-            .envs(env.iter().copied())
-            .output()
-            .await
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "authd upstreams {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        serde_json::from_slice(&output.stdout).unwrap_or(Value::Null)
+        authd_upstreams(&self.down, args, env).await
     }
 
     /// Registers `username` at the upstream with `email`: their password there.
@@ -114,6 +93,32 @@ impl Federated {
         let body: Value = response.json().await.unwrap();
         body["password"].as_str().unwrap().to_owned()
     }
+}
+
+/// `authd upstreams ARGS` on `app`'s deployment, with `env` over its settings: its JSON output
+/// (null when it prints none). Run as a child process awaited on the runtime: an upstream
+/// served by this test's runtime must answer its discovery request meanwhile.
+pub async fn authd_upstreams(app: &TestApp, args: &[&str], env: &[(&str, &str)]) -> Value {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_authd"))
+        .env_clear()
+        .arg("upstreams")
+        .args(args)
+        .env("DATABASE_URL", app.resources.database_url())
+        .env("REDIS_URL", redis_url())
+        .env("AUTHD_REDIS_PREFIX", &app.resources.redis_prefix)
+        .env("AUTHD_MASTER_KEY", &app.resources.master_key_base64)
+        .env("AUTHD_PUBLIC_URL", &app.address)
+        .env("AUTHD_LOG", "warn")
+        .envs(env.iter().copied())
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "authd upstreams {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or(Value::Null)
 }
 
 /// The path and query of an absolute URL.

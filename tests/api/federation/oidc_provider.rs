@@ -11,12 +11,8 @@ use tokio::{
     process::{Child, Command},
 };
 
-use super::path_of;
-use crate::{
-    browser::Browser,
-    helpers::{redis_url, spawn_app},
-    tokens::claims_of,
-};
+use super::{authd_upstreams, path_of};
+use crate::{browser::Browser, helpers::spawn_app, tokens::claims_of};
 
 /// The provider, as a child process killed when dropped.
 struct OidcProvider {
@@ -135,10 +131,9 @@ async fn oidc_provider_signs_a_user_in_through_its_own_login_and_consent() {
     let other = down.spawn_sibling().await;
     let redirect_uri = format!("{}/ui/login/upstream/panva/callback", down.address);
     let provider = OidcProvider::start("authd", "a secret of some length", &redirect_uri).await;
-    let output = Command::new(env!("CARGO_BIN_EXE_authd"))
-        .env_clear()
-        .args([
-            "upstreams",
+    let created = authd_upstreams(
+        &down,
+        &[
             "create",
             "--id",
             "panva",
@@ -148,22 +143,10 @@ async fn oidc_provider_signs_a_user_in_through_its_own_login_and_consent() {
             &provider.issuer,
             "--client-id",
             "authd",
-        ])
-        .env("DATABASE_URL", down.resources.database_url())
-        .env("REDIS_URL", redis_url())
-        .env("AUTHD_REDIS_PREFIX", &down.resources.redis_prefix)
-        .env("AUTHD_MASTER_KEY", &down.resources.master_key_base64)
-        .env("AUTHD_PUBLIC_URL", &down.address)
-        .env("AUTHD_UPSTREAM_CLIENT_SECRET", "a secret of some length")
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let created: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        ],
+        &[("AUTHD_UPSTREAM_CLIENT_SECRET", "a secret of some length")],
+    )
+    .await;
     // Read from its discovery document: it sends RFC 9207's `iss`, which authd then requires.
     assert_eq!(
         created["authorization_response_iss_parameter_supported"],

@@ -15,11 +15,11 @@ use poem::{
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::path_of;
+use super::{authd_upstreams, path_of};
 use crate::{
     browser::Browser,
     dpop::DpopKey,
-    helpers::{TestApp, redis_url, spawn_app},
+    helpers::{TestApp, spawn_app},
 };
 
 /// A token request as received: its form, and its `Authorization` header.
@@ -111,27 +111,14 @@ impl Rogue {
     }
 }
 
-/// `authd upstreams ARGS` against `app`'s deployment.
+/// `authd upstreams ARGS` against `app`'s deployment, with the secret the provider expects.
 async fn upstreams(app: &TestApp, args: &[&str]) {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_authd"))
-        .env_clear()
-        .arg("upstreams")
-        .args(args)
-        .env("DATABASE_URL", app.resources.database_url())
-        .env("REDIS_URL", redis_url())
-        .env("AUTHD_REDIS_PREFIX", &app.resources.redis_prefix)
-        .env("AUTHD_MASTER_KEY", &app.resources.master_key_base64)
-        .env("AUTHD_PUBLIC_URL", &app.address)
-        .env("AUTHD_UPSTREAM_CLIENT_SECRET", "rogue secret")
-        .env("AUTHD_LOG", "warn")
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    authd_upstreams(
+        app,
+        args,
+        &[("AUTHD_UPSTREAM_CLIENT_SECRET", "rogue secret")],
+    )
+    .await;
 }
 
 /// A started login: the browser's way to the provider, read as its query.

@@ -165,31 +165,24 @@ fn draft(id: String, fields: UpstreamFields) -> UpstreamDraft {
         UpstreamKindName::Oidc => UpstreamKind::Oidc,
         UpstreamKindName::Oauth2 => UpstreamKind::Oauth2,
     };
-    let defaults = ClaimPaths::default();
+    let defaults = UpstreamDraft::new(id, fields.name, kind);
     let claims = fields.claims.unwrap_or_default();
+    let paths = &defaults.claims;
     UpstreamDraft {
-        id,
-        name: fields.name,
-        kind,
         issuer: fields.issuer,
         authorization_endpoint: fields.authorization_endpoint.unwrap_or_default(),
         token_endpoint: fields.token_endpoint.unwrap_or_default(),
         userinfo_endpoint: fields.userinfo_endpoint,
-        jwks_uri: None,
-        algorithms: Vec::new(),
-        iss_parameter: false,
         client_id: fields.client_id,
         client_secret: fields.client_secret.map(Zeroizing::new),
-        scopes: fields.scopes.unwrap_or_else(|| match kind {
-            UpstreamKind::Oidc => "openid profile email".to_owned(),
-            UpstreamKind::Oauth2 => String::new(),
-        }),
+        scopes: fields.scopes.unwrap_or_else(|| defaults.scopes.clone()),
         claims: ClaimPaths {
-            subject: claims.subject.unwrap_or(defaults.subject),
-            username: claims.username.unwrap_or(defaults.username),
-            email: claims.email.unwrap_or(defaults.email),
-            email_verified: claims.email_verified.unwrap_or(defaults.email_verified),
-            name: defaults.name,
+            subject: claims.subject.unwrap_or_else(|| paths.subject.clone()),
+            username: claims.username.unwrap_or_else(|| paths.username.clone()),
+            email: claims.email.unwrap_or_else(|| paths.email.clone()),
+            email_verified: claims
+                .email_verified
+                .unwrap_or_else(|| paths.email_verified.clone()),
         },
         provisioning: match fields.provisioning.unwrap_or(UpstreamProvisioning::Jit) {
             UpstreamProvisioning::Jit => Provisioning::Jit,
@@ -198,6 +191,7 @@ fn draft(id: String, fields: UpstreamFields) -> UpstreamDraft {
         trust_email: fields.trust_email.unwrap_or(false),
         require_second_factor: fields.require_second_factor.unwrap_or(false),
         enabled: fields.enabled.unwrap_or(true),
+        ..defaults
     }
 }
 
