@@ -33,7 +33,7 @@ FLOORS = [
     # The domain, bottom to top.
     ["keys"],
     ["tokens", "outbox"],
-    ["oidc", "possession", "rate_limit", "exchange", "mail", "events"],
+    ["oidc", "possession", "rate_limit", "exchange", "mail", "events", "ldap"],
     ["sessions"],
     ["clients", "accounts"],
     ["authorization", "operations", "federation"],

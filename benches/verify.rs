@@ -77,6 +77,7 @@ fn config() -> Config {
         mail: authd::mail::MailSettings::off(
             "authd <authd@localhost>".parse().expect("an address"),
         ),
+        ldap: None,
     }
 }
 

@@ -26,6 +26,7 @@ pub mod http;
 pub mod invalidation;
 pub mod keys;
 pub mod labels;
+pub mod ldap;
 pub mod logout;
 pub mod mail;
 pub mod metrics;

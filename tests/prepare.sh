@@ -6,7 +6,8 @@
 #   authentication, as Debian's cluster is set up on these machines (AUTHD_TEST_DATABASE_URL
 #   and AUTHD_TEST_REDIS_URL point them elsewhere);
 # - what the tests run beside authd: nginx (the cluster tests), openssl (the TLS servers'
-#   certificates), Postgres's server binaries (the TLS and standby tests start their own);
+#   certificates), Postgres's server binaries (the TLS and standby tests start their own),
+#   OpenLDAP's slapd and ldap-utils (the LDAP tests start their own directory);
 # - cargo-nextest, the test runner;
 # - the Python packages of tests/requirements.txt, in a virtual environment under
 #   target/test-venv that is put first on PATH (so `python3` is that environment's);
@@ -82,6 +83,9 @@ prepare_tools() {
   command -v openssl >/dev/null || missing+=(openssl)
   command -v flock >/dev/null || missing+=(util-linux)
   command -v python3 >/dev/null || missing+=(python3)
+  # OpenLDAP's server and clients, for the LDAP login tests (each starts its own slapd).
+  [ -x /usr/sbin/slapd ] || missing+=(slapd)
+  command -v ldapmodify >/dev/null || missing+=(ldap-utils)
   if [ ${#missing[@]} -gt 0 ]; then
     prepare_step "installing ${missing[*]}"
     prepare_apt "${missing[@]}"

@@ -8,7 +8,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{Email, Password, PasswordHasher};
+use super::{Email, LdapLogins, Password, PasswordHasher};
 use crate::{
     clock::Clock,
     error::Error,
@@ -26,6 +26,8 @@ pub struct RecoveryServices {
     pub hasher: PasswordHasher,
     pub throttle: Arc<MailThrottle>,
     pub trail: Arc<AuditTrail>,
+    /// The LDAP directory, whose accounts' passwords are not reset here.
+    pub ldap: Option<Arc<LdapLogins>>,
 }
 
 pub struct Recovery {
@@ -35,6 +37,7 @@ pub struct Recovery {
     hasher: PasswordHasher,
     throttle: Arc<MailThrottle>,
     trail: Arc<AuditTrail>,
+    ldap: Option<Arc<LdapLogins>>,
     clock: Arc<dyn Clock>,
 }
 
@@ -66,6 +69,7 @@ impl Recovery {
             hasher: services.hasher,
             throttle: services.throttle,
             trail: services.trail,
+            ldap: services.ldap,
             clock,
         }
     }
@@ -174,6 +178,10 @@ impl Recovery {
         new_password: String,
     ) -> Result<UserRecord, Error> {
         let (user, _) = self.live_link(token, LinkPurpose::ResetPassword).await?;
+        // A link mailed before the account was handed to the directory.
+        if self.directory_backed(user.id).await? {
+            return Err(super::ldap_logins::password_is_the_directorys());
+        }
         let password = Password::choose(new_password, &[&user.username, &user.email])?;
         let hash = self.hasher.hash(&password).await?;
         let notices: Vec<_> = self
@@ -280,6 +288,10 @@ impl Recovery {
                 tracing::warn!(user_id = %user.id, "password reset asked too often for this account: no mail sent");
                 Ok(())
             }
+            Some(user) if self.directory_backed(user.id).await? => {
+                tracing::info!(user_id = %user.id, "password reset asked for a directory account: no mail sent");
+                Ok(())
+            }
             Some(user) => {
                 self.mail_link(&user, LinkPurpose::ResetPassword, &user.email)
                     .await
@@ -288,6 +300,13 @@ impl Recovery {
                 tracing::info!("password reset asked for an unknown account: no mail sent");
                 Ok(())
             }
+        }
+    }
+
+    async fn directory_backed(&self, user_id: Uuid) -> Result<bool, Error> {
+        match &self.ldap {
+            Some(ldap) => ldap.backs(user_id).await,
+            None => Ok(false),
         }
     }
 

@@ -6,8 +6,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    AuditLog, Email, HasherLoad, Passkeys, Password, PasswordHasher, Reauthentications,
+    AuditLog, Email, HasherLoad, LdapLogins, Passkeys, Password, PasswordHasher, Reauthentications,
     SecondFactor, SecondFactors, Username,
+    ldap_logins::{Checked, Holder},
 };
 use crate::{
     clock::Clock,
@@ -61,6 +62,8 @@ pub struct Accounts {
     metrics: Arc<Metrics>,
     /// Where registrations are recorded (`user.created`); none in unit tests.
     trail: Option<Arc<AuditTrail>>,
+    /// The LDAP directory that holds some users' passwords, if one is configured.
+    ldap: Option<Arc<LdapLogins>>,
 }
 
 /// An account an administrator creates.
@@ -98,6 +101,7 @@ impl Accounts {
             clock,
             metrics,
             trail: None,
+            ldap: None,
         }
     }
 
@@ -105,6 +109,26 @@ impl Accounts {
     pub fn with_trail(mut self, trail: Arc<AuditTrail>) -> Self {
         self.trail = Some(trail);
         self
+    }
+
+    /// Lets the LDAP directory decide the password logins of the accounts it backs, and of
+    /// usernames with no local account.
+    pub fn with_ldap(mut self, ldap: Arc<LdapLogins>) -> Self {
+        self.ldap = Some(ldap);
+        self
+    }
+
+    /// The LDAP directory's logins, if a directory is configured.
+    pub fn ldap(&self) -> Option<&LdapLogins> {
+        self.ldap.as_deref()
+    }
+
+    /// Whether the user's password lives in the LDAP directory (and so cannot be set here).
+    pub async fn directory_backed(&self, user_id: Uuid) -> Result<bool, Error> {
+        match &self.ldap {
+            Some(ldap) => ldap.backs(user_id).await,
+            None => Ok(false),
+        }
     }
 
     /// Creates an account as an administrator asks: the password, if given, was checked by
@@ -157,6 +181,9 @@ impl Accounts {
             field: "passkey",
             message: "is required: add a passkey before you stop using a password".to_owned(),
         };
+        if self.directory_backed(user.id).await? {
+            return Err(super::ldap_logins::password_is_the_directorys());
+        }
         if !self.passkeys.any(user.id).await? {
             return Err(refused());
         }
@@ -170,6 +197,9 @@ impl Accounts {
     /// Sets a new password (checked for strength as at registration): for a passkey-only
     /// account that wants one back.
     pub async fn set_password(&self, user: &UserRecord, password: &Password) -> Result<(), Error> {
+        if self.directory_backed(user.id).await? {
+            return Err(super::ldap_logins::password_is_the_directorys());
+        }
         let hash = self.hasher.hash(password).await?;
         self.users.set_password_hash(user.id, Some(&hash)).await?;
         tracing::info!(user_id = %user.id, "password set");
@@ -250,34 +280,52 @@ impl Accounts {
 
     /// Checks a username and password. Unknown users are checked against a dummy hash, and both
     /// failures are one error, so neither the answer nor its timing says which users exist.
-    /// Every attempt is queued for the audit log, written in the background. An address
-    /// that keeps failing for one username is throttled ([`LoginThrottle`]) before any hashing.
+    /// With an LDAP directory, every failure costs one hash and one directory check alike
+    /// (see [`LdapLogins`]). Every attempt is queued for the audit log, written in the
+    /// background. An address that keeps failing for one username is throttled
+    /// ([`LoginThrottle`]) before any hashing.
     pub async fn authenticate(&self, attempt: AuthAttempt) -> Result<UserRecord, Error> {
         self.throttle
             .check(&attempt.username, attempt.client_ip)
             .await?;
         let user = self.users.find_by_username(&attempt.username).await?;
-        let matches = self
-            .hasher
-            .verify(
-                &attempt.password,
-                // A passkey-only account has no hash: checked against the dummy, and refused
-                // like a wrong password, so the answer says nothing about the account.
-                user.as_ref().and_then(|u| u.password_hash.as_deref()),
-            )
-            .await?;
-        let now = self.clock.now();
-        let named = user.as_ref().map(|user| user.id);
-        let (outcome, result) = match user {
-            Some(user) if matches => (AuthOutcome::Success, Ok(user)),
-            Some(user) => {
-                // Known only to the logs: the client gets the same answer as for no such user.
-                tracing::info!(user_id = %user.id, ip = %attempt.client_ip, "login failed: wrong password");
-                (AuthOutcome::WrongPassword, Err(Error::InvalidCredentials))
+        let holder = match &self.ldap {
+            Some(ldap) => ldap.holder(user).await?,
+            None => Holder::Local(user),
+        };
+        let checked = match holder {
+            Holder::Local(user) => self.check_local(user, &attempt.password).await?,
+            Holder::Directory(local) => {
+                // The hash an unknown user costs, so that no failure is cheaper than another.
+                self.hasher.verify(&attempt.password, None).await?;
+                match &self.ldap {
+                    Some(ldap) => {
+                        ldap.check(local, &attempt.username, &attempt.password)
+                            .await?
+                    }
+                    None => Checked::Unknown,
+                }
             }
-            None => {
+        };
+        let now = self.clock.now();
+        let (outcome, result, named) = match checked {
+            Checked::Verified(user) => (AuthOutcome::Success, Ok(user), None),
+            Checked::WrongPassword(user_id) => {
+                // Known only to the logs: the client gets the same answer as for no such user.
+                tracing::info!(%user_id, ip = %attempt.client_ip, "login failed: wrong password");
+                (
+                    AuthOutcome::WrongPassword,
+                    Err(Error::InvalidCredentials),
+                    Some(user_id),
+                )
+            }
+            Checked::Unknown => {
                 tracing::info!(ip = %attempt.client_ip, "login failed: no such user");
-                (AuthOutcome::UnknownUser, Err(Error::InvalidCredentials))
+                (
+                    AuthOutcome::UnknownUser,
+                    Err(Error::InvalidCredentials),
+                    None,
+                )
             }
         };
         self.metrics.login(outcome);
@@ -286,17 +334,42 @@ impl Accounts {
                 .failed(&attempt.username, attempt.client_ip)
                 .await;
         }
-        let user_id = result.as_ref().ok().map(|user| user.id);
-        let attempted_user = named.filter(|_| user_id.is_none());
+        let user_id = result.as_ref().ok().map(|user: &UserRecord| user.id);
         self.record_attempt(
             now,
             attempt.client_ip,
-            (user_id, attempted_user),
+            (user_id, named),
             outcome,
             attempt.user_agent,
         )
         .await;
         result
+    }
+
+    /// The password checked against the account's hash (or the dummy's).
+    async fn check_local(
+        &self,
+        user: Option<UserRecord>,
+        password: &Password,
+    ) -> Result<Checked, Error> {
+        let matches = self
+            .hasher
+            .verify(
+                password,
+                // A passkey-only account has no hash: checked against the dummy, and refused
+                // like a wrong password, so the answer says nothing about the account.
+                user.as_ref().and_then(|u| u.password_hash.as_deref()),
+            )
+            .await?;
+        let checked = match user {
+            Some(user) if matches => return Ok(Checked::Verified(user)),
+            Some(user) => Checked::WrongPassword(user.id),
+            None => Checked::Unknown,
+        };
+        if let Some(ldap) = &self.ldap {
+            ldap.equalize(password).await;
+        }
+        Ok(checked)
     }
 
     /// [`Self::authenticate`], for a route that can take a password and nothing else (`/auth`,

@@ -3,12 +3,13 @@
 
 mod clients;
 mod keys;
+mod ldap;
 mod serve;
 mod upstreams;
 mod users;
 
 use crate::{
-    config::{ClientsCommand, Command, KeysCommand, UpstreamsCommand, UsersCommand},
+    config::{ClientsCommand, Command, KeysCommand, LdapCommand, UpstreamsCommand, UsersCommand},
     startup::StartupError,
     store::postgres::run_migrations,
     telemetry::{self, LogFormat},
@@ -32,6 +33,8 @@ pub async fn run(command: Command) -> Result<(), StartupError> {
         Command::Upstreams(UpstreamsCommand::Show(args)) => upstreams::show(*args).await,
         Command::Upstreams(UpstreamsCommand::Update(args)) => upstreams::update(*args).await,
         Command::Upstreams(UpstreamsCommand::Delete(args)) => upstreams::delete(*args).await,
+        Command::Ldap(LdapCommand::Check(args)) => ldap::check(*args).await,
+        Command::Ldap(LdapCommand::Adopt(args)) => ldap::adopt(*args).await,
         Command::Keys(KeysCommand::Rotate(args)) => keys::rotate(*args).await,
         Command::Keys(KeysCommand::List(args)) => keys::list(args).await,
         Command::Keys(KeysCommand::Rewrap(args)) => keys::rewrap(*args).await,

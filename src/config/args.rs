@@ -165,6 +165,9 @@ pub struct CommonArgs {
     #[command(flatten)]
     pub mail: super::MailArgs,
 
+    #[command(flatten)]
+    pub ldap: super::LdapArgs,
+
     /// `iss` of issued tokens: the public base URL of this authority. Default:
     /// `http://localhost:8080` for `serve`; for `dev`, `http://localhost:PORT` with the port
     /// it listens on.

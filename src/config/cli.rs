@@ -41,6 +41,9 @@ pub enum Command {
     /// Manage the identity providers people may log in through (OpenID Connect, OAuth 2.0).
     #[command(subcommand)]
     Upstreams(super::UpstreamsCommand),
+    /// Check the LDAP directory settings, and make existing accounts directory-backed.
+    #[command(subcommand)]
+    Ldap(super::LdapCommand),
 }
 
 #[derive(Subcommand)]

@@ -3,6 +3,7 @@
 
 pub mod args;
 pub mod cli;
+mod ldap;
 mod mail;
 mod master_keys;
 mod upstream_args;
@@ -18,6 +19,7 @@ pub use cli::{
     RewrapKeysArgs, RotateKeysArgs, RotateSecretArgs, ServeArgs, UpdateClientArgs, UserAdminArgs,
     UsernameArgs, UsersCommand, explain_parse_error,
 };
+pub use ldap::{LdapAdoptArgs, LdapArgs, LdapCheckArgs, LdapCommand};
 pub use mail::MailArgs;
 pub use master_keys::parse_master_key;
 pub use upstream_args::{
@@ -39,7 +41,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(setting: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(setting: &'static str, message: impl Into<String>) -> Self {
         Self {
             setting,
             message: message.into(),
@@ -101,6 +103,8 @@ pub struct Config {
     pub registration_token: Option<secrecy::SecretString>,
     /// Where mail goes, as whom, and the mailed links' lifetimes.
     pub mail: crate::mail::MailSettings,
+    /// The LDAP directory that holds some users' passwords, if any.
+    pub ldap: Option<crate::ldap::LdapSettings>,
 }
 
 impl Config {
@@ -249,6 +253,7 @@ impl Config {
         )
         .map_err(|err| ConfigError::new("AUTHD_ARGON2_*", err.to_string()))?;
         let mail = args.mail.settings(in_memory_mail)?;
+        let ldap = args.ldap.settings()?;
 
         Ok(Self {
             issuer,
@@ -297,6 +302,7 @@ impl Config {
                 .filter(|token| !token.is_empty())
                 .map(secrecy::SecretString::from),
             mail,
+            ldap,
         })
     }
 }

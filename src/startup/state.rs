@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::StartupError;
 use crate::{
     accounts::{
-        AUDIT_QUEUE_CAPACITY, Accounts, AuditLog, Factors, Groups, Logins, Passkeys,
+        AUDIT_QUEUE_CAPACITY, Accounts, AuditLog, Factors, Groups, LdapLogins, Logins, Passkeys,
         PasswordHasher, PendingLogins, Reauthentications, Recovery, RecoveryServices,
         SecondFactors, Users,
     },
@@ -23,6 +23,7 @@ use crate::{
     federation::{Federation, FederationServices, Upstreams},
     invalidation::{Freshness, LocalCaches},
     keys::{KeyManager, KeyPolicy, KeyRing, MasterKeys},
+    ldap::Ldap,
     logout::{BackChannel, LogoutTokens, Logouts},
     mail::Mailer,
     metrics::Metrics,
@@ -131,6 +132,23 @@ impl AppState {
             &clock,
             (reauthentications.clone(), mailer.clone()),
         );
+        let ldap = match &config.ldap {
+            Some(settings) => Some(Arc::new(LdapLogins::new(
+                Arc::new(
+                    Ldap::new(settings.clone())
+                        .map_err(|message| Error::Internal(format!("LDAP TLS: {message}")))?,
+                ),
+                stores.ldap_accounts.clone(),
+                (
+                    users.clone(),
+                    Arc::new(Groups::new(stores.groups.clone(), clock.clone())),
+                ),
+                clock.clone(),
+                trail.clone(),
+                config.admin_group.clone(),
+            ))),
+            None => None,
+        };
         let hasher = PasswordHasher::new(config.argon2).await?;
         let recovery = Arc::new(Recovery::new(
             users.clone(),
@@ -144,6 +162,7 @@ impl AppState {
                     metrics.clone(),
                 )),
                 trail: trail.clone(),
+                ldap: ldap.clone(),
             },
             clock.clone(),
         ));
@@ -155,6 +174,10 @@ impl AppState {
             &clock,
             &metrics,
         );
+        let accounts = match &ldap {
+            Some(ldap) => accounts.with_ldap(ldap.clone()),
+            None => accounts,
+        };
         let users_service = Arc::new(Users::new(users, profiles.clone(), clock.clone()));
         let trust = config.trust.clone();
         let targets = Arc::new(Targets::new(trust.clone(), config.audience.clone()));

@@ -60,6 +60,7 @@ pub async fn connect_stores(
         audit: postgres.audit(),
         webhooks: postgres.webhooks(),
         upstreams: postgres.upstreams(),
+        ldap_accounts: postgres.ldap_accounts(),
         proof_state: Arc::new(store::redis::RedisProofState(redis.clone())),
         housekeeping: postgres.housekeeping(),
         token_cache: Arc::new(store::redis::RedisTokenState(redis.clone())),

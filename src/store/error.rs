@@ -29,6 +29,9 @@ pub enum UniqueField {
     /// A federated identity, linked already (to this account or another), or a second identity
     /// of one upstream for one account.
     FederatedIdentity,
+    /// A directory entry linked already (to this account or another), or an account linked to
+    /// an entry already.
+    LdapEntry,
 }
 
 impl std::fmt::Display for UniqueField {
@@ -40,6 +43,7 @@ impl std::fmt::Display for UniqueField {
             UniqueField::GroupName => "group name",
             UniqueField::UpstreamId => "upstream id",
             UniqueField::FederatedIdentity => "federated identity",
+            UniqueField::LdapEntry => "directory entry",
         })
     }
 }

@@ -13,6 +13,7 @@ mod error;
 mod events;
 mod factors;
 mod groups;
+mod ldap_accounts;
 mod links;
 pub mod memory;
 mod operations;
@@ -39,6 +40,7 @@ pub use error::{StoreError, UniqueField};
 pub use events::{Event, EventBus};
 pub use factors::{PasskeyRecord, PasskeyStore, SecondFactorStore, TotpRecord};
 pub use groups::{GroupMember, GroupRecord, GroupStore};
+pub use ldap_accounts::{LdapAccount, LdapAccountStore};
 pub use links::{AccountLink, LinkChange, LinkPurpose};
 pub use operations::{CleanupReport, Housekeeping, PoolCounters, PoolStatus, Probe};
 pub use outbox::{Attempt, Claimed, OutboxDepth, OutboxMessage, OutboxStore, Topic};
@@ -84,6 +86,7 @@ pub struct Stores {
     pub audit: Arc<dyn AuditStore>,
     pub webhooks: Arc<dyn WebhookStore>,
     pub upstreams: Arc<dyn UpstreamStore>,
+    pub ldap_accounts: Arc<dyn LdapAccountStore>,
     pub proof_state: Arc<dyn ProofStateStore>,
     pub events: Arc<dyn EventBus>,
     pub housekeeping: Arc<dyn Housekeeping>,

@@ -156,6 +156,25 @@ pub fn read_roots(path: &Path) -> Result<RootCertStore, TlsSettingError> {
     Ok(roots)
 }
 
+/// A client configuration that trusts the system's roots and, beside them, the CA certificates
+/// in `extra` (a private server's): for the LDAP directory.
+pub fn client_config(extra: Option<&Path>) -> Result<ClientConfig, TlsSettingError> {
+    let mut roots = RootCertStore::empty();
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    if let Some(path) = extra {
+        roots.roots.extend(read_roots(path)?.roots);
+    }
+    if roots.is_empty() {
+        return Err(TlsSettingError::SystemRoots(
+            "none could be loaded, and no CA file is set".to_owned(),
+        ));
+    }
+    Ok(ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
 fn system_roots() -> Result<RootCertStore, TlsSettingError> {
     let loaded = rustls_native_certs::load_native_certs();
     let mut roots = RootCertStore::empty();

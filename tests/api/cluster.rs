@@ -19,7 +19,7 @@ use tokio::{
 use uuid::Uuid;
 
 use crate::{
-    helpers::{TestResources, durable_resources, empty_database, eventually},
+    helpers::{TestResources, durable_resources, empty_database, eventually, free_port},
     process::{Served, authd_env, signal},
 };
 
@@ -37,14 +37,6 @@ pub struct LocalCluster {
 pub struct Replica {
     pub pid: u32,
     pub url: String,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl LocalCluster {

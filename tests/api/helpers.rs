@@ -23,6 +23,15 @@ use uuid::Uuid;
 pub const ISSUER: &str = "http://authd.test";
 pub const AUDIENCE: &str = "authd-tests";
 
+/// A port free on 127.0.0.1 now (another process may take it before it is used).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 pub fn admin_database_url() -> String {
     std::env::var("AUTHD_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
@@ -90,6 +99,8 @@ pub struct AppOptions {
     pub client_rate_limit: Option<std::num::NonZeroU32>,
     /// `AUTHD_SMTP_URL` and the rest: mail off unless a test sets it.
     pub mail: authd::mail::MailSettings,
+    /// `AUTHD_LDAP_*`: no directory unless a test sets one.
+    pub ldap: Option<authd::ldap::LdapSettings>,
     /// `AUTHD_WEBHOOK_ALLOW_LOOPBACK`: on by default, as the tests' receivers are local.
     pub webhook_allow_loopback: bool,
     /// The issuer is the app's own address (as for an upstream identity provider whose
@@ -125,6 +136,7 @@ impl Default for AppOptions {
             pkce_policy: authd::clients::PkcePolicy::NonceAllowed,
             client_rate_limit: None,
             mail: authd::mail::MailSettings::off("authd <authd@localhost>".parse().unwrap()),
+            ldap: None,
         }
     }
 }
@@ -182,6 +194,7 @@ pub fn test_config(options: &AppOptions) -> Config {
             .clone()
             .map(secrecy::SecretString::from),
         mail: options.mail.clone(),
+        ldap: options.ldap.clone(),
     }
 }
 

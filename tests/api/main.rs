@@ -23,6 +23,7 @@ mod helpers;
 mod hygiene;
 mod invalidation;
 mod jwks;
+mod ldap;
 mod logs;
 mod mail;
 mod metrics;

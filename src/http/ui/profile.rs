@@ -33,6 +33,8 @@ struct Account {
     recovery_codes_left: u64,
     /// False for a passkey-only account.
     has_password: bool,
+    /// The password is the LDAP directory's: it is changed there.
+    directory_password: bool,
     email_verified: bool,
     /// Whether this server sends mail (verification links, address changes).
     mail_available: bool,
@@ -367,6 +369,7 @@ async fn render(
     let pretty = |value: serde_json::Result<String>| {
         value.unwrap_or_else(|err| format!("(could not show: {err})"))
     };
+    let directory_password = ui.state.accounts.directory_backed(user.id).await?;
     let header = jsonwebtoken::decode_header(&signed_in.access_token)
         .map_err(|err| Error::Internal(format!("decoding our own token's header: {err}")))?;
     Ok(ProfilePage {
@@ -383,7 +386,8 @@ async fn render(
             last_login: user.last_login_at.map(When::new),
             has_pop_key: user.pop_public_key.is_some(),
             totp_enabled,
-            has_password: user.password_hash.is_some(),
+            has_password: user.password_hash.is_some() || directory_password,
+            directory_password,
             email_verified: user.email_verified(),
             mail_available: ui.state.recovery.available(),
             recovery_codes_left,

@@ -1,6 +1,7 @@
 //! In-memory stores for `authd dev` and tests: the same contracts, nothing persists.
 
 mod admin;
+mod ldap_accounts;
 mod outbox;
 mod passkeys;
 mod proof_state;
@@ -55,6 +56,7 @@ pub fn stores() -> Stores {
         events: Arc::new(MemoryEvents::default()),
         housekeeping: Arc::new(NoHousekeeping),
         upstreams: Arc::new(upstreams::MemoryUpstreams::new(users.clone())),
+        ldap_accounts: Arc::new(ldap_accounts::MemoryLdapAccounts::new(users.clone())),
         users: users.clone(),
         groups: Arc::new(MemoryGroups::new(users)),
         audit: Arc::new(MemoryAudit::new(outbox.clone())),

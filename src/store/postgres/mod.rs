@@ -7,6 +7,7 @@ mod connect;
 mod directory;
 mod groups;
 mod housekeeping;
+mod ldap_accounts;
 mod links;
 mod migrate;
 mod outbox;
@@ -136,6 +137,10 @@ impl Postgres {
 
     pub fn upstreams(&self) -> Arc<upstreams::PostgresUpstreams> {
         Arc::new(upstreams::PostgresUpstreams(self.clone()))
+    }
+
+    pub fn ldap_accounts(&self) -> Arc<ldap_accounts::PostgresLdapAccounts> {
+        Arc::new(ldap_accounts::PostgresLdapAccounts(self.clone()))
     }
 
     pub fn webhooks(&self) -> Arc<webhooks::PostgresWebhooks> {

@@ -5,7 +5,10 @@ use time::OffsetDateTime;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::{Postgres, unavailable, users::unique_violation};
+use super::{
+    Postgres, unavailable,
+    users::{insert_passwordless, unique_violation},
+};
 use crate::store::{
     ClaimPaths, FederatedIdentity, Provisioning, SealedBox, StoreError, UpstreamKind,
     UpstreamRecord, UpstreamStore, UserRecord, Written,
@@ -229,21 +232,7 @@ impl UpstreamStore for PostgresUpstreams {
             .transaction()
             .await
             .map_err(|err| unavailable(&err))?;
-        tx.execute(
-            "INSERT INTO users (id, username, email, password_hash, created_at,
-                                email_verified_at, last_login_at)
-             VALUES ($1, $2, $3, NULL, $4, $5, $6)",
-            &[
-                &user.id,
-                &user.username,
-                &user.email,
-                &user.created_at,
-                &user.email_verified_at,
-                &user.last_login_at,
-            ],
-        )
-        .await
-        .map_err(|err| unique_violation(&err))?;
+        insert_passwordless(&tx, user).await?;
         insert_identity(&tx, identity).await?;
         tx.commit().await.map_err(|err| unavailable(&err))
     }

@@ -302,6 +302,30 @@ pub(super) fn user_from_row(row: &Row) -> Result<UserRecord, StoreError> {
     })
 }
 
+/// Inserts `user` with no password hash, inside a transaction that links it to where its
+/// logins are checked (an upstream identity, a directory entry).
+pub(super) async fn insert_passwordless(
+    tx: &deadpool_postgres::Transaction<'_>,
+    user: &UserRecord,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO users (id, username, email, password_hash, created_at,
+                            email_verified_at, last_login_at)
+         VALUES ($1, $2, $3, NULL, $4, $5, $6)",
+        &[
+            &user.id,
+            &user.username,
+            &user.email,
+            &user.created_at,
+            &user.email_verified_at,
+            &user.last_login_at,
+        ],
+    )
+    .await
+    .map(drop)
+    .map_err(|err| unique_violation(&err))
+}
+
 /// A write refused by a unique index names the field; any other failure is unavailability.
 pub(super) fn unique_violation(err: &tokio_postgres::Error) -> StoreError {
     match err.as_db_error() {

@@ -6,7 +6,7 @@ mod address;
 mod delivery;
 mod operators;
 mod reset;
-mod smtp;
+pub mod smtp;
 mod verification;
 
 use std::time::Duration;

@@ -1,0 +1,248 @@
+//! An LDAP directory that holds some users' passwords (`AUTHD_LDAP_URL`), spoken to through
+//! ldap3 over rustls. authd never learns such a password's hash: a login searches for the
+//! user's entry as authd's service account, then binds as that entry with the password typed.
+//!
+//! Each check opens its own connection: a bind changes who the connection is, so one shared
+//! between logins would carry one person's rights into another's search. A login already pays
+//! for an Argon2 hash; one TLS handshake more is of the same order.
+
+mod entry;
+mod settings;
+
+use std::sync::Arc;
+
+use ldap3::{LdapConnAsync, LdapConnSettings, Scope, SearchEntry, SearchOptions, ldap_escape};
+use secrecy::ExposeSecret;
+use uuid::Uuid;
+
+pub use entry::DirectoryUser;
+pub use settings::{LdapAttributes, LdapGroups, LdapSecurity, LdapSettings};
+
+/// `invalidCredentials` (RFC 4511 §4.1.9): a wrong password, or a DN that names no entry.
+const INVALID_CREDENTIALS: u32 = 49;
+/// `sizeLimitExceeded`: the search found more entries than asked for.
+const SIZE_LIMIT_EXCEEDED: u32 = 4;
+
+/// What the directory says of a username and password.
+#[derive(Debug)]
+pub enum Verdict {
+    Verified(DirectoryUser),
+    /// No entry for the username, or the wrong password: one answer, in about one time.
+    Refused,
+}
+
+/// The directory could not answer: down, slow, refusing authd's own bind, or answering what
+/// authd cannot use. A login that needs it fails with 503; the message is for the logs.
+#[derive(Debug, thiserror::Error)]
+#[error("LDAP directory {url}: {message}")]
+pub struct LdapError {
+    url: String,
+    message: String,
+}
+
+pub struct Ldap {
+    settings: LdapSettings,
+    tls: Arc<rustls::ClientConfig>,
+}
+
+impl Ldap {
+    /// Reads the CA file once; an error names what is wrong with it.
+    pub fn new(settings: LdapSettings) -> Result<Self, String> {
+        let tls = crate::store::tls::client_config(settings.ca_file.as_deref())
+            .map_err(|err| err.to_string())?;
+        Ok(Self {
+            settings,
+            tls: Arc::new(tls),
+        })
+    }
+
+    pub fn settings(&self) -> &LdapSettings {
+        &self.settings
+    }
+
+    /// Checks `password` for the entry `username` finds. An empty password is refused before
+    /// anything is sent: LDAP reads a bind with a DN and no password as an unauthenticated
+    /// bind, which many servers accept (RFC 4513 §5.1.2).
+    pub async fn verify(&self, username: &str, password: &str) -> Result<Verdict, LdapError> {
+        if password.is_empty() {
+            return Ok(Verdict::Refused);
+        }
+        let mut ldap = self.connect().await?;
+        // Each step has its timeout; this bounds them all, whatever ldap3 leaves unbounded.
+        let result = tokio::time::timeout(
+            self.settings.timeout * 4,
+            self.verify_on(&mut ldap, username, password),
+        )
+        .await
+        .unwrap_or_else(|_| Err(self.error("no answer in time".to_owned())));
+        let _ = ldap.unbind().await;
+        result
+    }
+
+    /// Costs what [`Self::verify`] costs for a username the directory does not have, so that a
+    /// local account's failed login takes as long as a directory user's; the answer is dropped.
+    pub async fn equalize(&self, password: &str) {
+        let absent = format!("authd-absent-{}", Uuid::new_v4().simple());
+        if let Err(err) = self.verify(&absent, password).await {
+            tracing::debug!(error = %err, "directory unavailable for a timing-equal failure");
+        }
+    }
+
+    /// The entry `username` finds, with its groups, as authd's service account reads it: for
+    /// `authd ldap check`, and to make an existing account directory-backed.
+    pub async fn lookup(&self, username: &str) -> Result<Option<DirectoryUser>, LdapError> {
+        let mut ldap = self.connect().await?;
+        let result = async {
+            self.bind_service(&mut ldap).await?;
+            let Some(entry) = self.find_user(&mut ldap, username).await? else {
+                return Ok(None);
+            };
+            let groups = self.groups_of(&mut ldap, &entry.dn).await?;
+            DirectoryUser::read(&self.settings.attributes, &entry, username, groups)
+                .map(Some)
+                .map_err(|message| self.error(message))
+        }
+        .await;
+        let _ = ldap.unbind().await;
+        result
+    }
+
+    async fn verify_on(
+        &self,
+        ldap: &mut ldap3::Ldap,
+        username: &str,
+        password: &str,
+    ) -> Result<Verdict, LdapError> {
+        self.bind_service(ldap).await?;
+        let Some(entry) = self.find_user(ldap, username).await? else {
+            // A bind as no one, so that an unknown name costs what a wrong password does.
+            let absent = format!("cn={},{}", Uuid::new_v4().simple(), self.settings.user_base);
+            self.bind(ldap, &absent, password).await?;
+            return Ok(Verdict::Refused);
+        };
+        if !self.bind(ldap, &entry.dn, password).await? {
+            return Ok(Verdict::Refused);
+        }
+        // Groups are read as authd, not as the user, who may not be allowed to list them.
+        let groups = if self.settings.groups.is_some() {
+            self.bind_service(ldap).await?;
+            self.groups_of(ldap, &entry.dn).await?
+        } else {
+            Vec::new()
+        };
+        DirectoryUser::read(&self.settings.attributes, &entry, username, groups)
+            .map(Verdict::Verified)
+            .map_err(|message| self.error(message))
+    }
+
+    async fn connect(&self) -> Result<ldap3::Ldap, LdapError> {
+        let settings = LdapConnSettings::new()
+            .set_conn_timeout(self.settings.timeout)
+            .set_starttls(self.settings.security == LdapSecurity::StartTls)
+            .set_config(self.tls.clone());
+        let (connection, ldap) = LdapConnAsync::with_settings(settings, &self.settings.url)
+            .await
+            .map_err(|err| self.error(format!("cannot connect: {err}")))?;
+        ldap3::drive!(connection);
+        Ok(ldap)
+    }
+
+    /// Binds as authd's service account, or stays anonymous without one.
+    async fn bind_service(&self, ldap: &mut ldap3::Ldap) -> Result<(), LdapError> {
+        let (Some(dn), Some(password)) = (&self.settings.bind_dn, &self.settings.bind_password)
+        else {
+            return Ok(());
+        };
+        if self.bind(ldap, dn, password.expose_secret()).await? {
+            return Ok(());
+        }
+        Err(self.error(format!(
+            "refused the bind as {dn}: check AUTHD_LDAP_BIND_DN and its password"
+        )))
+    }
+
+    /// Whether the directory accepted `password` for `dn`.
+    async fn bind(
+        &self,
+        ldap: &mut ldap3::Ldap,
+        dn: &str,
+        password: &str,
+    ) -> Result<bool, LdapError> {
+        let result = ldap
+            .with_timeout(self.settings.timeout)
+            .simple_bind(dn, password)
+            .await
+            .map_err(|err| self.error(format!("bind: {err}")))?;
+        match result.rc {
+            0 => Ok(true),
+            INVALID_CREDENTIALS => Ok(false),
+            _ => Err(self.error(format!("bind: {result}"))),
+        }
+    }
+
+    /// The one entry the user filter finds for `username`. Two are a directory authd cannot
+    /// tell who is who in: an error, not a guess.
+    async fn find_user(
+        &self,
+        ldap: &mut ldap3::Ldap,
+        username: &str,
+    ) -> Result<Option<SearchEntry>, LdapError> {
+        let filter = self
+            .settings
+            .user_filter
+            .replace("{username}", &ldap_escape(username));
+        let attributes = &self.settings.attributes;
+        let wanted = [&attributes.id, &attributes.username, &attributes.email];
+        let ldap3::SearchResult(entries, result) = ldap
+            .with_timeout(self.settings.timeout)
+            .with_search_options(SearchOptions::new().sizelimit(2))
+            .search(&self.settings.user_base, Scope::Subtree, &filter, wanted)
+            .await
+            .map_err(|err| self.error(format!("user search: {err}")))?;
+        if result.rc != 0 && result.rc != SIZE_LIMIT_EXCEEDED {
+            return Err(self.error(format!("user search: {result}")));
+        }
+        let mut entries = entries.into_iter().map(SearchEntry::construct);
+        let first = entries.next();
+        if entries.next().is_some() {
+            return Err(self.error(format!(
+                "the user filter finds more than one entry for {username:?}: make it match one"
+            )));
+        }
+        Ok(first)
+    }
+
+    /// The names of the groups `dn` is in, sorted; none without a group search.
+    async fn groups_of(&self, ldap: &mut ldap3::Ldap, dn: &str) -> Result<Vec<String>, LdapError> {
+        let Some(groups) = &self.settings.groups else {
+            return Ok(Vec::new());
+        };
+        let filter = groups.filter.replace("{dn}", &ldap_escape(dn));
+        let (entries, _) = ldap
+            .with_timeout(self.settings.timeout)
+            .search(
+                &groups.base,
+                Scope::Subtree,
+                &filter,
+                [&groups.name_attribute],
+            )
+            .await
+            .and_then(ldap3::SearchResult::success)
+            .map_err(|err| self.error(format!("group search: {err}")))?;
+        let mut names: Vec<String> = entries
+            .into_iter()
+            .map(SearchEntry::construct)
+            .filter_map(|entry| entry::first_text(&entry, &groups.name_attribute))
+            .collect();
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    fn error(&self, message: String) -> LdapError {
+        LdapError {
+            url: self.settings.url.clone(),
+            message,
+        }
+    }
+}
