@@ -13,7 +13,7 @@ use crate::{
     clock::Clock,
     error::{Error, FederationFailure},
     events::{Actor, AuditTrail, EventType, NewEvent},
-    ldap::{DirectoryUser, Ldap, LdapError, Verdict},
+    ldap::{DirectoryUser, Ldap, LdapError, Target, Verdict},
     store::{LdapAccount, LdapAccountStore, StoreError, UniqueField, UserRecord, UserStore},
 };
 
@@ -92,17 +92,26 @@ impl LdapLogins {
         self.ldap.equalize(password.expose()).await;
     }
 
-    /// Binds to the directory with `password` for `username`; on success, the account (made at
-    /// the first login) with its groups brought up to date.
+    /// Binds to the directory with `password`: at a directory-backed account's own entry (its
+    /// linked DN, while that entry still has the linked id), or else at whichever entry the
+    /// user filter finds for `username`. On success, the account (made at the first login)
+    /// with its groups brought up to date.
     pub(super) async fn check(
         &self,
         local: Option<(UserRecord, LdapAccount)>,
         username: &str,
         password: &Password,
     ) -> Result<Checked, Error> {
+        let target = match &local {
+            Some((_, account)) => Target::Entry {
+                dn: &account.dn,
+                id: &account.entry_id,
+            },
+            None => Target::Name(username),
+        };
         let verdict = self
             .ldap
-            .verify(username, password.expose())
+            .verify(target, password.expose())
             .await
             .map_err(unavailable)?;
         let Verdict::Verified(entry) = verdict else {
@@ -112,14 +121,8 @@ impl LdapLogins {
             });
         };
         let (user, account) = match local {
-            Some((user, account)) if account.entry_id == entry.entry_id => (user, account),
-            Some((user, account)) => {
-                tracing::warn!(
-                    user_id = %user.id, linked = %account.entry_id, found = %entry.entry_id,
-                    "login refused: the username now names another directory entry"
-                );
-                return Ok(Checked::Unknown);
-            }
+            // The entry checked was the account's own (`Target::Entry`).
+            Some(linked) => linked,
             None => match self.accounts.find_ldap_entry(&entry.entry_id).await? {
                 // Renamed in the directory since: the account is the entry's.
                 Some(account) => match self.users.find_by_id(account.user_id).await? {

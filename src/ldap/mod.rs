@@ -22,6 +22,18 @@ pub use settings::{LdapAttributes, LdapGroups, LdapSecurity, LdapSettings};
 const INVALID_CREDENTIALS: u32 = 49;
 /// `sizeLimitExceeded`: the search found more entries than asked for.
 const SIZE_LIMIT_EXCEEDED: u32 = 4;
+/// `noSuchObject`: a search base (here, a linked entry's DN) that names no entry.
+const NO_SUCH_OBJECT: u32 = 32;
+
+/// Whose password a check is for.
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a> {
+    /// Whoever the user filter finds for a typed name.
+    Name(&'a str),
+    /// The entry at `dn`, while it is the one with this stable `id`: a directory-backed
+    /// account's, whatever name the person typed, and never a newcomer's at the same DN.
+    Entry { dn: &'a str, id: &'a str },
+}
 
 /// What the directory says of a username and password.
 #[derive(Debug)]
@@ -60,10 +72,10 @@ impl Ldap {
         &self.settings
     }
 
-    /// Checks `password` for the entry `username` finds. An empty password is refused before
+    /// Checks `password` for the entry `target` names. An empty password is refused before
     /// anything is sent: LDAP reads a bind with a DN and no password as an unauthenticated
-    /// bind, which many servers accept (RFC 4513 §5.1.2).
-    pub async fn verify(&self, username: &str, password: &str) -> Result<Verdict, LdapError> {
+    /// bind, which some servers accept (RFC 4513 §5.1.2).
+    pub async fn verify(&self, target: Target<'_>, password: &str) -> Result<Verdict, LdapError> {
         if password.is_empty() {
             return Ok(Verdict::Refused);
         }
@@ -71,7 +83,7 @@ impl Ldap {
         // Each step has its timeout; this bounds them all, whatever ldap3 leaves unbounded.
         let result = tokio::time::timeout(
             self.settings.timeout * 4,
-            self.verify_on(&mut ldap, username, password),
+            self.verify_on(&mut ldap, target, password),
         )
         .await
         .unwrap_or_else(|_| Err(self.error("no answer in time".to_owned())));
@@ -83,7 +95,7 @@ impl Ldap {
     /// local account's failed login takes as long as a directory user's; the answer is dropped.
     pub async fn equalize(&self, password: &str) {
         let absent = format!("authd-absent-{}", Uuid::new_v4().simple());
-        if let Err(err) = self.verify(&absent, password).await {
+        if let Err(err) = self.verify(Target::Name(&absent), password).await {
             tracing::debug!(error = %err, "directory unavailable for a timing-equal failure");
         }
     }
@@ -94,7 +106,7 @@ impl Ldap {
         let mut ldap = self.connect().await?;
         let result = async {
             self.bind_service(&mut ldap).await?;
-            let Some(entry) = self.find_user(&mut ldap, username).await? else {
+            let Some(entry) = self.find_user(&mut ldap, Target::Name(username)).await? else {
                 return Ok(None);
             };
             let groups = self.groups_of(&mut ldap, &entry.dn).await?;
@@ -110,29 +122,44 @@ impl Ldap {
     async fn verify_on(
         &self,
         ldap: &mut ldap3::Ldap,
-        username: &str,
+        target: Target<'_>,
         password: &str,
     ) -> Result<Verdict, LdapError> {
         self.bind_service(ldap).await?;
-        let Some(entry) = self.find_user(ldap, username).await? else {
+        let typed = match target {
+            Target::Name(username) => username,
+            Target::Entry { .. } => "",
+        };
+        let found = match self.find_user(ldap, target).await? {
+            Some(entry) => {
+                let user =
+                    DirectoryUser::read(&self.settings.attributes, &entry, typed, Vec::new())
+                        .map_err(|message| self.error(message))?;
+                match target {
+                    Target::Entry { id, .. } if user.entry_id != id => {
+                        tracing::info!(dn = %user.dn, "the entry at a linked DN is another one now");
+                        None
+                    }
+                    _ => Some(user),
+                }
+            }
+            None => None,
+        };
+        let Some(mut user) = found else {
             // A bind as no one, so that an unknown name costs what a wrong password does.
             let absent = format!("cn={},{}", Uuid::new_v4().simple(), self.settings.user_base);
             self.bind(ldap, &absent, password).await?;
             return Ok(Verdict::Refused);
         };
-        if !self.bind(ldap, &entry.dn, password).await? {
+        if !self.bind(ldap, &user.dn, password).await? {
             return Ok(Verdict::Refused);
         }
         // Groups are read as authd, not as the user, who may not be allowed to list them.
-        let groups = if self.settings.groups.is_some() {
+        if self.settings.groups.is_some() {
             self.bind_service(ldap).await?;
-            self.groups_of(ldap, &entry.dn).await?
-        } else {
-            Vec::new()
-        };
-        DirectoryUser::read(&self.settings.attributes, &entry, username, groups)
-            .map(Verdict::Verified)
-            .map_err(|message| self.error(message))
+            user.groups = self.groups_of(ldap, &user.dn).await?;
+        }
+        Ok(Verdict::Verified(user))
     }
 
     async fn connect(&self) -> Result<ldap3::Ldap, LdapError> {
@@ -180,33 +207,42 @@ impl Ldap {
         }
     }
 
-    /// The one entry the user filter finds for `username`. Two are a directory authd cannot
-    /// tell who is who in: an error, not a guess.
+    /// The one entry `target` names: the user filter's for a name (two are a directory authd
+    /// cannot tell who is who in: an error, not a guess), or the entry at a DN.
     async fn find_user(
         &self,
         ldap: &mut ldap3::Ldap,
-        username: &str,
+        target: Target<'_>,
     ) -> Result<Option<SearchEntry>, LdapError> {
-        let filter = self
-            .settings
-            .user_filter
-            .replace("{username}", &ldap_escape(username));
+        let (base, scope, filter) = match target {
+            Target::Name(username) => (
+                self.settings.user_base.as_str(),
+                Scope::Subtree,
+                self.settings
+                    .user_filter
+                    .replace("{username}", &ldap_escape(username)),
+            ),
+            Target::Entry { dn, .. } => (dn, Scope::Base, "(objectClass=*)".to_owned()),
+        };
         let attributes = &self.settings.attributes;
         let wanted = [&attributes.id, &attributes.username, &attributes.email];
         let ldap3::SearchResult(entries, result) = ldap
             .with_timeout(self.settings.timeout)
             .with_search_options(SearchOptions::new().sizelimit(2))
-            .search(&self.settings.user_base, Scope::Subtree, &filter, wanted)
+            .search(base, scope, &filter, wanted)
             .await
             .map_err(|err| self.error(format!("user search: {err}")))?;
-        if result.rc != 0 && result.rc != SIZE_LIMIT_EXCEEDED {
-            return Err(self.error(format!("user search: {result}")));
+        match result.rc {
+            0 | SIZE_LIMIT_EXCEEDED => {}
+            // The entry at a linked DN is gone (renamed, deleted).
+            NO_SUCH_OBJECT if matches!(target, Target::Entry { .. }) => return Ok(None),
+            _ => return Err(self.error(format!("user search: {result}"))),
         }
         let mut entries = entries.into_iter().map(SearchEntry::construct);
         let first = entries.next();
         if entries.next().is_some() {
             return Err(self.error(format!(
-                "the user filter finds more than one entry for {username:?}: make it match one"
+                "the user filter finds more than one entry for {target:?}: make it match one"
             )));
         }
         Ok(first)

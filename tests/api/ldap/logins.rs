@@ -1,7 +1,7 @@
 //! What a person with a directory account sees at login, and what an operator sees in the
 //! database and on the command line.
 
-use authd::ldap::{Ldap, LdapSecurity, Verdict};
+use authd::ldap::{Ldap, LdapSecurity, Target, Verdict};
 use serde_json::{Value, json};
 
 use super::{ALICE_PASSWORD, BOB_PASSWORD, Slapd, authd_ldap};
@@ -148,11 +148,13 @@ async fn wrong_passwords_and_unknown_names_get_one_answer_and_filters_cannot_be_
     assert_eq!(status, 400);
     let ldap = Ldap::new(slapd.settings(LdapSecurity::StartTls)).unwrap();
     assert!(matches!(
-        ldap.verify("alice", "").await.unwrap(),
+        ldap.verify(Target::Name("alice"), "").await.unwrap(),
         Verdict::Refused
     ));
     assert!(matches!(
-        ldap.verify("alice", ALICE_PASSWORD).await.unwrap(),
+        ldap.verify(Target::Name("alice"), ALICE_PASSWORD)
+            .await
+            .unwrap(),
         Verdict::Verified(_)
     ));
 }
@@ -262,7 +264,10 @@ async fn with_the_directory_down_its_users_get_503_and_local_logins_go_on() {
     closed.bind("127.0.0.1:0".parse().unwrap()).unwrap();
     settings.url = format!("ldaps://127.0.0.1:{}", closed.local_addr().unwrap().port());
     let gone = Ldap::new(settings).unwrap();
-    let err = gone.verify("alice", ALICE_PASSWORD).await.unwrap_err();
+    let err = gone
+        .verify(Target::Name("alice"), ALICE_PASSWORD)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("cannot connect"), "{err}");
 }
 
@@ -294,6 +299,13 @@ async fn a_username_the_directory_gives_to_someone_else_does_not_open_the_old_ac
         renamed["sub"], first["sub"],
         "the entry, not its name, is the account"
     );
+    // Her account's own name still works for her (its entry is bound at its DN, which the
+    // last login recorded), and still not for the newcomer: the profile's re-authentication
+    // asks by that name.
+    let by_account_name = logged_in(&app, "alice", ALICE_PASSWORD).await;
+    assert_eq!(by_account_name["sub"], first["sub"]);
+    let (status, _) = refused(&app, "alice", "the newcomer's passphrase").await;
+    assert_eq!(status, 400);
 }
 
 #[tokio::test]
