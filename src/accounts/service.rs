@@ -296,15 +296,19 @@ impl Accounts {
         let checked = match holder {
             Holder::Local(user) => self.check_local(user, &attempt.password).await?,
             Holder::Directory(local) => {
-                // The hash an unknown user costs, so that no failure is cheaper than another.
-                self.hasher.verify(&attempt.password, None).await?;
-                match &self.ldap {
+                let checked = match &self.ldap {
                     Some(ldap) => {
                         ldap.check(local, &attempt.username, &attempt.password)
                             .await?
                     }
                     None => Checked::Unknown,
+                };
+                // A failure costs the hash a local one does, so that none is cheaper than
+                // another; a success need not.
+                if !matches!(checked, Checked::Verified(_)) {
+                    self.hasher.verify(&attempt.password, None).await?;
                 }
+                checked
             }
         };
         let now = self.clock.now();
