@@ -178,17 +178,9 @@ impl LdapLogins {
         let now = self.clock.now();
         let trust_email = self.ldap.settings().trust_email;
         let user = UserRecord {
-            id: Uuid::now_v7(),
-            username: username.as_str().to_owned(),
-            email: email.as_str().to_owned(),
-            password_hash: None,
-            created_at: now,
             email_verified_at: trust_email.then_some(now),
             last_login_at: Some(now),
-            pop_public_key: None,
-            disabled_at: None,
-            revision: 1,
-            external_id: None,
+            ..UserRecord::new(username.as_str(), email.as_str(), now)
         };
         let account = LdapAccount {
             last_login_at: Some(now),

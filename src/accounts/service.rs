@@ -140,17 +140,10 @@ impl Accounts {
             None => None,
         };
         let user = UserRecord {
-            id: Uuid::now_v7(),
-            username: new.username.as_str().to_owned(),
-            email: new.email.as_str().to_owned(),
             password_hash,
-            created_at: now,
             email_verified_at: new.email_verified.then_some(now),
-            last_login_at: None,
-            pop_public_key: None,
-            disabled_at: None,
-            revision: 1,
             external_id: new.external_id,
+            ..UserRecord::new(new.username.as_str(), new.email.as_str(), now)
         };
         self.users.insert_user(&user).await.map_err(taken)?;
         tracing::info!(user_id = %user.id, "user created by an administrator");
@@ -250,17 +243,9 @@ impl Accounts {
             None => (Password::generate(), true),
         };
         let user = UserRecord {
-            id: Uuid::now_v7(),
-            username: username.as_str().to_owned(),
-            email: email.as_str().to_owned(),
             password_hash: Some(self.hasher.hash(&password).await?),
-            created_at: self.clock.now(),
-            email_verified_at: None,
-            last_login_at: None,
             pop_public_key: pop_key.map(|key| key.pem().to_owned()),
-            disabled_at: None,
-            revision: 1,
-            external_id: None,
+            ..UserRecord::new(username.as_str(), email.as_str(), self.clock.now())
         };
         self.users.insert_user(&user).await.map_err(taken)?;
         tracing::info!(user_id = %user.id, "registered user");

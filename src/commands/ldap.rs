@@ -19,8 +19,7 @@ pub async fn check(args: LdapCheckArgs) -> Result<(), StartupError> {
         .ldap
         .settings()?
         .ok_or_else(|| ConfigError::new("AUTHD_LDAP_URL", "is required"))?;
-    let ldap =
-        Ldap::new(settings).map_err(|message| ConfigError::new("AUTHD_LDAP_CA_FILE", message))?;
+    let ldap = Ldap::new(settings);
     let found = ldap
         .lookup(&args.username)
         .await

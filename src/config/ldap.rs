@@ -148,7 +148,7 @@ impl LdapArgs {
             }
         };
         // The CA file read now, so that a bad one stops start-up with its name.
-        crate::store::tls::client_config(self.ldap_ca_file.as_deref())
+        let tls = crate::store::tls::client_config(self.ldap_ca_file.as_deref())
             .map_err(|err| ConfigError::new("AUTHD_LDAP_CA_FILE", err.to_string()))?;
         let groups = match self.ldap_group_base.as_deref().map(str::trim) {
             Some(base) if !base.is_empty() => Some(LdapGroups {
@@ -170,7 +170,7 @@ impl LdapArgs {
         Ok(Some(LdapSettings {
             url: url.to_owned(),
             security,
-            ca_file: self.ldap_ca_file.clone(),
+            tls: std::sync::Arc::new(tls),
             bind_dn,
             bind_password,
             user_base,

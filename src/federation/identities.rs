@@ -203,18 +203,10 @@ impl Federation {
         let now = self.clock.now();
         for username in candidates(upstream, asserted) {
             let user = UserRecord {
-                id: Uuid::now_v7(),
-                username: username.as_str().to_owned(),
-                email: email.as_str().to_owned(),
-                password_hash: None,
-                created_at: now,
                 // authd vouches for an address only where it trusts the upstream for them.
                 email_verified_at: (upstream.trust_email && asserted.email_verified).then_some(now),
                 last_login_at: Some(now),
-                pop_public_key: None,
-                disabled_at: None,
-                revision: 1,
-                external_id: None,
+                ..UserRecord::new(username.as_str(), email.as_str(), now)
             };
             let identity = FederatedIdentity {
                 user_id: user.id,

@@ -9,8 +9,6 @@
 mod entry;
 mod settings;
 
-use std::sync::Arc;
-
 use ldap3::{LdapConnAsync, LdapConnSettings, Scope, SearchEntry, SearchOptions, ldap_escape};
 use secrecy::ExposeSecret;
 use uuid::Uuid;
@@ -54,18 +52,11 @@ pub struct LdapError {
 
 pub struct Ldap {
     settings: LdapSettings,
-    tls: Arc<rustls::ClientConfig>,
 }
 
 impl Ldap {
-    /// Reads the CA file once; an error names what is wrong with it.
-    pub fn new(settings: LdapSettings) -> Result<Self, String> {
-        let tls = crate::store::tls::client_config(settings.ca_file.as_deref())
-            .map_err(|err| err.to_string())?;
-        Ok(Self {
-            settings,
-            tls: Arc::new(tls),
-        })
+    pub fn new(settings: LdapSettings) -> Self {
+        Self { settings }
     }
 
     pub fn settings(&self) -> &LdapSettings {
@@ -166,7 +157,7 @@ impl Ldap {
         let settings = LdapConnSettings::new()
             .set_conn_timeout(self.settings.timeout)
             .set_starttls(self.settings.security == LdapSecurity::StartTls)
-            .set_config(self.tls.clone());
+            .set_config(self.settings.tls.clone());
         let (connection, ldap) = LdapConnAsync::with_settings(settings, &self.settings.url)
             .await
             .map_err(|err| self.error(format!("cannot connect: {err}")))?;

@@ -1,6 +1,6 @@
 //! The directory's settings, validated once (`AUTHD_LDAP_*`).
 
-use std::{path::PathBuf, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use secrecy::SecretString;
 
@@ -38,8 +38,8 @@ pub struct LdapSettings {
     /// As given, for messages: `ldaps://ldap.example.com`.
     pub url: String,
     pub security: LdapSecurity,
-    /// A CA (PEM) trusted beside the system's roots: a private directory's.
-    pub ca_file: Option<PathBuf>,
+    /// The TLS client: the system's roots and `AUTHD_LDAP_CA_FILE`, read once, at start.
+    pub tls: Arc<rustls::ClientConfig>,
     /// The service account that searches; anonymous search without one.
     pub bind_dn: Option<String>,
     pub bind_password: Option<SecretString>,

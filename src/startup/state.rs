@@ -134,10 +134,7 @@ impl AppState {
         );
         let ldap = match &config.ldap {
             Some(settings) => Some(Arc::new(LdapLogins::new(
-                Arc::new(
-                    Ldap::new(settings.clone())
-                        .map_err(|message| Error::Internal(format!("LDAP TLS: {message}")))?,
-                ),
+                Arc::new(Ldap::new(settings.clone())),
                 stores.ldap_accounts.clone(),
                 (
                     users.clone(),

@@ -136,6 +136,24 @@ pub trait UserStore: Send + Sync {
 }
 
 impl UserRecord {
+    /// A new account made `now`: a fresh id, no password, address unconfirmed, never logged
+    /// in; each way of making one sets what differs.
+    pub fn new(username: &str, email: &str, now: OffsetDateTime) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            username: username.to_owned(),
+            email: email.to_owned(),
+            password_hash: None,
+            created_at: now,
+            email_verified_at: None,
+            last_login_at: None,
+            pop_public_key: None,
+            disabled_at: None,
+            revision: 1,
+            external_id: None,
+        }
+    }
+
     pub fn email_verified(&self) -> bool {
         self.email_verified_at.is_some()
     }

@@ -146,7 +146,7 @@ async fn wrong_passwords_and_unknown_names_get_one_answer_and_filters_cannot_be_
     // before sending anything.
     let (status, _) = refused(&app, "alice", "").await;
     assert_eq!(status, 400);
-    let ldap = Ldap::new(slapd.settings(LdapSecurity::StartTls)).unwrap();
+    let ldap = Ldap::new(slapd.settings(LdapSecurity::StartTls));
     assert!(matches!(
         ldap.verify(Target::Name("alice"), "").await.unwrap(),
         Verdict::Refused
@@ -263,7 +263,7 @@ async fn with_the_directory_down_its_users_get_503_and_local_logins_go_on() {
     let closed = tokio::net::TcpSocket::new_v4().unwrap();
     closed.bind("127.0.0.1:0".parse().unwrap()).unwrap();
     settings.url = format!("ldaps://127.0.0.1:{}", closed.local_addr().unwrap().port());
-    let gone = Ldap::new(settings).unwrap();
+    let gone = Ldap::new(settings);
     let err = gone
         .verify(Target::Name("alice"), ALICE_PASSWORD)
         .await

@@ -234,7 +234,9 @@ impl Slapd {
         LdapSettings {
             url,
             security,
-            ca_file: Some(self.ca_file()),
+            tls: std::sync::Arc::new(
+                authd::store::tls::client_config(Some(&self.ca_file())).unwrap(),
+            ),
             bind_dn: Some(SERVICE_DN.to_owned()),
             bind_password: Some(SERVICE_PASSWORD.to_owned().into()),
             user_base: format!("ou=people,{BASE}"),
