@@ -37,7 +37,7 @@ FLOORS = [
     ["sessions"],
     ["clients", "accounts"],
     ["authorization", "operations", "federation"],
-    ["logout", "admin"],
+    ["logout", "admin", "ssf"],
     # The validated settings, then the services a request may call, built from them.
     ["config"],
     ["state"],

@@ -73,6 +73,8 @@ fn config() -> Config {
         admin_group: "authd-admins".to_owned(),
         webhook_allow_loopback: false,
         backchannel_allow_loopback: false,
+        ssf_allow_loopback: false,
+        ssf: authd::ssf::SsfSettings::default(),
         registration_token: None,
         mail: authd::mail::MailSettings::off(
             "authd <authd@localhost>".parse().expect("an address"),

@@ -37,6 +37,7 @@ pub mod possession;
 pub mod rate_limit;
 pub mod scope;
 pub mod sessions;
+pub mod ssf;
 pub mod startup;
 pub mod state;
 pub mod store;

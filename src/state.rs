@@ -26,6 +26,7 @@ use crate::{
     possession::{DpopVerifier, PopNonces},
     rate_limit::{DeviceCodeThrottle, RateLimiter},
     sessions::Sessions,
+    ssf::SharedSignals,
     store::{EventBus, Topic},
     tokens::{Revocations, TokenIssuer, TokenVerifier},
 };
@@ -64,6 +65,8 @@ pub struct AppState {
     pub authorizations: Arc<Authorizations>,
     /// RP-initiated logout.
     pub logouts: Arc<Logouts>,
+    /// The Shared Signals transmitter: receivers' streams and the SETs they are sent.
+    pub shared_signals: Arc<SharedSignals>,
     /// The trust file: resources, trusted issuers, token-exchange policies.
     pub trust: Arc<TrustFile>,
     /// Which resources a client may ask tokens for (RFC 8707).

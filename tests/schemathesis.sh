@@ -38,6 +38,15 @@ admin_token() {
     "$BASE/oauth/token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
 }
 
+# The Shared Signals operations get a receiver's token (a client with `ssf:receiver`).
+receiver=$(DATABASE_URL="postgres://postgres@127.0.0.1:5432/$SERVED_DB" "${AUTHD:-target/debug/authd}" \
+  clients create --client-id schemathesis-receiver --name "schemathesis receiver" --scope ssf:receiver |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
+receiver_token() {
+  curl -fs -u "schemathesis-receiver:$receiver" -d grant_type=client_credentials -d scope=ssf:receiver \
+    "$BASE/oauth/token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
+}
+
 run() { # run <max seconds> <token> <schemathesis options...>
   local seconds=$1 bearer=$2; shift 2
   schemathesis --config-file tests/schemathesis.toml run "$BASE/openapi.json" \
@@ -49,11 +58,14 @@ status=0
 # Logging out revokes the token every later request uses, and an immediate key rotation retires
 # the key that signed it: each gets a run (and a token) of its own. The admin run comes after
 # the user's runs (it may disable or delete that user), and the rotation last, with a token
-# taken first (the admin run may rotate its own client's secret).
+# taken first (the admin run may rotate its own client's secret). The Shared Signals run
+# comes before the admin run too, which may delete the receiver's client.
 rotation_token=$(admin_token)
-run "$MAX_TIME" "$(token)" --exclude-path-regex '^/(logout|admin)' \
+run "$MAX_TIME" "$(token)" --exclude-path-regex '^/(logout|admin|ssf)' \
   ${ONLY:+--include-path "$ONLY"} || status=$?
 run $(( MAX_TIME / 6 + 5 )) "$(token)" --include-path /logout || status=$?
+run $(( MAX_TIME / 4 + 5 )) "$(receiver_token)" --include-path-regex '^/(ssf/|\.well-known/ssf)' \
+  || status=$?
 run $(( MAX_TIME / 2 + 5 )) "$(admin_token)" --include-path-regex '^/admin' \
   --exclude-path /admin/keys/rotate || status=$?
 run $(( MAX_TIME / 12 + 5 )) "$rotation_token" --include-path /admin/keys/rotate || status=$?

@@ -54,6 +54,10 @@ pub async fn rewrap(args: RewrapKeysArgs) -> Result<(), StartupError> {
     eprintln!("authd: {webhooks} webhook secret(s) re-sealed under the new master key");
     let upstreams = state.federation.upstreams().rewrap().await?;
     eprintln!("authd: {upstreams} upstream client secret(s) re-sealed under the new master key");
+    let streams = state.shared_signals.rewrap().await?;
+    eprintln!(
+        "authd: {streams} SSF push authorization header(s) re-sealed under the new master key"
+    );
     Ok(())
 }
 

@@ -333,6 +333,16 @@ pub struct CommonArgs {
     )]
     pub backchannel_allow_loopback: bool,
 
+    /// Push Shared Signals events (SETs) to loopback and private addresses too. Off by
+    /// default, for the same reason as webhooks. For tests and local setups.
+    #[arg(long, env = "AUTHD_SSF_ALLOW_LOOPBACK", default_value_t = false)]
+    pub ssf_allow_loopback: bool,
+
+    /// How long a Security Event Token waits in a poll stream for its receiver to take and
+    /// acknowledge it before it is dropped.
+    #[arg(long, env = "AUTHD_SSF_RETENTION", default_value = "7days", value_parser = humantime::parse_duration)]
+    pub ssf_retention: Duration,
+
     /// Let anyone register a client at `POST /oauth/register` (RFC 7591). Off by default:
     /// clients are made with `authd clients create`.
     #[arg(long, env = "AUTHD_DYNAMIC_REGISTRATION", default_value_t = false)]

@@ -99,6 +99,10 @@ pub struct Config {
     pub webhook_allow_loopback: bool,
     /// Logout tokens may be delivered to loopback and private addresses (tests, local setups).
     pub backchannel_allow_loopback: bool,
+    /// Push streams' SETs may be delivered to loopback and private addresses (tests).
+    pub ssf_allow_loopback: bool,
+    /// The Shared Signals transmitter's bounds.
+    pub ssf: crate::ssf::SsfSettings,
     /// The initial access token dynamic registration requires, if any.
     pub registration_token: Option<secrecy::SecretString>,
     /// Where mail goes, as whom, and the mailed links' lifetimes.
@@ -296,6 +300,11 @@ impl Config {
             admin_group: args.admin_group.trim().to_owned(),
             webhook_allow_loopback: args.webhook_allow_loopback,
             backchannel_allow_loopback: args.backchannel_allow_loopback,
+            ssf_allow_loopback: args.ssf_allow_loopback,
+            ssf: crate::ssf::SsfSettings {
+                retention: to_time(args.ssf_retention),
+                ..crate::ssf::SsfSettings::default()
+            },
             registration_token: args
                 .registration_token
                 .clone()

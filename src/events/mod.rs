@@ -40,6 +40,9 @@ crate::labels::closed_labels! {
         UserLoginFailed => "user.login_failed",
         UserPasswordReset => "user.password_reset",
         UserFactorsReset => "user.factors_reset",
+        /// A password set or changed, an authenticator app or a passkey added or removed, by
+        /// the user (a reset by mail is `user.password_reset`).
+        UserCredentialChanged => "user.credential_changed",
         IdentityLinked => "identity.linked",
         IdentityUnlinked => "identity.unlinked",
         SessionEnded => "session.ended",

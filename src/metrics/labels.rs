@@ -84,5 +84,7 @@ closed_labels! {
         Admin => "admin",
         /// Wrong device user codes, per address and over all (`rate_limit::DeviceCodeThrottle`).
         DeviceCodes => "device-codes",
+        /// The Shared Signals stream management endpoints (`/ssf/…`), per address.
+        Ssf => "ssf",
     }
 }

@@ -33,6 +33,7 @@ use crate::{
     possession::{DpopVerifier, PopNonces},
     rate_limit::{ClientRateLimiter, DeviceCodeThrottle, LoginThrottle, MailThrottle, RateLimiter},
     sessions::Sessions,
+    ssf::{SetDelivery, SharedSignals, SsfServices, SsfSettings, StreamFanOut},
     state::AppState,
     store::{ClientStore, ProfileStore, Stores, Topic, UserStore},
     tokens::{Revocations, TokenIssuer, TokenVerifier},
@@ -203,12 +204,35 @@ impl AppState {
             AddressGuard::new(config.backchannel_allow_loopback),
         )
         .map_err(|err| Error::Internal(format!("back-channel logout client: {err}")))?;
+        let shared_signals = Arc::new(SharedSignals::new(
+            SsfServices {
+                store: stores.streams.clone(),
+                outbox: outbox.clone(),
+                master_keys: federation_masters.clone(),
+                key_ring: key_ring.clone(),
+                guard: AddressGuard::new(config.ssf_allow_loopback),
+                clock: clock.clone(),
+            },
+            config.issuer.clone(),
+            SsfSettings {
+                // A long poll must answer before the request's own deadline cuts it off.
+                long_poll: config.ssf.long_poll.min(config.request_timeout / 2),
+                ..config.ssf.clone()
+            },
+        ));
+        let set_delivery = SetDelivery::new(shared_signals.clone())
+            .map_err(|err| Error::Internal(format!("SSF push client: {err}")))?;
         let fan_out = FanOut::new(webhooks.clone(), outbox.clone())
-            .with_listener(Arc::new(BackChannel::new(clients.clone())));
-        let event_deliverers: [(Topic, Arc<dyn Deliverer>); 3] = [
+            .with_listener(Arc::new(BackChannel::new(clients.clone())))
+            .with_listener(Arc::new(StreamFanOut::new(
+                shared_signals.clone(),
+                users_service.clone(),
+            )));
+        let event_deliverers: [(Topic, Arc<dyn Deliverer>); 4] = [
             (Topic::Events, Arc::new(fan_out)),
             (Topic::Webhook, Arc::new(sender)),
             (Topic::Logout, Arc::new(logout_tokens)),
+            (Topic::SecurityEvent, Arc::new(set_delivery)),
         ];
         let authorizations = Arc::new(Authorizations::new(
             stores.proof_state.clone(),
@@ -255,6 +279,7 @@ impl AppState {
         let federation_trail = trail.clone();
         Ok(Self {
             admin,
+            shared_signals,
             groups,
             trail,
             external_issuers: Arc::new(ExternalIssuers::new(

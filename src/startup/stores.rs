@@ -59,6 +59,7 @@ pub async fn connect_stores(
         groups: postgres.groups(),
         audit: postgres.audit(),
         webhooks: postgres.webhooks(),
+        streams: postgres.streams(),
         upstreams: postgres.upstreams(),
         ldap_accounts: postgres.ldap_accounts(),
         proof_state: Arc::new(store::redis::RedisProofState(redis.clone())),

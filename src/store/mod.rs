@@ -23,6 +23,7 @@ pub mod redis;
 mod revocations;
 mod sessions;
 mod signing_keys;
+mod streams;
 pub mod tls;
 mod upstreams;
 mod users;
@@ -52,6 +53,9 @@ pub use sessions::{
 pub use signing_keys::{
     KeyNeed, KeyPurpose, PublicJwk, SUPPORTED_ALGORITHMS, SealedBox, SigningKeyRecord,
     SigningKeyStore, Supersede,
+};
+pub use streams::{
+    PendingSet, SealedAuthorization, StreamDelivery, StreamRecord, StreamStatus, StreamStore,
 };
 pub use upstreams::{
     ClaimPaths, FederatedIdentity, Provisioning, UpstreamKind, UpstreamRecord, UpstreamStore,
@@ -85,6 +89,7 @@ pub struct Stores {
     pub groups: Arc<dyn GroupStore>,
     pub audit: Arc<dyn AuditStore>,
     pub webhooks: Arc<dyn WebhookStore>,
+    pub streams: Arc<dyn StreamStore>,
     pub upstreams: Arc<dyn UpstreamStore>,
     pub ldap_accounts: Arc<dyn LdapAccountStore>,
     pub proof_state: Arc<dyn ProofStateStore>,

@@ -1,5 +1,5 @@
-//! The outbox: durable side effects (mail, webhooks and logout tokens today; security events
-//! tomorrow) written beside the change that causes them and delivered by a background worker
+//! The outbox: durable side effects (mail, webhooks, logout tokens and security
+//! events) written beside the change that causes them and delivered by a background worker
 //! on any replica, at least once.
 
 use async_trait::async_trait;
@@ -19,10 +19,18 @@ pub enum Topic {
     Webhook,
     /// One ended session for one client's back channel (a logout token).
     Logout,
+    /// One Security Event Token for one Shared Signals stream, pushed or held for a poll.
+    SecurityEvent,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 4] = [Topic::Mail, Topic::Events, Topic::Webhook, Topic::Logout];
+    pub const ALL: [Topic; 5] = [
+        Topic::Mail,
+        Topic::Events,
+        Topic::Webhook,
+        Topic::Logout,
+        Topic::SecurityEvent,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -30,6 +38,7 @@ impl Topic {
             Topic::Events => "events",
             Topic::Webhook => "webhook",
             Topic::Logout => "logout",
+            Topic::SecurityEvent => "security_event",
         }
     }
 

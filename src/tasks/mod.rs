@@ -37,6 +37,7 @@ impl Background {
                 )),
                 tokio::spawn(upkeep::clean_up_periodically(
                     state.operations.clone(),
+                    state.shared_signals.clone(),
                     state.config.cleanup_interval,
                 )),
             ]

@@ -5,6 +5,7 @@ use std::{sync::Arc, time::Duration};
 use crate::{
     keys::{KeyManager, RotationMode},
     operations::Operations,
+    ssf::SharedSignals,
 };
 
 /// Every `interval`: rotate if the schedule says so (one replica wins the lock), and re-read
@@ -24,12 +25,28 @@ pub async fn poll_keys(keys: Arc<KeyManager>, interval: Duration) {
 }
 
 /// Every `interval`, one replica removes expired data (the others find the lock taken).
-pub async fn clean_up_periodically(operations: Arc<Operations>, interval: Duration) {
+/// SETs that waited in a poll stream past their retention are dropped at the same pace (the
+/// delete is idempotent, so every replica may run it).
+pub async fn clean_up_periodically(
+    operations: Arc<Operations>,
+    shared_signals: Arc<SharedSignals>,
+    interval: Duration,
+) {
     let mut ticks = tokio::time::interval(interval);
     loop {
         ticks.tick().await;
         if let Err(err) = operations.clean_up().await {
             tracing::error!(error = %err, "cleanup failed");
+        }
+        match shared_signals.expire().await {
+            Ok(0) => {}
+            Ok(dropped) => {
+                tracing::warn!(
+                    dropped,
+                    "SETs dropped unread: their poll streams' receivers did not take them within AUTHD_SSF_RETENTION"
+                );
+            }
+            Err(err) => tracing::error!(error = %err, "could not drop expired SETs"),
         }
     }
 }

@@ -189,6 +189,8 @@ pub fn test_config(options: &AppOptions) -> Config {
         admin_group: "authd-admins".to_owned(),
         webhook_allow_loopback: options.webhook_allow_loopback,
         backchannel_allow_loopback: options.webhook_allow_loopback,
+        ssf_allow_loopback: options.webhook_allow_loopback,
+        ssf: authd::ssf::SsfSettings::default(),
         registration_token: options
             .registration_token
             .clone()

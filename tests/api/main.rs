@@ -46,6 +46,7 @@ mod security_credentials;
 mod security_tokens;
 mod signing_keys;
 mod soft_authenticator;
+mod ssf;
 mod store_servers;
 mod token_exchange;
 mod tokens;

@@ -287,10 +287,13 @@ fn registration(metadata: ClientMetadata) -> Result<Registration, RegistrationAn
     // The admin API's scopes are an operator's to grant: a user holding one still needs the
     // admin group, but no stranger's client should ask for them.
     if let Some(scope) = &metadata.scope
-        && scope.split(' ').any(|scope| scope.starts_with("authd:"))
+        && scope
+            .split(' ')
+            .any(|scope| scope.starts_with("authd:") || scope == crate::ssf::RECEIVER_SCOPE)
     {
         return Err(invalid(
-            "scopes authd:… (the admin API's) are granted by an operator: authd clients create",
+            "scopes authd:… (the admin API's) and ssf:receiver are granted by an operator: \
+             authd clients create",
         ));
     }
     let application_type = match metadata.application_type.as_deref() {

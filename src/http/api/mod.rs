@@ -17,6 +17,7 @@ mod ping;
 mod pop;
 mod profile;
 mod register;
+mod ssf;
 mod token;
 mod userinfo;
 
@@ -40,6 +41,10 @@ pub(crate) enum ApiTags {
     /// Managing authd from other programs: users, clients, keys, groups, the audit trail and
     /// webhooks. Needs a token with scope `authd:admin` (or `authd:admin:read` to read).
     Admin,
+    /// The Shared Signals transmitter (OpenID SSF 1.0, CAEP, RISC): receivers' event streams
+    /// and poll delivery (RFC 8936). Needs a client's token with scope `ssf:receiver`.
+    #[oai(rename = "Shared Signals")]
+    SharedSignals,
 }
 
 /// The OpenAPI service: every route authd serves, as the spec describes them.
@@ -70,6 +75,11 @@ pub fn api_service(state: &AppState) -> OpenApiService<impl poem_openapi::OpenAp
                 admin::AuditApi(state.clone()),
                 admin::WebhooksApi(state.clone()),
                 admin::UpstreamsApi(state.clone()),
+                (
+                    ssf::SsfConfigurationApi(state.clone()),
+                    ssf::SsfStreamsApi(state.clone()),
+                    ssf::SsfPollApi(state.clone()),
+                ),
             ),
         ),
         "authd",

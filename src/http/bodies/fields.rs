@@ -50,6 +50,10 @@ required_string_fields!(
     name,
     url,
     client_name,
+    stream_id,
+    method,
+    status,
+    err,
 );
 
 /// An optional field: left out, it is `None`; `null` is refused, as the schema (a string, not
@@ -88,6 +92,12 @@ optional_string_fields!(
     optional_application_type => "application_type",
     optional_backchannel_logout_uri => "backchannel_logout_uri",
     optional_frontchannel_logout_uri => "frontchannel_logout_uri",
+    optional_stream_id => "stream_id",
+    optional_endpoint_url => "endpoint_url",
+    optional_authorization_header => "authorization_header",
+    optional_state => "state",
+    optional_reason => "reason",
+    optional_iss => "iss",
 );
 
 /// An optional list of strings: left out, `None`; anything but an array of strings is refused.
@@ -120,6 +130,10 @@ optional_string_lists!(
     post_logout_redirect_uris => "post_logout_redirect_uris",
     allowed_cors_origins => "allowed_cors_origins",
     event_types => "event_types",
+    events_requested => "events_requested",
+    events_supported => "events_supported",
+    events_delivered => "events_delivered",
+    ack => "ack",
 );
 
 /// A whole number from `min` to `max`, or left out. `null` is refused, as the schema (an
@@ -154,6 +168,11 @@ pub fn rate_limit(value: Option<Value>) -> ParseResult<Option<u32>> {
     optional_count(value, "rate_limit", 1, 1_000_000)
 }
 
+/// `maxEvents` of an RFC 8936 poll: 0 (only acknowledge) or more.
+pub fn max_events(value: Option<Value>) -> ParseResult<Option<u32>> {
+    optional_count(value, "maxEvents", 0, 1_000_000)
+}
+
 /// An optional flag: left out, `None`; `null` or anything but `true`/`false` is refused, as
 /// the schema (a boolean, not nullable) says.
 fn optional_flag(value: Option<Value>, field: &str) -> ParseResult<Option<bool>> {
@@ -183,4 +202,5 @@ optional_flags!(
     require_pushed_authorization_requests => "require_pushed_authorization_requests",
     backchannel_logout_session_required => "backchannel_logout_session_required",
     frontchannel_logout_session_required => "frontchannel_logout_session_required",
+    return_immediately => "returnImmediately",
 );

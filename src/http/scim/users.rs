@@ -21,6 +21,7 @@ use crate::{
     error::Error,
     events::Actor,
     http::api::admin::{Access, if_match},
+    ssf::{Change, Credential, credential_event},
     state::AppState,
 };
 
@@ -320,7 +321,7 @@ async fn write_over(
     };
     let user = state
         .admin
-        .update_user(actor, id, change, expected)
+        .update_user(actor.clone(), id, change, expected)
         .await
         .map_err(refused)?;
     save_display_name(state, id, write.display_name)
@@ -333,6 +334,10 @@ async fn write_over(
             .set_password(&user, &password)
             .await
             .map_err(refused)?;
+        let event = credential_event(actor, user.id, Credential::Password, Change::Update);
+        if let Err(err) = state.trail.record(event).await {
+            tracing::error!(error = %err, user_id = %user.id, "could not record a password change");
+        }
     }
     let user = state.admin.user(id).await.map_err(refused)?;
     let value = shown(state, &user).await.map_err(refused)?;

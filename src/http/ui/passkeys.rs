@@ -30,9 +30,11 @@ use super::{
 use crate::{
     accounts::{Ceremony, Password, Purpose},
     error::Error,
+    events::Actor,
     http::callers::admitted,
     mail,
     rate_limit::RateLimitedRoute,
+    ssf::{Change, Credential, credential_event},
 };
 
 /// The page that runs one ceremony in the browser.
@@ -220,6 +222,16 @@ async fn profile_after(
             };
             if let Some(told) = told {
                 ui.state.mailer.send_notice(told, &signed_in.user).await;
+            }
+            let changed = match notice {
+                Notice::PasskeyAdded => Some((Credential::Passkey, Change::Create)),
+                Notice::PasskeyRemoved => Some((Credential::Passkey, Change::Delete)),
+                Notice::PasskeyOnly => Some((Credential::Password, Change::Delete)),
+                Notice::PasswordSet => Some((Credential::Password, Change::Create)),
+                _ => None,
+            };
+            if let Some((credential, change)) = changed {
+                record_credential_change(&ui.state, signed_in.user.id, credential, change).await;
             }
             Ok(see_other(&format!("/ui/profile?notice={}", notice.query())))
         }
@@ -456,4 +468,18 @@ pub async fn set_password(
         ui.state.accounts.set_password(user, &password).await
     };
     profile_after(ui, req, &signed_in, set.await, Notice::PasswordSet).await
+}
+
+/// Records that the user changed a credential (for the audit trail, webhooks and Shared
+/// Signals receivers). The change is made: a failure to record it is logged, not returned.
+pub(super) async fn record_credential_change(
+    state: &crate::state::AppState,
+    user_id: uuid::Uuid,
+    credential: Credential,
+    change: Change,
+) {
+    let event = credential_event(Actor::User(user_id), user_id, credential, change);
+    if let Err(err) = state.trail.record(event).await {
+        tracing::error!(error = %err, %user_id, "could not record a credential change");
+    }
 }

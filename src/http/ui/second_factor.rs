@@ -14,7 +14,12 @@ use super::{
     page::{Layout, Notice, html, see_other},
     session,
 };
-use crate::{accounts::PendingLogin, error::Error, mail};
+use crate::{
+    accounts::PendingLogin,
+    error::Error,
+    mail,
+    ssf::{Change, Credential},
+};
 
 #[derive(Template)]
 #[template(path = "login_code.html")]
@@ -174,6 +179,13 @@ pub async fn confirm(
                 .mailer
                 .send_notice(mail::Notice::TotpAdded, &signed_in.user)
                 .await;
+            super::passkeys::record_credential_change(
+                &ui.state,
+                signed_in.user.id,
+                Credential::App,
+                Change::Create,
+            )
+            .await;
             let page = RecoveryPage {
                 layout: Layout::new(req.cookie(), &ui.cookies, Some(&signed_in)),
                 codes: codes.0.iter().map(|code| code.to_string()).collect(),
@@ -219,6 +231,13 @@ pub async fn remove(
         .mailer
         .send_notice(mail::Notice::TotpRemoved, &signed_in.user)
         .await;
+    super::passkeys::record_credential_change(
+        state,
+        signed_in.user.id,
+        Credential::App,
+        Change::Delete,
+    )
+    .await;
     Ok(see_other(&format!(
         "/ui/profile?notice={}",
         Notice::SecondFactorRemoved.query()

@@ -8,6 +8,7 @@ mod proof_state;
 mod rate_limits;
 mod second_factors;
 mod sessions;
+mod streams;
 mod tokens;
 mod upstreams;
 mod users;
@@ -61,6 +62,7 @@ pub fn stores() -> Stores {
         groups: Arc::new(MemoryGroups::new(users)),
         audit: Arc::new(MemoryAudit::new(outbox.clone())),
         webhooks: Arc::new(MemoryWebhooks::default()),
+        streams: Arc::new(streams::MemoryStreams::default()),
         outbox,
         signing_keys: Arc::new(MemorySigningKeys::default()),
         auth_logs: Arc::new(MemoryAuthLogs::default()),

@@ -17,6 +17,7 @@ mod revocations;
 mod second_factors;
 mod sessions;
 mod signing_keys;
+mod streams;
 mod upstreams;
 mod users;
 mod webhooks;
@@ -141,6 +142,10 @@ impl Postgres {
 
     pub fn ldap_accounts(&self) -> Arc<ldap_accounts::PostgresLdapAccounts> {
         Arc::new(ldap_accounts::PostgresLdapAccounts(self.clone()))
+    }
+
+    pub fn streams(&self) -> Arc<streams::PostgresStreams> {
+        Arc::new(streams::PostgresStreams(self.clone()))
     }
 
     pub fn webhooks(&self) -> Arc<webhooks::PostgresWebhooks> {
