@@ -134,7 +134,7 @@ pub async fn dpop_token_with(
 }
 
 /// Registers `username` and returns a DPoP-bound token response body for it.
-async fn bound_session(app: &TestApp, username: &str, key: &DpopKey) -> Value {
+pub async fn bound_session(app: &TestApp, username: &str, key: &DpopKey) -> Value {
     let password = app.register(username).await;
     let proof = key.proof("POST", &htu(app, "/oauth/token"), None, None);
     let response = dpop_token_with(app, username, &password, &proof).await;

@@ -40,6 +40,7 @@ mod rate_limit;
 mod receiver;
 mod register;
 mod relying_parties;
+mod resource;
 mod rotation;
 mod second_factor;
 mod security_credentials;
