@@ -45,15 +45,16 @@ receiver=$("$authd" clients create --name "orders service" --scope ssf:receiver 
 receiver_id=$(json_field client_id <<<"$receiver")
 receiver_secret=$(json_field client_secret <<<"$receiver")
 
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 urls=()
 for replica in 1 2; do
-  AUTHD_LISTEN=127.0.0.1:0 "$authd" serve --no-migrate >"$out/$replica.stdout" 2>"$out/$replica.stderr" &
+  # Each replica's public URL is its own address: the poll URL a stream is given must reach it.
+  port=$(free_port)
+  url="http://127.0.0.1:$port"
+  AUTHD_LISTEN="127.0.0.1:$port" AUTHD_PUBLIC_URL="$url" "$authd" serve --no-migrate \
+    >"$out/$replica.stdout" 2>"$out/$replica.stderr" &
   pids+=($!)
-  url=""
-  until [ -n "$url" ] && curl -fs "$url/readyz" >/dev/null; do
-    sleep 0.05
-    url=$(sed -n 's/.*listening on //p' "$out/$replica.stdout" | head -n 1)
-  done
+  until curl -fs "$url/readyz" >/dev/null; do sleep 0.05; done
   urls+=("$url")
 done
 
@@ -70,5 +71,4 @@ run() { # run [--push PORT]
 }
 echo "==> a session ended on replica B, refused by the service following replica A ($samples samples, mixed at $rate/s on each replica)"
 run
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-run --push "$port"
+run --push "$(free_port)"

@@ -61,7 +61,10 @@ impl SharedSignals {
         let handing_out = stream.record.status == StreamStatus::Enabled;
         let deadline = tokio::time::Instant::now() + self.settings.long_poll;
         loop {
+            // Registered before looking, so a SET held while this poll looks still wakes it.
             let arrived = self.arrived.notified();
+            tokio::pin!(arrived);
+            arrived.as_mut().enable();
             let (pending, more) = self
                 .store
                 .take_sets(
