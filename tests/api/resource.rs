@@ -11,13 +11,13 @@ use authd_resource::{
 };
 use axum::{Extension, Router, routing::get};
 use reqwest::StatusCode;
-use serde_json::Value;
 use tokio::{net::TcpListener, task::JoinHandle};
 
 use crate::{
     clients::{claims_of, create_client},
     dpop::{DpopKey, bound_session, htu},
     helpers::{AUDIENCE, AppOptions, ISSUER, TestApp, eventually, spawn_app, spawn_app_with},
+    ssf::password_session,
 };
 
 /// The sample resource service: `GET /orders` for any authd token, answered with its `sub`;
@@ -99,29 +99,6 @@ fn receiver(app: &TestApp) -> Receiver {
     Receiver::new(client_id, secret)
 }
 
-/// A user's session (password grant): its access token and refresh token.
-async fn session(app: &TestApp, username: &str) -> (String, String) {
-    let password = app.register(username).await;
-    let grant: Value = app
-        .client
-        .post(app.url("/oauth/token"))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", username),
-            ("password", &password),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    (
-        grant["access_token"].as_str().unwrap().to_owned(),
-        grant["refresh_token"].as_str().unwrap().to_owned(),
-    )
-}
-
 async fn end_session(app: &TestApp, refresh_token: &str) {
     let ended = app
         .client
@@ -156,8 +133,8 @@ async fn a_sample_service_verifies_locally_and_refuses_a_session_ended_on_anothe
     let orders = Orders::start(&app.address, Some(receiver(&app))).await;
     orders.current().await;
 
-    let (alice, alice_refresh) = session(&app, "alice").await;
-    let (bob, _) = session(&app, "bob").await;
+    let (alice, alice_refresh) = password_session(&app, "alice").await;
+    let (bob, _) = password_session(&app, "bob").await;
     let answer = orders.get(&alice).await;
     assert_eq!(answer.status(), StatusCode::OK);
     assert_eq!(
@@ -200,7 +177,7 @@ async fn a_push_stream_keeps_the_service_current_and_tells_it_of_revocations() {
     let orders = Orders::start_on(port, &app.address, push).await;
     orders.current().await;
 
-    let (carol, refresh) = session(&app, "carol").await;
+    let (carol, refresh) = password_session(&app, "carol").await;
     assert_eq!(orders.get(&carol).await.status(), StatusCode::OK);
     end_session(&app, &refresh).await;
     refused(&orders, &carol).await;
@@ -268,7 +245,7 @@ async fn a_service_that_cannot_hear_authd_refuses_after_its_max_lag() {
     settings.max_lag = Duration::from_secs(4);
     let orders = Orders::start(&proxy.url, Some(settings)).await;
     orders.current().await;
-    let (erin, _) = session(&app, "erin").await;
+    let (erin, _) = password_session(&app, "erin").await;
     assert_eq!(orders.get(&erin).await.status(), StatusCode::OK);
 
     proxy.task.abort();
@@ -290,7 +267,7 @@ async fn a_restarted_service_catches_up_on_what_happened_while_it_was_down() {
     catch_up.before_start = BeforeStart::Accept;
     let first = Orders::start(&app.address, Some(catch_up.clone())).await;
     first.current().await;
-    let (frank, refresh) = session(&app, "frank").await;
+    let (frank, refresh) = password_session(&app, "frank").await;
     assert_eq!(first.get(&frank).await.status(), StatusCode::OK);
     drop(first);
 

@@ -136,9 +136,8 @@ fn event_type(claims: &Value) -> String {
         .clone()
 }
 
-/// A user with a session of the password grant: the user's id, the session's `sid`, and the
-/// refresh token that ends it.
-async fn user_with_session(app: &TestApp, username: &str) -> (String, String, String) {
+/// A new user's session by the password grant: its access token and refresh token.
+pub async fn password_session(app: &TestApp, username: &str) -> (String, String) {
     let password = app.register(username).await;
     let grant: Value = app
         .client
@@ -154,11 +153,21 @@ async fn user_with_session(app: &TestApp, username: &str) -> (String, String, St
         .json()
         .await
         .unwrap();
-    let claims = claims_of(grant["access_token"].as_str().unwrap());
+    (
+        grant["access_token"].as_str().unwrap().to_owned(),
+        grant["refresh_token"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// A user with a session of the password grant: the user's id, the session's `sid`, and the
+/// refresh token that ends it.
+async fn user_with_session(app: &TestApp, username: &str) -> (String, String, String) {
+    let (access_token, refresh_token) = password_session(app, username).await;
+    let claims = claims_of(&access_token);
     (
         claims["sub"].as_str().unwrap().to_owned(),
         claims["sid"].as_str().unwrap().to_owned(),
-        grant["refresh_token"].as_str().unwrap().to_owned(),
+        refresh_token,
     )
 }
 

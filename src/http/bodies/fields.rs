@@ -92,7 +92,6 @@ optional_string_fields!(
     optional_application_type => "application_type",
     optional_backchannel_logout_uri => "backchannel_logout_uri",
     optional_frontchannel_logout_uri => "frontchannel_logout_uri",
-    optional_stream_id => "stream_id",
     optional_endpoint_url => "endpoint_url",
     optional_authorization_header => "authorization_header",
     optional_state => "state",

@@ -3,7 +3,13 @@
 use std::collections::BTreeMap;
 
 use poem::Request;
-use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::Path,
+    payload::Json,
+    types::{ParseError, ParseFromJSON, ParseResult},
+};
+use serde_json::Value;
 
 use super::{ApiTags, receiver, stream_id};
 use crate::{
@@ -21,7 +27,7 @@ struct PollRequest {
     #[oai(deserialize_with = "fields::ack")]
     ack: Option<Vec<String>>,
     /// `jti`s of SETs refused, each with why (§2.4.4): they are not sent again either.
-    #[oai(rename = "setErrs")]
+    #[oai(rename = "setErrs", deserialize_with = "set_errors")]
     set_errs: Option<BTreeMap<String, SetError>>,
     /// At most this many SETs (at most 100 are sent whatever is asked); 0 only acknowledges.
     #[oai(rename = "maxEvents", deserialize_with = "fields::max_events")]
@@ -33,6 +39,27 @@ struct PollRequest {
         deserialize_with = "fields::return_immediately"
     )]
     return_immediately: Option<bool>,
+}
+
+/// `setErrs`: an object of errors by `jti` when present; `null` is refused, as its schema (an
+/// object, not nullable) says.
+fn set_errors(value: Option<Value>) -> ParseResult<Option<BTreeMap<String, SetError>>> {
+    match value {
+        None => Ok(None),
+        Some(Value::Object(errors)) => errors
+            .into_iter()
+            .map(|(jti, error)| {
+                SetError::parse_from_json(Some(error))
+                    .map(|error| (jti, error))
+                    .map_err(ParseError::propagate)
+            })
+            .collect::<Result<BTreeMap<_, _>, ParseError<BTreeMap<String, SetError>>>>()
+            .map(Some)
+            .map_err(ParseError::propagate),
+        Some(_) => Err(ParseError::custom(
+            "field `setErrs`: expected an object of errors by jti",
+        )),
+    }
 }
 
 #[derive(Object)]

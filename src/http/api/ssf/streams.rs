@@ -2,7 +2,12 @@
 //! update, replace, delete), the status endpoint and the verification endpoint.
 
 use poem::Request;
-use poem_openapi::{ApiResponse, Object, OpenApi, Union, param::Query, payload::Json};
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::Query,
+    payload::Json,
+    types::{ParseError, ParseFromJSON, ParseResult, ToJSON},
+};
 use zeroize::Zeroizing;
 
 use super::{ApiTags, poll_url, receiver, stream_id};
@@ -61,9 +66,7 @@ struct DeliveryRequest {
 /// then match.
 #[derive(Object)]
 struct StreamRequest {
-    /// Required to update or replace; not taken on create.
-    #[oai(deserialize_with = "fields::optional_stream_id")]
-    stream_id: Option<String>,
+    #[oai(deserialize_with = "delivery")]
     delivery: Option<DeliveryRequest>,
     #[oai(deserialize_with = "fields::events_requested")]
     events_requested: Option<Vec<String>>,
@@ -78,11 +81,26 @@ struct StreamRequest {
     events_delivered: Option<Vec<String>>,
 }
 
-/// One stream, or (without `stream_id`) every stream of the receiver.
-#[derive(Union)]
-enum Streams {
-    One(StreamConfig),
-    All(Vec<StreamConfig>),
+/// An update or a replacement: the stream, and its fields.
+#[derive(Object)]
+struct StreamRewrite {
+    #[oai(deserialize_with = "fields::stream_id")]
+    stream_id: String,
+    #[oai(flatten)]
+    fields: StreamRequest,
+}
+
+/// `delivery` when present; `null` is refused, as its schema (an object, not nullable) says.
+fn delivery(value: Option<serde_json::Value>) -> ParseResult<Option<DeliveryRequest>> {
+    match value {
+        None => Ok(None),
+        Some(serde_json::Value::Null) => Err(ParseError::custom(
+            "field `delivery`: must be an object when present; leave it out rather than send null",
+        )),
+        Some(value) => DeliveryRequest::parse_from_json(Some(value))
+            .map(Some)
+            .map_err(ParseError::propagate),
+    }
 }
 
 #[derive(Object)]
@@ -102,6 +120,25 @@ struct StreamStatusBody {
     status: String,
     #[oai(skip_serializing_if_is_none)]
     reason: Option<String>,
+}
+
+impl StreamStatusBody {
+    fn of(view: StreamView) -> Self {
+        Self {
+            stream_id: view.record.id.to_string(),
+            status: view.record.status.as_str().to_owned(),
+            reason: view.record.reason,
+        }
+    }
+}
+
+/// What a PATCH or a PUT does to the fields it leaves out.
+#[derive(Clone, Copy)]
+enum Rewrite {
+    /// They stay.
+    Update,
+    /// They take their defaults.
+    Replace,
 }
 
 #[derive(Object)]
@@ -227,17 +264,24 @@ impl SsfStreamsApi {
         })
     }
 
-    async fn current(&self, client_id: &str, body: &StreamRequest) -> Result<StreamConfig, Error> {
-        let id = body
-            .stream_id
-            .as_deref()
-            .ok_or_else(|| invalid("stream_id is required"))?;
-        let view = self
-            .0
-            .shared_signals
-            .stream(client_id, stream_id(id)?)
-            .await?;
-        Ok(self.config(view))
+    /// Updates or replaces the stream `body` names, after checking the fields it echoes.
+    async fn rewrite(
+        &self,
+        req: &Request,
+        auth: &AccessAuth,
+        body: StreamRewrite,
+        how: Rewrite,
+    ) -> Result<Answer<StreamConfig>, ApiError> {
+        let client_id = receiver(&self.0, req, auth, true).await?;
+        let id = stream_id(&body.stream_id)?;
+        let current = self.config(self.0.shared_signals.stream(&client_id, id).await?);
+        let draft = self.draft(body.fields, Some(&current))?;
+        let signals = &self.0.shared_signals;
+        let view = match how {
+            Rewrite::Update => signals.update(&client_id, id, draft).await?,
+            Rewrite::Replace => signals.replace(&client_id, id, draft).await?,
+        };
+        Ok(ok(self.config(view)))
     }
 }
 
@@ -261,28 +305,31 @@ impl SsfStreamsApi {
     }
 
     /// Read a stream, or all of the receiver's
+    ///
+    /// With `stream_id`, that stream's configuration (an object); without, a list of every
+    /// stream of the receiver (SSF 1.0 §8.1.1.2), empty if none.
     #[oai(path = "/streams", method = "get")]
     async fn read(
         &self,
         req: &Request,
         auth: AccessAuth,
         stream_id: Query<Option<String>>,
-    ) -> Result<Answer<Streams>, ApiError> {
+    ) -> Result<Answer<serde_json::Value>, ApiError> {
         let client_id = receiver(&self.0, req, &auth, true).await?;
         let signals = &self.0.shared_signals;
-        Ok(ok(match stream_id.0 {
-            Some(id) => {
-                Streams::One(self.config(signals.stream(&client_id, super::stream_id(&id)?).await?))
-            }
-            None => Streams::All(
-                signals
-                    .streams(&client_id)
-                    .await?
-                    .into_iter()
-                    .map(|view| self.config(view))
-                    .collect(),
-            ),
-        }))
+        let answer = match stream_id.0 {
+            Some(id) => self
+                .config(signals.stream(&client_id, super::stream_id(&id)?).await?)
+                .to_json(),
+            None => signals
+                .streams(&client_id)
+                .await?
+                .into_iter()
+                .map(|view| self.config(view))
+                .collect::<Vec<_>>()
+                .to_json(),
+        };
+        Ok(ok(answer.unwrap_or_default()))
     }
 
     /// Update a stream
@@ -293,14 +340,9 @@ impl SsfStreamsApi {
         &self,
         req: &Request,
         auth: AccessAuth,
-        body: Json<StreamRequest>,
+        body: Json<StreamRewrite>,
     ) -> Result<Answer<StreamConfig>, ApiError> {
-        let client_id = receiver(&self.0, req, &auth, true).await?;
-        let current = self.current(&client_id, &body.0).await?;
-        let id = stream_id(&current.stream_id)?;
-        let patch = self.draft(body.0, Some(&current))?;
-        let view = self.0.shared_signals.update(&client_id, id, patch).await?;
-        Ok(ok(self.config(view)))
+        self.rewrite(req, &auth, body.0, Rewrite::Update).await
     }
 
     /// Replace a stream
@@ -311,14 +353,9 @@ impl SsfStreamsApi {
         &self,
         req: &Request,
         auth: AccessAuth,
-        body: Json<StreamRequest>,
+        body: Json<StreamRewrite>,
     ) -> Result<Answer<StreamConfig>, ApiError> {
-        let client_id = receiver(&self.0, req, &auth, true).await?;
-        let current = self.current(&client_id, &body.0).await?;
-        let id = stream_id(&current.stream_id)?;
-        let draft = self.draft(body.0, Some(&current))?;
-        let view = self.0.shared_signals.replace(&client_id, id, draft).await?;
-        Ok(ok(self.config(view)))
+        self.rewrite(req, &auth, body.0, Rewrite::Replace).await
     }
 
     /// Delete a stream
@@ -348,11 +385,7 @@ impl SsfStreamsApi {
         let client_id = receiver(&self.0, req, &auth, true).await?;
         let id = super::stream_id(&stream_id.0)?;
         let view = self.0.shared_signals.stream(&client_id, id).await?;
-        Ok(ok(StreamStatusBody {
-            stream_id: id.to_string(),
-            status: view.record.status.as_str().to_owned(),
-            reason: view.record.reason,
-        }))
+        Ok(ok(StreamStatusBody::of(view)))
     }
 
     /// Update a stream's status
@@ -375,11 +408,7 @@ impl SsfStreamsApi {
             .shared_signals
             .set_status(&client_id, id, status, body.0.reason)
             .await?;
-        Ok(ok(StreamStatusBody {
-            stream_id: id.to_string(),
-            status: view.record.status.as_str().to_owned(),
-            reason: view.record.reason,
-        }))
+        Ok(ok(StreamStatusBody::of(view)))
     }
 
     /// Ask for a verification event
