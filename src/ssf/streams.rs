@@ -47,6 +47,21 @@ pub struct StreamDraft {
 /// An update: the same fields, each replacing its value only when present.
 pub type StreamPatch = StreamDraft;
 
+impl StreamDraft {
+    fn storable(&self) -> Result<(), Error> {
+        if let Some(DeliveryDraft::Push { endpoint_url, .. }) = &self.delivery {
+            storable("delivery.endpoint_url", endpoint_url)?;
+        }
+        for event_type in self.events_requested.iter().flatten() {
+            storable("events_requested", event_type)?;
+        }
+        if let Some(description) = &self.description {
+            storable("description", description)?;
+        }
+        Ok(())
+    }
+}
+
 /// A stream as its receiver reads it.
 #[derive(Debug, Clone)]
 pub struct StreamView {
@@ -73,6 +88,14 @@ impl StreamView {
     }
 }
 
+/// Refuses a NUL character, which Postgres cannot store in text or JSON.
+fn storable(field: &str, text: &str) -> Result<(), Error> {
+    if text.contains('\0') {
+        return Err(invalid(format!("{field} may not contain a NUL character")));
+    }
+    Ok(())
+}
+
 fn invalid(description: impl Into<String>) -> Error {
     Error::OAuth {
         code: "invalid_request",
@@ -82,6 +105,7 @@ fn invalid(description: impl Into<String>) -> Error {
 
 impl SharedSignals {
     pub async fn create(&self, client_id: &str, draft: StreamDraft) -> Result<StreamView, Error> {
+        draft.storable()?;
         if self.store.client_streams(client_id).await?.len() >= MAX_STREAMS_PER_RECEIVER {
             return Err(Error::Forbidden(
                 "this receiver has as many streams as one may have (10): delete one first",
@@ -122,6 +146,7 @@ impl SharedSignals {
         id: Uuid,
         patch: StreamPatch,
     ) -> Result<StreamView, Error> {
+        patch.storable()?;
         let mut record = self.owned(client_id, id).await?;
         if let Some(delivery) = patch.delivery {
             record.delivery = self.delivery(id, delivery)?;
@@ -141,6 +166,7 @@ impl SharedSignals {
         id: Uuid,
         draft: StreamDraft,
     ) -> Result<StreamView, Error> {
+        draft.storable()?;
         let mut record = self.owned(client_id, id).await?;
         record.delivery = self.delivery(id, draft.delivery.unwrap_or(DeliveryDraft::Poll))?;
         record.events_requested = event_types(draft.events_requested)?;
@@ -164,6 +190,9 @@ impl SharedSignals {
         status: StreamStatus,
         reason: Option<String>,
     ) -> Result<StreamView, Error> {
+        if let Some(reason) = &reason {
+            storable("reason", reason)?;
+        }
         let mut record = self.owned(client_id, id).await?;
         record.status = status;
         record.reason = reason.map(|reason| description(Some(reason)));
@@ -177,8 +206,11 @@ impl SharedSignals {
         id: Uuid,
         state: Option<String>,
     ) -> Result<(), Error> {
-        if state.as_ref().is_some_and(|state| state.len() > MAX_STATE) {
-            return Err(invalid("state is longer than 1024 bytes"));
+        if let Some(state) = &state {
+            if state.len() > MAX_STATE {
+                return Err(invalid("state is longer than 1024 bytes"));
+            }
+            storable("state", state)?;
         }
         let record = self.owned(client_id, id).await?;
         let mut event = json!({});

@@ -257,11 +257,14 @@ async fn discovery_names_the_endpoints_and_streams_belong_to_their_receiver() {
     );
     assert_eq!(updated["description"], "billing", "a field left out stays");
 
-    // The transmitter's own fields cannot be changed, a method must be one of the two.
+    // The transmitter's own fields cannot be changed, a method must be one of the two, text
+    // must be storable.
     for refused in [
         json!({ "stream_id": id, "aud": "someone-else" }),
         json!({ "stream_id": id, "delivery": { "method": "urn:example:carrier-pigeon" } }),
         json!({ "stream_id": id, "delivery": { "method": "urn:ietf:rfc:8935" } }),
+        // Postgres holds no NUL in text: refused, not a 503.
+        json!({ "stream_id": id, "description": "a\u{0}b" }),
     ] {
         let response = receiver
             .call(Method::PATCH, "/ssf/streams", Some(refused.clone()))
