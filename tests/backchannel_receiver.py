@@ -19,11 +19,13 @@ import sys
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import jwt
 from oic.oic.message import BackChannelLogoutRequest
 from oic.utils.keyio import KeyBundle
+
+from restartable_server import RestartableServer
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 STATE = {"slow": False}
@@ -105,26 +107,6 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-class Server:
-    """A listener that can be closed and opened again on the same port (HTTPServer reuses
-    the address)."""
-
-    def __init__(self):
-        self.port = 0
-        self.server = None
-        self.start()
-
-    def start(self):
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.port = server.server_address[1]
-        self.server = server
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def main():
     global ARGS
     parser = argparse.ArgumentParser()
@@ -132,7 +114,7 @@ def main():
     parser.add_argument("--issuer", required=True)
     parser.add_argument("--client-id", required=True)
     ARGS = parser.parse_args()
-    server = Server()
+    server = RestartableServer(Handler)
     print(f"ready {server.port}", flush=True)
     for line in sys.stdin:
         command = line.strip()

@@ -18,9 +18,11 @@ import argparse
 import json
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import jwt
+
+from restartable_server import RestartableServer
 
 LOCK = threading.Lock()
 ARGS = None
@@ -98,25 +100,6 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-class Server:
-    """A listener that can be closed and opened again on the same port."""
-
-    def __init__(self):
-        self.port = 0
-        self.server = None
-        self.start()
-
-    def start(self):
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.port = server.server_address[1]
-        self.server = server
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def main():
     global ARGS
     parser = argparse.ArgumentParser()
@@ -125,7 +108,7 @@ def main():
     parser.add_argument("--audience", required=True)
     parser.add_argument("--authorization")
     ARGS = parser.parse_args()
-    server = Server()
+    server = RestartableServer(Handler)
     print(f"ready {server.port}", flush=True)
     for line in sys.stdin:
         command = line.strip()

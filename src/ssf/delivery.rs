@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::{
     SET_TYP, SharedSignals,
     signals::{self, Signal},
-    streams::{view, wanted},
+    streams::{StreamView, wanted},
 };
 use crate::{
     accounts::Users,
@@ -83,7 +83,7 @@ impl Listener for StreamFanOut {
             .await
             .map_err(|err| DeliveryError::transient(err.to_string()))?;
         let mut deliveries = Vec::new();
-        for stream in streams.into_iter().map(view) {
+        for stream in streams.into_iter().map(StreamView::of) {
             for signal in wanted(&stream, &made) {
                 let outgoing = Outgoing {
                     stream_id: stream.record.id,

@@ -104,8 +104,4 @@ impl SharedSignals {
     pub fn issuer(&self) -> &str {
         &self.issuer
     }
-
-    pub fn settings(&self) -> &SsfSettings {
-        &self.settings
-    }
 }

@@ -71,7 +71,7 @@ pub struct StreamView {
 }
 
 impl StreamView {
-    fn of(record: StreamRecord) -> Self {
+    pub(super) fn of(record: StreamRecord) -> Self {
         let events_delivered = SUPPORTED
             .iter()
             .filter(|supported| record.events_requested.iter().any(|e| e == *supported))
@@ -381,8 +381,4 @@ pub(super) fn wanted<'a>(view: &StreamView, signals: &'a [Signal]) -> Vec<&'a Si
         .iter()
         .filter(|signal| view.delivers(signal.event_type))
         .collect()
-}
-
-pub(super) fn view(record: StreamRecord) -> StreamView {
-    StreamView::of(record)
 }
