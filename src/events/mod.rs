@@ -79,6 +79,8 @@ pub enum Actor {
     Operator,
     /// Nobody signed in (a failed login, a self-registration).
     Anonymous,
+    /// authd itself, finishing what a replica that died had started (a revoked session's end).
+    System,
 }
 
 impl Actor {
@@ -88,6 +90,7 @@ impl Actor {
             Actor::Client(id) => format!("client:{id}"),
             Actor::Operator => "operator".to_owned(),
             Actor::Anonymous => "anonymous".to_owned(),
+            Actor::System => "system".to_owned(),
         }
     }
 }
@@ -207,12 +210,23 @@ impl AuditTrail {
 
     /// Records one event now, with its delivery to webhook subscribers.
     pub async fn record(&self, event: NewEvent) -> Result<(), Error> {
-        self.record_all(vec![event.at(self.clock.now())]).await
+        self.append(vec![event.at(self.clock.now())], &[]).await
+    }
+
+    /// Records `event`, the end of session `session_id`, which then no longer waits for a
+    /// sweep to record it (see [`crate::store::SessionStore::claim_unrecorded_ends`]).
+    pub async fn record_session_end(&self, event: NewEvent, session_id: Uuid) -> Result<(), Error> {
+        self.append(vec![event.at(self.clock.now())], &[session_id])
+            .await
     }
 
     /// Records events that already carry their time (a batch of logins), with one outbox
     /// message for all of them.
     pub async fn record_all(&self, events: Vec<AuditEvent>) -> Result<(), Error> {
+        self.append(events, &[]).await
+    }
+
+    async fn append(&self, events: Vec<AuditEvent>, recorded_ends: &[Uuid]) -> Result<(), Error> {
         if events.is_empty() {
             return Ok(());
         }
@@ -220,7 +234,9 @@ impl AuditTrail {
         let body = serde_json::to_vec(&payloads)
             .map_err(|err| Error::Internal(format!("events do not serialise: {err}")))?;
         let message = self.outbox.seal(Topic::Events, &body)?;
-        self.store.append_events(&events, Some(&message)).await?;
+        self.store
+            .append_events(&events, Some(&message), recorded_ends)
+            .await?;
         self.outbox.queued();
         Ok(())
     }

@@ -78,6 +78,8 @@ enum Ending {
     ConsentWithdrawn,
     /// The browser session whose sign-in granted it ended.
     SignedOut,
+    /// The authorization code that started it was presented again (OAuth 2.1 §4.1.3).
+    CodeReplayed,
 }
 
 impl Ending {
@@ -87,6 +89,7 @@ impl Ending {
             Ending::RefreshTokenReused => "refresh_token_reused",
             Ending::ConsentWithdrawn => "consent_withdrawn",
             Ending::SignedOut => "signed_out",
+            Ending::CodeReplayed => "authorization_code_replayed",
         }
     }
 }
@@ -353,7 +356,8 @@ impl Sessions {
     /// the replay can arrive while the first redemption is still starting the session).
     pub async fn revoke_granted(&self, user_id: Uuid, session_id: Uuid) -> Result<(), Error> {
         let now = self.clock.now();
-        self.store
+        let revoked = self
+            .store
             .revoke_session_by_id(user_id, session_id, now)
             .await?;
         let revocation = Revocation {
@@ -361,12 +365,50 @@ impl Sessions {
             id: session_id.to_string(),
             expires_at: now + self.access_token_reach,
         };
-        self.revocations.revoke(&revocation, now).await
+        self.revocations.revoke(&revocation, now).await?;
+        if let Some(session) = revoked {
+            self.ended(&session, Actor::Anonymous, Ending::CodeReplayed)
+                .await;
+        }
+        Ok(())
     }
 
-    /// What follows the revocation of `session` in the store: its access tokens revoked, its
-    /// end recorded (which tells its client, by back-channel logout), and the sessions its
-    /// sign-in granted to clients ended with it.
+    /// Finishes what the replicas that revoked them did not: sessions revoked at least
+    /// [`crate::store::END_RECORD_GRACE`] ago whose end was never recorded, because the
+    /// replica died (or the database failed) between the revocation and the record. Each is
+    /// finished as a fresh revocation is, by authd itself. Returns how many there were.
+    ///
+    /// Every replica sweeps; a session is taken by one at a time.
+    pub async fn record_missed_ends(&self) -> Result<usize, Error> {
+        const BATCH: u32 = 100;
+        let mut finished = 0;
+        loop {
+            let missed = self
+                .store
+                .claim_unrecorded_ends(self.clock.now(), BATCH)
+                .await?;
+            for session in &missed {
+                tracing::warn!(
+                    user_id = %session.user_id,
+                    session = %session.id,
+                    "recording the end of a session revoked without it"
+                );
+                self.finish(session, Actor::System, Ending::Revoked).await?;
+            }
+            finished += missed.len();
+            if missed.len() < BATCH as usize {
+                return Ok(finished);
+            }
+        }
+    }
+
+    /// What follows the revocation of `session` in the store: its access tokens revoked, the
+    /// sessions its sign-in granted to clients ended with it, and its end recorded (which
+    /// tells its client, by back-channel logout, webhooks and Shared Signals receivers).
+    ///
+    /// The record comes last because it is what marks the session finished: a replica that
+    /// dies before it leaves the session to [`Self::record_missed_ends`], which does all of
+    /// this again (each step is idempotent).
     async fn finish(
         &self,
         session: &SessionRecord,
@@ -374,25 +416,24 @@ impl Sessions {
         why: Ending,
     ) -> Result<(), Error> {
         self.revoke_access_tokens(session).await?;
-        self.ended(session, actor.clone(), why).await;
         // Only a session granted to no client (a browser's) grants others: a client's session
         // has none to look for.
-        if session.client_id.is_some() {
-            return Ok(());
+        if session.client_id.is_none() {
+            let children = self
+                .store
+                .revoke_children(session.id, self.clock.now())
+                .await?;
+            for child in &children {
+                self.revoke_access_tokens(child).await?;
+                self.ended(child, actor.clone(), Ending::SignedOut).await;
+            }
         }
-        let children = self
-            .store
-            .revoke_children(session.id, self.clock.now())
-            .await?;
-        for child in &children {
-            self.revoke_access_tokens(child).await?;
-            self.ended(child, actor.clone(), Ending::SignedOut).await;
-        }
+        self.ended(session, actor, why).await;
         Ok(())
     }
 
     /// Records that `session` ended. The session is over whatever happens here: a failure to
-    /// record it is logged, not returned.
+    /// record it is logged, not returned, and the sweep records it later.
     async fn ended(&self, session: &SessionRecord, actor: Actor, why: Ending) {
         let Some(trail) = &self.trail else {
             return;
@@ -403,8 +444,12 @@ impl Sessions {
         if let Some(client_id) = &session.client_id {
             event = event.client(client_id.clone());
         }
-        if let Err(err) = trail.record(event).await {
-            tracing::error!(error = %err, session = %session.id, "could not record an ended session");
+        if let Err(err) = trail.record_session_end(event, session.id).await {
+            tracing::error!(
+                error = %err,
+                session = %session.id,
+                "could not record an ended session; it is retried within a minute or two"
+            );
         }
     }
 

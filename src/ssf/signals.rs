@@ -240,18 +240,20 @@ pub fn signals(issuer: &str, event: &EventPayload, user: Option<&UserRecord>) ->
 }
 
 /// Who caused the event, in CAEP's words (§2): the user themself, an administrator (an
-/// operator, an admin token, a client acting for itself), or authd's own policy (a reused
-/// refresh token).
+/// operator, an admin token, a client acting for itself), authd's own policy (a reused refresh
+/// token, a replayed authorization code), or authd itself (an end recorded after a crash).
 fn initiating_entity(event: &EventPayload) -> &'static str {
-    let reused =
-        event.data.detail.get("reason").and_then(Value::as_str) == Some("refresh_token_reused");
-    if reused {
+    let reason = event.data.detail.get("reason").and_then(Value::as_str);
+    if matches!(
+        reason,
+        Some("refresh_token_reused" | "authorization_code_replayed")
+    ) {
         return "policy";
     }
     let actor = event.data.actor.as_str();
     match event.data.user_id {
         Some(user_id) if actor == format!("user:{user_id}") => "user",
-        _ if actor == "anonymous" => "system",
+        _ if actor == "anonymous" || actor == "system" => "system",
         _ => "admin",
     }
 }
@@ -316,18 +318,21 @@ mod tests {
     }
 
     #[test]
-    fn a_reused_refresh_token_is_policy_and_an_operator_is_admin() {
+    fn a_reused_token_or_replayed_code_is_policy_a_recovered_end_system_an_operator_admin() {
         let user = Uuid::now_v7();
-        let reused = event(
-            EventType::SessionEnded,
-            "anonymous",
-            user,
-            json!({ "session_id": "s", "reason": "refresh_token_reused" }),
-        );
-        assert_eq!(
-            signals("i", &reused, None)[0].event["initiating_entity"],
-            "policy"
-        );
+        let ended = |actor: &str, reason: &str| {
+            let ended = event(
+                EventType::SessionEnded,
+                actor,
+                user,
+                json!({ "session_id": "s", "reason": reason }),
+            );
+            signals("i", &ended, None)[0].event["initiating_entity"].clone()
+        };
+        assert_eq!(ended("anonymous", "refresh_token_reused"), "policy");
+        assert_eq!(ended("anonymous", "authorization_code_replayed"), "policy");
+        assert_eq!(ended("system", "revoked"), "system");
+        assert_eq!(ended(&format!("user:{user}"), "revoked"), "user");
         let disabled = event(EventType::UserDisabled, "operator", user, json!({}));
         let signal = &signals("i", &disabled, None)[0];
         assert_eq!(signal.event_type, ACCOUNT_DISABLED);

@@ -48,7 +48,7 @@ pub struct AuditEvent {
     pub user_id: Option<Uuid>,
     /// The client the event is about, if any.
     pub client_id: Option<String>,
-    /// Who acted: `user:<id>`, `client:<id>`, `operator` or `anonymous`.
+    /// Who acted: `user:<id>`, `client:<id>`, `operator`, `anonymous` or `system`.
     pub actor: String,
     pub ip: Option<IpAddr>,
     /// The event's details (never a secret).
@@ -71,11 +71,14 @@ pub struct AuditQuery {
 #[async_trait]
 pub trait AuditStore: Send + Sync {
     /// Appends `events` with `outbox` (the message that tells subscribers about them), all or
-    /// none.
+    /// none. `recorded_ends` are the sessions whose end these events record: in the same
+    /// transaction, they stop being due for a sweep
+    /// ([`super::SessionStore::claim_unrecorded_ends`]), so an end is recorded once.
     async fn append_events(
         &self,
         events: &[AuditEvent],
         outbox: Option<&super::OutboxMessage>,
+        recorded_ends: &[Uuid],
     ) -> Result<(), StoreError>;
     async fn list_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError>;
 }

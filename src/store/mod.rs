@@ -47,8 +47,8 @@ pub use operations::{CleanupReport, Housekeeping, PoolCounters, PoolStatus, Prob
 pub use outbox::{Attempt, Claimed, OutboxDepth, OutboxMessage, OutboxStore, Topic};
 pub use revocations::{Revocation, RevocationKind, RevocationStore, TokenStateCache, TokenStatus};
 pub use sessions::{
-    Login, RefreshTokenRecord, RequestedClaims, Rotation, SessionRecord, SessionStore,
-    SessionSummary,
+    END_RECORD_GRACE, Login, RefreshTokenRecord, RequestedClaims, Rotation, SessionRecord,
+    SessionStore, SessionSummary,
 };
 pub use signing_keys::{
     KeyNeed, KeyPurpose, PublicJwk, SUPPORTED_ALGORITHMS, SealedBox, SigningKeyRecord,

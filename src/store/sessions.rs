@@ -95,6 +95,11 @@ pub enum Rotation {
     Ended,
 }
 
+/// How long the replica that revokes a session has to record its end (`session.ended`) before
+/// any replica's sweep records it instead: the end of a session revoked by a replica that died
+/// before telling anyone is told that much later.
+pub const END_RECORD_GRACE: time::Duration = time::Duration::minutes(1);
+
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     async fn start_session(
@@ -165,6 +170,15 @@ pub trait SessionStore: Send + Sync {
         session_id: Uuid,
         now: OffsetDateTime,
     ) -> Result<Option<SessionRecord>, StoreError>;
+    /// Up to `limit` revoked sessions whose end is due to be recorded by `now` and is not,
+    /// each taken for [`END_RECORD_GRACE`] so that one sweeping replica records it (another
+    /// takes it again after that, if this one dies too). Recording the end
+    /// ([`super::AuditStore::append_events`]) releases it for good.
+    async fn claim_unrecorded_ends(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<SessionRecord>, StoreError>;
 }
 
 /// How and when the user authenticated, and which claims the client asked for: carried from

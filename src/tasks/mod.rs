@@ -13,6 +13,10 @@ pub use channel::Channel;
 
 use crate::state::AppState;
 
+/// How often each replica looks for revoked sessions whose end was never recorded: with
+/// [`crate::store::END_RECORD_GRACE`], such an end is told at most 75 s after the revocation.
+const MISSED_SESSION_END_SWEEP: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// A replica's background tasks, running until stopped.
 pub struct Background(Vec<JoinHandle<()>>);
 
@@ -34,6 +38,10 @@ impl Background {
                 tokio::spawn(upkeep::poll_keys(
                     state.keys.clone(),
                     state.config.key_reload_interval,
+                )),
+                tokio::spawn(upkeep::record_missed_session_ends(
+                    state.sessions.clone(),
+                    MISSED_SESSION_END_SWEEP,
                 )),
                 tokio::spawn(upkeep::clean_up_periodically(
                     state.operations.clone(),

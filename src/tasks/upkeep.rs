@@ -5,6 +5,7 @@ use std::{sync::Arc, time::Duration};
 use crate::{
     keys::{KeyManager, RotationMode},
     operations::Operations,
+    sessions::Sessions,
     ssf::SharedSignals,
 };
 
@@ -20,6 +21,18 @@ pub async fn poll_keys(keys: Arc<KeyManager>, interval: Duration) {
         }
         if let Err(err) = keys.reload().await {
             tracing::error!(error = %err, "could not reload signing keys");
+        }
+    }
+}
+
+/// At start and every `interval`: record the ends of sessions revoked by a replica that died
+/// before it could (every replica sweeps; each such session is taken by one).
+pub async fn record_missed_session_ends(sessions: Arc<Sessions>, interval: Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    loop {
+        ticks.tick().await;
+        if let Err(err) = sessions.record_missed_ends().await {
+            tracing::error!(error = %err, "could not record the ends of revoked sessions");
         }
     }
 }

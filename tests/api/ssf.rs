@@ -3,15 +3,17 @@
 //! push (RFC 8935), each validated by PyJWT against the JWKS (`tests/ssf_receiver.py`), never
 //! by authd's code.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
+use authd::clock::{Clock, ManualClock};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use crate::{
     admin::{Admin, client_token},
     clients::{claims_of, create_client},
-    helpers::{ISSUER, TestApp, eventually, spawn_app},
+    helpers::{AppOptions, ISSUER, TestApp, eventually, spawn_app, spawn_app_with, stores_for},
     receiver::Receiver,
 };
 
@@ -169,6 +171,18 @@ async fn user_with_session(app: &TestApp, username: &str) -> (String, String, St
         claims["sid"].as_str().unwrap().to_owned(),
         refresh_token,
     )
+}
+
+/// Ends the session of `refresh_token` by revoking it (RFC 7009).
+async fn end_session(app: &TestApp, refresh_token: &str) {
+    let revoked = app
+        .client
+        .post(app.url("/oauth/revoke"))
+        .form(&[("token", refresh_token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -343,14 +357,7 @@ async fn a_poll_stream_hands_out_what_happened_on_any_replica_in_order_until_ack
 
     // A logout on the other replica, then the user disabled there.
     let (user_id, sid, refresh_token) = user_with_session(&sibling, "alice").await;
-    let ended = sibling
-        .client
-        .post(sibling.url("/oauth/revoke"))
-        .form(&[("token", refresh_token.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ended.status(), StatusCode::OK);
+    end_session(&sibling, &refresh_token).await;
     let admin = Admin::new(&sibling).await;
     let disabled = admin
         .send(
@@ -426,6 +433,74 @@ async fn a_poll_stream_hands_out_what_happened_on_any_replica_in_order_until_ack
         claims[0]["sub_id"],
         json!({ "format": "opaque", "id": stream["stream_id"] })
     );
+}
+
+#[tokio::test]
+async fn a_session_revoked_by_a_replica_that_died_before_telling_is_told_by_another() {
+    // A minute behind, so that the SETs it signs after the jump are not from the future.
+    let grace = time::Duration::seconds(61);
+    let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc() - grace));
+    let app = spawn_app_with(AppOptions {
+        clock: clock.clone(),
+        ..AppOptions::default()
+    })
+    .await;
+    let receiver = SsfReceiver::new(&app).await;
+    let stream = receiver.create(json!({})).await;
+    let mut checker = set_checker(&app, &receiver.client_id, None).await;
+
+    // Alice signs out as usual: her session's end is told at once.
+    let (_, alice_sid, refresh_token) = user_with_session(&app, "alice").await;
+    end_session(&app, &refresh_token).await;
+
+    // Bob's session is revoked by a replica that dies as the revocation commits: the store has
+    // it revoked, and nothing else happened. His access token still works, for now.
+    let (access_token, _) = password_session(&app, "bob").await;
+    let claims = claims_of(&access_token);
+    let bob_id: Uuid = claims["sub"].as_str().unwrap().parse().unwrap();
+    let bob_sid: Uuid = claims["sid"].as_str().unwrap().parse().unwrap();
+    let stores = stores_for(&app.options, &app.resources).await;
+    let ended = stores
+        .sessions
+        .revoke_session_by_id(bob_id, bob_sid, clock.now())
+        .await
+        .unwrap();
+    assert!(ended.is_some());
+    assert_eq!(app.me_status(&access_token).await, 200);
+
+    // A minute on, another replica starts (sweeping as it does) and finishes the revocation:
+    // the token is refused and receivers hear of the session's end, from authd itself.
+    clock.advance(grace);
+    let sibling = app.spawn_sibling().await;
+    let refused = eventually(Duration::from_secs(20), || async {
+        sibling.me_status(&access_token).await == 401
+    });
+    assert!(refused.await, "the revoked session's token still works");
+    let sessions_told = |claims: &[Value], sid: &Uuid| {
+        claims
+            .iter()
+            .filter(|c| event_type(c) == SESSION_REVOKED)
+            .filter(|c| c["sub_id"]["session"]["id"] == sid.to_string())
+            .count()
+    };
+    let mut claims = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while sessions_told(&claims, &bob_sid) == 0 && tokio::time::Instant::now() < deadline {
+        let polled = receiver.on(&sibling).poll(&stream, &[], false).await;
+        claims = verified(&mut checker, &polled["sets"]).await;
+    }
+    assert_eq!(sessions_told(&claims, &bob_sid), 1, "{claims:#?}");
+    let bob = claims
+        .iter()
+        .find(|c| c["sub_id"]["session"]["id"] == bob_sid.to_string())
+        .unwrap();
+    assert_eq!(
+        bob["events"][SESSION_REVOKED]["initiating_entity"],
+        "system"
+    );
+    // Alice's end, recorded when it happened, is not told again.
+    let alice_sid: Uuid = alice_sid.parse().unwrap();
+    assert_eq!(sessions_told(&claims, &alice_sid), 1, "{claims:#?}");
 }
 
 #[tokio::test]

@@ -177,10 +177,12 @@ impl MemoryAudit {
 
 #[async_trait]
 impl AuditStore for MemoryAudit {
+    /// `recorded_ends` needs nothing here: memory sessions leave no end to sweep for.
     async fn append_events(
         &self,
         events: &[AuditEvent],
         outbox: Option<&OutboxMessage>,
+        _recorded_ends: &[Uuid],
     ) -> Result<(), StoreError> {
         let mut stored = lock(&self.events);
         for event in events {

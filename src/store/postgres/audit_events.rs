@@ -24,6 +24,7 @@ impl AuditStore for PostgresAudit {
         &self,
         events: &[AuditEvent],
         outbox: Option<&OutboxMessage>,
+        recorded_ends: &[Uuid],
     ) -> Result<(), StoreError> {
         if events.is_empty() {
             return Ok(());
@@ -51,6 +52,14 @@ impl AuditStore for PostgresAudit {
         .map_err(|err| unavailable(&err))?;
         if let Some(message) = outbox {
             super::outbox::insert(&tx, std::slice::from_ref(message)).await?;
+        }
+        if !recorded_ends.is_empty() {
+            tx.execute(
+                "UPDATE refresh_families SET end_record_due = NULL WHERE id = ANY($1)",
+                &[&recorded_ends],
+            )
+            .await
+            .map_err(|err| unavailable(&err))?;
         }
         tx.commit().await.map_err(|err| unavailable(&err))
     }

@@ -10,7 +10,8 @@ use super::{Postgres, unavailable};
 use crate::{
     store::Login,
     store::{
-        RefreshTokenRecord, Rotation, SessionRecord, SessionStore, SessionSummary, StoreError,
+        END_RECORD_GRACE, RefreshTokenRecord, Rotation, SessionRecord, SessionStore,
+        SessionSummary, StoreError,
     },
 };
 
@@ -61,6 +62,8 @@ async fn insert_token(
         .map_err(|err| unavailable(&err))
 }
 
+/// Revokes a session and its tokens; its end is due to be recorded by a sweep unless the
+/// revoking replica records it within [`END_RECORD_GRACE`].
 async fn revoke_family(
     client: &impl GenericClient,
     family_id: uuid::Uuid,
@@ -68,8 +71,9 @@ async fn revoke_family(
 ) -> Result<(), StoreError> {
     client
         .execute(
-            "UPDATE refresh_families SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
-            &[&family_id, &now],
+            "UPDATE refresh_families SET revoked_at = $2, end_record_due = $3
+             WHERE id = $1 AND revoked_at IS NULL",
+            &[&family_id, &now, &(now + END_RECORD_GRACE)],
         )
         .await
         .map_err(|err| unavailable(&err))?;
@@ -410,6 +414,37 @@ impl SessionStore for PostgresSessions {
             .revoke_where("id = $1 AND user_id = $2", &[&session_id, &user_id], now)
             .await?;
         Ok(revoked.into_iter().next())
+    }
+
+    #[tracing::instrument(
+        name = "postgres sessions.claim_unrecorded_ends",
+        skip_all,
+        fields(otel.kind = "client", db.system.name = "postgresql")
+    )]
+    async fn claim_unrecorded_ends(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        // SKIP LOCKED: replicas sweeping together take different sessions, and none waits.
+        let (client, statement) = self
+            .0
+            .prepared(
+                "UPDATE refresh_families SET end_record_due = $2
+                 WHERE id IN (SELECT id FROM refresh_families WHERE end_record_due <= $1
+                              ORDER BY end_record_due LIMIT $3 FOR UPDATE SKIP LOCKED)
+                 RETURNING id AS family_id, user_id, scope, created_at, dpop_jkt, client_id,
+                     login, resources, parent_id, user_agent, ip",
+            )
+            .await?;
+        let rows = client
+            .query(
+                &statement,
+                &[&now, &(now + END_RECORD_GRACE), &i64::from(limit)],
+            )
+            .await
+            .map_err(|err| unavailable(&err))?;
+        Ok(rows.iter().map(session_from_row).collect())
     }
 }
 

@@ -29,7 +29,8 @@ struct AdminEvent {
     user_id: Option<Uuid>,
     #[oai(skip_serializing_if_is_none)]
     client_id: Option<String>,
-    /// Who acted: `user:<id>`, `client:<id>`, `operator` (the command line) or `anonymous`.
+    /// Who acted: `user:<id>`, `client:<id>`, `operator` (the command line), `anonymous`, or
+    /// `system` (authd finishing what a replica that died had started).
     actor: String,
     #[oai(skip_serializing_if_is_none)]
     ip: Option<String>,
