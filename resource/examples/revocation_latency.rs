@@ -15,7 +15,7 @@ use std::{
 };
 
 use authd_resource::{Delivery, Receiver, Rejection, ResourceServer, Settings};
-use axum::{Router, body::Bytes, routing::post};
+use axum::Router;
 use serde_json::{Value, json};
 
 struct Args {
@@ -89,11 +89,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     settings.receiver = Some(receiver);
     let server = ResourceServer::start(settings)?;
     if let Some(listener) = listener {
-        let pushed = server.clone();
-        let app = Router::new().route(
-            "/ssf-events",
-            post(move |body: Bytes| async move { pushed.receive(&body).await.0 }),
-        );
+        let app = Router::new().route_service("/ssf-events", server.push_endpoint());
         tokio::spawn(async move { axum::serve(listener, app).await });
     }
     while !server.is_current() {

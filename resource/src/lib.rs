@@ -39,6 +39,7 @@
 mod dpop;
 mod keys;
 mod layer;
+mod push;
 mod rejection;
 mod revoked;
 mod server;
@@ -47,6 +48,7 @@ mod stream;
 mod token;
 
 pub use layer::{AuthdTokenService, RequireAuthdToken};
+pub use push::PushEndpoint;
 pub use rejection::Rejection;
 pub use server::{BuildError, ResourceServer};
 pub use settings::{BeforeStart, Delivery, Receiver, Settings, WhenStale};

@@ -6,13 +6,19 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use http::{HeaderMap, Method, StatusCode, Uri, header::AUTHORIZATION};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use http::{
+    HeaderMap, Method, StatusCode, Uri,
+    header::{AUTHORIZATION, CONTENT_TYPE},
+};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use crate::{
     Rejection,
     dpop::DpopCheck,
     keys::KeySet,
+    push::PushEndpoint,
     revoked::{Revoked, VERIFICATION},
     settings::{BeforeStart, Settings, WhenStale},
     stream::{self, ReceiverToken},
@@ -41,6 +47,18 @@ pub struct ResourceServer {
     expected: Mutex<Option<(String, Instant)>>,
     /// The task following the stream, once started.
     follower: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The digest of the `Authorization` header authd pushes with (see [`push_authorization`]).
+    push_authorization: Option<[u8; 32]>,
+}
+
+/// The `Authorization` header a push stream is given, and authd sends with each SET: derived
+/// from the receiver's client secret, so every run and every replica of the service expects
+/// the same, and SETs authd queued while the service restarted are taken at once.
+pub(crate) fn push_authorization(client_secret: &str) -> String {
+    let mut digest = Sha256::new();
+    digest.update(b"authd-resource push credential\0");
+    digest.update(client_secret.as_bytes());
+    format!("Bearer {}", URL_SAFE_NO_PAD.encode(digest.finalize()))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +94,9 @@ impl ResourceServer {
             heard: Mutex::new(None),
             expected: Mutex::new(None),
             follower: Mutex::new(None),
+            push_authorization: settings.receiver.as_ref().map(|receiver| {
+                Sha256::digest(push_authorization(&receiver.client_secret).as_bytes()).into()
+            }),
             settings,
             http,
         }))
@@ -180,13 +201,47 @@ impl ResourceServer {
         lock(&self.heard).is_some_and(|at| at.elapsed() <= receiver.max_lag)
     }
 
-    /// A SET pushed by authd (RFC 8935): route the body of `POST` at the stream's
-    /// `endpoint_url` here, and answer with the status (202, or 400 and the body).
-    pub async fn receive(&self, body: &[u8]) -> (StatusCode, Option<Value>) {
+    /// The endpoint a push stream delivers to, a tower service: mount it at the path of
+    /// [`crate::Delivery::Push`]'s `endpoint_url`, outside [`crate::RequireAuthdToken`]
+    /// (axum: `Router::route_service("/ssf-events", authd.push_endpoint())`).
+    pub fn push_endpoint(self: &Arc<Self>) -> PushEndpoint {
+        PushEndpoint::new(self.clone())
+    }
+
+    /// A SET pushed by authd (RFC 8935), for frameworks [`Self::push_endpoint`] does not suit:
+    /// the `POST`'s headers and body, and what to answer (202; 401 without the stream's
+    /// credential; 400 and the body for a SET refused).
+    pub async fn receive(&self, headers: &HeaderMap, body: &[u8]) -> (StatusCode, Option<Value>) {
         let refused = |description: String| {
             let body = json!({ "err": "invalid_request", "description": description });
             (StatusCode::BAD_REQUEST, Some(body))
         };
+        // Checked before the signature, so that pushes from anyone else cost nothing. The
+        // digests are compared, which leaks nothing of the credential.
+        let Some(expected) = self.push_authorization else {
+            let body =
+                json!({ "err": "access_denied", "description": "this service takes no pushes" });
+            return (StatusCode::FORBIDDEN, Some(body));
+        };
+        let given = headers
+            .get(AUTHORIZATION)
+            .map(|value| Sha256::digest(value.as_bytes()));
+        if given.is_none_or(|given| given.as_slice() != expected) {
+            let body = json!({ "err": "authentication_failed", "description": "not the stream's credential" });
+            return (StatusCode::UNAUTHORIZED, Some(body));
+        }
+        let is_set = headers
+            .get(CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(';').next())
+            .is_some_and(|value| {
+                value
+                    .trim()
+                    .eq_ignore_ascii_case("application/secevent+jwt")
+            });
+        if !is_set {
+            return refused("the content type is not application/secevent+jwt".to_owned());
+        }
         let Ok(token) = std::str::from_utf8(body) else {
             return refused("the body is not a SET".to_owned());
         };

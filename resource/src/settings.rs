@@ -77,7 +77,9 @@ pub struct Receiver {
     /// Tokens issued before this service started: revocations told to an earlier run of it
     /// are not known to this one.
     pub before_start: BeforeStart,
-    /// The stream's description at authd: a restarted service finds its stream by it.
+    /// The stream's description at authd: a restarted service finds its stream by it. Each
+    /// process needs its own (a SET one reader acknowledges is gone for the others): with
+    /// several replicas of a service, name each (its host name, say).
     pub stream_description: String,
 }
 
@@ -114,9 +116,9 @@ pub enum Delivery {
     /// It long-polls authd (RFC 8936): no endpoint to expose, a SET arrives as soon as authd
     /// holds it.
     Poll,
-    /// authd POSTs SETs to `endpoint_url`, which the service routes to
-    /// [`crate::ResourceServer::receive`] (RFC 8935); verification events every third of the
-    /// max lag prove the path works while nothing happens.
+    /// authd POSTs SETs to `endpoint_url`, where the service mounts
+    /// [`crate::ResourceServer::push_endpoint`] (RFC 8935); verification events every third of
+    /// the max lag prove the path works while nothing happens.
     Push { endpoint_url: Url },
 }
 

@@ -13,6 +13,7 @@ use tokio::sync::Mutex;
 use crate::{
     ResourceServer,
     revoked::WANTED,
+    server::push_authorization,
     settings::{Delivery, Receiver},
 };
 
@@ -113,9 +114,11 @@ async fn ensure_stream(
     });
     let delivery = match &receiver.delivery {
         Delivery::Poll => json!({ "method": POLL }),
-        Delivery::Push { endpoint_url } => {
-            json!({ "method": PUSH, "endpoint_url": endpoint_url.as_str() })
-        }
+        Delivery::Push { endpoint_url } => json!({
+            "method": PUSH,
+            "endpoint_url": endpoint_url.as_str(),
+            "authorization_header": push_authorization(&receiver.client_secret),
+        }),
     };
     let wanted = json!({
         "delivery": delivery,

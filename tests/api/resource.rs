@@ -54,19 +54,13 @@ impl Orders {
         settings.resource_url = Some(url.parse().unwrap());
         settings.receiver = receiver;
         let server = ResourceServer::start(settings).unwrap();
-        let pushed = server.clone();
         let app = Router::new()
             .route(
                 "/orders",
                 get(|Extension(claims): Extension<AccessClaims>| async move { claims.sub }),
             )
             .layer(RequireAuthdToken::new(server.clone()))
-            .route(
-                "/ssf-events",
-                axum::routing::post(move |body: axum::body::Bytes| async move {
-                    pushed.receive(&body).await.0
-                }),
-            );
+            .route_service("/ssf-events", server.push_endpoint());
         let task = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         Self { url, server, task }
     }
@@ -176,6 +170,22 @@ async fn a_push_stream_keeps_the_service_current_and_tells_it_of_revocations() {
     push.max_lag = Duration::from_secs(3);
     let orders = Orders::start_on(port, &app.address, push).await;
     orders.current().await;
+
+    // Only authd, with the stream's credential, pushes; and only SETs.
+    let endpoint = format!("{}/ssf-events", orders.url);
+    let client = reqwest::Client::new();
+    let anonymous = client
+        .post(&endpoint)
+        .header("content-type", "application/secevent+jwt")
+        .body("eyJ0eXAiOiJzZWNldmVudCtqd3QifQ.e30.c2ln")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let answer: serde_json::Value = anonymous.json().await.unwrap();
+    assert_eq!(answer["err"], "authentication_failed");
+    let fetched = client.get(&endpoint).send().await.unwrap();
+    assert_eq!(fetched.status(), StatusCode::METHOD_NOT_ALLOWED);
 
     let (carol, refresh) = password_session(&app, "carol").await;
     assert_eq!(orders.get(&carol).await.status(), StatusCode::OK);
