@@ -39,15 +39,51 @@ pub(crate) struct SetClaims {
     pub events: HashMap<String, Value>,
 }
 
-/// A user's standing, as the stream told it.
+/// A user's standing, as the stream told it. Pushed SETs can arrive out of order (each is
+/// retried on its own), so the standing follows the events' own times, not their arrival: an
+/// enabling that arrives before the disabling it undoes still wins.
 #[derive(Debug, Clone, Copy)]
 struct Account {
     /// Disabled or deleted now: every token of the user is refused.
     blocked: bool,
-    /// Tokens issued at or before this (unix seconds) are refused even once enabled again:
-    /// they were issued before the account was disabled.
-    issued_before: i64,
+    /// Deleted: nothing enables it again.
+    purged: bool,
+    /// When the account was last disabled and last enabled (unix seconds), as told.
+    disabled_at: Option<i64>,
+    enabled_at: Option<i64>,
     remembered_until: Instant,
+}
+
+impl Account {
+    fn new(remembered_until: Instant) -> Self {
+        Self {
+            blocked: false,
+            purged: false,
+            disabled_at: None,
+            enabled_at: None,
+            remembered_until,
+        }
+    }
+
+    /// Disabled (or deleted) at `at`: blocked unless it was enabled later. Events of one
+    /// second are taken in the order they arrive.
+    fn disable(&mut self, at: i64, purged: bool) {
+        self.purged |= purged;
+        self.disabled_at = self.disabled_at.max(Some(at));
+        self.blocked = self.purged || self.enabled_at.is_none_or(|enabled| at >= enabled);
+    }
+
+    /// Enabled at `at`: unblocked unless it was disabled later, or deleted.
+    fn enable(&mut self, at: i64) {
+        self.enabled_at = self.enabled_at.max(Some(at));
+        self.blocked = self.purged || self.disabled_at.is_some_and(|disabled| disabled > at);
+    }
+
+    /// Tokens issued at or before this are refused even once enabled again: they were
+    /// issued before the account was disabled.
+    fn issued_before(&self) -> Option<i64> {
+        self.disabled_at
+    }
 }
 
 #[derive(Default)]
@@ -91,7 +127,9 @@ impl Revoked {
         if account.blocked {
             return Some("its account is disabled");
         }
-        (claims.iat <= account.issued_before)
+        account
+            .issued_before()
+            .is_some_and(|before| claims.iat <= before)
             .then_some("it was issued before its account was disabled")
     }
 
@@ -145,22 +183,17 @@ impl Revoked {
                         state.sessions.insert(sid.to_owned(), until);
                     }
                 }
-                ACCOUNT_DISABLED | ACCOUNT_PURGED => {
-                    if let Some(user) = user {
-                        state.accounts.insert(
-                            user.to_owned(),
-                            Account {
-                                blocked: true,
-                                issued_before: at,
-                                remembered_until: until,
-                            },
-                        );
-                    }
-                }
-                ACCOUNT_ENABLED => {
-                    if let Some(account) = user.and_then(|user| state.accounts.get_mut(user)) {
-                        account.blocked = false;
-                        account.remembered_until = until;
+                ACCOUNT_DISABLED | ACCOUNT_PURGED | ACCOUNT_ENABLED => {
+                    let Some(user) = user else { continue };
+                    let account = state
+                        .accounts
+                        .entry(user.to_owned())
+                        .or_insert_with(|| Account::new(until));
+                    account.remembered_until = until;
+                    if event_type == ACCOUNT_ENABLED {
+                        account.enable(at);
+                    } else {
+                        account.disable(at, event_type == ACCOUNT_PURGED);
                     }
                 }
                 _ => {}
@@ -189,4 +222,47 @@ fn session_of(subject: &Value) -> Option<&str> {
     (session.get("format").and_then(Value::as_str) == Some("opaque"))
         .then(|| session.get("id").and_then(Value::as_str))
         .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn standing(events: &[(&str, i64)]) -> Account {
+        let mut account = Account::new(Instant::now());
+        for (kind, at) in events {
+            match *kind {
+                "disabled" => account.disable(*at, false),
+                "purged" => account.disable(*at, true),
+                _ => account.enable(*at),
+            }
+        }
+        account
+    }
+
+    #[test]
+    fn an_enabling_undoes_the_earlier_disabling_in_whichever_order_they_arrive() {
+        for events in [
+            [("disabled", 100), ("enabled", 200)],
+            [("enabled", 200), ("disabled", 100)],
+        ] {
+            let account = standing(&events);
+            assert!(!account.blocked, "{events:?}");
+            assert_eq!(account.issued_before(), Some(100), "{events:?}");
+        }
+    }
+
+    #[test]
+    fn a_later_disabling_blocks_whichever_order_they_arrive_and_a_purge_for_good() {
+        for events in [
+            [("enabled", 100), ("disabled", 200)],
+            [("disabled", 200), ("enabled", 100)],
+            [("purged", 100), ("enabled", 200)],
+        ] {
+            assert!(standing(&events).blocked, "{events:?}");
+        }
+        // Within one second, arrival decides.
+        assert!(!standing(&[("disabled", 100), ("enabled", 100)]).blocked);
+        assert!(standing(&[("enabled", 100), ("disabled", 100)]).blocked);
+    }
 }
