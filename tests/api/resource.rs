@@ -17,7 +17,7 @@ use crate::{
     clients::{claims_of, create_client},
     dpop::{DpopKey, bound_session, htu},
     helpers::{AUDIENCE, AppOptions, ISSUER, TestApp, eventually, spawn_app, spawn_app_with},
-    ssf::password_session,
+    ssf::{end_session, password_session},
 };
 
 /// The sample resource service: `GET /orders` for any authd token, answered with its `sub`;
@@ -91,17 +91,6 @@ impl Orders {
 fn receiver(app: &TestApp) -> Receiver {
     let (client_id, secret) = create_client(app, "ssf:receiver");
     Receiver::new(client_id, secret)
-}
-
-async fn end_session(app: &TestApp, refresh_token: &str) {
-    let ended = app
-        .client
-        .post(app.url("/oauth/revoke"))
-        .form(&[("token", refresh_token)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ended.status(), StatusCode::OK);
 }
 
 /// Waits until the service refuses `token` with 401 `invalid_token`.

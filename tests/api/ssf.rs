@@ -174,7 +174,7 @@ async fn user_with_session(app: &TestApp, username: &str) -> (String, String, St
 }
 
 /// Ends the session of `refresh_token` by revoking it (RFC 7009).
-async fn end_session(app: &TestApp, refresh_token: &str) {
+pub async fn end_session(app: &TestApp, refresh_token: &str) {
     let revoked = app
         .client
         .post(app.url("/oauth/revoke"))

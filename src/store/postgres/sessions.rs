@@ -17,6 +17,14 @@ use crate::{
 
 pub struct PostgresSessions(pub(super) Postgres);
 
+/// The columns [`session_from_row`] reads, for statements on `refresh_families` alone.
+macro_rules! family_columns {
+    () => {
+        "id AS family_id, user_id, scope, created_at, dpop_jkt, client_id, login, resources,
+         parent_id, user_agent, ip"
+    };
+}
+
 fn session_from_row(row: &Row) -> SessionRecord {
     SessionRecord {
         id: row.get("family_id"),
@@ -257,12 +265,11 @@ impl SessionStore for PostgresSessions {
     ) -> Result<Option<SessionRecord>, StoreError> {
         let (client, statement) = self
             .0
-            .prepared(
-                "SELECT id AS family_id, user_id, scope, created_at, dpop_jkt, client_id, login, resources,
-                    parent_id, user_agent, ip
-                 FROM refresh_families
-                 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
-            )
+            .prepared(concat!(
+                "SELECT ",
+                family_columns!(),
+                " FROM refresh_families WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL"
+            ))
             .await?;
         let row = client
             .query_opt(&statement, &[&session_id, &user_id])
@@ -429,13 +436,13 @@ impl SessionStore for PostgresSessions {
         // SKIP LOCKED: replicas sweeping together take different sessions, and none waits.
         let (client, statement) = self
             .0
-            .prepared(
+            .prepared(concat!(
                 "UPDATE refresh_families SET end_record_due = $2
                  WHERE id IN (SELECT id FROM refresh_families WHERE end_record_due <= $1
                               ORDER BY end_record_due LIMIT $3 FOR UPDATE SKIP LOCKED)
-                 RETURNING id AS family_id, user_id, scope, created_at, dpop_jkt, client_id,
-                     login, resources, parent_id, user_agent, ip",
-            )
+                 RETURNING ",
+                family_columns!()
+            ))
             .await?;
         let rows = client
             .query(
@@ -468,11 +475,12 @@ impl PostgresSessions {
         let rows = tx
             .query(
                 &format!(
-                    "SELECT id AS family_id, user_id, scope, created_at, dpop_jkt, client_id,
-                        login, resources, parent_id, user_agent, ip
-                     FROM refresh_families
-                     WHERE {condition} AND revoked_at IS NULL
-                     FOR UPDATE"
+                    concat!(
+                        "SELECT ",
+                        family_columns!(),
+                        " FROM refresh_families WHERE {} AND revoked_at IS NULL FOR UPDATE"
+                    ),
+                    condition
                 ),
                 params,
             )
